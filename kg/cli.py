@@ -1,0 +1,84 @@
+"""The ``cartograph`` command line. Settings are built here, at startup, and passed down."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kg.config import Settings, load_settings
+from kg.errors import CartographError
+from kg.store import GraphStore, open_store
+
+app = typer.Typer(help="Cartograph: knowledge-graph recommender for e-commerce.", no_args_is_help=True)
+console = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML settings file (else CARTOGRAPH_CONFIG, env, defaults)")
+]
+
+
+@app.callback()
+def _main(ctx: typer.Context, config: ConfigOption = None) -> None:
+    ctx.obj = config
+
+
+def settings_from(ctx: typer.Context) -> Settings:
+    """Settings for this invocation (``--config`` file, environment, defaults)."""
+    return load_settings(ctx.obj)
+
+
+def fail(error: CartographError) -> typer.Exit:
+    console.print(f"[red]error:[/red] {error}")
+    return typer.Exit(code=1)
+
+
+def _print_counts(store: GraphStore) -> None:
+    table = Table("kind", "name", "count", title="graph contents")
+    for label, n in store.count_nodes().items():
+        table.add_row("node", label, str(n))
+    for rel, n in store.count_relationships().items():
+        table.add_row("relationship", rel, str(n))
+    Console().print(table)
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create the graph schema (idempotent): tables on the embedded engine, constraints on Neo4j."""
+    try:
+        settings = settings_from(ctx)
+        with open_store(settings) as store:
+            n = store.init_schema()
+            where = settings.embedded_path if settings.resolved_backend == "embedded" else settings.neo4j_uri
+            console.print(f"schema ready on {settings.resolved_backend} store at {where} ({n} statements)")
+    except CartographError as e:
+        raise fail(e) from e
+
+
+@app.command()
+def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
+    """Show the configured store and its node and relationship counts."""
+    try:
+        settings = settings_from(ctx)
+        with open_store(settings, read_only=True) as store:
+            if as_json:
+                json.dump(
+                    {"backend": settings.resolved_backend, "nodes": store.count_nodes(),
+                     "relationships": store.count_relationships()},
+                    sys.stdout, indent=2,
+                )
+                sys.stdout.write("\n")
+            else:
+                console.print(f"backend: {settings.resolved_backend}")
+                _print_counts(store)
+    except CartographError as e:
+        raise fail(e) from e
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

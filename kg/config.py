@@ -1,0 +1,103 @@
+"""Settings, read from environment variables (``CARTOGRAPH_*``) and an optional TOML file.
+
+Nothing here runs at import: :func:`load_settings` is called by the CLI and the API at startup, so tests
+build their own :class:`Settings` and pass it in.
+
+Precedence, highest first: explicit keyword arguments, environment variables, ``.env``, the TOML file named
+by ``CARTOGRAPH_CONFIG`` (or ``--config``), defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from kg.errors import ConfigError
+
+#: Repository root when running from a checkout (editable install); used for the default cypher/ and sample.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+StoreBackend = Literal["auto", "embedded", "neo4j"]
+
+
+class Settings(BaseSettings):
+    """Everything Cartograph can be configured with. Field ``x`` is env var ``CARTOGRAPH_X``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CARTOGRAPH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    store_backend: StoreBackend = Field(
+        "auto", description="'embedded', 'neo4j', or 'auto' (neo4j when neo4j_uri is set, else embedded)"
+    )
+    home: Path = Field(Path("var"), description="Working directory for the embedded graph and artifacts")
+    embedded_path: Path | None = Field(None, description="Embedded graph database path (default: home/graph.kuzu)")
+    neo4j_uri: str | None = Field(None, description="Bolt URI, e.g. bolt://localhost:7687")
+    neo4j_user: str = "neo4j"
+    neo4j_password: SecretStr | None = None
+    neo4j_database: str | None = Field(None, description="Neo4j database name (server default when unset)")
+    data_dir: Path | None = Field(None, description="Input data directory (default: home/data)")
+    artifacts_dir: Path | None = Field(None, description="Model bundles (default: home/artifacts)")
+    cypher_dir: Path = Field(PROJECT_ROOT / "cypher", description="Directory of schema and named queries")
+    sample_dir: Path = Field(PROJECT_ROOT / "data" / "sample", description="The shipped sample dataset")
+    batch_size: int = Field(1000, ge=1, le=100_000, description="Rows per UNWIND batch")
+
+    @model_validator(mode="after")
+    def _fill_derived_paths(self) -> Settings:
+        if self.embedded_path is None:
+            self.embedded_path = self.home / "graph.kuzu"
+        if self.data_dir is None:
+            self.data_dir = self.home / "data"
+        if self.artifacts_dir is None:
+            self.artifacts_dir = self.home / "artifacts"
+        if self.store_backend == "neo4j" and not self.neo4j_uri:
+            raise ValueError("store_backend is 'neo4j' but CARTOGRAPH_NEO4J_URI is not set")
+        return self
+
+    @property
+    def resolved_backend(self) -> Literal["embedded", "neo4j"]:
+        """The backend actually used: 'auto' picks neo4j only when a URI is configured."""
+        if self.store_backend == "auto":
+            return "neo4j" if self.neo4j_uri else "embedded"
+        return self.store_backend
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML source reads model_config["toml_file"], which load_settings sets; None reads nothing.
+        toml = TomlConfigSettingsSource(settings_cls)
+        return (init_settings, env_settings, dotenv_settings, toml, file_secret_settings)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings at startup; a bad value or unreadable file becomes a :class:`ConfigError`."""
+    if config_file is None and os.environ.get("CARTOGRAPH_CONFIG"):
+        config_file = Path(os.environ["CARTOGRAPH_CONFIG"])
+    settings_cls: type[Settings] = Settings
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigError(f"config file {config_file} does not exist")
+        file_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": config_file})  # type: ignore[typeddict-item]
+        settings_cls = type("FileSettings", (Settings,), {"model_config": file_config})
+    try:
+        return settings_cls(**overrides)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'settings'}: {err['msg']}" for err in e.errors())
+        raise ConfigError(f"invalid settings: {problems}") from e
+    except (OSError, ValueError) as e:  # unreadable or malformed TOML
+        raise ConfigError(f"cannot read settings: {e}") from e

@@ -1,0 +1,104 @@
+"""Named, parameterised Cypher files in ``cypher/``.
+
+A query named ``explore/user_neighbourhood`` lives in ``cypher/queries/explore/user_neighbourhood.cypher``.
+Where the embedded engine needs different text, ``<name>.kuzu.cypher`` (or ``<name>.neo4j.cypher``) beside it
+overrides the portable file for that dialect only; each such file says why in its header. Values are always
+``$parameters``; the loader checks that the caller passes exactly the parameters the text uses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from kg.errors import NamedQueryNotFoundError, QueryError
+
+Dialect = Literal["kuzu", "neo4j"]
+
+_NAME_RE = re.compile(r"^[a-z0-9_]+(/[a-z0-9_]+)*$")
+_PARAM_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_LINE_COMMENT_RE = re.compile(r"//[^\n]*")
+_STRING_RE = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    """One query file: its name, the dialect it was resolved for, and its text."""
+
+    name: str
+    dialect: Dialect
+    path: Path
+    text: str
+
+    @cached_property
+    def parameters(self) -> frozenset[str]:
+        """The ``$names`` the statement uses (comments and string literals ignored)."""
+        body = _STRING_RE.sub("''", _LINE_COMMENT_RE.sub("", self.text))
+        return frozenset(_PARAM_RE.findall(body))
+
+    @cached_property
+    def header(self) -> dict[str, str]:
+        """``// key: value`` lines at the top of the file (purpose, params, example...)."""
+        fields: dict[str, str] = {}
+        for line in self.text.splitlines():
+            stripped = line.strip()
+            if not stripped.startswith("//"):
+                break
+            key, sep, value = stripped[2:].partition(":")
+            if sep:
+                fields[key.strip().lower()] = value.strip()
+        return fields
+
+    def check_parameters(self, params: Mapping[str, Any]) -> None:
+        """Raise :class:`QueryError` unless ``params`` has exactly the parameters the text uses."""
+        missing = sorted(self.parameters - set(params))
+        extra = sorted(set(params) - self.parameters)
+        if missing or extra:
+            raise QueryError(
+                f"query {self.name!r} takes parameters {sorted(self.parameters)}; "
+                f"missing {missing}, unexpected {extra}"
+            )
+
+
+class QueryLibrary:
+    """Finds named query files under ``<cypher_dir>/queries``. Reads files lazily; no I/O at construction."""
+
+    def __init__(self, cypher_dir: Path) -> None:
+        self.cypher_dir = Path(cypher_dir)
+
+    @property
+    def queries_dir(self) -> Path:
+        return self.cypher_dir / "queries"
+
+    def get(self, name: str, dialect: Dialect) -> NamedQuery:
+        """Return the query ``name`` for ``dialect`` (its dialect override when one exists)."""
+        if not _NAME_RE.match(name):
+            raise NamedQueryNotFoundError(
+                f"invalid query name {name!r}: use lower-case words separated by '_' and '/', e.g. explore/user_items"
+            )
+        for candidate in (self.queries_dir / f"{name}.{dialect}.cypher", self.queries_dir / f"{name}.cypher"):
+            if candidate.is_file():
+                return NamedQuery(name, dialect, candidate, candidate.read_text(encoding="utf-8"))
+        raise NamedQueryNotFoundError(
+            f"no named query {name!r} in {self.queries_dir} (known: {', '.join(self.names()) or 'none'})"
+        )
+
+    def names(self) -> list[str]:
+        """All query names available (dialect overrides folded into their portable name)."""
+        found = set()
+        for path in self.queries_dir.rglob("*.cypher"):
+            rel = path.relative_to(self.queries_dir).as_posix().removesuffix(".cypher")
+            for suffix in (".kuzu", ".neo4j"):
+                rel = rel.removesuffix(suffix)
+            found.add(rel)
+        return sorted(found)
+
+
+def split_statements(text: str) -> list[str]:
+    """Split a DDL file into statements on ``;`` (comments removed; no ``;`` inside literals in DDL)."""
+    body = _LINE_COMMENT_RE.sub("", text)
+    return [stmt.strip() for stmt in body.split(";") if stmt.strip()]

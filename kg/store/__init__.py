@@ -1,0 +1,24 @@
+"""Graph stores: one interface (:class:`GraphStore`), an embedded backend and a Neo4j backend."""
+
+from __future__ import annotations
+
+from kg.config import Settings
+from kg.queries import QueryLibrary
+from kg.store.base import GraphStore, StoreCapabilities, UpsertResult
+
+
+def open_store(settings: Settings, *, read_only: bool = False) -> GraphStore:
+    """Build the configured store. No I/O happens until the first operation."""
+    if settings.resolved_backend == "neo4j":
+        from kg.store.neo4j import Neo4jStore
+
+        return Neo4jStore.from_settings(settings)
+    from kg.store.embedded import EmbeddedStore
+
+    assert settings.embedded_path is not None  # filled by Settings' validator
+    return EmbeddedStore(
+        settings.embedded_path, QueryLibrary(settings.cypher_dir), settings.batch_size, read_only=read_only
+    )
+
+
+__all__ = ["GraphStore", "StoreCapabilities", "UpsertResult", "open_store"]

@@ -1,0 +1,99 @@
+"""The embedded backend: Kuzu, an in-process Cypher database on disk (no server).
+
+Kuzu locks its database file to one read-write process at a time; a second process gets
+:class:`StoreUnavailableError` with the path in the message. The database is opened on first use, not in
+the constructor. Dialect differences from Neo4j (all isolated here and in :mod:`kg.store.cypher_builder`):
+  - a schema of node and relationship tables must exist before writing (``cypher/schema/kuzu.cypher``);
+  - parameter types are inferred from Python values, so generated SETs ``CAST`` to the declared type;
+  - node values come back as dicts with ``_id``/``_label`` keys, removed here so rows match Neo4j's.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import kuzu
+
+from kg.errors import QueryError, StoreUnavailableError
+from kg.queries import Dialect, QueryLibrary
+from kg.store.base import GraphStore, Record, StoreCapabilities
+
+_INTERNAL_KEYS = frozenset({"_id", "_label", "_src", "_dst"})
+
+
+def _plain(value: Any) -> Any:
+    """Kuzu returns nodes and relationships as dicts with internal keys; strip them for portability."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if k not in _INTERNAL_KEYS}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class EmbeddedStore(GraphStore):
+    """Graph store on an embedded Kuzu database at ``path``.
+
+    Args:
+        path: database file; its parent directory is created on first use.
+        queries: named query library.
+        batch_size: rows per ``UNWIND`` statement.
+        read_only: open without write access (several read-only processes may share one database).
+    """
+
+    dialect: ClassVar[Dialect] = "kuzu"
+    capabilities: ClassVar[StoreCapabilities] = StoreCapabilities(
+        embedded=True, bulk_copy=True, concurrent_processes=False
+    )
+
+    def __init__(self, path: Path, queries: QueryLibrary, batch_size: int = 1000, *, read_only: bool = False) -> None:
+        super().__init__(queries, batch_size)
+        self.path = Path(path)
+        self.read_only = read_only
+        self._db: kuzu.Database | None = None
+        self._conn: kuzu.Connection | None = None
+        # A kuzu.Connection must not run two statements at once; the API calls from a thread pool.
+        self._lock = threading.RLock()
+
+    def _connection(self) -> kuzu.Connection:
+        if self._conn is None:
+            try:
+                if not self.read_only:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                elif not self.path.exists():
+                    raise StoreUnavailableError(f"embedded graph {self.path} does not exist; run `cartograph init`")
+                self._db = kuzu.Database(str(self.path), read_only=self.read_only)
+                self._conn = kuzu.Connection(self._db)
+            except RuntimeError as e:
+                raise StoreUnavailableError(
+                    f"cannot open embedded graph at {self.path} (is another process using it?): {e}"
+                ) from e
+        return self._conn
+
+    def _execute(self, cypher: str, params: Mapping[str, Any] | None = None) -> list[Record]:
+        with self._lock:
+            conn = self._connection()
+            try:
+                result = conn.execute(cypher, dict(params or {}))
+            except RuntimeError as e:
+                raise QueryError(f"embedded engine rejected the statement: {e}\n--- statement ---\n{cypher}") from e
+            if isinstance(result, list):  # several statements in one string
+                result = result[-1]
+            columns = result.get_column_names()
+            rows = []
+            while result.has_next():
+                rows.append({col: _plain(val) for col, val in zip(columns, result.get_next(), strict=True)})
+            return rows
+
+    def ping(self) -> None:
+        self._execute("RETURN 1 AS ok")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+            if self._db is not None:
+                self._db.close()
+            self._conn = self._db = None
