@@ -68,9 +68,13 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", hel
         with open_store(settings, read_only=True) as store:
             if as_json:
                 json.dump(
-                    {"backend": settings.resolved_backend, "nodes": store.count_nodes(),
-                     "relationships": store.count_relationships()},
-                    sys.stdout, indent=2,
+                    {
+                        "backend": settings.resolved_backend,
+                        "nodes": store.count_nodes(),
+                        "relationships": store.count_relationships(),
+                    },
+                    sys.stdout,
+                    indent=2,
                 )
                 sys.stdout.write("\n")
             else:
@@ -79,6 +83,13 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", hel
     except CartographError as e:
         raise fail(e) from e
 
+
+def _register_subcommands() -> None:
+    """Commands of other layers register themselves here (each module has ``register(app)``)."""
+    # Import inside so `cartograph --help` stays fast and layers stay decoupled at import time.
+
+
+_register_subcommands()
 
 if __name__ == "__main__":  # pragma: no cover
     app()

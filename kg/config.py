@@ -92,7 +92,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     if config_file is not None:
         if not config_file.is_file():
             raise ConfigError(f"config file {config_file} does not exist")
-        file_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": config_file})  # type: ignore[typeddict-item]
+        file_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": config_file})
         settings_cls = type("FileSettings", (Settings,), {"model_config": file_config})
     try:
         return settings_cls(**overrides)

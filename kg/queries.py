@@ -59,8 +59,7 @@ class NamedQuery:
         extra = sorted(set(params) - self.parameters)
         if missing or extra:
             raise QueryError(
-                f"query {self.name!r} takes parameters {sorted(self.parameters)}; "
-                f"missing {missing}, unexpected {extra}"
+                f"query {self.name!r} takes parameters {sorted(self.parameters)}; missing {missing}, unexpected {extra}"
             )
 
 

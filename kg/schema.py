@@ -67,7 +67,7 @@ class RelSpec:
     properties: Mapping[str, PropType] = field(default_factory=dict)
 
 
-S, I, D, B = PropType.STRING, PropType.INT64, PropType.DOUBLE, PropType.BOOLEAN
+S, I, D, B = PropType.STRING, PropType.INT64, PropType.DOUBLE, PropType.BOOLEAN  # noqa: E741  (short names keep the table readable)
 
 NODES: Final[Mapping[NodeLabel, NodeSpec]] = {
     spec.label: spec
@@ -142,5 +142,6 @@ def check_properties(owner: str, allowed: Mapping[str, PropType], names: set[str
     """Raise :class:`SchemaError` naming every property of ``names`` that ``owner`` does not declare."""
     unknown = sorted(set(names) - set(allowed))
     if unknown:
-        raise SchemaError(f"{owner} has no propert{'y' if len(unknown) == 1 else 'ies'} {unknown}; "
-                          f"declared: {sorted(allowed)}")
+        raise SchemaError(
+            f"{owner} has no propert{'y' if len(unknown) == 1 else 'ies'} {unknown}; declared: {sorted(allowed)}"
+        )

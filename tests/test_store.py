@@ -159,8 +159,14 @@ def test_delete_nodes_removes_their_edges(store: GraphStore) -> None:
 def test_named_queries_return_the_same_rows(store: GraphStore) -> None:
     seed(store)
     assert store.run_named("product_by_id", {"id": "p2"}) == [
-        {"id": "p2", "title": "HP 74 black ink cartridge", "price": 19.99, "active": True, "brand": "HP",
-         "categories": ["Ink"]}
+        {
+            "id": "p2",
+            "title": "HP 74 black ink cartridge",
+            "price": 19.99,
+            "active": True,
+            "brand": "HP",
+            "categories": ["Ink"],
+        }
     ]
     assert store.run_named("product_by_id", {"id": "p3"})[0]["categories"] == []
     history = store.run_named("user_interactions", {"user_id": "u1", "limit": 10})

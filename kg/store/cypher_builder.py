@@ -48,7 +48,8 @@ def upsert_relationships_query(spec: RelSpec, properties: Iterable[str], dialect
 def delete_relationships_query(spec: RelSpec) -> str:
     return (
         "UNWIND $rows AS row\n"
-        f"MATCH (a:{spec.source.value} {{id: row.src}})-[r:{spec.type.value}]->(b:{spec.target.value} {{id: row.dst}})\n"
+        f"MATCH (a:{spec.source.value} {{id: row.src}})"
+        f"-[r:{spec.type.value}]->(b:{spec.target.value} {{id: row.dst}})\n"
         "DELETE r\n"
         "RETURN count(*) AS deleted"
     )
@@ -56,10 +57,7 @@ def delete_relationships_query(spec: RelSpec) -> str:
 
 def set_active_query(spec: NodeSpec) -> str:
     return (
-        f"MATCH (n:{spec.label.value})\n"
-        f"WHERE n.{spec.key} IN $ids\n"
-        "SET n.active = $active\n"
-        "RETURN count(n) AS changed"
+        f"MATCH (n:{spec.label.value})\nWHERE n.{spec.key} IN $ids\nSET n.active = $active\nRETURN count(n) AS changed"
     )
 
 
