@@ -38,13 +38,18 @@ def fail(error: CartographError) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def _print_counts(store: GraphStore) -> None:
+def counts_table(nodes: dict[str, int], relationships: dict[str, int]) -> Table:
+    """Node counts per label and edge counts per type as a table (``info``, ``quickstart``)."""
     table = Table("kind", "name", "count", title="graph contents")
-    for label, n in store.count_nodes().items():
+    for label, n in nodes.items():
         table.add_row("node", label, str(n))
-    for rel, n in store.count_relationships().items():
+    for rel, n in relationships.items():
         table.add_row("relationship", rel, str(n))
-    Console().print(table)
+    return table
+
+
+def _print_counts(store: GraphStore) -> None:
+    Console().print(counts_table(store.count_nodes(), store.count_relationships()))
 
 
 @app.command()
@@ -87,6 +92,10 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", hel
 def _register_subcommands() -> None:
     """Commands of other layers register themselves here (each module has ``register(app)``)."""
     # Import inside so `cartograph --help` stays fast and layers stay decoupled at import time.
+    from gnn.commands import register as register_gnn
+    register_gnn(app)
+    from kg.ingest.commands import register as register_ingest
+    register_ingest(app)
 
 
 _register_subcommands()
