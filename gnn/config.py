@@ -1,0 +1,53 @@
+"""The typed training configuration, saved as ``config.json`` beside the weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ModelKind = Literal["gnn", "gnn_notext", "bpr_mf", "lightgcn", "popularity", "text_only"]
+#: Models with parameters to learn (the others are computed from the train graph directly).
+TRAINABLE: frozenset[str] = frozenset({"gnn", "gnn_notext", "bpr_mf", "lightgcn"})
+
+
+class TrainConfig(BaseModel):
+    """Everything that determines a training run (with the graph snapshot and the seed, the result)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: ModelKind = Field(default="gnn", description="gnn (text + graph), gnn_notext, bpr_mf, lightgcn, popularity, "
+                                                 "text_only")
+    hidden_channels: int = Field(default=64, ge=1, description="embedding / layer width")
+    num_layers: int = Field(default=2, ge=0, description="message-passing rounds (gnn, lightgcn)")
+    conv: Literal["heteroconv", "to_hetero"] = "heteroconv"
+    product_id_embedding: bool = Field(default=True, description="gnn: learned id embedding for warm products")
+    id_dropout: float = Field(default=0.0, ge=0.0, lt=1.0,
+                              description="gnn: drop warm products' id embedding while training")
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    lr: float = Field(default=0.005, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0, description="Adam weight decay on all parameters")
+    reg: float = Field(default=1e-4, ge=0, description="L2 on the batch's output embeddings (BPR regulariser)")
+    epochs: int = Field(default=30, ge=0)
+    batch_size: int = Field(default=4096, ge=1, description="train interactions per gradient step")
+    negatives: int = Field(default=1, ge=1, description="sampled negative products per positive")
+    patience: int = Field(default=5, ge=1, description="evaluations without a better valid NDCG@10 before stopping")
+    eval_every: int = Field(default=1, ge=1, description="epochs between validation runs")
+    seed: int = 0
+    cold_fraction: float = Field(default=0.05, ge=0.0, lt=1.0, description="share of products withheld (cold slice)")
+    min_interactions: int = Field(default=3, ge=1, description="users with fewer interactions are train only")
+    num_threads: int = Field(default=2, ge=1, description="torch intra-op threads")
+    eval_batch_size: int = Field(default=2048, ge=1, description="users per full-ranking batch")
+
+    @property
+    def trainable(self) -> bool:
+        return self.model in TRAINABLE
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.model_dump(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> TrainConfig:
+        return cls.model_validate_json(path.read_text(encoding="utf-8"))

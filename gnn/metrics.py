@@ -1,0 +1,145 @@
+"""Full-ranking evaluation: every candidate product is scored for every evaluated user.
+
+For each user with at least one held-out positive, all candidate products are ranked by score, after the
+user's known items (train, and for test also valid) are excluded. Metrics, averaged over those users:
+
+- ``recall@k``  = hits in the top k / number of positives (:class:`torch_geometric.metrics.LinkPredRecall`);
+- ``ndcg@k``    = DCG with discount ``1/log2(rank+1)``, binary gains, over the ideal DCG of
+  ``min(#positives, k)`` hits (:class:`~torch_geometric.metrics.LinkPredNDCG`);
+- ``hit@k``     = 1 if any positive is in the top k (:class:`~torch_geometric.metrics.LinkPredHitRatio`);
+- ``mrr``       = 1 / rank of the best-ranked positive over the *full* ranking (not truncated at k), where
+  rank = 1 + number of candidates scored strictly higher + half the others tied with it (the expected
+  rank under random tie-breaking, so a constant scorer gets no credit); computed here;
+- ``coverage@k`` = share of the candidate products that appear in at least one user's top k.
+
+Users are scored in batches, so memory is ``O(batch_size * num_products)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.metrics import LinkPredHitRatio, LinkPredNDCG, LinkPredRecall
+
+ScoreFn = Callable[[Tensor], Tensor]
+"""``users [B] (long) -> scores [B, num_products] (float)``."""
+
+
+def _csr(pairs: np.ndarray, num_users: int) -> tuple[np.ndarray, np.ndarray]:
+    """Group ``[2, E]`` (user, product) pairs by user: (row pointer ``[U+1]``, products sorted by user)."""
+    if pairs.size == 0:
+        return np.zeros(num_users + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    order = np.lexsort((pairs[1], pairs[0]))
+    users, products = pairs[0, order], pairs[1, order]
+    ptr = np.searchsorted(users, np.arange(num_users + 1)).astype(np.int64)
+    return ptr, products.astype(np.int64)
+
+
+def evaluate_ranking(
+    score_fn: ScoreFn,
+    positives: np.ndarray,
+    num_users: int,
+    num_products: int,
+    *,
+    exclude: Sequence[np.ndarray] = (),
+    candidates: np.ndarray | None = None,
+    ks: Sequence[int] = (10, 20),
+    batch_size: int = 1024,
+) -> dict[str, float]:
+    """Rank all candidate products for every user that has a positive; return the metrics.
+
+    Args:
+        score_fn: scores of all products for a batch of users, ``[B] -> [B, num_products]``.
+        positives: ``[2, E]`` (user, product) held-out pairs to find.
+        num_users, num_products: sizes of the index spaces.
+        exclude: ``[2, E]`` pair arrays never ranked for their user (known items); positives are never
+            excluded even if listed here.
+        candidates: ``[num_products]`` bool mask of rankable products (``None``: all). Positives outside it
+            cannot be found and count as misses.
+        ks: cut-offs for recall and NDCG; hit rate and coverage use the smallest.
+        batch_size: users per scoring batch.
+
+    Returns:
+        ``{"recall@10", "ndcg@10", "recall@20", "ndcg@20", "hit@10", "mrr", "coverage@10", "users"}``
+        (names follow ``ks``); all zero when there is no positive.
+    """
+    ks = sorted(set(ks))
+    k_small, k_max = ks[0], ks[-1]
+    pos_ptr, pos_items = _csr(positives, num_users)
+    excl = [_csr(e, num_users) for e in exclude if e.size]
+    users = np.flatnonzero(np.diff(pos_ptr) > 0)
+    recall = {k: LinkPredRecall(k) for k in ks}
+    ndcg = {k: LinkPredNDCG(k) for k in ks}
+    hit = LinkPredHitRatio(k_small)
+    covered = torch.zeros(num_products, dtype=torch.bool)
+    cand = torch.ones(num_products, dtype=torch.bool) if candidates is None else torch.from_numpy(candidates)
+    n_candidates = int(cand.sum())
+    rr_sum = 0.0
+    for start in range(0, len(users), batch_size):
+        batch = users[start:start + batch_size]
+        with torch.no_grad():
+            scores = score_fn(torch.from_numpy(batch)).detach().to(torch.float32).clone()
+        if scores.shape != (len(batch), num_products):
+            raise ValueError(f"score_fn returned {tuple(scores.shape)}, expected {(len(batch), num_products)}")
+        neg_inf = torch.tensor(float("-inf"))
+        scores = torch.where(cand.unsqueeze(0), scores, neg_inf)
+        # Positives: batch-local row, product.
+        counts = pos_ptr[batch + 1] - pos_ptr[batch]
+        rows = np.repeat(np.arange(len(batch)), counts)
+        cols = np.concatenate([pos_items[pos_ptr[u]:pos_ptr[u + 1]] for u in batch])
+        rows_t, cols_t = torch.from_numpy(rows.astype(np.int64)), torch.from_numpy(cols.astype(np.int64))
+        for ptr, items in excl:
+            e_counts = ptr[batch + 1] - ptr[batch]
+            e_rows = np.repeat(np.arange(len(batch)), e_counts)
+            e_cols = np.concatenate([items[ptr[u]:ptr[u + 1]] for u in batch]) if e_counts.sum() else items[:0]
+            saved = scores[rows_t, cols_t].clone()
+            scores[torch.from_numpy(e_rows), torch.from_numpy(e_cols)] = neg_inf
+            scores[rows_t, cols_t] = saved  # a positive is never excluded
+        label_index = torch.stack([rows_t, cols_t])
+        top = scores.topk(min(k_max, num_products), dim=1)
+        top_index = top.indices
+        # A -inf entry in the top k (fewer candidates than k) must not count as a hit: point it at the
+        # sentinel index num_products, which no label has (PyG flattens row * max_index + col, so a
+        # negative sentinel would alias the previous row's last product).
+        top_index = torch.where(torch.isneginf(top.values), torch.full_like(top_index, num_products), top_index)
+        for k in ks:
+            recall[k].update(top_index[:, :k], label_index)
+            ndcg[k].update(top_index[:, :k], label_index)
+        hit.update(top_index[:, :k_small], label_index)
+        small = top_index[:, :k_small]
+        covered[small[small < num_products]] = True
+        # Full-ranking reciprocal rank of the best positive.
+        pos_scores = scores[rows_t, cols_t]
+        pos_valid = cand[cols_t] & torch.isfinite(pos_scores)
+        user_scores = scores[rows_t]
+        greater = (user_scores > pos_scores.unsqueeze(1)).sum(dim=1)
+        equal = (user_scores == pos_scores.unsqueeze(1)).sum(dim=1)  # itself included
+        # Ties are broken at random in expectation: the positive sits in the middle of its tie group.
+        rank = greater.double() + (equal.double() + 1) / 2
+        rank = torch.where(pos_valid, rank, torch.full_like(rank, float("inf")))
+        best = torch.full((len(batch),), float("inf"), dtype=torch.float64)
+        best = best.scatter_reduce(0, rows_t, rank, reduce="amin")
+        rr = 1.0 / best
+        rr_sum += float(rr.sum())
+    n_users = len(users)
+    out: dict[str, float] = {}
+    for k in ks:
+        out[f"recall@{k}"] = float(recall[k].compute()) if n_users else 0.0
+        out[f"ndcg@{k}"] = float(ndcg[k].compute()) if n_users else 0.0
+    out[f"hit@{k_small}"] = float(hit.compute()) if n_users else 0.0
+    out["mrr"] = rr_sum / n_users if n_users else 0.0
+    out[f"coverage@{k_small}"] = float(covered[cand].sum()) / max(n_candidates, 1) if n_users else 0.0
+    out["users"] = float(n_users)
+    return out
+
+
+def embedding_score_fn(user_emb: Tensor, item_emb: Tensor) -> ScoreFn:
+    """Dot-product scores from ``user_emb [U, d]`` and ``item_emb [P, d]``."""
+
+    def score(users: Tensor) -> Tensor:
+        return user_emb[users] @ item_emb.T
+
+    return score

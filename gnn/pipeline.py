@@ -1,0 +1,103 @@
+"""Store -> snapshot -> text features -> train the model and the baselines -> bundle. Used by the CLI and bench."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gnn.bundle import write_bundle
+from gnn.config import ModelKind, TrainConfig
+from gnn.data import GraphSnapshot
+from gnn.text import TextEncoder
+from gnn.train import Prepared, TrainResult, model_meta, prepare, train_model
+
+BASELINES: tuple[ModelKind, ...] = ("popularity", "bpr_mf", "lightgcn", "text_only", "gnn_notext")
+Log = Callable[[str], None]
+
+
+def text_features(snapshot: GraphSnapshot, encoder: TextEncoder, log: Log | None = None) -> dict[str, np.ndarray]:
+    """Product (and entity) text embeddings, through the encoder's cache."""
+    features = {"product": encoder.encode(snapshot.product_texts())}
+    if log:
+        s = encoder.stats
+        log(f"product texts: {int(s['requested'])} ({int(s['cache_hits'])} cached, {int(s['encoded'])} encoded"
+            + (f" at {s['texts_per_s']:.0f} texts/s" if s["encoded"] else "") + ")")
+    if snapshot.num_nodes("entity"):
+        features["entity"] = encoder.encode(snapshot.entity_texts())
+    return features
+
+
+def baseline_config(config: TrainConfig, kind: ModelKind) -> TrainConfig:
+    """The config a baseline runs with: the model's, with the model kind changed."""
+    return config.model_copy(update={"model": kind})
+
+
+def train_all(prepared: Prepared, config: TrainConfig, *, baselines: Sequence[ModelKind] = BASELINES,
+              progress: bool = True, log: Log | None = None) -> tuple[TrainResult, dict[str, TrainResult]]:
+    """Train ``config.model`` and each baseline on the same split (one after the other, never at once)."""
+    results: dict[str, TrainResult] = {}
+    for kind in baselines:
+        if kind == config.model:
+            continue
+        if kind in ("text_only", "gnn") and "product" not in prepared.text_dims:
+            continue
+        results[kind] = train_model(prepared, baseline_config(config, kind), progress=progress)
+        if log:
+            log(f"{kind}: test ndcg@10 {results[kind].metrics['test']['ndcg@10']:.4f} "
+                f"({results[kind].train_seconds:.0f} s)")
+    main = train_model(prepared, config, progress=progress)
+    if log:
+        log(f"{config.model}: test ndcg@10 {main.metrics['test']['ndcg@10']:.4f} ({main.train_seconds:.0f} s)")
+    return main, results
+
+
+def metrics_document(main: TrainResult, baselines: dict[str, TrainResult], prepared: Prepared) -> dict[str, Any]:
+    def entry(r: TrainResult) -> dict[str, Any]:
+        return {"metrics": r.metrics, "best_epoch": r.best_epoch, "train_seconds": round(r.train_seconds, 2),
+                "peak_rss_mb": round(r.peak_rss_mb, 1), "epochs_run": len(r.history)}
+
+    return {"model": main.config.model, **entry(main), "split": prepared.split.summary(),
+            "snapshot_id": prepared.snapshot.snapshot_id,
+            "baselines": {k: entry(r) for k, r in baselines.items()}}
+
+
+def save_result(artifacts_dir: Path, prepared: Prepared, main: TrainResult,
+                baselines: dict[str, TrainResult]) -> Path:
+    """Write the main model's bundle (with the baselines' metrics beside its own) and make it current."""
+    is_gnn = main.config.model in ("gnn", "gnn_notext")
+    return write_bundle(
+        artifacts_dir, config=main.config, snapshot_id=prepared.snapshot.snapshot_id,
+        id_maps={t: prepared.snapshot.ids[t] for t in prepared.snapshot.ids},
+        user_embeddings=main.user_emb, product_embeddings=main.product_emb,
+        metrics=metrics_document(main, baselines, prepared), history=main.history, model=main.model,
+        model_meta=model_meta(prepared), graph=prepared.data if is_gnn else None,
+        extra={"split": prepared.split.summary()},
+    )
+
+
+def prepare_with_text(snapshot: GraphSnapshot, config: TrainConfig, encoder: TextEncoder | None,
+                      log: Log | None = None) -> Prepared:
+    features = text_features(snapshot, encoder, log) if encoder is not None else None
+    return prepare(snapshot, features, cold_fraction=config.cold_fraction, seed=config.seed,
+                   min_interactions=config.min_interactions)
+
+
+METRIC_COLUMNS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@10", "mrr", "coverage@10")
+
+
+def metrics_rows(metrics_doc: dict[str, Any], split: str = "test") -> list[tuple[str, dict[str, float]]]:
+    """(model, metrics of ``split``) rows: the baselines, then the main model."""
+    rows = [(k, v["metrics"].get(split, {})) for k, v in metrics_doc.get("baselines", {}).items()]
+    rows.append((str(metrics_doc["model"]), metrics_doc["metrics"].get(split, {})))
+    return rows
+
+
+def markdown_table(metrics_doc: dict[str, Any], split: str = "test") -> str:
+    header = "| model | " + " | ".join(METRIC_COLUMNS) + " |"
+    lines = [header, "|" + "---|" * (len(METRIC_COLUMNS) + 1)]
+    for name, m in metrics_rows(metrics_doc, split):
+        lines.append(f"| {name} | " + " | ".join(f"{m.get(c, float('nan')):.4f}" for c in METRIC_COLUMNS) + " |")
+    return "\n".join(lines)

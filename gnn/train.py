@@ -1,0 +1,254 @@
+"""Training and evaluation of every model in one harness, on one split.
+
+:func:`prepare` turns a snapshot into the split and the message-passing graph once; :func:`train_model`
+trains (or, for popularity and text-only, computes) one model on it with BPR and sampled negatives,
+early-stopping on valid NDCG@10, and evaluates the best state on the test split and on the cold slice.
+
+Full-batch: each gradient step encodes the whole graph, then scores a batch of (user, positive, negatives)
+triples. Seeded: the same config, seed and snapshot give the same metrics.
+"""
+
+from __future__ import annotations
+
+import copy
+import resource
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.data import HeteroData
+from tqdm.auto import tqdm
+
+from gnn.baselines import BPRMF, LightGCNRecommender, Popularity, TextOnly
+from gnn.config import TrainConfig
+from gnn.data import GraphSnapshot, Split, split_snapshot, to_hetero_data
+from gnn.metrics import embedding_score_fn, evaluate_ranking
+from gnn.models import HeteroSAGERecommender, Recommender
+
+
+@dataclass
+class Prepared:
+    """A snapshot with its split and its train message-passing graph (shared by every model)."""
+
+    snapshot: GraphSnapshot
+    split: Split
+    data: HeteroData
+
+    @property
+    def text_dims(self) -> dict[str, int]:
+        return {t: int(self.data[t].x.size(1)) for t in self.data.node_types if "x" in self.data[t]}
+
+
+def prepare(snapshot: GraphSnapshot, text_features: np.ndarray | Mapping[str, np.ndarray] | None, *,
+            cold_fraction: float = 0.05, seed: int = 0, min_interactions: int = 3) -> Prepared:
+    """Split ``snapshot`` and build its train graph with ``text_features`` (see :func:`to_hetero_data`)."""
+    split = split_snapshot(snapshot, cold_fraction=cold_fraction, seed=seed, min_interactions=min_interactions)
+    return Prepared(snapshot, split, to_hetero_data(snapshot, split, text_features))
+
+
+def build_model(config: TrainConfig, prepared: Prepared) -> Any:
+    """The model named by ``config.model``, freshly initialised (seed the RNG first)."""
+    data = prepared.data
+    num_users, num_products = prepared.snapshot.num_users, prepared.snapshot.num_products
+    if config.model in ("gnn", "gnn_notext"):
+        use_text = config.model == "gnn"
+        if use_text and "product" not in prepared.text_dims:
+            raise ValueError("model 'gnn' needs product text features")
+        return HeteroSAGERecommender(
+            data.metadata(), {t: int(data[t].num_nodes) for t in data.node_types}, prepared.text_dims,
+            config.hidden_channels, config.num_layers, use_text=use_text,
+            product_id_embedding=config.product_id_embedding, id_dropout=config.id_dropout,
+            dropout=config.dropout, conv=config.conv,
+        )
+    if config.model == "bpr_mf":
+        return BPRMF(num_users, num_products, config.hidden_channels)
+    if config.model == "lightgcn":
+        return LightGCNRecommender(num_users, num_products, config.hidden_channels, config.num_layers)
+    if config.model == "popularity":
+        return Popularity()
+    if config.model == "text_only":
+        if "product" not in prepared.text_dims:
+            raise ValueError("model 'text_only' needs product text features")
+        return TextOnly()
+    raise ValueError(f"unknown model {config.model!r}")
+
+
+def evaluate_embeddings(prepared: Prepared, user_emb: Tensor, product_emb: Tensor, *, batch_size: int = 2048,
+                        which: tuple[str, ...] = ("test", "cold")) -> dict[str, dict[str, float]]:
+    """Full-ranking metrics of dot-product scores.
+
+    - ``valid``: the valid item among warm active products, train items excluded;
+    - ``test``: the test item among warm active products, train and valid items excluded;
+    - ``cold``: every interaction with a cold product, ranked among the cold active products only (the
+      products the model never saw an interaction of: what inductive embeddings are for).
+    """
+    split, active = prepared.split, prepared.snapshot.active
+    warm = split.warm_mask
+    score = embedding_score_fn(user_emb.detach(), product_emb.detach())
+    out: dict[str, dict[str, float]] = {}
+    for name in which:
+        if name == "valid":
+            out[name] = evaluate_ranking(score, split.valid, split.num_users, split.num_products,
+                                         exclude=[split.train], candidates=warm & active, batch_size=batch_size)
+        elif name == "test":
+            out[name] = evaluate_ranking(score, split.test, split.num_users, split.num_products,
+                                         exclude=[split.train, split.valid], candidates=warm & active,
+                                         batch_size=batch_size)
+        elif name == "cold":
+            if split.cold.shape[1]:
+                out[name] = evaluate_ranking(score, split.cold, split.num_users, split.num_products,
+                                             exclude=[split.train], candidates=~warm & active,
+                                             batch_size=batch_size)
+        else:
+            raise ValueError(f"unknown evaluation set {name!r}")
+    return out
+
+
+@dataclass
+class TrainResult:
+    """The outcome of :func:`train_model`."""
+
+    config: TrainConfig
+    model: Any
+    user_emb: Tensor
+    product_emb: Tensor
+    metrics: dict[str, dict[str, float]]
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    train_seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+
+
+def _peak_rss_mb() -> float:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 1024 / 1024 if sys.platform == "darwin" else rss / 1024
+
+
+def bpr_loss(user_emb: Tensor, product_emb: Tensor, users: Tensor, pos: Tensor, neg: Tensor,
+             reg: float) -> Tensor:
+    """BPR: ``-log sigmoid(s(u, pos) - s(u, neg))`` averaged over the ``[B, K]`` negatives, plus
+    ``reg * (|u|^2 + |pos|^2 + mean_k |neg_k|^2) / B``."""
+    u, p, n = user_emb[users], product_emb[pos], product_emb[neg]
+    pos_score = (u * p).sum(-1, keepdim=True)
+    neg_score = torch.einsum("bd,bkd->bk", u, n)
+    loss = -F.logsigmoid(pos_score - neg_score).mean()
+    if reg:
+        loss = loss + reg * (u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum() / n.size(1)) / users.numel()
+    return loss
+
+
+def _embed(model: Recommender, data: HeteroData, train: bool) -> tuple[Tensor, Tensor]:
+    if isinstance(model, torch.nn.Module):
+        model.train(train)
+        if not train:
+            with torch.no_grad():
+                return model.embed(data)
+    return model.embed(data)
+
+
+def train_model(prepared: Prepared, config: TrainConfig, *, progress: bool = True,
+                evaluate: tuple[str, ...] = ("test", "cold")) -> TrainResult:
+    """Train ``config.model`` on ``prepared`` and evaluate its best state (by valid NDCG@10).
+
+    Args:
+        prepared: split and graph (from :func:`prepare`).
+        config: model and optimisation settings.
+        progress: show a progress bar over epochs.
+        evaluate: evaluation sets for the final metrics (``valid`` is always included).
+    """
+    torch.set_num_threads(config.num_threads)
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    data, split = prepared.data, prepared.split
+    model = build_model(config, prepared)
+    history: list[dict[str, float]] = []
+    start = time.perf_counter()
+    best_epoch = 0
+    if config.trainable and config.epochs > 0 and split.train.shape[1] > 0:
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        train = torch.from_numpy(split.train)
+        warm = torch.from_numpy(np.flatnonzero(split.warm_mask))
+        best_score, best_state, waited = -1.0, copy.deepcopy(model.state_dict()), 0
+        bar = tqdm(range(1, config.epochs + 1), desc=config.model, unit="epoch", disable=not progress, leave=False)
+        for epoch in bar:
+            t0 = time.perf_counter()
+            total, steps = 0.0, 0
+            for batch in torch.randperm(train.size(1), generator=gen).split(config.batch_size):
+                users, pos = train[0, batch], train[1, batch]
+                neg = warm[torch.randint(len(warm), (len(batch), config.negatives), generator=gen)]
+                user_emb, product_emb = _embed(model, data, train=True)
+                loss = bpr_loss(user_emb, product_emb, users, pos, neg, config.reg)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total, steps = total + loss.item(), steps + 1
+            row: dict[str, float] = {"epoch": epoch, "loss": total / max(steps, 1),
+                                     "seconds": time.perf_counter() - t0}
+            if epoch % config.eval_every == 0 or epoch == config.epochs:
+                valid = evaluate_embeddings(prepared, *_embed(model, data, train=False),
+                                            batch_size=config.eval_batch_size, which=("valid",))["valid"]
+                row.update({f"valid_{k}": v for k, v in valid.items() if k != "users"})
+                if valid["ndcg@10"] > best_score:
+                    best_score, best_state, best_epoch, waited = valid["ndcg@10"], copy.deepcopy(model.state_dict()), \
+                        epoch, 0
+                else:
+                    waited += 1
+                bar.set_postfix(loss=f"{row['loss']:.4f}", ndcg10=f"{valid['ndcg@10']:.4f}", best=best_epoch)
+            history.append(row)
+            if waited >= config.patience:
+                break
+        model.load_state_dict(best_state)
+    train_seconds = time.perf_counter() - start
+    user_emb, product_emb = _embed(model, data, train=False)
+    user_emb, product_emb = user_emb.detach(), product_emb.detach()
+    metrics = evaluate_embeddings(prepared, user_emb, product_emb, batch_size=config.eval_batch_size,
+                                  which=("valid", *[w for w in evaluate if w != "valid"]))
+    return TrainResult(config=config, model=model, user_emb=user_emb, product_emb=product_emb, metrics=metrics,
+                       history=history, best_epoch=best_epoch, train_seconds=train_seconds,
+                       peak_rss_mb=_peak_rss_mb())
+
+
+def model_meta(prepared: Prepared) -> dict[str, Any]:
+    """What :func:`rebuild_model` needs besides the config: graph metadata, node counts, text widths."""
+    node_types, edge_types = prepared.data.metadata()
+    return {
+        "node_types": list(node_types),
+        "edge_types": [list(et) for et in edge_types],
+        "num_nodes": {t: int(prepared.data[t].num_nodes) for t in node_types},
+        "text_dims": prepared.text_dims,
+        "num_users": prepared.snapshot.num_users,
+        "num_products": prepared.snapshot.num_products,
+    }
+
+
+def rebuild_model(config: TrainConfig, meta: Mapping[str, Any], state_dict: Mapping[str, Tensor] | None) -> Any:
+    """Recreate a trained model from a bundle's config, ``model_meta.json`` and weights (eval mode)."""
+    model: Any
+    if config.model in ("gnn", "gnn_notext"):
+        metadata = (list(meta["node_types"]), [tuple(et) for et in meta["edge_types"]])
+        model = HeteroSAGERecommender(
+            metadata, dict(meta["num_nodes"]), dict(meta["text_dims"]), config.hidden_channels, config.num_layers,
+            use_text=config.model == "gnn", product_id_embedding=config.product_id_embedding,
+            id_dropout=config.id_dropout, dropout=config.dropout, conv=config.conv,
+        )
+    elif config.model == "bpr_mf":
+        model = BPRMF(meta["num_users"], meta["num_products"], config.hidden_channels)
+    elif config.model == "lightgcn":
+        model = LightGCNRecommender(meta["num_users"], meta["num_products"], config.hidden_channels,
+                                    config.num_layers)
+    elif config.model == "popularity":
+        return Popularity()
+    elif config.model == "text_only":
+        return TextOnly()
+    else:
+        raise ValueError(f"unknown model {config.model!r}")
+    if state_dict is not None:
+        model.load_state_dict(state_dict)
+    model.eval()
+    return model

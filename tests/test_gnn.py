@@ -1,0 +1,306 @@
+"""gnn: snapshot, split, models, baselines, bundle, inductive embeddings, text cache, CLI (tiny data, CPU)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gnn.bundle import current_bundle_path, load_bundle
+from gnn.config import TrainConfig
+from gnn.data import INTERACTS, snapshot_from_store, split_snapshot, to_hetero_data
+from gnn.inductive import InductiveEncoder, NewProduct, embed_new_products
+from gnn.pipeline import save_result, train_all
+from gnn.train import prepare, train_model
+from kg.config import PROJECT_ROOT, Settings
+from kg.queries import QueryLibrary
+from kg.store import GraphStore
+from kg.store.embedded import EmbeddedStore
+
+N_USERS, N_PRODUCTS = 10, 24
+TEXT_DIM = 16
+
+
+def _graph_rows(reverse: bool = False) -> dict[str, list[dict[str, object]]]:
+    rng = np.random.default_rng(7)
+    rows: dict[str, list[dict[str, object]]] = {
+        "Product": [{"id": f"p{i:02d}", "title": f"product {i} shade {i % 3}", "description": f"brand {i % 3}",
+                     "active": True} for i in range(N_PRODUCTS)],
+        "User": [{"id": f"u{i:02d}"} for i in range(N_USERS)],
+        "Brand": [{"id": f"b{i}", "name": f"brand {i}"} for i in range(3)],
+        "Category": [{"id": f"c{i}", "name": f"cat {i}"} for i in range(2)],
+        "Entity": [{"id": f"e{i}", "name": f"ingredient {i}", "type": "ingredient"} for i in range(2)],
+        "MADE_BY": [{"src": f"p{i:02d}", "dst": f"b{i % 3}"} for i in range(N_PRODUCTS)],
+        "IN_CATEGORY": [{"src": f"p{i:02d}", "dst": f"c{i % 2}"} for i in range(N_PRODUCTS)],
+        "MENTIONS": [{"src": f"p{i:02d}", "dst": f"e{i % 2}", "confidence": 0.9} for i in range(0, N_PRODUCTS, 3)],
+        "ALSO_BOUGHT": [{"src": f"p{i:02d}", "dst": f"p{(i + 1) % N_PRODUCTS:02d}"} for i in range(N_PRODUCTS)],
+        "BOUGHT_TOGETHER": [{"src": f"p{i:02d}", "dst": f"p{(i + 5) % N_PRODUCTS:02d}"} for i in range(0, 10)],
+        "PURCHASED": [],
+        "VIEWED": [],
+    }
+    for u in range(N_USERS):
+        n = 2 if u == 0 else int(rng.integers(4, 9))  # user u00 has < 3 interactions: train only
+        items = rng.choice(N_PRODUCTS, size=n, replace=False)
+        for seq, item in enumerate(items):
+            rows["PURCHASED"].append({"src": f"u{u:02d}", "dst": f"p{item:02d}", "seq": seq, "count": 1})
+    rows["VIEWED"].append({"src": "u01", "dst": rows["PURCHASED"][2]["dst"], "seq": 99})  # merged with a purchase
+    if reverse:
+        rows = {k: list(reversed(v)) for k, v in rows.items()}
+    return rows
+
+
+def _fill(store: GraphStore, reverse: bool = False) -> None:
+    rows = _graph_rows(reverse)
+    for label in ("Product", "User", "Brand", "Category", "Entity"):
+        store.upsert_nodes(label, rows[label])
+    for rel in ("MADE_BY", "IN_CATEGORY", "MENTIONS", "ALSO_BOUGHT", "BOUGHT_TOGETHER", "PURCHASED", "VIEWED"):
+        store.upsert_relationships(rel, rows[rel])
+
+
+def _new_store(path: Path) -> EmbeddedStore:
+    store = EmbeddedStore(path, QueryLibrary(PROJECT_ROOT / "cypher"))
+    store.init_schema()
+    return store
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    with _new_store(tmp_path_factory.mktemp("gnn") / "graph.kuzu") as store:
+        _fill(store)
+        return snapshot_from_store(store)
+
+
+def _features(n: int, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).normal(size=(n, TEXT_DIM)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def prepared(snapshot):  # type: ignore[no-untyped-def]
+    feats = {"product": _features(snapshot.num_products), "entity": _features(snapshot.num_nodes("entity"), 1)}
+    return prepare(snapshot, feats, cold_fraction=0.2, seed=0)
+
+
+def _tiny(**kw: object) -> TrainConfig:
+    base: dict[str, object] = {"epochs": 1, "hidden_channels": 8, "batch_size": 16, "num_threads": 1,
+                               "eval_batch_size": 4}
+    return TrainConfig.model_validate({**base, **kw})
+
+
+# -- snapshot ---------------------------------------------------------------------------------------------
+def test_snapshot_reads_everything(snapshot) -> None:  # type: ignore[no-untyped-def]
+    assert snapshot.ids["product"] == sorted(snapshot.ids["product"])
+    assert snapshot.num_products == N_PRODUCTS and snapshot.num_users == N_USERS
+    assert snapshot.num_nodes("entity") == 2 and snapshot.names["brand"][0] == "brand 0"
+    assert snapshot.item_edges["made_by"].shape == (2, N_PRODUCTS)
+    assert snapshot.item_edges["mentions"].shape[1] == 8
+    assert snapshot.item_edges["also_viewed"].shape == (2, 0)
+    n_purchases = len(_graph_rows()["PURCHASED"])
+    assert len(snapshot.inter_user) == n_purchases  # the VIEWED edge merged into an existing pair
+    assert snapshot.product_texts()[1] == "product 1 shade 1. brand 1"
+
+
+def test_snapshot_is_deterministic_and_content_addressed(tmp_path: Path, snapshot) -> None:  # type: ignore[no-untyped-def]
+    with _new_store(tmp_path / "other.kuzu") as store:
+        _fill(store, reverse=True)  # same content, inserted in the opposite order
+        again = snapshot_from_store(store)
+        assert again.snapshot_id == snapshot.snapshot_id
+        np.testing.assert_array_equal(again.inter_product, snapshot.inter_product)
+        store.upsert_nodes("Product", [{"id": "p00", "title": "changed"}])
+        assert snapshot_from_store(store).snapshot_id != snapshot.snapshot_id
+
+
+# -- split ------------------------------------------------------------------------------------------------
+def _pairs(a: np.ndarray) -> set[tuple[int, int]]:
+    return {(int(u), int(p)) for u, p in a.T}
+
+
+def test_split_is_leak_free(snapshot, prepared) -> None:  # type: ignore[no-untyped-def]
+    split, data = prepared.split, prepared.data
+    mp = _pairs(data[INTERACTS].edge_index.numpy())
+    assert mp == _pairs(split.train)
+    assert not mp & _pairs(split.valid) and not mp & _pairs(split.test) and not mp & _pairs(split.cold)
+    rev = data["product", "rev_interacts", "user"].edge_index.numpy()
+    assert _pairs(rev[::-1]) == mp
+    cold = set(split.cold_products.tolist())
+    assert cold and not cold & set(split.train[1].tolist())
+    assert not cold & (set(split.valid[1].tolist()) | set(split.test[1].tolist()))
+    assert not data["product"].warm[split.cold_products].any()
+    # every pair in exactly one part
+    parts = [_pairs(split.train), _pairs(split.valid), _pairs(split.test), _pairs(split.cold)]
+    assert sum(len(p) for p in parts) == len(snapshot.inter_user)
+    # leave-one-out by order: the test item is the user's last warm interaction, valid the one before
+    seq = {(int(u), int(p)): int(s) for u, p, s in
+           zip(snapshot.inter_user, snapshot.inter_product, snapshot.inter_seq, strict=True)}
+    for u, p in _pairs(split.test):
+        own = sorted((s, q) for (v, q), s in seq.items() if v == u and q not in cold)
+        assert own[-1][1] == p
+        assert (u, own[-2][1]) in _pairs(split.valid)
+    user0 = snapshot.index("user")["u00"]
+    assert user0 not in split.valid[0] and user0 not in split.test[0]  # < 3 interactions: train only
+
+
+def test_split_is_deterministic(snapshot) -> None:  # type: ignore[no-untyped-def]
+    a, b = split_snapshot(snapshot, seed=3, cold_fraction=0.2), split_snapshot(snapshot, seed=3, cold_fraction=0.2)
+    for name in ("train", "valid", "test", "cold", "cold_products"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    d1, d2 = to_hetero_data(snapshot, a, None), to_hetero_data(snapshot, b, None)
+    for et in d1.edge_types:
+        assert torch.equal(d1[et].edge_index, d2[et].edge_index)
+
+
+def test_hetero_data_shape(prepared) -> None:  # type: ignore[no-untyped-def]
+    data = prepared.data
+    assert set(data.node_types) == {"user", "product", "brand", "category", "entity"}
+    assert ("product", "also_bought", "product") in data.edge_types
+    assert ("product", "also_viewed", "product") not in data.edge_types  # empty relation skipped
+    assert ("entity", "rev_mentions", "product") in data.edge_types
+    assert data["product"].x.shape == (N_PRODUCTS, TEXT_DIM)
+
+
+# -- models and baselines ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("kw", [
+    {"model": "gnn"}, {"model": "gnn", "conv": "to_hetero"}, {"model": "gnn", "id_dropout": 0.5},
+    {"model": "gnn_notext"}, {"model": "bpr_mf"}, {"model": "lightgcn"}, {"model": "popularity"},
+    {"model": "text_only"},
+], ids=lambda kw: "-".join(str(v) for v in kw.values()))
+def test_one_epoch_smoke(prepared, kw: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+    result = train_model(prepared, _tiny(**kw), progress=False)
+    assert set(result.metrics) == {"valid", "test", "cold"}
+    for part in result.metrics.values():
+        assert all(math.isfinite(v) for v in part.values())
+        assert 0.0 <= part["ndcg@10"] <= 1.0
+    assert result.user_emb.shape[0] == N_USERS and result.product_emb.shape[0] == N_PRODUCTS
+    if _tiny(**kw).trainable:
+        assert len(result.history) == 1 and math.isfinite(result.history[0]["loss"])
+
+
+def test_training_is_reproducible(prepared) -> None:  # type: ignore[no-untyped-def]
+    a = train_model(prepared, _tiny(model="gnn", epochs=2, seed=5), progress=False)
+    b = train_model(prepared, _tiny(model="gnn", epochs=2, seed=5), progress=False)
+    assert a.metrics == b.metrics
+    assert torch.equal(a.product_emb, b.product_emb)
+
+
+# -- bundle -----------------------------------------------------------------------------------------------
+def test_bundle_round_trip_and_atomic_failure(tmp_path: Path, prepared, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    main, others = train_all(prepared, _tiny(model="gnn"), baselines=("popularity",), progress=False)
+    artifacts = tmp_path / "artifacts"
+    path = save_result(artifacts, prepared, main, others)
+    assert current_bundle_path(artifacts) == path
+    bundle = load_bundle(artifacts)
+    assert bundle.path == path and bundle.snapshot_id == prepared.snapshot.snapshot_id
+    assert bundle.config == main.config
+    np.testing.assert_allclose(bundle.product_embeddings, main.product_emb.numpy())
+    assert bundle.id_maps["product"] == prepared.snapshot.ids["product"]
+    assert bundle.metrics["metrics"]["test"] == main.metrics["test"]
+    assert "popularity" in bundle.metrics["baselines"]
+    assert (path / "training_curve.png").stat().st_size > 1000
+    assert bundle.state_dict is not None and bundle.graph is not None
+
+    import gnn.bundle as bundle_module
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(bundle_module, "_plot_curve", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        save_result(artifacts, prepared, main, others)
+    assert current_bundle_path(artifacts) == path  # previous bundle still current
+    assert sorted(p.name for p in artifacts.iterdir()) == sorted(["current", path.name])  # no temp leftovers
+
+
+# -- inductive ----------------------------------------------------------------------------------------------
+def test_inductive_embedding_matches_cold_product(prepared, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Detach a cold product from the graph and attach it again as a new product: same embedding."""
+    main = train_model(prepared, _tiny(model="gnn", epochs=2), progress=False)
+    snapshot, data = prepared.snapshot, prepared.data
+    cold = int(prepared.split.cold_products[0])
+    cold_id = snapshot.ids["product"][cold]
+    ids = snapshot.ids
+    edges = snapshot.item_edges
+    new = NewProduct(
+        id="new-" + cold_id,
+        brands=[ids["brand"][j] for i, j in edges["made_by"].T if i == cold],
+        categories=[ids["category"][j] for i, j in edges["in_category"].T if i == cold],
+        entities=[ids["entity"][j] for i, j in edges["mentions"].T if i == cold],
+        also_bought=sorted({ids["product"][b if a == cold else a] for a, b in edges["also_bought"].T
+                            if cold in (a, b) and a != b}),
+        bought_together=sorted({ids["product"][b if a == cold else a] for a, b in edges["bought_together"].T
+                                if cold in (a, b) and a != b}),
+    )
+    detached = data.clone()
+    for et in detached.edge_types:
+        ei = detached[et].edge_index
+        keep = torch.ones(ei.size(1), dtype=torch.bool)
+        if et[0] == "product":
+            keep &= ei[0] != cold
+        if et[2] == "product":
+            keep &= ei[1] != cold
+        detached[et].edge_index = ei[:, keep]
+    x = data["product"].x[cold:cold + 1].numpy()
+    result = embed_new_products(main.model, detached, ids, [new], x)
+    torch.testing.assert_close(result.embeddings[0], main.product_emb[cold], rtol=1e-4, atol=1e-5)
+    assert result.unknown == {}
+
+    # Through a bundle, with an unknown neighbour reported and ignored.
+    path = save_result(tmp_path / "artifacts", prepared, main, {})
+    encoder = InductiveEncoder(load_bundle(path))
+    odd = NewProduct(id="new2", brands=["b1", "no-such-brand"], categories=["c0"])
+    out = encoder.embed([odd], text_features=x)
+    assert out.embeddings.shape == (1, 8) and torch.isfinite(out.embeddings).all()
+    assert out.unknown == {"new2": ["no-such-brand"]}
+    plain = encoder.embed([NewProduct(id="new3")], text_features=x).embeddings
+    assert not torch.allclose(plain, out.embeddings)  # the brand/category edges matter
+
+
+# -- text encoder (real MiniLM, ~10 short texts) ---------------------------------------------------------------
+def test_text_encoder_and_cache(tmp_path: Path) -> None:
+    from gnn.text import TextEncoder
+
+    texts = [f"hydrating face cream number {i}" for i in range(9)] + ["red lipstick"]
+    enc = TextEncoder(cache_dir=tmp_path / "cache", batch_size=4, num_threads=1)
+    assert enc._model is None  # lazy: nothing loaded yet
+    first = enc.encode(texts)
+    assert first.shape == (10, 384) and first.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, rtol=1e-5)
+    assert enc.stats["encoded"] == 10 and enc.stats["texts_per_s"] > 0
+    sim = first @ first.T
+    assert sim[0, 1] > sim[0, 9]  # similar creams closer than a lipstick
+    calls = enc.model_calls
+    again = TextEncoder(cache_dir=tmp_path / "cache")
+    second = again.encode(list(reversed(texts)))
+    assert again._model is None and again.stats["cache_hits"] == 10  # served from disk, model never loaded
+    np.testing.assert_array_equal(second, first[::-1])
+    enc.encode([*texts[:3], "a new text"])
+    assert enc.model_calls == calls + 1 and enc.stats["encoded"] == 1
+
+
+# -- CLI --------------------------------------------------------------------------------------------------
+def test_cli_train_and_evaluate(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from kg.cli import app
+    from kg.store import open_store
+
+    with open_store(settings) as store:
+        store.init_schema()
+        _fill(store)
+    monkeypatch.setenv("CARTOGRAPH_HOME", str(settings.home))
+    monkeypatch.setenv("CARTOGRAPH_STORE_BACKEND", "embedded")
+    monkeypatch.delenv("CARTOGRAPH_NEO4J_URI", raising=False)
+    runner = CliRunner()
+    cfg = settings.home / "train.json"
+    _tiny(model="gnn").save(cfg)
+    result = runner.invoke(app, ["train", "--config", str(cfg), "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "bpr_mf" in result.output and "lightgcn" in result.output and "ndcg@10" in result.output
+    assert settings.artifacts_dir is not None
+    bundle = load_bundle(settings.artifacts_dir)
+    assert bundle.config.epochs == 1 and bundle.config.model == "gnn"
+    result = runner.invoke(app, ["evaluate"])
+    assert result.exit_code == 0, result.output
+    assert "popularity" in result.output and "text_only" in result.output
