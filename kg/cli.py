@@ -96,6 +96,8 @@ def _register_subcommands() -> None:
     register_gnn(app)
     from kg.ingest.commands import register as register_ingest
     register_ingest(app)
+    from kg.rebuild.commands import register as register_rebuild
+    register_rebuild(app)
 
 
 _register_subcommands()

@@ -35,5 +35,21 @@ class NamedQueryNotFoundError(QueryError):
     """No file in cypher/ carries the requested query name."""
 
 
+class WriteRefusedError(QueryError):
+    """A read-only execution (``cartograph query``) was given a statement that could change the graph."""
+
+
 class ValidationError(CartographError):
     """Input data is malformed; the message says which record and why."""
+
+
+class ExtractionError(CartographError):
+    """Entity extraction cannot run at all (no model, no endpoint, an endpoint refusing every request)."""
+
+
+class RebuildError(CartographError):
+    """A rebuild job cannot start or cannot go on (its inputs changed, a step failed)."""
+
+
+class RebuildLockedError(RebuildError):
+    """Another rebuild job holds the lock on this Cartograph home."""

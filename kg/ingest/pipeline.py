@@ -30,6 +30,7 @@ that suits catalogs of millions of records, not billions.
 from __future__ import annotations
 
 import gc
+import io
 import json
 import time
 from collections import Counter
@@ -479,3 +480,38 @@ def dump_graph(store: GraphStore) -> dict[str, list[tuple[Any, ...]]]:
                            f"RETURN a.id AS src, b.id AS dst{props}")
         dump[rel_type.value] = sorted((tuple(r.values()) for r in rows), key=repr)
     return dump
+
+
+@dataclass(frozen=True)
+class ProductPlan:
+    """What an ingest of a source would write for its products, computed without writing anything.
+
+    ``rows``: product id -> the node row (cleaned text, ``text_hash``, ...); ``brands`` / ``categories``:
+    product id -> the brand id / category ids, only for records that state them (a record that leaves the
+    field out leaves the graph's edges as they are).
+    """
+
+    rows: dict[str, Row]
+    brands: dict[str, str | None]
+    categories: dict[str, tuple[str, ...]]
+    sources: frozenset[str]
+
+
+def plan_products(reader: Reader, store: GraphStore, *,
+                  max_description_chars: int = MAX_DESCRIPTION_CHARS) -> ProductPlan:
+    """Read and validate ``reader`` as :func:`ingest` would and return its products (see :class:`ProductPlan`).
+
+    Rebuild jobs compare this with the graph before the ingest writes, to know what changed."""
+    report = IngestReport(source=reader.source, started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                          quarantine_path="", report_path="")
+    with io.StringIO() as quarantine, _progress(False) as bars, _gc_paused():
+        run = _Ingest(reader, store, quarantine, report, bars, max_description_chars)
+        run.read_all()
+        products = [e.record for e in run.entries[RecordKind.PRODUCT].values() if isinstance(e.record, ProductRecord)]
+        rows = {p.id: run.product_row(p) for p in products}
+    return ProductPlan(
+        rows=rows,
+        brands={p.id: p.brand_id for p in products if "brand_id" in p.model_fields_set},
+        categories={p.id: p.category_ids for p in products if "category_ids" in p.model_fields_set},
+        sources=frozenset(str(row["source"]) for row in rows.values()),
+    )
