@@ -98,6 +98,8 @@ def _register_subcommands() -> None:
     register_ingest(app)
     from kg.rebuild.commands import register as register_rebuild
     register_rebuild(app)
+    from kg.explore.commands import register as register_explore
+    register_explore(app)
 
 
 _register_subcommands()
