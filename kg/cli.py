@@ -96,6 +96,8 @@ def _register_subcommands() -> None:
     register_gnn(app)
     from kg.ingest.commands import register as register_ingest
     register_ingest(app)
+    from api.commands import register as register_api
+    register_api(app)
     from kg.rebuild.commands import register as register_rebuild
     register_rebuild(app)
     from kg.explore.commands import register as register_explore

@@ -50,6 +50,24 @@ class Settings(BaseSettings):
     cypher_dir: Path = Field(PROJECT_ROOT / "cypher", description="Directory of schema and named queries")
     sample_dir: Path = Field(PROJECT_ROOT / "data" / "sample", description="The shipped sample dataset")
     batch_size: int = Field(1000, ge=1, le=100_000, description="Rows per UNWIND batch")
+    # Entity extraction (kg/extract). "auto": the fine-tuned token classifier plus patterns when one has been
+    # trained (`cartograph extract-train`), else patterns + lexicons, with a message saying so.
+    extractor: Literal["auto", "lexicon", "hybrid", "tokens", "llm"] = Field(
+        "auto", description="entity extractor: auto, lexicon, hybrid (trained model + patterns), tokens, llm"
+    )
+    extract_model_dir: Path | None = Field(
+        None, description="token-classification model dir (default: artifacts_dir/extract/minilm-ner)"
+    )
+    llm_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://localhost:11434/v1")
+    llm_model: str | None = Field(None, description="model name sent to the chat-completions endpoint")
+    llm_api_key: SecretStr | None = Field(None, description="bearer token for the LLM endpoint (optional)")
+    llm_timeout_s: float = Field(60.0, gt=0, le=3600, description="per-request timeout of the LLM endpoint")
+    llm_concurrency: int = Field(4, ge=1, le=256, description="LLM requests in flight at once")
+    llm_batch_size: int = Field(8, ge=1, le=100, description="products per LLM request")
+    # Serving (api/). No key configured = the admin endpoints answer 503 (disabled), never open.
+    admin_api_key: SecretStr | None = Field(None, description="API key for /admin/* (header X-API-Key)")
+    serve_threads: int = Field(1, ge=1, le=64, description="torch threads in the API process (1 did best)")
+    recent_items: int = Field(20, ge=1, le=1000, description="per-user recent events kept in the API's memory")
 
     @model_validator(mode="after")
     def _fill_derived_paths(self) -> Settings:

@@ -403,10 +403,11 @@ def test_cli_ingest_fails_with_a_message(cli_env: Settings, tmp_path: Path) -> N
 
 
 def test_cli_quickstart_loads_a_dataset_and_shows_the_graph(cli_env: Settings, tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["quickstart", "--data", str(good_catalog(tmp_path / "cat")), "--no-progress"])
+    result = CliRunner().invoke(app, ["quickstart", "--data", str(good_catalog(tmp_path / "cat")), "--no-progress",
+                                      "--no-train"])
     assert result.exit_code == 0, result.output
     assert "graph contents" in result.output and "MADE_BY" in result.output
-    missing = CliRunner().invoke(app, ["quickstart", "--no-progress"])  # the sample dir points nowhere
+    missing = CliRunner().invoke(app, ["quickstart", "--no-progress", "--no-train"])  # the sample dir points nowhere
     assert missing.exit_code == 1 and "no dataset at" in " ".join(missing.output.split())
 
 

@@ -1,0 +1,65 @@
+"""A small Okapi BM25 index over product texts, in numpy (inverted lists of precomputed term weights).
+
+Each posting stores the document's full BM25 term score ``idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl /
+avgdl))``, so a query is a sum of a few postings: no per-query arithmetic over the whole corpus. Query terms
+absent from the corpus contribute nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from api.text import terms
+
+
+class BM25Index:
+    """BM25 over ``docs`` (one text per product, in product index order).
+
+    Args:
+        docs: document texts.
+        k1, b: the usual BM25 parameters (term-frequency saturation, length normalisation).
+    """
+
+    def __init__(self, docs: Sequence[str], k1: float = 1.2, b: float = 0.75) -> None:
+        self.num_docs = len(docs)
+        tokenised = [terms(d) for d in docs]
+        lengths = np.array([len(t) for t in tokenised], dtype=np.float64)
+        avgdl = float(lengths.mean()) if len(lengths) and lengths.mean() > 0 else 1.0
+        postings: dict[str, tuple[list[int], list[int]]] = {}
+        for doc, words in enumerate(tokenised):
+            for term, count in Counter(words).items():
+                entry = postings.setdefault(term, ([], []))
+                entry[0].append(doc)
+                entry[1].append(count)
+        self._docs: dict[str, np.ndarray] = {}
+        self._weights: dict[str, np.ndarray] = {}
+        for term, (doc_ids, tfs) in postings.items():
+            ids = np.array(doc_ids, dtype=np.int64)
+            tf = np.array(tfs, dtype=np.float64)
+            idf = math.log(1.0 + (self.num_docs - len(ids) + 0.5) / (len(ids) + 0.5))
+            norm = tf + k1 * (1.0 - b + b * lengths[ids] / avgdl)
+            self._docs[term] = ids
+            self._weights[term] = (idf * tf * (k1 + 1.0) / norm).astype(np.float32)
+        self._doc_terms = [frozenset(t) for t in tokenised]
+
+    @property
+    def vocabulary_size(self) -> int:
+        return len(self._docs)
+
+    def scores(self, query: str) -> np.ndarray:
+        """``[num_docs]`` BM25 scores of ``query`` (zero where no query term occurs)."""
+        out = np.zeros(self.num_docs, dtype=np.float32)
+        for term in set(terms(query)):
+            ids = self._docs.get(term)
+            if ids is not None:
+                out[ids] += self._weights[term]
+        return out
+
+    def matched_terms(self, query: str, doc: int) -> list[str]:
+        """The query's terms that occur in document ``doc`` (for "what matched")."""
+        words = self._doc_terms[doc]
+        return [t for t in dict.fromkeys(terms(query)) if t in words]

@@ -1,0 +1,174 @@
+"""The in-memory serving index: everything the hot path needs, built once per bundle.
+
+:func:`build_index` aligns the bundle's embeddings with the catalog (products added to the graph after
+training get inductive GNN embeddings from their text and edges when the bundle has a GNN encoder), encodes
+product texts for dense search (through the on-disk text cache that training fills), and builds the BM25
+index, the entity linker and the filter resolver. :func:`load_index` does that for the current bundle of
+``settings.artifacts_dir`` and the catalog read from the graph store (or, when the store cannot be read, from
+the bundle alone). A built index is never mutated; a reload builds a new one and swaps a reference.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from api.bm25 import BM25Index
+from api.catalog import (
+    ATTRIBUTE_RELATIONS,
+    Catalog,
+    catalog_from_bundle,
+    catalog_from_snapshot,
+    read_prices,
+)
+from api.filters import FilterResolver
+from api.linking import EntityLinker
+from gnn.bundle import Bundle, current_bundle_path, load_bundle
+from gnn.text import TextEncoder
+from kg.config import Settings
+from kg.errors import CartographError
+from kg.store import GraphStore
+
+log = logging.getLogger("cartograph.api")
+
+
+@dataclass
+class ServingIndex:
+    """One bundle joined with one catalog, ready to serve. Arrays are aligned with ``catalog.product_ids``."""
+
+    version: str
+    model: str
+    created: str
+    catalog: Catalog
+    product_emb: np.ndarray
+    product_unit: np.ndarray
+    has_embedding: np.ndarray
+    recommendable: np.ndarray
+    user_emb: np.ndarray
+    user_index: dict[str, int]
+    text_emb: np.ndarray | None
+    bm25: BM25Index
+    linker: EntityLinker
+    filters: FilterResolver
+    inductive_products: int = 0
+    notes: list[str] = field(default_factory=list)
+    build_seconds: float = 0.0
+
+    @property
+    def num_products(self) -> int:
+        return self.catalog.num_products
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "bundle_version": self.version, "model": self.model, "bundle_created": self.created,
+            "catalog_source": self.catalog.source, "snapshot_id": self.catalog.snapshot_id,
+            "products": self.num_products, "recommendable_products": int(self.recommendable.sum()),
+            "inductive_products": self.inductive_products, "users_with_embedding": len(self.user_index),
+            "dense_search": self.text_emb is not None, "build_seconds": round(self.build_seconds, 2),
+            "notes": list(self.notes),
+        }
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.ascontiguousarray(x / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def _inductive(bundle: Bundle, catalog: Catalog, new: np.ndarray, text_emb: np.ndarray | None) -> np.ndarray:
+    """GNN embeddings for catalog products ``new`` that the bundle was not trained with."""
+    from gnn.inductive import InductiveEncoder, NewProduct
+
+    encoder = InductiveEncoder(bundle)
+    products = []
+    for i in new:
+        attrs = {t: [catalog.node_ids[t][j] for j in catalog.attributes[t].row(int(i))] for t in ATTRIBUTE_RELATIONS}
+        links = {rel: [catalog.product_ids[j] for j in catalog.links[rel].row(int(i))] for rel in catalog.links}
+        products.append(NewProduct(id=catalog.product_ids[int(i)], text=catalog.texts[int(i)],
+                                   brands=attrs["brand"], categories=attrs["category"], entities=attrs["entity"],
+                                   also_bought=links["also_bought"], also_viewed=links["also_viewed"],
+                                   bought_together=links["bought_together"]))
+    features = text_emb[new] if text_emb is not None else None
+    result = encoder.embed(products, text_features=features)
+    return result.embeddings.numpy().astype(np.float32)
+
+
+def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder | None) -> ServingIndex:
+    """Join ``bundle`` with ``catalog`` (see the module docstring). ``text_encoder=None``: no dense search."""
+    start = time.perf_counter()
+    notes: list[str] = []
+    n = catalog.num_products
+    dim = int(bundle.product_embeddings.shape[1])
+    emb = np.zeros((n, dim), dtype=np.float32)
+    has = np.zeros(n, dtype=bool)
+    bundle_rows = [(catalog.product_index.get(pid), j) for j, pid in enumerate(bundle.id_maps.get("product", []))]
+    pairs = np.array([(i, j) for i, j in bundle_rows if i is not None], dtype=np.int64).reshape(-1, 2)
+    emb[pairs[:, 0]] = bundle.product_embeddings[pairs[:, 1]]
+    has[pairs[:, 0]] = True
+    dropped = len(bundle_rows) - len(pairs)
+    if dropped:
+        notes.append(f"{dropped} bundle products are no longer in the graph (not served)")
+
+    text_emb = None
+    if text_encoder is not None and catalog.source == "store":
+        text_emb = _unit(text_encoder.encode(catalog.texts))
+
+    new = np.flatnonzero(~has)
+    inductive = 0
+    if len(new):
+        try:
+            emb[new] = _inductive(bundle, catalog, new, text_emb)
+            has[new] = True
+            inductive = len(new)
+            notes.append(f"{inductive} products added after training embedded inductively")
+        except (ValueError, RuntimeError, KeyError) as e:
+            notes.append(f"{len(new)} products added after training have no embedding ({e}); search finds them")
+    user_ids = bundle.id_maps.get("user", [])
+    return ServingIndex(
+        version=bundle.version, model=str(bundle.manifest.get("model", bundle.config.model)),
+        created=str(bundle.manifest.get("created", "")), catalog=catalog,
+        product_emb=np.ascontiguousarray(emb), product_unit=_unit(emb), has_embedding=has,
+        recommendable=has & catalog.active, user_emb=np.ascontiguousarray(bundle.user_embeddings, dtype=np.float32),
+        user_index={u: i for i, u in enumerate(user_ids)}, text_emb=text_emb, bm25=BM25Index(catalog.texts),
+        linker=EntityLinker(catalog), filters=FilterResolver(catalog), inductive_products=inductive,
+        notes=notes, build_seconds=time.perf_counter() - start,
+    )
+
+
+def newest_bundle_version(settings: Settings) -> str:
+    """The version the artifacts directory's ``current`` pointer names (FileNotFoundError when none)."""
+    assert settings.artifacts_dir is not None
+    return current_bundle_path(settings.artifacts_dir).name
+
+
+def read_catalog(store: GraphStore | None) -> tuple[Catalog | None, str | None]:
+    """The catalog from the store, or ``(None, reason)`` when it cannot be read."""
+    if store is None:
+        return None, "no graph store"
+    from gnn.data import snapshot_from_store
+
+    try:
+        snapshot = snapshot_from_store(store)
+        return catalog_from_snapshot(snapshot, read_prices(store)), None
+    except CartographError as e:
+        return None, str(e).splitlines()[0]
+
+
+def load_index(settings: Settings, store: GraphStore | None, *, dense: bool = True) -> ServingIndex:
+    """Build the serving index for the current bundle (FileNotFoundError / ValueError when unusable)."""
+    assert settings.artifacts_dir is not None
+    bundle = load_bundle(settings.artifacts_dir)
+    catalog, problem = read_catalog(store)
+    if catalog is None:
+        log.warning("serving from the bundle alone: %s", problem)
+        catalog = catalog_from_bundle(bundle)
+    encoder = TextEncoder(cache_dir=settings.home / "cache" / "text", num_threads=settings.serve_threads) \
+        if dense else None
+    index = build_index(bundle, catalog, text_encoder=encoder)
+    if problem:
+        index.notes.append(f"catalog from the bundle only (graph store: {problem})")
+    log.info("serving index %s built in %.1f s: %s", index.version, index.build_seconds, index.summary())
+    return index

@@ -1,0 +1,1 @@
+"""Route modules, one per resource; :func:`api.main.create_app` includes their routers."""

@@ -1,0 +1,41 @@
+"""GET /search."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import IndexDep, StateDep
+from api.models import ID_PATTERN, MAX_QUERY_CHARS, LinkedMention, SearchHit, SearchResults
+from api.present import json_response, product
+from api.recommend import user_context
+from api.routes.params import FiltersDep, KQuery
+from api.search import search
+from api.validation import check_query_text
+
+router = APIRouter(tags=["search"])
+
+
+@router.get("/search", response_model=SearchResults)
+def get_search(
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="plain words")],
+    index: IndexDep, state: StateDep, filters: FiltersDep, k: KQuery = 10,
+    user_id: Annotated[str | None, Query(pattern=ID_PATTERN, description="personalise for this user")] = None,
+) -> Response:
+    """Graph-aware hybrid search: entity linking, BM25 + dense MiniLM retrieval + graph expansion, fused and,
+    with a ``user_id``, reranked by the user's GNN embedding. Each hit lists what matched."""
+    text = check_query_text(q)
+    vector = None
+    if user_id is not None:
+        vector = user_context(index, user_id, state.recent.get(user_id)).vector
+    result = search(index, text, k, encoder=state.encoder, filter_mask=index.filters.mask(filters),
+                    user_vector=vector)
+    return json_response(SearchResults(
+        query=text, user_id=user_id, personalised=result.personalised, retrieval=result.retrieval,
+        bundle_version=index.version,
+        linked=[LinkedMention(text=m.text, type=m.node_type, id=m.node_id, name=m.name)  # type: ignore[arg-type]
+                for m in result.mentions],
+        items=[SearchHit(rank=r + 1, score=h.score, matched=h.matched, product=product(index, h.index))
+               for r, h in enumerate(result.hits)],
+    ))

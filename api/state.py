@@ -1,0 +1,123 @@
+"""The service's state: the current serving index (swapped atomically on reload), the store, the event buffer.
+
+Requests read :attr:`ServiceState.index` once, through the ``IndexDep`` dependency, and use that object to
+the end; a reload builds a complete new index in a background thread and then replaces the reference in one
+assignment (atomic under the GIL). In-flight requests finish on the index they started with, new ones get the
+new one, and nothing is ever half-built from a request's point of view. A failed reload leaves the old index
+serving and is reported by ``GET /admin/reload`` and the ``cartograph_reloads_total{outcome="failed"}`` metric.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from api.events import RecentEvents
+from api.index import ServingIndex, load_index, newest_bundle_version
+from api.metrics import ApiMetrics
+from api.query_encoder import QueryEncoder
+from kg.config import Settings
+from kg.errors import CartographError
+from kg.store import GraphStore
+
+log = logging.getLogger("cartograph.api")
+IndexLoader = Callable[[Settings, GraphStore | None], ServingIndex]
+
+
+def default_loader(settings: Settings, store: GraphStore | None) -> ServingIndex:
+    return load_index(settings, store)
+
+
+class ServiceState:
+    """Everything the routes share, built by the app's lifespan at startup."""
+
+    def __init__(self, settings: Settings, store: GraphStore | None, metrics: ApiMetrics,
+                 encoder: QueryEncoder | None, loader: IndexLoader = default_loader) -> None:
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics
+        self.encoder = encoder
+        self.loader = loader
+        self.recent = RecentEvents(settings.recent_items)
+        self.index: ServingIndex | None = None
+        self.index_error: str | None = None
+        self.started = time.time()
+        self._reload_lock = threading.Lock()
+        self._reload_thread: threading.Thread | None = None
+        self.reload_status: dict[str, Any] = {"state": "idle"}
+
+    # -- index ------------------------------------------------------------------------------------------
+    def _swap(self, index: ServingIndex) -> None:
+        self.index = index  # the one atomic step of a reload
+        self.index_error = None
+        self.metrics.set_bundle(index.version, index.model, index.num_products)
+
+    def load_initial(self) -> None:
+        """Load the current bundle; on failure the service starts unready (``/ready`` says why)."""
+        try:
+            self._swap(self.loader(self.settings, self.store))
+        except (FileNotFoundError, ValueError, OSError, CartographError) as e:
+            self.index_error = f"no bundle loaded: {e}"
+            log.warning("%s", self.index_error)
+
+    def start_reload(self) -> dict[str, Any]:
+        """Build the newest bundle's index in the background; returns the status (``state: running``).
+
+        Raises :class:`RuntimeError` when a reload is already running.
+        """
+        with self._reload_lock:
+            if self._reload_thread is not None and self._reload_thread.is_alive():
+                raise RuntimeError("a reload is already running")
+            try:
+                target = newest_bundle_version(self.settings)
+            except (FileNotFoundError, OSError) as e:
+                target = f"unknown ({e})"
+            self.reload_status = {"state": "running", "target": target, "started": time.time(),
+                                  "previous": self.index.version if self.index else None}
+            self._reload_thread = threading.Thread(target=self._reload, name="bundle-reload", daemon=True)
+            self._reload_thread.start()
+            return dict(self.reload_status)
+
+    def _reload(self) -> None:
+        start = time.perf_counter()
+        try:
+            index = self.loader(self.settings, self.store)
+        except Exception as e:  # any failure must leave the old index serving, and be reported
+            log.exception("reload failed; still serving %s", self.index.version if self.index else "nothing")
+            self.metrics.reloads.labels("failed").inc()
+            self.reload_status = {**self.reload_status, "state": "failed", "error": f"{type(e).__name__}: {e}",
+                                  "seconds": round(time.perf_counter() - start, 2)}
+            return
+        self._swap(index)
+        self.metrics.reloads.labels("succeeded").inc()
+        self.reload_status = {**self.reload_status, "state": "succeeded", "version": index.version,
+                              "seconds": round(time.perf_counter() - start, 2)}
+        log.info("reloaded: now serving %s", index.version)
+
+    def wait_reload(self, timeout: float | None = None) -> dict[str, Any]:
+        thread = self._reload_thread
+        if thread is not None:
+            thread.join(timeout)
+        return dict(self.reload_status)
+
+    # -- store ------------------------------------------------------------------------------------------
+    def store_status(self) -> tuple[bool, str]:
+        """(reachable, message) of the graph store, checked now."""
+        if self.store is None:
+            return False, "no graph store configured"
+        try:
+            self.store.ping()
+        except CartographError as e:
+            self.metrics.store_up.set(0)
+            return False, str(e).splitlines()[0]
+        self.metrics.store_up.set(1)
+        return True, "ok"
+
+    def close(self) -> None:
+        if self._reload_thread is not None:
+            self._reload_thread.join(timeout=60)
+        if self.store is not None:
+            self.store.close()

@@ -1,0 +1,154 @@
+"""The API's pieces without HTTP and without a trained bundle: BM25, linking, filters, query checks, event
+buffer, top-k, explanation scoring inputs. A hand-made catalog of six products keeps the expected answers
+computable by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from api.bm25 import BM25Index
+from api.catalog import Catalog, Csr
+from api.errors import InvalidRequestError
+from api.events import EVENT_RELATIONSHIP, RecentEvent, RecentEvents
+from api.filters import FilterResolver, Filters, make_filters
+from api.linking import EntityLinker
+from api.recommend import top_k
+from api.text import normalize, terms
+from api.validation import check_query_text
+
+TITLES = [
+    "maybelline great lash mascara black",
+    "loreal voluminous mascara",
+    "nyx matte lipstick red",
+    "hp 61 ink cartridge black",
+    "hp 61 ink cartridge tri color",
+    "red nail polish",
+]
+BRANDS = ["maybelline", "loreal-paris", "nyx", "hp"]
+BRAND_NAMES = ["Maybelline", "L'Oréal Paris", "NYX", "HP"]
+BRAND_OF = [0, 1, 2, 3, 3, -1]
+CATEGORIES = ["mascara", "lips", "ink", "nails"]
+CATEGORY_OF = [0, 0, 1, 2, 2, 3]
+
+
+def _catalog() -> Catalog:
+    n = len(TITLES)
+    brand_pairs = [(i, b) for i, b in enumerate(BRAND_OF) if b >= 0]
+    bp, bb = zip(*brand_pairs, strict=True)
+    cp = np.arange(n)
+    cc = np.array(CATEGORY_OF)
+    empty = Csr.from_pairs(np.zeros(0), np.zeros(0), n)
+    return Catalog(
+        product_ids=[f"p{i}" for i in range(n)], titles=TITLES, texts=TITLES, active=np.array([True] * 5 + [False]),
+        price=np.array([8.0, 12.0, 5.0, 30.0, np.nan, 3.0]),
+        node_ids={"brand": BRANDS, "category": CATEGORIES, "entity": ["ink-cartridge"]},
+        node_names={"brand": BRAND_NAMES, "category": ["Mascara", "Lips", "Ink", "Nails"],
+                    "entity": ["ink cartridge"]},
+        attributes={"brand": Csr.from_pairs(np.array(bp), np.array(bb), n),
+                    "category": Csr.from_pairs(cp, cc, n),
+                    "entity": Csr.from_pairs(np.array([3, 4]), np.array([0, 0]), n)},
+        members={"brand": Csr.from_pairs(np.array(bb), np.array(bp), len(BRANDS)),
+                 "category": Csr.from_pairs(cc, cp, len(CATEGORIES)),
+                 "entity": Csr.from_pairs(np.array([0, 0]), np.array([3, 4]), 1)},
+        links={"also_bought": empty, "also_viewed": empty, "bought_together": empty},
+        user_ids=[], history=Csr.from_pairs(np.zeros(0), np.zeros(0), 0), history_kind=np.zeros(0, np.int8),
+        popularity=np.arange(n, dtype=np.float32), source="store",
+    )
+
+
+def test_normalize_folds_case_accents_and_apostrophes() -> None:
+    assert normalize("L'Oréal  PARIS!") == "loreal paris"
+    assert normalize("Ink-Cartridge, 61XL") == "ink cartridge 61xl"
+    assert terms("the ink for a HP 61") == ["ink", "hp", "61"]
+
+
+def test_bm25_matches_hand_computed_scores() -> None:
+    index = BM25Index(TITLES, k1=1.2, b=0.75)
+    scores = index.scores("mascara")
+    assert set(np.flatnonzero(scores)) == {0, 1}
+    lengths = [len(terms(t)) for t in TITLES]
+    avgdl = sum(lengths) / len(lengths)
+    idf = math.log(1 + (6 - 2 + 0.5) / (2 + 0.5))
+    for doc in (0, 1):
+        expected = idf * 1 * 2.2 / (1 + 1.2 * (1 - 0.75 + 0.75 * lengths[doc] / avgdl))
+        assert scores[doc] == pytest.approx(expected, rel=1e-5)
+    assert scores[1] > scores[0]  # the shorter document
+    assert index.matched_terms("black mascara", 0) == ["black", "mascara"]
+    assert not index.scores("zzz unknown").any()
+
+
+def test_linker_finds_longest_names_and_folds_spelling() -> None:
+    linker = EntityLinker(_catalog())
+    mentions = linker.link("loreal paris mascara")
+    assert [(m.node_type, m.node_id) for m in mentions] == [("brand", "loreal-paris"), ("category", "mascara")]
+    mentions = linker.link("HP ink cartridge")
+    assert [(m.node_type, m.node_id) for m in mentions] == [("brand", "hp"), ("entity", "ink-cartridge")]
+    assert linker.link("for the") == []
+
+
+def test_filters_resolve_ids_and_names_and_price() -> None:
+    resolver = FilterResolver(_catalog())
+    mask = resolver.mask(make_filters(["HP", "nyx"], None, None, None))
+    assert mask is not None and list(np.flatnonzero(mask)) == [2, 3, 4]
+    mask = resolver.mask(make_filters(None, ["Mascara"], 10, None))
+    assert mask is not None and list(np.flatnonzero(mask)) == [1]
+    mask = resolver.mask(make_filters(["hp"], None, None, 100))
+    assert mask is not None and list(np.flatnonzero(mask)) == [3]  # no price: excluded by a price bound
+    assert resolver.mask(Filters()) is None
+    assert resolver.mask(make_filters(["hp,nyx"], None, None, None)) is resolver.mask(
+        make_filters(["hp,nyx"], None, None, None))  # cached
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((["nope"], None, None, None), "unknown brand"),
+        ((None, ["nope"], None, None), "unknown category"),
+        ((None, None, 5.0, 1.0), "greater than max_price"),
+        ((None, None, float("inf"), None), "finite"),
+        (([","], None, None, None), "empty"),
+        (([",".join(f"b{i}" for i in range(30))], None, None, None), "at most 20"),
+    ],
+)
+def test_bad_filters_raise_clear_errors(args: tuple, message: str) -> None:  # type: ignore[type-arg]
+    resolver = FilterResolver(_catalog())
+    with pytest.raises(InvalidRequestError, match=message):
+        resolver.mask(make_filters(*args))
+
+
+@pytest.mark.parametrize("q", ["red lipstick", "L'Oréal mascara", "hp 61 ink", "match box cars",
+                               "return gift set", "create your look"])
+def test_plain_queries_pass(q: str) -> None:
+    assert check_query_text(q) == q
+
+
+@pytest.mark.parametrize("q", ["MATCH (n) RETURN n", "x}) DETACH DELETE n //", "1' or '1'='1",
+                               "a; drop table t", "x UNION SELECT password", "/* hi */", "tab\x07bell"])
+def test_statement_like_queries_are_refused(q: str) -> None:
+    with pytest.raises(InvalidRequestError):
+        check_query_text(q)
+
+
+def test_top_k_orders_and_skips_minus_infinity() -> None:
+    scores = np.array([0.1, -np.inf, 3.0, 2.0, -np.inf, 2.5])
+    assert list(top_k(scores, 3)) == [2, 5, 3]
+    assert list(top_k(scores, 10)) == [2, 5, 3, 0]
+    assert list(top_k(np.full(3, -np.inf), 2)) == []
+
+
+def test_recent_events_are_bounded_per_user_and_in_users() -> None:
+    buffer = RecentEvents(per_user=2, max_users=2)
+    for i in range(3):
+        buffer.add("a", RecentEvent(f"p{i}", "view", i))
+    assert [e.product_id for e in buffer.get("a")] == ["p1", "p2"]
+    buffer.add("b", RecentEvent("p0", "cart", 0))
+    buffer.add("c", RecentEvent("p0", "purchase", 0))
+    assert "a" not in buffer and len(buffer) == 2 and buffer.get("a") == []
+
+
+def test_event_types_map_to_schema_relationships() -> None:
+    assert {k: v.value for k, v in EVENT_RELATIONSHIP.items()} == {"view": "VIEWED", "cart": "VIEWED",
+                                                                  "purchase": "PURCHASED"}
