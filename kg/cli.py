@@ -98,6 +98,8 @@ def _register_subcommands() -> None:
     register_ingest(app)
     from api.commands import register as register_api
     register_api(app)
+    from kg.extract.commands import register as register_extract
+    register_extract(app)
     from kg.rebuild.commands import register as register_rebuild
     register_rebuild(app)
     from kg.explore.commands import register as register_explore

@@ -86,6 +86,9 @@ NODES: Final[Mapping[NodeLabel, NodeSpec]] = {
                 "active": B,
                 "source": S,
                 "updated_at": S,
+                # Entity extraction's incremental state: the text_hash it last ran on, and which extractor.
+                "extracted_hash": S,
+                "extracted_by": S,
             },
         ),
         NodeSpec(NodeLabel.USER, {"id": S, "name": S, "source": S}),
@@ -113,7 +116,7 @@ RELATIONSHIPS: Final[Mapping[RelType, RelSpec]] = {
         RelSpec(RelType.ALSO_BOUGHT, _P, _P),
         RelSpec(RelType.ALSO_VIEWED, _P, _P),
         RelSpec(RelType.BOUGHT_TOGETHER, _P, _P),
-        RelSpec(RelType.MENTIONS, _P, _E, {"source": S, "extractor": S, "confidence": D}),
+        RelSpec(RelType.MENTIONS, _P, _E, {"source": S, "extractor": S, "confidence": D, "surface": S}),
         RelSpec(RelType.RECOMMENDED, _U, _P, _MODEL_OUTPUT),
         RelSpec(RelType.SIMILAR_TO, _P, _P, _MODEL_OUTPUT),
     )

@@ -443,7 +443,9 @@ def test_quickstart_ingests_and_trains_without_serving(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli_app, ["quickstart", "--no-progress", "--no-serve", "--epochs", "1"], env=env)
     assert result.exit_code == 0, result.output
     assert "bundle written" in " ".join(result.output.split())
-    assert load_bundle(home / "artifacts").config.epochs == 1
+    bundle = load_bundle(home / "artifacts")
+    assert bundle.config.epochs == 1
+    assert len(bundle.id_maps.get("entity", [])) > 500  # the main job extracted entities before training
 
 
 def test_serve_command_is_registered_and_examples_use_real_ids(served: Served) -> None:

@@ -122,15 +122,18 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         data: Annotated[Path | None, typer.Option(help="dataset to load (default: the shipped sample)")] = None,
         no_progress: Annotated[bool, typer.Option("--no-progress", help="no progress bars")] = False,
-        no_train: Annotated[bool, typer.Option("--no-train", help="stop after the ingest (no model)")] = False,
+        no_extract: Annotated[bool, typer.Option("--no-extract", help="skip entity extraction")] = False,
+        no_train: Annotated[bool, typer.Option("--no-train", help="stop after ingest and extraction (no model)")]
+        = False,
         no_serve: Annotated[bool, typer.Option("--no-serve", help="do not start the API at the end")] = False,
         epochs: Annotated[int, typer.Option(min=1, help="training epochs (a fast default for the sample)")]
         = QUICKSTART_EPOCHS,
         host: Annotated[str, typer.Option(help="API interface (0.0.0.0: every interface)")] = "127.0.0.1",
         port: Annotated[int, typer.Option(min=1, max=65535, help="API port")] = 8000,
     ) -> None:
-        """The main job on one machine: create the schema, load the shipped sample, train a model on it, and
-        serve recommendations, search and explanations over HTTP (stop with Ctrl-C)."""
+        """The main job on one machine: create the schema, load the shipped sample, extract entities from the
+        product text, train a model on the graph, and serve recommendations, search and explanations over HTTP
+        (stop with Ctrl-C)."""
         from kg.cli import fail, settings_from
 
         try:
@@ -142,6 +145,8 @@ def register(app: typer.Typer) -> None:
         except CartographError as e:
             raise fail(e) from e
         _print(run, show_counts=True)
+        if not no_extract:
+            _extract(settings, progress=not no_progress)
         if no_train:
             return
         try:
@@ -155,6 +160,23 @@ def register(app: typer.Typer) -> None:
             from api.commands import serve
 
             serve(settings, host, port)
+
+
+def _extract(settings: Settings, *, progress: bool) -> None:
+    """The quick start's extraction step (the default extractor; incremental, so a re-run is quick)."""
+    from kg.cli import console, fail
+    from kg.extract.commands import summary_tables
+    from kg.extract.pipeline import run_extract
+
+    try:
+        summary = run_extract(settings, progress=progress)
+    except CartographError as e:
+        raise fail(e) from e
+    if summary.message:
+        console.print(summary.message, soft_wrap=True)
+    out = Console() if Console().is_terminal else Console(width=130)
+    for table in summary_tables(summary):
+        out.print(table)
 
 
 #: Epochs of the quick start's training run: enough for sensible recommendations on the sample in well under
