@@ -22,23 +22,39 @@ class TrainConfig(BaseModel):
                                                  "text_only")
     hidden_channels: int = Field(default=64, ge=1, description="embedding / layer width")
     num_layers: int = Field(default=2, ge=0, description="message-passing rounds (gnn, lightgcn)")
-    conv: Literal["heteroconv", "to_hetero"] = "heteroconv"
+    conv: Literal["lightgcn", "heteroconv", "to_hetero"] = Field(
+        default="lightgcn", description="gnn encoder: lightgcn = LightGCN propagation over every relation "
+        "(gnn.models.kg_lightgcn); heteroconv / to_hetero = heterogeneous GraphSAGE (gnn.models.hetero_sage)")
+    relation_weights: Literal["learned", "mean"] = Field(
+        default="mean", description="lightgcn encoder: learned softmax weight per relation, or uniform")
+    text_input: Literal["add", "missing_id"] = Field(
+        default="add", description="lightgcn encoder: product layer 0 = id + text (add), or text only where "
+        "there is no id embedding (missing_id: cold / new / id-dropped products)")
+    relations: list[str] | None = Field(
+        default=None, description="lightgcn encoder: relations to propagate over (None: all), e.g. "
+        "['interacts', 'rev_interacts', 'also_bought']")
     product_id_embedding: bool = Field(default=True, description="gnn: learned id embedding for warm products")
     id_dropout: float = Field(default=0.0, ge=0.0, lt=1.0,
                               description="gnn: drop warm products' id embedding while training")
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     lr: float = Field(default=0.005, gt=0)
+    text_lr: float | None = Field(default=1e-4, gt=0, description="gnn: learning rate of the text projections "
+                                  "(None: lr); lower keeps the shared projection from swamping the id embeddings")
     weight_decay: float = Field(default=0.0, ge=0, description="Adam weight decay on all parameters")
-    reg: float = Field(default=1e-4, ge=0, description="L2 on the batch's output embeddings (BPR regulariser)")
+    reg: float = Field(default=1e-4, ge=0, description="L2 on the batch's embeddings (BPR regulariser)")
+    reg_on: Literal["output", "input"] = Field(
+        default="output", description="which embeddings reg applies to: the encoder's output, or layer 0 (the "
+        "parameters, as LightGCN does; models without a separate layer 0 use the output)")
     epochs: int = Field(default=30, ge=0)
     batch_size: int = Field(default=4096, ge=1, description="train interactions per gradient step")
-    negatives: int = Field(default=1, ge=1, description="sampled negative products per positive")
+    negatives: int = Field(default=4, ge=1, description="sampled negative products per positive")
     patience: int = Field(default=5, ge=1, description="evaluations without a better valid NDCG@10 before stopping")
     eval_every: int = Field(default=1, ge=1, description="epochs between validation runs")
     seed: int = 0
     cold_fraction: float = Field(default=0.05, ge=0.0, lt=1.0, description="share of products withheld (cold slice)")
     min_interactions: int = Field(default=3, ge=1, description="users with fewer interactions are train only")
-    num_threads: int = Field(default=2, ge=1, description="torch intra-op threads")
+    num_threads: int = Field(default=1, ge=1, description="torch intra-op threads (1: on a shared 2-core machine "
+                             "2 threads ran a training step up to 25x slower than 1, OpenMP threads spinning)")
     eval_batch_size: int = Field(default=2048, ge=1, description="users per full-ranking batch")
 
     @property

@@ -5,6 +5,7 @@ embedding, no id embedding (``warm=False``) and its brand / category / entity / 
 directions, as in training); the trained encoder then runs on that graph and the new node's output is its
 embedding. This is exactly the situation of the cold-item slice: cold products sit in the training graph
 with text and item edges but no interactions and no id embedding, so the cold metrics measure this path.
+Works with either ``gnn`` encoder (``TrainConfig.conv``): both are functions of the graph they are run on.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from torch_geometric.data import HeteroData
 
 from gnn.bundle import Bundle, graph_from_dict
 from gnn.data import ITEM_RELATIONS
-from gnn.models import HeteroSAGERecommender
+from gnn.models import GNNEncoder
 from gnn.train import rebuild_model
 
 
@@ -102,7 +103,7 @@ def attach_products(graph: HeteroData, id_maps: dict[str, list[str]], products: 
     return data, unknown
 
 
-def embed_new_products(model: HeteroSAGERecommender, graph: HeteroData, id_maps: dict[str, list[str]],
+def embed_new_products(model: GNNEncoder, graph: HeteroData, id_maps: dict[str, list[str]],
                        products: Sequence[NewProduct], text_features: np.ndarray | Tensor | None) -> InductiveResult:
     """Embed ``products`` with the trained ``model`` on ``graph`` (the train message-passing graph)."""
     if not products:
@@ -128,7 +129,7 @@ class InductiveEncoder:
         if bundle.config.model not in ("gnn", "gnn_notext") or bundle.graph is None or bundle.model_meta is None:
             raise ValueError(f"bundle {bundle.path} ({bundle.config.model}) has no GNN encoder for new products")
         self.bundle = bundle
-        self.model: HeteroSAGERecommender = rebuild_model(bundle.config, bundle.model_meta, bundle.state_dict)
+        self.model: GNNEncoder = rebuild_model(bundle.config, bundle.model_meta, bundle.state_dict)
         self.graph = graph_from_dict(bundle.graph)
         self._text_encoder = text_encoder
 

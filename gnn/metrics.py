@@ -85,7 +85,7 @@ def evaluate_ranking(
         if scores.shape != (len(batch), num_products):
             raise ValueError(f"score_fn returned {tuple(scores.shape)}, expected {(len(batch), num_products)}")
         neg_inf = torch.tensor(float("-inf"))
-        scores = torch.where(cand.unsqueeze(0), scores, neg_inf)
+        scores = scores.masked_fill_(~cand.unsqueeze(0), float("-inf"))
         # Positives: batch-local row, product.
         counts = pos_ptr[batch + 1] - pos_ptr[batch]
         rows = np.repeat(np.arange(len(batch)), counts)
@@ -115,8 +115,9 @@ def evaluate_ranking(
         pos_scores = scores[rows_t, cols_t]
         pos_valid = cand[cols_t] & torch.isfinite(pos_scores)
         user_scores = scores[rows_t]
-        greater = (user_scores > pos_scores.unsqueeze(1)).sum(dim=1)
-        equal = (user_scores == pos_scores.unsqueeze(1)).sum(dim=1)  # itself included
+        # int32 sums: summing bools to the default int64 is 2-3x slower, and counts fit (< 2^31 products).
+        greater = (user_scores > pos_scores.unsqueeze(1)).sum(dim=1, dtype=torch.int32)
+        equal = (user_scores == pos_scores.unsqueeze(1)).sum(dim=1, dtype=torch.int32)  # itself included
         # Ties are broken at random in expectation: the positive sits in the middle of its tie group.
         rank = greater.double() + (equal.double() + 1) / 2
         rank = torch.where(pos_valid, rank, torch.full_like(rank, float("inf")))
@@ -143,3 +144,70 @@ def embedding_score_fn(user_emb: Tensor, item_emb: Tensor) -> ScoreFn:
         return user_emb[users] @ item_emb.T
 
     return score
+
+
+def top_k_rankings(score_fn: ScoreFn, users: np.ndarray, num_users: int, num_products: int, k: int, *,
+                   exclude: Sequence[np.ndarray] = (), candidates: np.ndarray | None = None,
+                   batch_size: int = 1024) -> np.ndarray:
+    """``[num_users, k]`` int64: each of ``users``' top ``k`` candidate products by score, best first.
+
+    The ``exclude`` pairs and non-candidates are never ranked; other rows, and slots beyond the number of
+    rankable products, hold ``-1``. The same masking as :func:`evaluate_ranking`, so that a model's exported
+    rankings and its own evaluation agree.
+    """
+    out = np.full((num_users, k), -1, dtype=np.int64)
+    excl = [_csr(e, num_users) for e in exclude if e.size]
+    cand = torch.ones(num_products, dtype=torch.bool) if candidates is None else torch.from_numpy(candidates)
+    users = np.asarray(users, dtype=np.int64)
+    for start in range(0, len(users), batch_size):
+        batch = users[start:start + batch_size]
+        with torch.no_grad():
+            scores = score_fn(torch.from_numpy(batch)).detach().to(torch.float32).clone()
+        scores = torch.where(cand.unsqueeze(0), scores, torch.tensor(float("-inf")))
+        for ptr, items in excl:
+            counts = ptr[batch + 1] - ptr[batch]
+            if counts.sum():
+                rows = np.repeat(np.arange(len(batch)), counts)
+                cols = np.concatenate([items[ptr[u]:ptr[u + 1]] for u in batch])
+                scores[torch.from_numpy(rows), torch.from_numpy(cols)] = float("-inf")
+        top = scores.topk(min(k, num_products), dim=1)
+        index = torch.where(torch.isneginf(top.values), torch.full_like(top.indices, -1), top.indices)
+        out[batch, :index.size(1)] = index.numpy()
+    return out
+
+
+def rankings_score_fn(rankings: np.ndarray, num_products: int) -> ScoreFn:
+    """A :data:`ScoreFn` from exported rankings ``[num_users, K]`` (product indexes, best first, ``-1`` padded).
+
+    The product at rank ``r`` (0-based) scores ``K - r``; every other product ``-inf``. With it,
+    :func:`evaluate_ranking` computes any model's metrics from its top-K lists alone (a peer library's output,
+    say) with the same code as for Cartograph's own models: recall / NDCG / hit at ``k <= K`` are exact;
+    ``mrr`` becomes MRR@K (a positive outside the list counts 0). Memory: one ``[B, num_products]`` batch.
+    """
+    if rankings.max(initial=-1) >= num_products:
+        raise ValueError(f"rankings name product {int(rankings.max())}, but there are only {num_products}")
+    ranked = torch.from_numpy(np.ascontiguousarray(rankings, dtype=np.int64))
+    k = ranked.size(1)
+    rank_score = torch.arange(k, 0, -1, dtype=torch.float32)
+
+    def score(users: Tensor) -> Tensor:
+        top = ranked[users]
+        out = torch.full((top.size(0), num_products), float("-inf"))
+        rows, cols = torch.nonzero(top >= 0, as_tuple=True)
+        out[rows, top[rows, cols]] = rank_score[cols]
+        return out
+
+    return score
+
+
+def evaluate_rankings(rankings: np.ndarray, positives: np.ndarray, num_products: int, *,
+                      exclude: Sequence[np.ndarray] = (), candidates: np.ndarray | None = None,
+                      ks: Sequence[int] = (10, 20)) -> dict[str, float]:
+    """:func:`evaluate_ranking` of exported top-K lists, one row per user index (see :func:`rankings_score_fn`).
+
+    ``max(ks)`` must not exceed K: the metrics would silently miss what lies below the lists' end.
+    """
+    if max(ks) > rankings.shape[1]:
+        raise ValueError(f"rankings hold {rankings.shape[1]} items per user; cannot evaluate at k={max(ks)}")
+    return evaluate_ranking(rankings_score_fn(rankings, num_products), positives, rankings.shape[0], num_products,
+                            exclude=exclude, candidates=candidates, ks=ks)

@@ -65,8 +65,9 @@ def metrics_document(main: TrainResult, baselines: dict[str, TrainResult], prepa
 
 
 def save_result(artifacts_dir: Path, prepared: Prepared, main: TrainResult,
-                baselines: dict[str, TrainResult]) -> Path:
-    """Write the main model's bundle (with the baselines' metrics beside its own) and make it current."""
+                baselines: dict[str, TrainResult], *, set_current: bool = True) -> Path:
+    """Write the main model's bundle (with the baselines' metrics beside its own) and, unless
+    ``set_current=False`` (a candidate an evaluation gate publishes later), make it current."""
     is_gnn = main.config.model in ("gnn", "gnn_notext")
     return write_bundle(
         artifacts_dir, config=main.config, snapshot_id=prepared.snapshot.snapshot_id,
@@ -74,7 +75,7 @@ def save_result(artifacts_dir: Path, prepared: Prepared, main: TrainResult,
         user_embeddings=main.user_emb, product_embeddings=main.product_emb,
         metrics=metrics_document(main, baselines, prepared), history=main.history, model=main.model,
         model_meta=model_meta(prepared), graph=prepared.data if is_gnn else None,
-        extra={"split": prepared.split.summary()},
+        extra={"split": prepared.split.summary()}, set_current=set_current,
     )
 
 

@@ -14,7 +14,7 @@ import copy
 import resource
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,13 +23,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
+from torch_geometric.typing import Metadata
 from tqdm.auto import tqdm
 
 from gnn.baselines import BPRMF, LightGCNRecommender, Popularity, TextOnly
 from gnn.config import TrainConfig
 from gnn.data import GraphSnapshot, Split, split_snapshot, to_hetero_data
 from gnn.metrics import embedding_score_fn, evaluate_ranking
-from gnn.models import HeteroSAGERecommender, Recommender
+from gnn.models import GNNEncoder, HeteroSAGERecommender, KGLightGCNRecommender, Recommender
 
 
 @dataclass
@@ -57,15 +58,10 @@ def build_model(config: TrainConfig, prepared: Prepared) -> Any:
     data = prepared.data
     num_users, num_products = prepared.snapshot.num_users, prepared.snapshot.num_products
     if config.model in ("gnn", "gnn_notext"):
-        use_text = config.model == "gnn"
-        if use_text and "product" not in prepared.text_dims:
+        if config.model == "gnn" and "product" not in prepared.text_dims:
             raise ValueError("model 'gnn' needs product text features")
-        return HeteroSAGERecommender(
-            data.metadata(), {t: int(data[t].num_nodes) for t in data.node_types}, prepared.text_dims,
-            config.hidden_channels, config.num_layers, use_text=use_text,
-            product_id_embedding=config.product_id_embedding, id_dropout=config.id_dropout,
-            dropout=config.dropout, conv=config.conv,
-        )
+        return gnn_encoder(config, data.metadata(), {t: int(data[t].num_nodes) for t in data.node_types},
+                           prepared.text_dims)
     if config.model == "bpr_mf":
         return BPRMF(num_users, num_products, config.hidden_channels)
     if config.model == "lightgcn":
@@ -77,6 +73,25 @@ def build_model(config: TrainConfig, prepared: Prepared) -> Any:
             raise ValueError("model 'text_only' needs product text features")
         return TextOnly()
     raise ValueError(f"unknown model {config.model!r}")
+
+
+def gnn_encoder(config: TrainConfig, metadata: Metadata, num_nodes: dict[str, int],
+                text_dims: dict[str, int]) -> GNNEncoder:
+    """The ``gnn`` / ``gnn_notext`` encoder that ``config.conv`` names, freshly initialised."""
+    use_text = config.model == "gnn"
+    if config.conv == "lightgcn":
+        return KGLightGCNRecommender(
+            metadata, num_nodes, text_dims, config.hidden_channels, config.num_layers, use_text=use_text,
+            product_id_embedding=config.product_id_embedding, id_dropout=config.id_dropout,
+            relation_weights=config.relation_weights,
+            relations=tuple(config.relations) if config.relations is not None else None,
+            text_input=config.text_input,
+        )
+    return HeteroSAGERecommender(
+        metadata, num_nodes, text_dims, config.hidden_channels, config.num_layers, use_text=use_text,
+        product_id_embedding=config.product_id_embedding, id_dropout=config.id_dropout,
+        dropout=config.dropout, conv=config.conv,
+    )
 
 
 def evaluate_embeddings(prepared: Prepared, user_emb: Tensor, product_emb: Tensor, *, batch_size: int = 2048,
@@ -131,16 +146,40 @@ def _peak_rss_mb() -> float:
 
 
 def bpr_loss(user_emb: Tensor, product_emb: Tensor, users: Tensor, pos: Tensor, neg: Tensor,
-             reg: float) -> Tensor:
+             reg: float, *, reg_emb: tuple[Tensor, Tensor] | None = None) -> Tensor:
     """BPR: ``-log sigmoid(s(u, pos) - s(u, neg))`` averaged over the ``[B, K]`` negatives, plus
-    ``reg * (|u|^2 + |pos|^2 + mean_k |neg_k|^2) / B``."""
+    ``reg * (|u|^2 + |pos|^2 + mean_k |neg_k|^2) / B`` on ``reg_emb`` (user, product) when given (LightGCN
+    regularises layer 0, the parameters), else on the scored embeddings."""
     u, p, n = user_emb[users], product_emb[pos], product_emb[neg]
     pos_score = (u * p).sum(-1, keepdim=True)
     neg_score = torch.einsum("bd,bkd->bk", u, n)
     loss = -F.logsigmoid(pos_score - neg_score).mean()
     if reg:
+        if reg_emb is not None:
+            u, p, n = reg_emb[0][users], reg_emb[1][pos], reg_emb[1][neg]
         loss = loss + reg * (u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum() / n.size(1)) / users.numel()
     return loss
+
+
+def _param_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
+    """One Adam group, or two when ``config.text_lr`` sets the text projections' (``proj.*``) own rate."""
+    if config.text_lr is None:
+        return [{"params": list(model.parameters())}]
+    named = list(model.named_parameters())
+    text = [p for n, p in named if n.startswith("proj.")]
+    rest = [p for n, p in named if not n.startswith("proj.")]
+    return [{"params": rest}, {"params": text, "lr": config.text_lr}]
+
+
+def _embed_for_loss(model: Any, data: HeteroData,
+                    reg_on: str) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor] | None]:
+    """Training-mode embeddings, plus layer 0 when ``reg_on == "input"`` and the model exposes it."""
+    model.train(True)
+    if reg_on == "input" and hasattr(model, "embed_with_inputs"):
+        user_emb, product_emb, user0, product0 = model.embed_with_inputs(data)
+        return user_emb, product_emb, (user0, product0)
+    user_emb, product_emb = model.embed(data)
+    return user_emb, product_emb, None
 
 
 def _embed(model: Recommender, data: HeteroData, train: bool) -> tuple[Tensor, Tensor]:
@@ -153,7 +192,8 @@ def _embed(model: Recommender, data: HeteroData, train: bool) -> tuple[Tensor, T
 
 
 def train_model(prepared: Prepared, config: TrainConfig, *, progress: bool = True,
-                evaluate: tuple[str, ...] = ("test", "cold")) -> TrainResult:
+                evaluate: tuple[str, ...] = ("test", "cold"),
+                init: Callable[[Any], None] | None = None) -> TrainResult:
     """Train ``config.model`` on ``prepared`` and evaluate its best state (by valid NDCG@10).
 
     Args:
@@ -161,17 +201,20 @@ def train_model(prepared: Prepared, config: TrainConfig, *, progress: bool = Tru
         config: model and optimisation settings.
         progress: show a progress bar over epochs.
         evaluate: evaluation sets for the final metrics (``valid`` is always included).
+        init: called with the freshly built model before training (e.g. a warm start from a bundle's weights).
     """
     torch.set_num_threads(config.num_threads)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     data, split = prepared.data, prepared.split
     model = build_model(config, prepared)
+    if init is not None:
+        init(model)
     history: list[dict[str, float]] = []
     start = time.perf_counter()
     best_epoch = 0
     if config.trainable and config.epochs > 0 and split.train.shape[1] > 0:
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        optimizer = torch.optim.Adam(_param_groups(model, config), lr=config.lr, weight_decay=config.weight_decay)
         train = torch.from_numpy(split.train)
         warm = torch.from_numpy(np.flatnonzero(split.warm_mask))
         best_score, best_state, waited = -1.0, copy.deepcopy(model.state_dict()), 0
@@ -182,8 +225,8 @@ def train_model(prepared: Prepared, config: TrainConfig, *, progress: bool = Tru
             for batch in torch.randperm(train.size(1), generator=gen).split(config.batch_size):
                 users, pos = train[0, batch], train[1, batch]
                 neg = warm[torch.randint(len(warm), (len(batch), config.negatives), generator=gen)]
-                user_emb, product_emb = _embed(model, data, train=True)
-                loss = bpr_loss(user_emb, product_emb, users, pos, neg, config.reg)
+                user_emb, product_emb, layer0 = _embed_for_loss(model, data, config.reg_on)
+                loss = bpr_loss(user_emb, product_emb, users, pos, neg, config.reg, reg_emb=layer0)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -232,11 +275,7 @@ def rebuild_model(config: TrainConfig, meta: Mapping[str, Any], state_dict: Mapp
     model: Any
     if config.model in ("gnn", "gnn_notext"):
         metadata = (list(meta["node_types"]), [tuple(et) for et in meta["edge_types"]])
-        model = HeteroSAGERecommender(
-            metadata, dict(meta["num_nodes"]), dict(meta["text_dims"]), config.hidden_channels, config.num_layers,
-            use_text=config.model == "gnn", product_id_embedding=config.product_id_embedding,
-            id_dropout=config.id_dropout, dropout=config.dropout, conv=config.conv,
-        )
+        model = gnn_encoder(config, metadata, dict(meta["num_nodes"]), dict(meta["text_dims"]))
     elif config.model == "bpr_mf":
         model = BPRMF(meta["num_users"], meta["num_products"], config.hidden_channels)
     elif config.model == "lightgcn":

@@ -163,10 +163,14 @@ def test_hetero_data_shape(prepared) -> None:  # type: ignore[no-untyped-def]
 
 # -- models and baselines ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("kw", [
-    {"model": "gnn"}, {"model": "gnn", "conv": "to_hetero"}, {"model": "gnn", "id_dropout": 0.5},
-    {"model": "gnn_notext"}, {"model": "bpr_mf"}, {"model": "lightgcn"}, {"model": "popularity"},
+    {"model": "gnn"}, {"model": "gnn", "relation_weights": "mean"}, {"model": "gnn", "reg_on": "input"},
+    {"model": "gnn", "relations": ["interacts", "rev_interacts", "also_bought"]},
+    {"model": "gnn", "conv": "heteroconv"}, {"model": "gnn", "conv": "to_hetero"},
+    {"model": "gnn", "conv": "heteroconv", "id_dropout": 0.5},
+    {"model": "gnn_notext"}, {"model": "gnn_notext", "conv": "heteroconv"}, {"model": "bpr_mf"},
+    {"model": "lightgcn"}, {"model": "lightgcn", "reg_on": "input"}, {"model": "popularity"},
     {"model": "text_only"},
-], ids=lambda kw: "-".join(str(v) for v in kw.values()))
+], ids=lambda kw: "-".join(str(v) if not isinstance(v, list) else "+".join(v) for v in kw.values()))
 def test_one_epoch_smoke(prepared, kw: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
     result = train_model(prepared, _tiny(**kw), progress=False)
     assert set(result.metrics) == {"valid", "test", "cold"}
@@ -176,6 +180,45 @@ def test_one_epoch_smoke(prepared, kw: dict[str, object]) -> None:  # type: igno
     assert result.user_emb.shape[0] == N_USERS and result.product_emb.shape[0] == N_PRODUCTS
     if _tiny(**kw).trainable:
         assert len(result.history) == 1 and math.isfinite(result.history[0]["loss"])
+
+
+def test_kg_lightgcn_on_interactions_only_is_lightgcn(prepared) -> None:  # type: ignore[no-untyped-def]
+    """Restricted to the user-product relation, without text, the KG encoder computes exactly PyG's LightGCN."""
+    from torch_geometric.nn.models import LightGCN
+
+    from gnn.models import KGLightGCNRecommender
+
+    data = prepared.data.clone()
+    data["product"].warm = torch.ones(N_PRODUCTS, dtype=torch.bool)  # LightGCN has no notion of cold items
+    num_nodes = {t: int(data[t].num_nodes) for t in data.node_types}
+    model = KGLightGCNRecommender(data.metadata(), num_nodes, {}, 8, 3, use_text=False,
+                                  relations=("interacts", "rev_interacts")).eval()
+    reference = LightGCN(N_USERS + N_PRODUCTS, 8, 3)
+    with torch.no_grad():
+        reference.embedding.weight.copy_(torch.cat([model.emb["user"].weight, model.emb["product"].weight]))
+    ei = data[INTERACTS].edge_index
+    homogeneous = torch.cat([torch.stack([ei[0], ei[1] + N_USERS]), torch.stack([ei[1] + N_USERS, ei[0]])], dim=1)
+    expected = reference.get_embedding(homogeneous).detach()
+    users, products = model.embed(data)
+    torch.testing.assert_close(users.detach(), expected[:N_USERS])
+    torch.testing.assert_close(products.detach(), expected[N_USERS:])
+
+
+def test_kg_lightgcn_relation_weights(prepared) -> None:  # type: ignore[no-untyped-def]
+    """Per node, the weights of the relations it has edges in sum to 1 (a cold product, with no user edge,
+    gets its whole message from its other relations); the learned table is a softmax per node type."""
+    model = train_model(prepared, _tiny(model="gnn", epochs=1), progress=False).model
+    table = model.relation_weight_table()
+    assert {"interacts", "rev_made_by", "also_bought"} <= set(table["product"])
+    for weights in table.values():
+        assert math.isclose(sum(weights.values()), 1.0, rel_tol=1e-5)
+    adj = model.adjacency(prepared.data)
+    rels = [et for et in adj if et[2] == "product"]
+    weights = model._relation_weights("product", rels, adj, N_PRODUCTS)
+    total = torch.stack(weights).sum(0).squeeze(-1)
+    cold = torch.from_numpy(prepared.split.cold_products)
+    torch.testing.assert_close(total, torch.ones(N_PRODUCTS))
+    assert (weights[rels.index(INTERACTS)].squeeze(-1)[cold] == 0).all()
 
 
 def test_training_is_reproducible(prepared) -> None:  # type: ignore[no-untyped-def]
@@ -214,9 +257,10 @@ def test_bundle_round_trip_and_atomic_failure(tmp_path: Path, prepared, monkeypa
 
 
 # -- inductive ----------------------------------------------------------------------------------------------
-def test_inductive_embedding_matches_cold_product(prepared, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("conv", ["lightgcn", "heteroconv"])
+def test_inductive_embedding_matches_cold_product(prepared, tmp_path: Path, conv: str) -> None:  # type: ignore[no-untyped-def]
     """Detach a cold product from the graph and attach it again as a new product: same embedding."""
-    main = train_model(prepared, _tiny(model="gnn", epochs=2), progress=False)
+    main = train_model(prepared, _tiny(model="gnn", epochs=2, conv=conv), progress=False)
     snapshot, data = prepared.snapshot, prepared.data
     cold = int(prepared.split.cold_products[0])
     cold_id = snapshot.ids["product"][cold]

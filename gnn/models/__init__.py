@@ -8,6 +8,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from gnn.models.hetero_sage import HeteroSAGERecommender
+from gnn.models.kg_lightgcn import KGLightGCNRecommender
 
 
 class Recommender(Protocol):
@@ -16,4 +17,7 @@ class Recommender(Protocol):
     def embed(self, data: HeteroData) -> tuple[Tensor, Tensor]: ...
 
 
-__all__ = ["HeteroSAGERecommender", "Recommender"]
+#: The encoders behind the ``gnn`` / ``gnn_notext`` models (``TrainConfig.conv`` picks one).
+GNNEncoder = KGLightGCNRecommender | HeteroSAGERecommender
+
+__all__ = ["GNNEncoder", "HeteroSAGERecommender", "KGLightGCNRecommender", "Recommender"]
