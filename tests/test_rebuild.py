@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from gnn.bundle import load_bundle
 from kg.cli import app
-from kg.config import Settings
+from kg.config import PROJECT_ROOT, Settings
 from kg.errors import RebuildError, RebuildLockedError
+from kg.extract.pipeline import run_extract
+from kg.ingest.commands import run_ingest, train_quick
 from kg.ingest.pipeline import dump_graph, ingest, plan_products
 from kg.ingest.readers import open_reader
 from kg.rebuild.diff import diff_catalog
-from kg.rebuild.job import GraphStep, JobContext, PlanStep, RebuildJob, default_steps, job_inputs
+from kg.rebuild.job import GraphStep, JobContext, PlanStep, RebuildJob, default_steps, job_inputs, outcome_of
 from kg.rebuild.lock import RebuildLock
+from kg.rebuild.model import PublishStep
+from kg.rebuild.record import JobRecord
 from kg.store import GraphStore, open_store
 
 V1 = [
@@ -88,8 +94,8 @@ def test_diff_leaves_products_of_other_sources_alone(store: GraphStore, tmp_path
 
 def run_job(settings: Settings, catalog: Path, events: Path | None = None, steps: list[Any] | None = None,
             log: list[str] | None = None) -> RebuildJob:
-    inputs = job_inputs(catalog, events, full=False, train=False)
-    job = RebuildJob(settings, inputs, steps or default_steps(train=False),
+    inputs = job_inputs(catalog, events, model=False)
+    job = RebuildJob(settings, inputs, steps or default_steps(inputs),
                      log=(log.append if log is not None else lambda _: None), progress=False)
     job.run()
     return job
@@ -140,7 +146,7 @@ def test_a_failed_job_resumes_after_its_last_completed_step(settings: Settings, 
     v2 = write_catalog(tmp_path / "v2", V2)
     with pytest.raises(RebuildError, match="step 'boom' failed: disk full"):
         run_job(settings, v2, steps=[PlanStep(), GraphStep(), Boom()])
-    inputs = job_inputs(v2, None, full=False, train=False)
+    inputs = job_inputs(v2, None, model=False)
     record = json.loads((settings.home / "rebuild" / inputs.job_id / "job.json").read_text())
     assert record["outcome"] == "failed" and record["steps"]["boom"]["status"] == "failed"
     log: list[str] = []
@@ -160,7 +166,7 @@ def test_a_second_job_is_refused_while_one_holds_the_lock(settings: Settings, tm
 
 def test_missing_catalog_is_a_clear_error(settings: Settings, tmp_path: Path) -> None:
     with pytest.raises(RebuildError, match="does not exist"):
-        job_inputs(tmp_path / "nope.jsonl", None, full=False, train=False)
+        job_inputs(tmp_path / "nope.jsonl", None)
 
 
 def test_cli_rebuild_prints_the_job_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -168,8 +174,79 @@ def test_cli_rebuild_prints_the_job_record(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("CARTOGRAPH_STORE_BACKEND", "embedded")
     monkeypatch.delenv("CARTOGRAPH_NEO4J_URI", raising=False)
     result = CliRunner().invoke(app, ["rebuild", "--catalog", str(write_catalog(tmp_path / "v1", V1)),
-                                      "--no-progress"])
+                                      "--no-model", "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "outcome: graph-only" in result.output
     missing = CliRunner().invoke(app, ["rebuild", "--catalog", str(tmp_path / "nope")])
     assert missing.exit_code == 1 and "does not exist" in " ".join(missing.output.split())
+
+
+# -- the model steps, on the shipped sample --------------------------------------------------------------
+TEXT_CACHE = PROJECT_ROOT / "var" / "test-cache"  # shared with test_api: MiniLM encodes the sample once
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The main job's state on the sample: ingested, entities extracted, a 1-epoch bundle current."""
+    home = tmp_path_factory.mktemp("rebuild") / "home"
+    home.mkdir()
+    TEXT_CACHE.mkdir(parents=True, exist_ok=True)
+    (home / "cache").symlink_to(TEXT_CACHE, target_is_directory=True)
+    settings = Settings(store_backend="embedded", home=home, neo4j_uri=None)
+    run_ingest(settings, PROJECT_ROOT / "data" / "sample", progress=False)
+    run_extract(settings, progress=False)
+    train_quick(settings, 1, progress=False)
+    return settings
+
+
+def sample_export(folder: Path) -> tuple[Path, dict[str, list[str]]]:
+    """The sample's products with 4 removed, 3 retitled and 2 added (brand and categories of existing ones)."""
+    rows = [json.loads(line) for line in (PROJECT_ROOT / "data" / "sample" / "products.jsonl").open()]
+    removed, retitled = [r["id"] for r in rows[:4]], [r["id"] for r in rows[4:7]]
+    run = uuid.uuid4().hex[:8]  # texts never seen before, even by the shared text cache
+    for r in rows[4:7]:
+        r["title"] = f"{r['title']} refill pack {run}"
+    added = [{**rows[10], "id": "NEW-1", "title": f"argan oil repair shampoo sulfate free {run}"},
+             {**rows[11], "id": "NEW-2", "title": f"matte liquid lipstick long wear {run}"}]
+    return write_catalog(folder, rows[4:] + added), {"removed": removed, "retitled": retitled,
+                                                      "added": ["NEW-1", "NEW-2"]}
+
+
+def test_rebuild_warm_starts_gates_and_publishes_with_only_changed_text_reprocessed(
+        trained: Settings, tmp_path: Path) -> None:
+    before = load_bundle(trained.artifacts_dir)  # type: ignore[arg-type]
+    export, change = sample_export(tmp_path / "export")
+    inputs = job_inputs(export, None)
+    job = RebuildJob(trained, inputs, default_steps(inputs, finetune_epochs=1, tolerance=0.99), progress=False,
+                     log=lambda _: None)
+    record = job.run()
+    steps = record.steps
+    assert [s.status for s in steps.values()] == ["done"] * 6
+    assert steps["plan"].details["added"] == 2 and steps["plan"].details["removed"] == 4
+    assert steps["plan"].details["text_changed"] == 5
+    assert steps["extract"].details["processed"] == 5  # only the new and retitled products
+    assert steps["model"].details["text"]["product"]["encoded"] == 5  # the rest came from the cache
+    assert steps["model"].details["text"]["entity"]["encoded"] <= steps["extract"].details["entities_new"]
+    assert steps["model"].details["mode"] == "warm-start"
+    assert steps["model"].details["current_metrics"] is not None
+    assert record.outcome == "published"
+    after = load_bundle(trained.artifacts_dir)  # type: ignore[arg-type]
+    assert after.version == steps["publish"].details["published"] != before.version
+    assert {"NEW-1", "NEW-2"} <= set(after.id_maps["product"])
+    assert (after.path / "rebuild_job.json").is_file()
+    with open_store(trained, read_only=True) as store:
+        assert all(product(store, pid)["active"] is False for pid in change["removed"])
+
+
+def test_a_gate_that_says_no_keeps_the_current_bundle(trained: Settings, tmp_path: Path) -> None:
+    current = load_bundle(trained.artifacts_dir)  # type: ignore[arg-type]
+    inputs = job_inputs(write_catalog(tmp_path / "x", V1), None)
+    record = JobRecord(job_id=inputs.job_id, inputs=inputs)
+    record.step("gate").details = {"publish": False, "reasons": ["test.ndcg@10: 0.0100 < 0.0200 - 2%"],
+                                   "current_bundle": current.version, "candidate_bundle": current.version}
+    ctx = JobContext(trained, inputs, record, tmp_path / "job", lambda _: None, False)
+    assert PublishStep().run(ctx) == {"published": None, "kept": current.version}
+    record.step("publish").status = "done"
+    record.step("publish").details = {"published": None}
+    assert outcome_of(record) == ("kept", "test.ndcg@10: 0.0100 < 0.0200 - 2%")
+    assert load_bundle(trained.artifacts_dir).version == current.version  # type: ignore[arg-type]

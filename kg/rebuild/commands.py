@@ -30,21 +30,34 @@ def register(app: typer.Typer) -> None:
         catalog: Annotated[Path, typer.Option(help="the new catalog export (any ingest format; the whole catalog "
                                                    "of its source: products it no longer lists become inactive)")],
         events: Annotated[Path | None, typer.Option(help="new events (interactions) to add")] = None,
+        full: Annotated[bool, typer.Option("--full", help="retrain from scratch instead of a warm start")] = False,
+        no_train: Annotated[bool, typer.Option(
+            "--no-train", help="no training: run the current weights over the new graph (inductive embeddings "
+                               "for new and changed products), then gate and publish")] = False,
+        no_model: Annotated[bool, typer.Option("--no-model", help="update the graph only")] = False,
+        finetune_epochs: Annotated[int, typer.Option(min=1, help="warm-start fine-tuning epochs")] = 5,
+        tolerance: Annotated[float, typer.Option(
+            min=0.0, max=0.99, help="largest relative metric drop the gate accepts")] = 0.02,
         no_progress: Annotated[bool, typer.Option("--no-progress", help="no progress bars")] = False,
     ) -> None:
-        """Apply a catalog export: diff by id and content hash, upsert added and changed products, deactivate
-        removed ones. Resumable: after a crash, run the same command again."""
+        """Apply a catalog export and bring the model up to date: diff by id and content hash, upsert added and
+        changed products, deactivate removed ones, fine-tune (or retrain), gate, publish. Resumable: after a
+        crash, run the same command again."""
         from kg.cli import console, fail, settings_from
-        from kg.errors import CartographError
+        from kg.errors import CartographError, RebuildError
         from kg.rebuild.job import RebuildJob, default_steps, job_inputs
 
         try:
             settings = settings_from(ctx)
-            inputs = job_inputs(catalog, events, full=False, train=False)
-            job = RebuildJob(settings, inputs, default_steps(train=False), log=console.print,
+            if full and no_train:
+                raise RebuildError("--full and --no-train contradict each other: choose one")
+            inputs = job_inputs(catalog, events, full=full, train=not no_train, model=not no_model)
+            steps = default_steps(inputs, finetune_epochs=finetune_epochs, tolerance=tolerance)
+            job = RebuildJob(settings, inputs, steps, log=console.print,
                              progress=False if no_progress else None)
             record = job.run()
         except CartographError as e:
             raise fail(e) from e
         Console(width=max(Console().width, 120)).print(record_table(record))
-        console.print(f"outcome: {record.outcome}; job record: {job.record_path}")
+        console.print(f"outcome: {record.outcome}" + (f" ({record.reason})" if record.reason else "")
+                      + f"; job record: {job.record_path}")

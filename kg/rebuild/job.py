@@ -9,6 +9,8 @@ not done. Every step must be idempotent, since a crash can stop it half-way and 
   part of the change, so the diff could not be computed again.
 - ``graph`` ingests the export and the events (upserts: idempotent), deletes the brand and category edges the
   new records no longer state, and deactivates the removed products.
+- ``extract`` extracts entities from the products whose text changed (:mod:`kg.extract`);
+- ``model``, ``gate``, ``publish``: see :mod:`kg.rebuild.model`.
 
 Later steps do not trust the change set for correctness: text embeddings are cached by content hash, and
 extraction is incremental by content hash, so each finds its own work even after a crash between steps.
@@ -26,7 +28,7 @@ from kg.config import Settings
 from kg.errors import CartographError, RebuildError
 from kg.rebuild.diff import ChangeSet, diff_catalog
 from kg.rebuild.lock import RebuildLock
-from kg.rebuild.record import JobInputs, JobRecord, file_sha256, utc_now
+from kg.rebuild.record import JobInputs, JobRecord, Outcome, file_sha256, utc_now
 from kg.schema import NodeLabel, RelType
 
 Log = Callable[[str], None]
@@ -107,9 +109,43 @@ class GraphStep:
         return details
 
 
-def default_steps(*, train: bool) -> list[Step]:
-    """The steps of a rebuild. ``train`` is recorded in the inputs; model steps join here as they land."""
-    return [PlanStep(), GraphStep()]
+class ExtractStep:
+    """Extract entities from new and changed product text (incremental by content hash, so after a crash a
+    re-run still finds exactly the products whose text it has not processed)."""
+
+    name = "extract"
+
+    def run(self, ctx: JobContext) -> dict[str, Any]:
+        from kg.extract.pipeline import run_extract
+
+        summary = run_extract(ctx.settings, progress=ctx.progress)
+        if summary.message:
+            ctx.log(summary.message)
+        return {"extractor": summary.extractor, "processed": summary.products_processed,
+                "unchanged": summary.products_unchanged, "failed": summary.products_failed,
+                "entities_new": summary.entities_new, "mentions": summary.mentions,
+                "model_calls": summary.model_calls}
+
+
+def default_steps(inputs: JobInputs, *, finetune_epochs: int = 5, tolerance: float = 0.02) -> list[Step]:
+    """The steps of a rebuild for ``inputs``: the graph steps, then (unless ``inputs.model`` is off) the model
+    steps of :mod:`kg.rebuild.model`."""
+    steps: list[Step] = [PlanStep(), GraphStep(), ExtractStep()]
+    if inputs.model:
+        from kg.rebuild.model import GateStep, ModelStep, PublishStep
+
+        steps += [ModelStep(finetune_epochs=finetune_epochs), GateStep(tolerance=tolerance), PublishStep()]
+    return steps
+
+
+def outcome_of(record: JobRecord) -> tuple[Outcome, str | None]:
+    """The job's outcome from its steps: published, kept (the gate said no, and why), or graph-only."""
+    publish = record.steps.get("publish")
+    if publish is None or publish.status != "done":
+        return "graph-only", None
+    if publish.details.get("published"):
+        return "published", None
+    return "kept", "; ".join(record.step("gate").details.get("reasons", []))
 
 
 class RebuildJob:
@@ -131,8 +167,7 @@ class RebuildJob:
                     self.log(f"{step.name}: done in an earlier run, skipped")
                     continue
                 self._run_step(step, ctx)
-            if record.outcome == "running":
-                record.outcome = "graph-only"
+            record.outcome, record.reason = outcome_of(record)
             record.save(self.record_path)
             return record
 
@@ -173,11 +208,13 @@ class RebuildJob:
         self.log(f"{step.name}: done in {state.seconds:.1f} s {details}")
 
 
-def job_inputs(catalog: Path, events: Path | None, *, full: bool, train: bool) -> JobInputs:
+def job_inputs(catalog: Path, events: Path | None, *, full: bool = False, train: bool = True,
+               model: bool = True) -> JobInputs:
     """Inputs of a job, with the content hashes that identify it (a missing file is a clear error)."""
     for path in (catalog, events):
         if path is not None and not path.exists():
             raise RebuildError(f"{path} does not exist")
     return JobInputs(catalog=str(catalog.resolve()), catalog_sha256=file_sha256(catalog),
                      events=str(events.resolve()) if events else None,
-                     events_sha256=file_sha256(events) if events else None, full=full, train=train)
+                     events_sha256=file_sha256(events) if events else None, full=full, train=train,
+                     model=model)

@@ -49,10 +49,11 @@ class JobInputs(BaseModel):
     events_sha256: str | None = None
     full: bool = False
     train: bool = True
+    model: bool = True
 
     @property
     def job_id(self) -> str:
-        key = json.dumps([self.catalog_sha256, self.events_sha256, self.full, self.train])
+        key = json.dumps([self.catalog_sha256, self.events_sha256, self.full, self.train, self.model])
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
