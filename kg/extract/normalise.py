@@ -29,7 +29,7 @@ from kg.extract.schema import EntityType
 #: Types whose near-duplicates may merge by similarity (the others merge only on equal keys).
 FUZZY_TYPES = frozenset({EntityType.BRAND, EntityType.PRODUCT_TYPE, EntityType.MATERIAL, EntityType.FEATURE,
                          EntityType.INGREDIENT, EntityType.AUDIENCE})
-#: Measured on bench/gold/merge_pairs.jsonl by bench/extract.py (see docs/_readme_extract.md).
+#: Measured on bench/gold/merge_pairs.jsonl by bench/extract.py (see docs/extraction.md).
 STRING_THRESHOLD = 0.85
 EMBEDDING_THRESHOLD = 0.80
 
