@@ -1,0 +1,195 @@
+"""bench/peers: the RecBole converter keeps Cartograph's split exactly; atomic file format; amazon-book split;
+KGAT's NDCG convention; the plain-torch torch_scatter stand-in. Small hand-made inputs: no peers venv needed.
+The end-to-end run (both venvs, real data) is marked ``bench``."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from kg.config import PROJECT_ROOT
+
+PEERS = PROJECT_ROOT / "bench" / "peers"
+DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+def _module(name: str) -> ModuleType:
+    if str(PEERS) not in sys.path:
+        sys.path.insert(0, str(PEERS))
+    return importlib.import_module(name)
+
+
+@pytest.fixture(scope="module")
+def convert() -> ModuleType:
+    return _module("convert")
+
+
+@pytest.fixture(scope="module")
+def atomic() -> ModuleType:
+    return _module("atomic")
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text.replace("|", "\t"), encoding="utf-8")
+
+
+@pytest.fixture
+def ml_dir(tmp_path: Path) -> Path:
+    """A 3-user, 4-movie ml-100k in RecBole's atomic format, with a KG around movies 1, 2 and 3."""
+    src = tmp_path / "ml"
+    src.mkdir()
+    _write(src / "ml-100k.item", "item_id:token|movie_title:token_seq|release_year:token|class:token_seq\n"
+           "1|Toy Story|1995|Animation Comedy\n2|GoldenEye|1995|Action\n3|Heat|1995|Crime\n4|Fargo|1996|Crime\n")
+    # user 10: 4 ratings (last by time: movie 2); user 20: 3 ratings with a tie at the end (product index
+    # breaks it: movie 4 after movie 3); user 30: 2 ratings (train only).
+    _write(src / "ml-100k.inter", "user_id:token|item_id:token|rating:float|timestamp:float\n"
+           "10|1|5|100\n10|2|4|400\n10|3|3|200\n10|4|2|300\n"
+           "20|1|4|50\n20|3|4|60\n20|4|4|60\n"
+           "30|2|1|10\n30|1|1|20\n")
+    _write(src / "ml-100k.link", "item_id:token|entity_id:token\n1|m.toy\n2|m.gold\n3|m.heat\n")
+    _write(src / "ml-100k.kg", "head_id:token|relation_id:token|tail_id:token\n"
+           "m.toy|film.film.genre|m.animation\nm.actor|film.actor.film|m.heat\nm.gold|film.film.sequel|m.heat\n"
+           "m.toy|film.film.genre|m.comedy\n")
+    return src
+
+
+def test_ml100k_snapshot(convert: ModuleType, ml_dir: Path) -> None:
+    snap = convert.ml100k_snapshot(ml_dir)
+    assert snap.ids["product"] == ["1", "2", "3", "4"]
+    assert snap.ids["user"] == ["10", "20", "30"]
+    assert snap.titles[0] == "Toy Story (1995)" and snap.descriptions[0] == "Animation Comedy"
+    assert snap.inter_user.size == 9 and set(snap.inter_kind.tolist()) == {2}  # RATED
+    # Every triple with a movie at one end: product MENTIONS the other end (both ways for movie-movie).
+    mentions = {(snap.ids["product"][p], snap.ids["entity"][e]) for p, e in snap.item_edges["mentions"].T.tolist()}
+    assert mentions == {("1", "m.animation"), ("1", "m.comedy"), ("3", "m.actor"), ("2", "m.heat"), ("3", "m.gold")}
+    assert snap.snapshot_id == snap.compute_id()
+
+
+def test_split_written_and_read_back_exactly(convert: ModuleType, atomic: ModuleType, ml_dir: Path,
+                                             tmp_path: Path) -> None:
+    snap = convert.ml100k_snapshot(ml_dir)
+    split = convert.peer_split(snap)
+    assert split.cold_products.size == 0 and split.cold.shape[1] == 0
+    out = tmp_path / "work"
+    summary = convert.write_recbole_dataset(snap, split, out, "ml", shipped_kg=ml_dir)
+    assert summary["rows"] == {"train": 5, "valid": 2, "test": 2, "kg": 4, "link": 3}
+    ids = {part: {(u, p) for u, p in atomic.read_atomic(out / "ml" / f"ml.{part}.inter")[1]} for part in convert.PARTS}
+    # leave-one-out by time: user 10's last item is movie 2 (ts 400), before it movie 4 (ts 300); user 20's tie at
+    # ts 60 goes to the higher product index (4) as test; user 30 (2 interactions) is train only.
+    assert ids["test"] == {("10", "2"), ("20", "4")}
+    assert ids["valid"] == {("10", "4"), ("20", "3")}
+    assert ids["train"] == {("10", "1"), ("10", "3"), ("20", "1"), ("30", "2"), ("30", "1")}
+    back = convert.read_split(out / "ml", "ml", snap)
+    for part in convert.PARTS:
+        assert convert.same_pairs(back[part], getattr(split, part)), part
+    header, _ = atomic.read_atomic(out / "ml" / "ml.train.inter")
+    assert header == ["user_id:token", "item_id:token"]
+    assert (out / "ml" / "ml.kg").read_text().splitlines()[0] == "head_id:token\trelation_id:token\ttail_id:token"
+    assert json.loads((out / "ml" / "split.json").read_text())["snapshot_id"] == snap.snapshot_id
+
+
+def test_snapshot_kg_from_product_relations(convert: ModuleType, ml_dir: Path) -> None:
+    snap = convert.ml100k_snapshot(ml_dir)
+    snap.ids["brand"], snap.names["brand"] = ["acme"], ["Acme"]
+    snap.item_edges["made_by"] = np.array([[0, 2], [0, 0]])
+    snap.item_edges["also_bought"] = np.array([[1], [3]])
+    triples, links = convert.snapshot_kg(snap)
+    assert ("p:1", "made_by", "b:acme") in triples and ("p:3", "made_by", "b:acme") in triples
+    assert ("p:2", "also_bought", "p:4") in triples
+    assert ("p:1", "mentions", "e:m.animation") in triples
+    assert len(triples) == 3 + 5
+    assert links == [("1", "p:1"), ("2", "p:2"), ("3", "p:3"), ("4", "p:4")]
+
+
+def test_atomic_format_checks(atomic: ModuleType, tmp_path: Path) -> None:
+    path = tmp_path / "x.inter"
+    assert atomic.write_atomic(path, ["user_id:token", "item_id:token"], [("u1", "i1"), ("u2", "i 2")]) == 2
+    assert path.read_text() == "user_id:token\titem_id:token\nu1\ti1\nu2\ti 2\n"
+    assert atomic.read_atomic(path) == (["user_id:token", "item_id:token"], [["u1", "i1"], ["u2", "i 2"]])
+    with pytest.raises(atomic.AtomicFormatError, match="tab"):
+        atomic.write_atomic(path, ["user_id:token"], [("a\tb",)])
+    with pytest.raises(atomic.AtomicFormatError, match="RecBole type"):
+        atomic.write_atomic(path, ["user_id"], [])
+    with pytest.raises(atomic.AtomicFormatError, match="2 values for 1 columns"):
+        atomic.write_atomic(path, ["user_id:token"], [("a", "b")])
+    _write(path, "user_id:token|item_id:token\nu1\n")
+    with pytest.raises(atomic.AtomicFormatError, match=r"x\.inter:2: 1 values for 2 columns"):
+        atomic.read_atomic(path)
+
+
+def test_amazon_book_split(tmp_path: Path) -> None:
+    side = _module("cartograph_side")
+    src = tmp_path / "book"
+    src.mkdir()
+    (src / "train.txt").write_text("0 0 1 2 3\n1 2 3\n2 1 4 5 10\n")
+    (src / "test.txt").write_text("0 4\n1 0 1\n2 3\n")
+    snap, split = side.amazon_book_split(src, valid_users=2, seed=0)
+    assert snap.num_users == 3 and snap.num_products == 11
+    item = snap.index("product")
+    user = snap.index("user")
+
+    def raw(pairs: np.ndarray) -> set[tuple[str, str]]:
+        return {(snap.ids["user"][u], snap.ids["product"][p]) for u, p in pairs.T.tolist()}
+
+    assert raw(split.test) == {("0", "4"), ("1", "0"), ("1", "1"), ("2", "3")}
+    # users 0 and 2 have >= 3 train items: one each held out as valid, not trained on
+    assert split.valid.shape[1] == 2 and {snap.ids["user"][u] for u in split.valid[0]} == {"0", "2"}
+    assert raw(split.train) | raw(split.valid) == {("0", "0"), ("0", "1"), ("0", "2"), ("0", "3"), ("1", "2"),
+                                                   ("1", "3"), ("2", "1"), ("2", "4"), ("2", "5"), ("2", "10")}
+    assert not raw(split.train) & raw(split.valid)
+    assert item["10"] == 2 and user["2"] == 2  # ids are sorted as strings
+
+
+def test_kgat_ndcg_convention() -> None:
+    side = _module("cartograph_side")
+    rankings = np.array([[5, 1, 7, 2], [3, 4, 0, 6]])
+    positives = np.array([[0, 0, 0, 1], [1, 2, 9, 8]])  # user 0: {1, 2, 9}; user 1: {8}
+    # user 0: hits at ranks 2 and 4 -> DCG = 1/log2(3) + 1/log2(5); KGAT's ideal = the 2 hits on top
+    # = 1 + 1/log2(3) (the usual ideal would count min(3, 4) = 3 hits); user 1: no hit -> 0.
+    dcg = 1 / math.log2(3) + 1 / math.log2(5)
+    assert side.kgat_ndcg(rankings, positives, 4) == pytest.approx(dcg / (1 + 1 / math.log2(3)) / 2)
+
+
+def test_torch_scatter_stand_in() -> None:
+    torch = pytest.importorskip("torch")
+    sys.path.insert(0, str(PEERS / "compat"))
+    try:
+        ts = importlib.import_module("torch_scatter")
+    finally:
+        sys.path.remove(str(PEERS / "compat"))
+    if not str(getattr(ts, "__file__", "")).startswith(str(PEERS)):
+        pytest.skip("the real torch_scatter is installed")
+    src = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    index = torch.tensor([0, 2, 0])
+    assert ts.scatter_mean(src=src, index=index, dim=0, dim_size=4).tolist() == [[3, 4], [0, 0], [3, 4], [0, 0]]
+    soft = ts.scatter_softmax(torch.tensor([0.0, 0.0, math.log(3.0)]), torch.tensor([0, 1, 0]), dim=0)
+    assert soft.tolist() == pytest.approx([0.25, 1.0, 0.75])
+
+
+@pytest.mark.bench
+def test_peers_quick_end_to_end(tmp_path: Path) -> None:
+    """bench/peers.py --quick on ml-100k-kg with two peers: both venvs, real data, real training."""
+    peers_python = PROJECT_ROOT / ".venv-peers" / "bin" / "python"
+    if not peers_python.exists() or not (DATA / "ml-100k-kg").is_dir():
+        pytest.skip("needs .venv-peers (bash bench/peers/setup.sh) and ../shared/data/ml-100k-kg")
+    done = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "bench" / "peers.py"), "--quick", "--datasets", "ml-100k-kg",
+         "--models", "BPR,KGAT", "--no-book", "--work-dir", str(tmp_path / "work"), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=3000, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    doc = json.loads((tmp_path / "out" / "peers_quick.json").read_text())
+    models = doc["datasets"]["ml-100k-kg"]["models"]
+    assert set(models) == {"BPR", "KGAT", "Cartograph"}
+    for name, m in models.items():
+        assert "metrics" in m, (name, m.get("error"))
+        assert m["metrics"]["users"] == 943
+        assert 0 < m["metrics"]["ndcg@20"] < 1
+    assert (tmp_path / "out" / "peers_quick.png").stat().st_size > 1000
