@@ -18,6 +18,8 @@ extraction is incremental by content hash, so each finds its own work even after
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +34,18 @@ from kg.rebuild.record import JobInputs, JobRecord, Outcome, file_sha256, utc_no
 from kg.schema import NodeLabel, RelType
 
 Log = Callable[[str], None]
+
+
+#: Environment variable naming a fault point (:func:`fault_point`) at which the job kills itself with SIGKILL.
+FAULT_ENV = "CARTOGRAPH_FAULT"
+
+
+def fault_point(name: str) -> None:
+    """Fault injection for the crash tests: die here, like a killed job, when ``$CARTOGRAPH_FAULT`` names this
+    point. Points: ``<step>:start`` for every step, ``graph:after-ingest``, ``model:after-train``,
+    ``publish:before-swap``. SIGKILL, not an exception: nothing gets to clean up, as with a real crash."""
+    if os.environ.get(FAULT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -102,6 +116,7 @@ class GraphStep:
                                  "upserted": sum(k.upserted for k in report.kinds.values())}
                 if report.quarantined:
                     ctx.log(f"{name}: {report.quarantined} records quarantined, see {report.quarantine_path}")
+            fault_point("graph:after-ingest")
             details["stale_edges_deleted"] = (store.delete_relationships(RelType.MADE_BY, changes.stale_made_by)
                                               + store.delete_relationships(RelType.IN_CATEGORY,
                                                                            changes.stale_in_category))
@@ -191,6 +206,7 @@ class RebuildJob:
         state.status, state.started_at, state.error = "running", utc_now(), None
         state.attempts += 1
         record.save(self.record_path)
+        fault_point(f"{step.name}:start")
         started = time.perf_counter()
         try:
             details = step.run(ctx)

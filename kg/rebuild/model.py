@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from kg.errors import RebuildError
-from kg.rebuild.job import JobContext
+from kg.rebuild.job import JobContext, fault_point
 
 
 def _prepare(ctx: JobContext) -> tuple[Any, Any, Any]:
@@ -90,6 +90,7 @@ class ModelStep:
             mode = "full"
         init = _warm(current, prepared) if has_weights and mode != "full" else None
         result = train_model(prepared, config, progress=ctx.progress is not False, init=init)
+        fault_point("model:after-train")
         current_metrics = None
         if has_weights:  # what serves after the graph update, measured on the same split
             current_metrics = train_model(prepared, config.model_copy(update={"epochs": 0}), progress=False,
@@ -137,5 +138,6 @@ class PublishStep:
         ctx.record.save(artifacts / gate["candidate_bundle"] / "rebuild_job.json")
         if not gate["publish"]:
             return {"published": None, "kept": gate["current_bundle"]}
+        fault_point("publish:before-swap")
         set_current_bundle(artifacts, gate["candidate_bundle"])
         return {"published": gate["candidate_bundle"], "replaced": gate["current_bundle"]}
