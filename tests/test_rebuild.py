@@ -92,6 +92,16 @@ def test_diff_leaves_products_of_other_sources_alone(store: GraphStore, tmp_path
     assert "x9" not in changes.removed
 
 
+def test_an_export_that_names_its_source_is_that_sources_catalog(store: GraphStore, tmp_path: Path) -> None:
+    feed = [{**p, "source": "feed-b"} for p in V1]
+    load(store, write_catalog(tmp_path / "a", [{"id": "a1", "title": "from feed a"}]), tmp_path)
+    load(store, write_catalog(tmp_path / "b", feed), tmp_path)
+    export = write_catalog(tmp_path / "b2", feed[:3])  # feed b without p4
+    changes = diff_catalog(plan_products(open_reader(export), store), store)
+    assert changes.sources == ["feed-b"] and changes.removed == ["p4"]  # a1 (source cartograph) untouched
+    assert changes.unchanged == 3
+
+
 def run_job(settings: Settings, catalog: Path, events: Path | None = None, steps: list[Any] | None = None,
             log: list[str] | None = None) -> RebuildJob:
     inputs = job_inputs(catalog, events, model=False)

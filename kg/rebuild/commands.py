@@ -38,6 +38,8 @@ def register(app: typer.Typer) -> None:
         finetune_epochs: Annotated[int, typer.Option(min=1, help="warm-start fine-tuning epochs")] = 5,
         tolerance: Annotated[float, typer.Option(
             min=0.0, max=0.99, help="largest relative metric drop the gate accepts")] = 0.02,
+        config: Annotated[Path | None, typer.Option(
+            "--config", help="TrainConfig JSON for a full build (--full, or no current bundle)")] = None,
         no_progress: Annotated[bool, typer.Option("--no-progress", help="no progress bars")] = False,
     ) -> None:
         """Apply a catalog export and bring the model up to date: diff by id and content hash, upsert added and
@@ -52,7 +54,10 @@ def register(app: typer.Typer) -> None:
             if full and no_train:
                 raise RebuildError("--full and --no-train contradict each other: choose one")
             inputs = job_inputs(catalog, events, full=full, train=not no_train, model=not no_model)
-            steps = default_steps(inputs, finetune_epochs=finetune_epochs, tolerance=tolerance)
+            from gnn.config import TrainConfig
+
+            train_config = TrainConfig.load(config) if config else None
+            steps = default_steps(inputs, finetune_epochs=finetune_epochs, tolerance=tolerance, config=train_config)
             job = RebuildJob(settings, inputs, steps, log=console.print,
                              progress=False if no_progress else None)
             record = job.run()

@@ -142,14 +142,16 @@ class ExtractStep:
                 "model_calls": summary.model_calls}
 
 
-def default_steps(inputs: JobInputs, *, finetune_epochs: int = 5, tolerance: float = 0.02) -> list[Step]:
+def default_steps(inputs: JobInputs, *, finetune_epochs: int = 5, tolerance: float = 0.02,
+                  config: Any = None) -> list[Step]:
     """The steps of a rebuild for ``inputs``: the graph steps, then (unless ``inputs.model`` is off) the model
-    steps of :mod:`kg.rebuild.model`."""
+    steps of :mod:`kg.rebuild.model`; ``config`` (a TrainConfig) is the one a full build trains with."""
     steps: list[Step] = [PlanStep(), GraphStep(), ExtractStep()]
     if inputs.model:
         from kg.rebuild.model import GateStep, ModelStep, PublishStep
 
-        steps += [ModelStep(finetune_epochs=finetune_epochs), GateStep(tolerance=tolerance), PublishStep()]
+        steps += [ModelStep(finetune_epochs=finetune_epochs, config=config), GateStep(tolerance=tolerance),
+                  PublishStep()]
     return steps
 
 

@@ -26,8 +26,10 @@ from kg.errors import RebuildError
 from kg.rebuild.job import JobContext, fault_point
 
 
-def _prepare(ctx: JobContext) -> tuple[Any, Any, Any]:
-    """(prepared data, current bundle or None, config) for the updated graph."""
+def _prepare(ctx: JobContext, config: Any = None) -> tuple[Any, Any, Any]:
+    """(prepared data, current bundle or None, config) for the updated graph. The config is the current bundle's
+    (its weights need its architecture), except for a full build (``--full``, or no current bundle): then
+    ``config`` (a TrainConfig), else the default one."""
     from gnn.bundle import load_bundle
     from gnn.config import TrainConfig
     from gnn.data import snapshot_from_store
@@ -41,7 +43,9 @@ def _prepare(ctx: JobContext) -> tuple[Any, Any, Any]:
         current = load_bundle(settings.artifacts_dir)
     except FileNotFoundError:
         current = None
-    config = current.config if current is not None else TrainConfig()
+    config = config or TrainConfig()
+    if current is not None and not ctx.inputs.full:
+        config = current.config  # its weights need its architecture
     with open_store(settings, read_only=True) as store:
         snapshot = snapshot_from_store(store)
     encoder = TextEncoder(cache_dir=settings.home / "cache" / "text", num_threads=config.num_threads)
@@ -70,14 +74,15 @@ class ModelStep:
 
     name = "model"
 
-    def __init__(self, *, finetune_epochs: int = 5) -> None:
+    def __init__(self, *, finetune_epochs: int = 5, config: Any = None) -> None:
         self.finetune_epochs = finetune_epochs
+        self.config = config  # a TrainConfig for full training (default: the current bundle's, or the default)
 
     def run(self, ctx: JobContext) -> dict[str, Any]:
         from gnn.pipeline import save_result
         from gnn.train import train_model
 
-        prepared, current, config = _prepare(ctx)
+        prepared, current, config = _prepare(ctx, self.config)
         has_weights = current is not None and current.state_dict is not None
         if not ctx.inputs.train and not has_weights:
             raise RebuildError("--no-train needs a current bundle with trained weights to run over the new "

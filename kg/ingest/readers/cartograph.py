@@ -38,8 +38,8 @@ FILE_KINDS: dict[str, RecordKind] = {
 SUFFIXES = (".jsonl", ".csv", ".jsonl.gz", ".csv.gz")
 #: The fields of each file, as the format names them.
 FIELDS: dict[RecordKind, frozenset[str]] = {
-    RecordKind.PRODUCT: frozenset({"id", "title", "description", "price", "brand", "categories", "active"}),
-    RecordKind.USER: frozenset({"id", "name"}),
+    RecordKind.PRODUCT: frozenset({"id", "title", "description", "price", "brand", "categories", "active", "source"}),
+    RecordKind.USER: frozenset({"id", "name", "source"}),
     RecordKind.INTERACTION: frozenset({"user_id", "product_id", "type", "ts", "seq", "rating", "count"}),
     RecordKind.LINK: frozenset({"src", "dst", "type"}),
 }
@@ -176,7 +176,7 @@ class CartographReader(BaseReader):
         if raw.kind is RecordKind.INTERACTION and "ts" in data:
             data["ts"] = epoch_seconds(data["ts"])
         if raw.kind in (RecordKind.PRODUCT, RecordKind.USER):
-            data["source"] = self.source
+            data["source"] = data.get("source") or self.source  # an export of another source keeps its name
         if raw.kind is RecordKind.PRODUCT:
             return _map_product_names(data, raw.location)
         return record(raw.kind, data, raw.location)
