@@ -195,10 +195,8 @@ def test_cli_rebuild_prints_the_job_record(tmp_path: Path, monkeypatch: pytest.M
 TEXT_CACHE = PROJECT_ROOT / "var" / "test-cache"  # shared with test_api: MiniLM encodes the sample once
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The main job's state on the sample: ingested, entities extracted, a 1-epoch bundle current."""
-    home = tmp_path_factory.mktemp("rebuild") / "home"
+def main_job_home(home: Path) -> Settings:
+    """The main job's state on the sample in ``home``: ingested, entities extracted, a 1-epoch bundle current."""
     home.mkdir()
     TEXT_CACHE.mkdir(parents=True, exist_ok=True)
     (home / "cache").symlink_to(TEXT_CACHE, target_is_directory=True)
@@ -207,6 +205,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     run_extract(settings, progress=False)
     train_quick(settings, 1, progress=False)
     return settings
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return main_job_home(tmp_path_factory.mktemp("rebuild") / "home")
 
 
 def sample_export(folder: Path) -> tuple[Path, dict[str, list[str]]]:

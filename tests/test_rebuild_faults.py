@@ -11,12 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_rebuild import TEXT_CACHE, V1, V2, run_job, sample_export, write_catalog
+from test_rebuild import V1, V2, main_job_home, run_job, sample_export, write_catalog
 
 from gnn.bundle import current_bundle_path
 from kg.config import PROJECT_ROOT, Settings
-from kg.extract.pipeline import run_extract
-from kg.ingest.commands import run_ingest, train_quick
 from kg.ingest.pipeline import dump_graph
 from kg.rebuild.job import FAULT_ENV
 from kg.store import open_store
@@ -73,14 +71,8 @@ def test_killed_graph_steps_resume_to_the_clean_graph(point: str, tmp_path: Path
 @pytest.mark.slow
 @pytest.mark.parametrize("point", ["model:after-train", "gate:start", "publish:before-swap"])
 def test_killed_model_steps_keep_the_current_bundle_and_resume(point: str, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    TEXT_CACHE.mkdir(parents=True, exist_ok=True)
-    (home / "cache").symlink_to(TEXT_CACHE, target_is_directory=True)
-    settings = Settings(store_backend="embedded", home=home, neo4j_uri=None)
-    run_ingest(settings, PROJECT_ROOT / "data" / "sample", progress=False)
-    run_extract(settings, progress=False)
-    train_quick(settings, 1, progress=False)
+    settings = main_job_home(tmp_path / "home")
+    home = settings.home
     assert settings.artifacts_dir is not None
     serving = current_bundle_path(settings.artifacts_dir)
     export, _ = sample_export(tmp_path / "export")
