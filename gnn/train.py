@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -140,7 +141,18 @@ class TrainResult:
     peak_rss_mb: float = 0.0
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB: ``VmHWM`` of /proc/self/status where there is one.
+
+    Not ``ru_maxrss`` first: Linux carries it over fork and exec, so a process started by a parent that had
+    loaded a big graph would report the parent's peak (bench/peers runs each model in a child process).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / 1024 / 1024 if sys.platform == "darwin" else rss / 1024
 
@@ -254,7 +266,7 @@ def train_model(prepared: Prepared, config: TrainConfig, *, progress: bool = Tru
                                   which=("valid", *[w for w in evaluate if w != "valid"]))
     return TrainResult(config=config, model=model, user_emb=user_emb, product_emb=product_emb, metrics=metrics,
                        history=history, best_epoch=best_epoch, train_seconds=train_seconds,
-                       peak_rss_mb=_peak_rss_mb())
+                       peak_rss_mb=peak_rss_mb())
 
 
 def model_meta(prepared: Prepared) -> dict[str, Any]:

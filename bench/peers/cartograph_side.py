@@ -14,7 +14,6 @@ peak memory it reports is that training's. Three jobs:
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -33,24 +32,10 @@ import convert  # noqa: E402
 from gnn.config import TrainConfig  # noqa: E402
 from gnn.data import GraphSnapshot, Split, to_hetero_data  # noqa: E402
 from gnn.metrics import embedding_score_fn, evaluate_rankings, top_k_rankings  # noqa: E402
-from gnn.train import Prepared, TrainResult, train_model  # noqa: E402
+from gnn.train import Prepared, TrainResult, peak_rss_mb, train_model  # noqa: E402
 
 CONFIG_DIR = ROOT / "bench" / "configs"
 
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory in MB: ``VmHWM`` of /proc/self/status.
-
-    Not ``ru_maxrss``: Linux carries that over fork and exec, so a model process started by a parent that had
-    loaded a big graph would report the parent's peak.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def load_config(dataset: str, *, epochs: int | None = None, threads: int = 2) -> TrainConfig:

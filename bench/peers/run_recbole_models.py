@@ -68,7 +68,9 @@ def recbole_config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _peak_rss_mb() -> float:
-    """This process's peak resident memory in MB: ``VmHWM`` of /proc/self/status.
+    """The same as ``gnn.train.peak_rss_mb`` (this script runs in RecBole's venv, which cannot import gnn).
+
+    This process's peak resident memory in MB: ``VmHWM`` of /proc/self/status.
 
     Not ``ru_maxrss``: Linux carries that over fork and exec, so a model process started by a parent that had
     loaded a big graph would report the parent's peak.
