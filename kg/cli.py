@@ -89,6 +89,23 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", hel
         raise fail(e) from e
 
 
+@app.command()
+def compact(ctx: typer.Context) -> None:
+    """Rewrite the embedded graph into a fresh file (same content, atomic swap). Rebuilds and ingests do this
+    first by themselves; it works around a kuzu storage bug (see kg/store/compact.py) and returns space."""
+    from kg.store.compact import compact_before_append
+
+    try:
+        report = compact_before_append(settings_from(ctx))
+    except CartographError as e:
+        raise fail(e) from e
+    if report is None:
+        console.print("nothing to compact (no embedded graph yet, or the backend is Neo4j)")
+        return
+    console.print(f"compacted {sum(report.rows.values()):,} rows in {report.seconds:.1f} s: "
+                  f"{report.bytes_before / 1e6:.1f} MB -> {report.bytes_after / 1e6:.1f} MB")
+
+
 def _register_subcommands() -> None:
     """Commands of other layers register themselves here (each module has ``register(app)``)."""
     # Import inside so `cartograph --help` stays fast and layers stay decoupled at import time.

@@ -1,48 +1,86 @@
 #!/usr/bin/env python
-"""Reproduces an open embedded-store bug (about a minute on 2 cores; needs ../shared/data).
+"""Reproduces, with kuzu alone, the storage bug that kg/store/compact.py works around (a few seconds).
 
-Build amazon-beauty with the rebuild's graph steps (bulk COPY into empty tables) and entity extraction, then
-append 121 new Product nodes with an upsert: afterwards reading Product.extracted_hash fails with
-``IO exception: Cannot read from file: .../graph.kuzu ... position <one page past the end of the file>``,
-and values read before that point are wrong. Without the extraction step, or with only its ALTERs, or with only
-an upsert of extracted_hash on every product, the same append works (scripts kept in the closing note of
-2026-11-23). Suspect: kuzu 0.11.3 storage when a COPY-created node table with a populated rel table (MENTIONS)
-gets new rows. Blocks bench/rebuild on the embedded store.
+kuzu 0.11.3 (also 0.11.2 and 0.10.1; the project is archived, so no fix will come): a node table of more than
+~8k rows whose STRING property is SET in two transactions, with relationship inserts between them, reads back
+correctly, until nodes are appended to it in a later transaction. From then on the property reads back wrong
+values (the count of rows whose ``extracted_hash`` equals ``text_hash`` drops from N to 0) or fails with
+``IO exception: Cannot read from file ... position <past the end of the file>`` (with 4 rounds instead of 2).
+Entity extraction writes exactly this pattern (MENTIONS edges, then ``Product.extracted_hash``, batch after
+batch), and a catalog rebuild then appends new products. The same steps with all the edges written before or
+after the SETs, or with each round in one explicit transaction, read back correctly (also 8,000 rows).
 
-Usage: ``.venv/bin/python scripts/repro_kuzu_append_after_extract.py [--data-dir ../shared/data]``
+Usage: ``.venv/bin/python scripts/repro_kuzu_append_after_extract.py [--rows 12101] [--rounds 2]``
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
+import hashlib
 import tempfile
 from pathlib import Path
 
-from kg.config import PROJECT_ROOT, Settings
-from kg.rebuild.job import RebuildJob, default_steps, job_inputs
-from kg.store import open_store
+import kuzu
+
+
+def build(path: Path, rows: int, rounds: int) -> list[str]:
+    db = kuzu.Database(str(path))
+    conn = kuzu.Connection(db)
+    conn.execute("CREATE NODE TABLE Product(id STRING, text_hash STRING, extracted_hash STRING, PRIMARY KEY(id))")
+    conn.execute("CREATE NODE TABLE Entity(id STRING, PRIMARY KEY(id))")
+    conn.execute("CREATE REL TABLE MENTIONS(FROM Product TO Entity, source STRING)")
+    ids = [f"P{i:06d}" for i in range(rows)]
+    hashes = {i: hashlib.sha1(i.encode()).hexdigest() for i in ids}
+    conn.execute("UNWIND $rows AS r CREATE (:Product {id: r.id, text_hash: r.h})",
+                 {"rows": [{"id": i, "h": hashes[i]} for i in ids]})
+    conn.execute("UNWIND range(0, 49) AS i CREATE (:Entity {id: 'E' + CAST(i AS STRING)})")
+    size = -(-rows // rounds)
+    for start in range(0, rows, size):
+        chunk = ids[start:start + size]
+        edges = [{"p": p, "e": f"E{(n * 7 + k) % 50}"} for n, p in enumerate(chunk) for k in range(4)]
+        conn.execute("UNWIND $rows AS r MATCH (p:Product {id: r.p}), (e:Entity {id: r.e}) "
+                     "MERGE (p)-[m:MENTIONS]->(e) SET m.source = 'title'", {"rows": edges})
+        conn.execute("UNWIND $rows AS r MATCH (p:Product {id: r.id}) SET p.extracted_hash = r.h",
+                     {"rows": [{"id": p, "h": hashes[p]} for p in chunk]})
+    conn.close()
+    db.close()
+    return ids
+
+
+def correct_rows(path: Path) -> str:
+    db = kuzu.Database(str(path), read_only=True)
+    conn = kuzu.Connection(db)
+    try:
+        result = conn.execute("MATCH (p:Product) WHERE p.extracted_hash = p.text_hash RETURN count(*)")
+        assert not isinstance(result, list)
+        return str(result.get_next()[0])
+    except RuntimeError as e:
+        return f"read failed: {str(e).splitlines()[0]}"
+    finally:
+        conn.close()
+        db.close()
+
+
+def append(path: Path) -> None:
+    db = kuzu.Database(str(path))
+    conn = kuzu.Connection(db)
+    conn.execute("UNWIND range(0, 120) AS i MERGE (p:Product {id: 'X' + CAST(i AS STRING)})")
+    conn.close()
+    db.close()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="reproduce the Kuzu append-after-extract read failure")
-    parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT.parent / "shared" / "data")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=12_101, help="products (amazon-beauty has 12,101)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of (edges, then SET)")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="kuzu-repro-"))
-    try:
-        settings = Settings(store_backend="embedded", home=root / "home", neo4j_uri=None)
-        inputs = job_inputs(args.data_dir / "amazon-beauty", None, model=False)
-        RebuildJob(settings, inputs, default_steps(inputs), log=lambda _: None, progress=False).run()
-        with open_store(settings) as store:
-            store.upsert_nodes("Product", [{"id": f"X{i}", "title": f"t{i}", "active": True} for i in range(121)])
-        with open_store(settings, read_only=True) as store:
-            try:
-                rows = store.query("MATCH (p:Product) RETURN count(*) AS n, count(p.extracted_hash) AS extracted")
-                print(f"no failure: {rows}")
-            except Exception as e:  # the bug: print it, do not hide it
-                print(f"REPRODUCED: {e}".splitlines()[0])
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    path = Path(tempfile.mkdtemp(prefix="kuzu-repro-")) / "graph.kuzu"
+    build(path, args.rows, args.rounds)
+    print(f"kuzu {kuzu.__version__}, {args.rows} products, {args.rounds} rounds")
+    print(f"rows with extracted_hash = text_hash before the append: {correct_rows(path)}")
+    append(path)
+    print(f"rows with extracted_hash = text_hash after appending 121 products: {correct_rows(path)}")
+    print(f"(database left at {path})")
 
 
 if __name__ == "__main__":

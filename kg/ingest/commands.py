@@ -63,9 +63,11 @@ def run_ingest(
     """Create the schema, ingest ``source`` into the configured store, return the report and graph counts."""
     from kg.ingest.pipeline import ingest  # heavy imports (kuzu, pyarrow): only when ingesting
     from kg.ingest.readers import open_reader
+    from kg.store.compact import compact_before_append
 
     reader = open_reader(source, None if fmt is Format.AUTO else fmt.value)
     folder = run_dir(settings)
+    compact_before_append(settings)  # works around a kuzu storage bug, see kg/store/compact.py
     with open_store(settings) as store:
         store.init_schema()
         result = ingest(

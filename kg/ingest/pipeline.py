@@ -64,6 +64,7 @@ from kg.ingest.records import (
 )
 from kg.ingest.report import IngestReport, LoadMethod, StageStats
 from kg.schema import NODES, RELATIONSHIPS, NodeLabel, RelType
+from kg.store import cypher_builder as cb
 from kg.store.base import GraphStore
 
 Row = dict[str, Any]
@@ -471,13 +472,10 @@ def dump_graph(store: GraphStore) -> dict[str, list[tuple[Any, ...]]]:
     when the graphs are. Used to show that re-running an ingest changes nothing (tests, bench)."""
     dump: dict[str, list[tuple[Any, ...]]] = {}
     for label, spec in NODES.items():
-        cols = ", ".join(f"n.{p} AS {p}" for p in spec.properties)
-        rows = store.query(f"MATCH (n:{label.value}) RETURN {cols}")
+        rows = store.query(cb.export_nodes_query(spec))
         dump[label.value] = sorted((tuple(r.values()) for r in rows), key=repr)
     for rel_type, rel in RELATIONSHIPS.items():
-        props = "".join(f", r.{p} AS {p}" for p in rel.properties)
-        rows = store.query(f"MATCH (a:{rel.source.value})-[r:{rel_type.value}]->(b:{rel.target.value}) "
-                           f"RETURN a.id AS src, b.id AS dst{props}")
+        rows = store.query(cb.export_relationships_query(rel))
         dump[rel_type.value] = sorted((tuple(r.values()) for r in rows), key=repr)
     return dump
 

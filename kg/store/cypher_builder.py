@@ -71,3 +71,16 @@ def count_nodes_query(spec: NodeSpec) -> str:
 
 def count_relationships_query(spec: RelSpec) -> str:
     return f"MATCH (:{spec.source.value})-[r:{spec.type.value}]->(:{spec.target.value}) RETURN count(r) AS count"
+
+
+def export_nodes_query(spec: NodeSpec) -> str:
+    """Every node of a label with all its properties, key first (the column order ``COPY`` expects)."""
+    columns = [spec.key, *(name for name in spec.properties if name != spec.key)]
+    return f"MATCH (n:{spec.label.value}) RETURN " + ", ".join(f"n.{c} AS {c}" for c in columns)
+
+
+def export_relationships_query(spec: RelSpec) -> str:
+    """Every edge of a type: source id, target id, then its properties (the column order ``COPY`` expects)."""
+    props = "".join(f", r.{name} AS {name}" for name in spec.properties)
+    return (f"MATCH (a:{spec.source.value})-[r:{spec.type.value}]->(b:{spec.target.value}) "
+            f"RETURN a.id AS src, b.id AS dst{props}")

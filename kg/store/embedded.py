@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import kuzu
+import pyarrow as pa
 
 from kg.errors import QueryError, StoreUnavailableError
 from kg.queries import Dialect, QueryLibrary
@@ -86,6 +87,18 @@ class EmbeddedStore(GraphStore):
             while result.has_next():
                 rows.append({col: _plain(val) for col, val in zip(columns, result.get_next(), strict=True)})
             return rows
+
+    def query_arrow(self, cypher: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        """Run a read and return its rows as one Arrow table (columns keep the engine's types, even all-null
+        ones); for bulk reads such as :func:`kg.store.compact.compact_embedded`."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                result = conn.execute(cypher, dict(params or {}))
+                assert not isinstance(result, list), "query_arrow takes one statement"
+                return result.get_as_arrow(chunk_size=-1)
+            except RuntimeError as e:
+                raise QueryError(f"embedded engine rejected the statement: {e}\n--- statement ---\n{cypher}") from e
 
     def ping(self) -> None:
         self._execute("RETURN 1 AS ok")
