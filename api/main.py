@@ -30,7 +30,9 @@ log = logging.getLogger("cartograph.api")
 
 
 def _open_store(settings: Settings) -> GraphStore:
-    store = open_store(settings)  # no I/O yet
+    # shared: the embedded engine lets go of the file between statements, so rebuild jobs can write the graph
+    # while the API serves (explanations answer 503 and events are queued until the job is done).
+    store = open_store(settings, shared=True)  # no I/O yet
     try:
         store.ping()
     except CartographError as e:
@@ -72,10 +74,12 @@ def create_app(settings: Settings | None = None, *, loader: IndexLoader | None =
         enc = encoder if encoder is not None else await anyio.to_thread.run_sync(_load_encoder, s)
         state = ServiceState(s, st, metrics, enc, loader or default_loader)
         await anyio.to_thread.run_sync(state.load_initial)
+        state.start_watching()  # a bundle published by a rebuild is picked up without a call
         app.state.service = state
         try:
             yield
         finally:
+            state.stop_watching()
             if store is None:  # a store passed in belongs to the caller
                 state.close()
             blas_limits.restore_original_limits()

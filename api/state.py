@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from api.events import RecentEvents
+from api.events import EventSpool, RecentEvents
 from api.index import ServingIndex, load_index, newest_bundle_version
 from api.metrics import ApiMetrics
 from api.query_encoder import QueryEncoder
@@ -42,12 +42,16 @@ class ServiceState:
         self.encoder = encoder
         self.loader = loader
         self.recent = RecentEvents(settings.recent_items)
+        self.spool = EventSpool(settings.home / "events" / "pending.jsonl")
         self.index: ServingIndex | None = None
         self.index_error: str | None = None
         self.started = time.time()
         self._reload_lock = threading.Lock()
         self._reload_thread: threading.Thread | None = None
         self.reload_status: dict[str, Any] = {"state": "idle"}
+        self._seen_target: str | None = None  # the current pointer's target last acted on (watcher)
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     # -- index ------------------------------------------------------------------------------------------
     def _swap(self, index: ServingIndex) -> None:
@@ -57,6 +61,7 @@ class ServiceState:
 
     def load_initial(self) -> None:
         """Load the current bundle; on failure the service starts unready (``/ready`` says why)."""
+        self._seen_target = self._current_target()
         try:
             self._swap(self.loader(self.settings, self.store))
         except (FileNotFoundError, ValueError, OSError, CartographError) as e:
@@ -97,6 +102,44 @@ class ServiceState:
                               "seconds": round(time.perf_counter() - start, 2)}
         log.info("reloaded: now serving %s", index.version)
 
+    # -- watching the artifacts directory ----------------------------------------------------------------------
+    def _current_target(self) -> str | None:
+        try:
+            return newest_bundle_version(self.settings)
+        except (FileNotFoundError, OSError):
+            return None
+
+    def check_for_new_bundle(self) -> bool:
+        """Start a reload when the ``current`` pointer names another bundle than when last checked (a rebuild
+        published one). Each new target is tried once: a bundle that fails to load is reported by
+        ``GET /admin/reload`` and not retried until the pointer moves again. Returns whether it started one."""
+        target = self._current_target()
+        if target is None or target == self._seen_target:
+            return False
+        try:
+            self.start_reload()
+        except RuntimeError:  # a reload is running; look again next time
+            return False
+        self._seen_target = target
+        log.info("new bundle %s published: reloading", target)
+        return True
+
+    def start_watching(self) -> None:
+        """Check for a newly published bundle every ``settings.bundle_watch_s`` seconds (0: never)."""
+        interval = self.settings.bundle_watch_s
+        if interval <= 0 or self._watcher is not None:
+            return
+
+        def watch() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.check_for_new_bundle()
+                except Exception:  # the watcher must outlive any one bad check
+                    log.exception("bundle watcher check failed")
+
+        self._watcher = threading.Thread(target=watch, name="bundle-watcher", daemon=True)
+        self._watcher.start()
+
     def wait_reload(self, timeout: float | None = None) -> dict[str, Any]:
         thread = self._reload_thread
         if thread is not None:
@@ -116,7 +159,14 @@ class ServiceState:
         self.metrics.store_up.set(1)
         return True, "ok"
 
+    def stop_watching(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+            self._watcher = None
+
     def close(self) -> None:
+        self.stop_watching()
         if self._reload_thread is not None:
             self._reload_thread.join(timeout=60)
         if self.store is not None:

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     admin_api_key: SecretStr | None = Field(None, description="API key for /admin/* (header X-API-Key)")
     serve_threads: int = Field(1, ge=1, le=64, description="torch threads in the API process (1 did best)")
     recent_items: int = Field(20, ge=1, le=1000, description="per-user recent events kept in the API's memory")
+    bundle_watch_s: float = Field(5.0, ge=0, le=3600, description="how often the API checks the artifacts' "
+                                  "current pointer and reloads a newly published bundle (0: only POST /admin/reload)")
 
     @model_validator(mode="after")
     def _fill_derived_paths(self) -> Settings:

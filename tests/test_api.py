@@ -8,9 +8,12 @@ inductive path runs) and starts the app under TestClient. Text embeddings go thr
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,7 +74,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     home.mkdir()
     TEXT_CACHE.mkdir(parents=True, exist_ok=True)
     (home / "cache").symlink_to(TEXT_CACHE, target_is_directory=True)
-    settings = Settings(store_backend="embedded", home=home, neo4j_uri=None, admin_api_key=API_KEY)
+    # No bundle watcher here: the reload test below publishes and reloads by hand (the watcher has its own).
+    settings = Settings(store_backend="embedded", home=home, neo4j_uri=None, admin_api_key=API_KEY,
+                        bundle_watch_s=0)
     _prepare_graph(settings)
     _train(settings, epochs=2)
     _add_new_product(settings)
@@ -432,6 +437,59 @@ def test_admin_disabled_without_a_key_and_unready_without_a_bundle(served: Serve
         r = c.get("/users/u/recommendations")
         assert r.status_code == 503 and "no bundle" in r.json()["detail"]
         assert c.get("/health").status_code == 200
+
+
+@contextmanager
+def graph_held_by_another_process(settings: Settings) -> Iterator[None]:
+    """A child process that opens the embedded graph for writing and keeps it, as a rebuild job does."""
+    code = ("import sys, kuzu; db = kuzu.Database(sys.argv[1]); conn = kuzu.Connection(db); "
+            "print('holding', flush=True); sys.stdin.read()")
+    child = subprocess.Popen([sys.executable, "-c", code, str(settings.embedded_path)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "holding"
+        yield
+    finally:
+        child.communicate(timeout=60)  # closing stdin lets it go
+
+
+def test_while_a_job_holds_the_graph_events_are_spooled_then_written(served: Served, client: TestClient) -> None:
+    user = "spool-user-1"
+    popular = client.get("/users/nobody/recommendations", params={"k": 2}).json()["items"]
+    products = [item["product"]["id"] for item in popular]
+    with graph_held_by_another_process(served.settings):
+        r = client.post("/events", json={"user_id": user, "product_id": products[0], "type": "purchase", "ts": 10})
+        assert r.status_code == 202 and r.json()["queued"], r.text
+        assert r.json()["recent_items"] == 1  # it counts for recommendations at once all the same
+        ready = client.get("/ready").json()
+        assert ready["ready"] and ready["degraded"] and not ready["store"]["reachable"]
+        explained = client.get(f"/users/{user}/explanations/{products[1]}")
+        assert explained.status_code == 503 and "graph store unavailable" in explained.json()["detail"]
+        assert client.get(f"/users/{user}/recommendations").status_code == 200  # served from memory
+    spool = served.client.app.state.service.spool  # type: ignore[attr-defined]
+    assert len(spool) == 1
+    r = client.post("/events", json={"user_id": user, "product_id": products[1], "type": "view", "ts": 20})
+    assert r.status_code == 201 and not r.json()["queued"]
+    assert len(spool) == 0 and not spool.path.exists()
+    store = served.client.app.state.service.store  # type: ignore[attr-defined]
+    rows = store.query("MATCH (u:User {id: $u})-[r]->(p:Product) RETURN label(r) AS rel, p.id AS p, r.ts AS ts "
+                       "ORDER BY ts", {"u": user})
+    assert rows == [{"rel": "PURCHASED", "p": products[0], "ts": 10}, {"rel": "VIEWED", "p": products[1], "ts": 20}]
+
+
+def test_a_published_bundle_is_picked_up_without_a_call(served: Served) -> None:
+    settings = served.settings.model_copy(update={"bundle_watch_s": 0.2})
+    encoder = served.client.app.state.service.encoder  # type: ignore[attr-defined]  (share the loaded model)
+    with TestClient(create_app(settings, encoder=encoder)) as watching:
+        before = watching.get("/ready").json()["bundle"]["bundle_version"]
+        published = served.retrain()
+        assert published.name != before
+        deadline = time.monotonic() + 120
+        while watching.get("/ready").json()["bundle"]["bundle_version"] != published.name:
+            assert time.monotonic() < deadline, watching.get("/admin/reload", headers={"X-API-Key": API_KEY}).json()
+            time.sleep(0.2)
+        status = watching.get("/admin/reload", headers={"X-API-Key": API_KEY}).json()
+        assert status["state"] == "succeeded" and status["target"] == published.name
 
 
 # -- command line -----------------------------------------------------------------------------------------

@@ -130,18 +130,23 @@ def _better(a: Mention, b: Mention) -> bool:
     return (a.confidence, -rank.get(a.field, 99)) > (b.confidence, -rank.get(b.field, 99))
 
 
-def write_links(store: GraphStore, links: Sequence[Link], done: Iterable[tuple[str, str, str]]) -> None:
+def write_links(store: GraphStore, links: Sequence[Link], done: Iterable[tuple[str, str, str]],
+                in_graph: set[str]) -> None:
     """Replace the MENTIONS of the products in ``done`` (id, text_hash, extractor name) by ``links``, create
-    the new entities, and mark the products as extracted at their text hash."""
+    the entities not ``in_graph`` (entity ids; the ones created are added to it), and mark the products as
+    extracted at their text hash."""
     done = list(done)
     ids = [product_id for product_id, _, _ in done]
     if ids:
         old = store.run_named("extract/product_mentions", {"ids": ids})
         store.delete_relationships(RelType.MENTIONS, ((row["src"], row["dst"]) for row in old))
-    entities = {link.entity.id: link.entity for link in links}
+    # Only entities the graph does not have yet: existing Entity rows are never updated here, because
+    # updating rows of a table that later batches append to is what corrupts a kuzu table (kg/store/compact.py).
+    entities = {link.entity.id: link.entity for link in links if link.entity.id not in in_graph}
     store.upsert_nodes(NodeLabel.ENTITY, (
         {"id": e.id, "name": e.name, "type": e.type.value} for e in entities.values()
     ))
+    in_graph.update(entities)
     rows: list[dict[str, Any]] = [
         {"src": link.product_id, "dst": link.entity.id, "source": link.mention.field,
          "extractor": link.mention.extractor, "confidence": round(float(link.mention.confidence), 4),

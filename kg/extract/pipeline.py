@@ -146,6 +146,7 @@ def extract_into(
     summary.products_unchanged = summary.products_total - len(todo)
     known = known_entities(store)
     preexisting = {e.id for e in known}
+    in_graph = set(preexisting)  # grows as batches create entities (preexisting does not: it feeds the stats)
     resolver = EntityResolver(known, similarity)
     stats = LinkStats(Counter(), Counter())
     problems: Counter[str] = Counter()
@@ -176,7 +177,7 @@ def extract_into(
             by_product[item.key] = result.mentions
             done.append((item.key, hashes[item.key], extractor.name))
         links = resolve_mentions(resolver, by_product, stats, preexisting)
-        write_links(store, links, done)
+        write_links(store, links, done, in_graph)
         summary.products_processed += len(done)
         summary.mentions += len(links)
         if progress:

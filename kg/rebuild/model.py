@@ -97,7 +97,9 @@ class ModelStep:
         result = train_model(prepared, config, progress=ctx.progress is not False, init=init)
         fault_point("model:after-train")
         current_metrics = None
-        if has_weights:  # what serves after the graph update, measured on the same split
+        if mode == "inductive":  # the candidate *is* the current weights over the new graph: measured once
+            current_metrics = result.metrics
+        elif has_weights:  # what serves after the graph update, measured on the same split
             current_metrics = train_model(prepared, config.model_copy(update={"epochs": 0}), progress=False,
                                           init=_warm(current, prepared)).metrics
         assert ctx.settings.artifacts_dir is not None

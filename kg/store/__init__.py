@@ -7,8 +7,12 @@ from kg.queries import QueryLibrary
 from kg.store.base import GraphStore, StoreCapabilities, UpsertResult
 
 
-def open_store(settings: Settings, *, read_only: bool = False) -> GraphStore:
-    """Build the configured store. No I/O happens until the first operation."""
+def open_store(settings: Settings, *, read_only: bool = False, shared: bool = False) -> GraphStore:
+    """Build the configured store. No I/O happens until the first operation.
+
+    ``shared``: a long-lived process (the API) that must let jobs in other processes write the graph; the
+    embedded engine then releases its file after every statement (Neo4j is shared by nature).
+    """
     if settings.resolved_backend == "neo4j":
         from kg.store.neo4j import Neo4jStore
 
@@ -17,7 +21,8 @@ def open_store(settings: Settings, *, read_only: bool = False) -> GraphStore:
 
     assert settings.embedded_path is not None  # filled by Settings' validator
     return EmbeddedStore(
-        settings.embedded_path, QueryLibrary(settings.cypher_dir), settings.batch_size, read_only=read_only
+        settings.embedded_path, QueryLibrary(settings.cypher_dir), settings.batch_size, read_only=read_only,
+        release_between_calls=shared,
     )
 
 

@@ -11,6 +11,7 @@ the constructor. Dialect differences from Neo4j (all isolated here and in :mod:`
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -42,17 +43,24 @@ class EmbeddedStore(GraphStore):
         queries: named query library.
         batch_size: rows per ``UNWIND`` statement.
         read_only: open without write access (several read-only processes may share one database).
+        release_between_calls: close the database after every statement (about 30 ms to open again), so that
+            other processes can take the file in between: how a long-running API shares the graph with
+            rebuild jobs. While another process holds it, calls raise :class:`StoreUnavailableError`.
     """
 
     dialect: ClassVar[Dialect] = "kuzu"
     capabilities: ClassVar[StoreCapabilities] = StoreCapabilities(
         embedded=True, bulk_copy=True, concurrent_processes=False
     )
+    #: How long a job waits for a file that a sharing process (the API, between statements) holds.
+    lock_wait_s: ClassVar[float] = 10.0
 
-    def __init__(self, path: Path, queries: QueryLibrary, batch_size: int = 1000, *, read_only: bool = False) -> None:
+    def __init__(self, path: Path, queries: QueryLibrary, batch_size: int = 1000, *, read_only: bool = False,
+                 release_between_calls: bool = False) -> None:
         super().__init__(queries, batch_size)
         self.path = Path(path)
         self.read_only = read_only
+        self.release_between_calls = release_between_calls
         self._db: kuzu.Database | None = None
         self._conn: kuzu.Connection | None = None
         # A kuzu.Connection must not run two statements at once; the API calls from a thread pool.
@@ -60,17 +68,24 @@ class EmbeddedStore(GraphStore):
 
     def _connection(self) -> kuzu.Connection:
         if self._conn is None:
-            try:
-                if not self.read_only:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                elif not self.path.exists():
-                    raise StoreUnavailableError(f"embedded graph {self.path} does not exist; run `cartograph init`")
-                self._db = kuzu.Database(str(self.path), read_only=self.read_only)
-                self._conn = kuzu.Connection(self._db)
-            except RuntimeError as e:
-                raise StoreUnavailableError(
-                    f"cannot open embedded graph at {self.path} (is another process using it?): {e}"
-                ) from e
+            if not self.read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            elif not self.path.exists():
+                raise StoreUnavailableError(f"embedded graph {self.path} does not exist; run `cartograph init`")
+            # A process that shares the graph (the API) holds the file only for one statement at a time:
+            # wait that out. The sharing process itself gives up at once and degrades instead.
+            deadline = time.monotonic() + (0.0 if self.release_between_calls else self.lock_wait_s)
+            while True:
+                try:
+                    self._db = kuzu.Database(str(self.path), read_only=self.read_only)
+                    self._conn = kuzu.Connection(self._db)
+                    break
+                except RuntimeError as e:
+                    if "Could not set lock" not in str(e) or time.monotonic() >= deadline:
+                        raise StoreUnavailableError(
+                            f"cannot open embedded graph at {self.path} (is another process using it?): {e}"
+                        ) from e
+                    time.sleep(0.05)
         return self._conn
 
     def _execute(self, cypher: str, params: Mapping[str, Any] | None = None) -> list[Record]:
@@ -78,15 +93,18 @@ class EmbeddedStore(GraphStore):
             conn = self._connection()
             try:
                 result = conn.execute(cypher, dict(params or {}))
+                if isinstance(result, list):  # several statements in one string
+                    result = result[-1]
+                columns = result.get_column_names()
+                rows = []
+                while result.has_next():
+                    rows.append({col: _plain(val) for col, val in zip(columns, result.get_next(), strict=True)})
+                return rows
             except RuntimeError as e:
                 raise QueryError(f"embedded engine rejected the statement: {e}\n--- statement ---\n{cypher}") from e
-            if isinstance(result, list):  # several statements in one string
-                result = result[-1]
-            columns = result.get_column_names()
-            rows = []
-            while result.has_next():
-                rows.append({col: _plain(val) for col, val in zip(columns, result.get_next(), strict=True)})
-            return rows
+            finally:
+                if self.release_between_calls:
+                    self.close()
 
     def query_arrow(self, cypher: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         """Run a read and return its rows as one Arrow table (columns keep the engine's types, even all-null
@@ -99,6 +117,9 @@ class EmbeddedStore(GraphStore):
                 return result.get_as_arrow(chunk_size=-1)
             except RuntimeError as e:
                 raise QueryError(f"embedded engine rejected the statement: {e}\n--- statement ---\n{cypher}") from e
+            finally:
+                if self.release_between_calls:
+                    self.close()
 
     def ping(self) -> None:
         self._execute("RETURN 1 AS ok")
