@@ -57,8 +57,11 @@ def init(ctx: typer.Context) -> None:
     """Create the graph schema (idempotent): tables on the embedded engine, constraints on Neo4j."""
     try:
         settings = settings_from(ctx)
+        from kg.extract.link import prepare_store
+
         with open_store(settings) as store:
             n = store.init_schema()
+            prepare_store(store)  # graphs created before extraction existed get its properties
             where = settings.embedded_path if settings.resolved_backend == "embedded" else settings.neo4j_uri
             console.print(f"schema ready on {settings.resolved_backend} store at {where} ({n} statements)")
     except CartographError as e:

@@ -27,8 +27,19 @@ TOP_LEVEL_NAMESPACES: frozenset[str] = frozenset({"explore"})
 
 _NAME_RE = re.compile(r"^[a-z0-9_]+(/[a-z0-9_]+)*$")
 _PARAM_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_LINE_COMMENT_RE = re.compile(r"//[^\n]*")
-_STRING_RE = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+# String literals and line comments in one left-to-right scan, so that a ``//`` inside a literal (a URL) is
+# not taken for a comment, nor a quote inside a comment for a literal.
+_LITERAL_OR_COMMENT_RE = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|//[^\n]*")
+
+
+def _without_comments(text: str, *, blank_literals: bool = False) -> str:
+    def replace(match: re.Match[str]) -> str:
+        token = match.group()
+        if token.startswith("//"):
+            return ""
+        return "''" if blank_literals else token
+
+    return _LITERAL_OR_COMMENT_RE.sub(replace, text)
 
 
 @dataclass(frozen=True)
@@ -117,11 +128,10 @@ class QueryLibrary:
 
 def parameters_of(text: str) -> frozenset[str]:
     """The ``$names`` a Cypher text uses (line comments and string literals ignored)."""
-    body = _STRING_RE.sub("''", _LINE_COMMENT_RE.sub("", text))
-    return frozenset(_PARAM_RE.findall(body))
+    return frozenset(_PARAM_RE.findall(_without_comments(text, blank_literals=True)))
 
 
 def split_statements(text: str) -> list[str]:
     """Split a DDL file into statements on ``;`` (comments removed; no ``;`` inside literals in DDL)."""
-    body = _LINE_COMMENT_RE.sub("", text)
+    body = _without_comments(text)
     return [stmt.strip() for stmt in body.split(";") if stmt.strip()]

@@ -35,6 +35,24 @@ def test_init_creates_the_embedded_database_idempotently(home: Path) -> None:
     assert counts["nodes"]["Product"] == 0 and "SIMILAR_TO" in counts["relationships"]
 
 
+def test_init_adds_the_extraction_properties_to_a_graph_that_predates_them(home: Path) -> None:
+    import kuzu
+
+    home.mkdir()
+    db = kuzu.Database(str(home / "graph.kuzu"))  # an old graph: Product and MENTIONS without those columns
+    conn = kuzu.Connection(db)
+    conn.execute("CREATE NODE TABLE Product(id STRING, title STRING, PRIMARY KEY(id))")
+    conn.execute("CREATE NODE TABLE Entity(id STRING, name STRING, type STRING, PRIMARY KEY(id))")
+    conn.execute("CREATE REL TABLE MENTIONS(FROM Product TO Entity, source STRING)")
+    conn.close()
+    db.close()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    result = runner.invoke(app, ["query", "MATCH (p:Product) RETURN p.extracted_hash AS h, p.extracted_by AS b"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["query", "MATCH ()-[m:MENTIONS]->() RETURN m.surface AS s"])
+    assert result.exit_code == 0, result.output
+
+
 def test_info_before_init_says_what_to_do(home: Path) -> None:
     result = runner.invoke(app, ["info"])
     assert result.exit_code == 1

@@ -37,6 +37,14 @@ def test_parameters_ignore_comments_and_string_literals(tmp_path: Path) -> None:
         query.check_parameters({"id": 1})
 
 
+def test_a_double_slash_inside_a_literal_is_not_a_comment(tmp_path: Path) -> None:
+    text = "MATCH (p) WHERE p.url STARTS WITH 'http://example.org' AND p.id = $id // trailing $comment\nRETURN p"
+    query = _library(tmp_path, {"q.cypher": text}).get("q", "neo4j")
+    assert query.parameters == {"id"}
+    assert split_statements("CREATE (:A {u: 'http://x'}); // note; more\nRETURN 2") == [
+        "CREATE (:A {u: 'http://x'})", "RETURN 2"]
+
+
 @pytest.mark.parametrize("name", ["../x", "x/../../y", "Upper", "", "a//b", "q.cypher"])
 def test_names_outside_the_library_are_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(NamedQueryNotFoundError):
