@@ -84,7 +84,7 @@ def worker_command(args: argparse.Namespace, job: str, out: Path, *, dataset: st
 def summarise(doc: dict[str, Any], metrics: dict[str, float]) -> dict[str, Any]:
     keep = ("train_seconds", "text_seconds", "history", "peak_rss_mb", "epochs", "epochs_run", "best_epoch",
             "stopped_by", "rss_source", "wall_seconds", "stopping_step", "time_budget_s", "recbole_best_valid",
-            "own_metrics",
+            "own_metrics", "reused",
             "config", "versions", "log")
     out = {"metrics": metrics, **{k: doc[k] for k in keep if k in doc}}
     if out.get("stopped_by", "early stopping or epochs") == "early stopping or epochs":
@@ -114,6 +114,10 @@ def run_dataset(args: argparse.Namespace, dataset: str, plan: dict[str, Any]) ->
             runs[model] = {"error": f"not run: {skip}"}
             log(f"{dataset}: {model} not run ({skip})")
             continue
+        if args.reuse_peers and (out_dir / f"{model}.json").is_file():
+            runs[model] = {**json.loads((out_dir / f"{model}.json").read_text(encoding="utf-8")), "reused": True}
+            log(f"{dataset}: {model} reused from {out_dir / f'{model}.json'}")
+            continue
         runs[model] = run_json(peer_command(args, dataset, model, plan), out_dir / f"{model}.json", env=env,
                                cwd=scratch, log_path=logs / f"{model}.log")
         log(f"{dataset}: {model} done ({runs[model].get('error') or runs[model]['train_seconds']})")
@@ -139,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plan", type=Path, default=ROOT / "bench" / "configs" / "peers.json")
     ap.add_argument("--peers-python", type=Path, default=ROOT / ".venv-peers" / "bin" / "python")
     ap.add_argument("--threads", type=int)
+    ap.add_argument("--reuse-peers", action="store_true",
+                    help="take each peer's export from an earlier run in --work-dir (same split: convert checks it) "
+                         "and train only Cartograph; the report marks the reused rows")
     ap.add_argument("--merge", action="store_true",
                     help="keep the other datasets (and amazon-book) of an existing result file; replace those run")
     args = ap.parse_args(argv)

@@ -59,6 +59,8 @@ def dataset_table(name: str, entry: dict[str, Any]) -> str:
             lines.append(f"| {model} | {m.get('error', 'failed')[:110]} |" + " |" * (len(METRICS) + 3))
             continue
         label = f"**{model}**" if model == CARTOGRAPH else model
+        if m.get("reused"):
+            label += " (earlier run)"
         lines.append(
             f"| {label} | " + " | ".join(_fmt(m["metrics"][k]) for k in METRICS)
             + f" | {m['train_seconds']:.0f} | {m.get('epochs_run', '-')} ({m.get('best_epoch', '-')})"

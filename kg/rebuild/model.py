@@ -14,8 +14,8 @@ encoded (the step reports the count). The candidate is written as an unpublished
 
 ``gate`` measures the *current* weights on the same new graph and split (zero epochs, warm-started: exactly
 what is serving after the graph update) and compares with the candidate (:func:`gnn.gate.evaluate_gate`).
-``publish`` makes the candidate current (atomic pointer swap) and asks a running API to reload; the API can
-also be pointed at the artifacts directory and reloaded by an operator.
+``publish`` makes the candidate current (atomic pointer swap); a running API notices the pointer move within
+``CARTOGRAPH_BUNDLE_WATCH_S`` seconds and swaps the new index in (``POST /admin/reload`` does it at once).
 """
 
 from __future__ import annotations
