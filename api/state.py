@@ -125,7 +125,8 @@ class ServiceState:
         return True
 
     def start_watching(self) -> None:
-        """Check for a newly published bundle every ``settings.bundle_watch_s`` seconds (0: never)."""
+        """Every ``settings.bundle_watch_s`` seconds (0: never), check for a newly published bundle and write
+        spooled events to the graph if it is available again."""
         interval = self.settings.bundle_watch_s
         if interval <= 0 or self._watcher is not None:
             return
@@ -134,6 +135,7 @@ class ServiceState:
             while not self._stop.wait(interval):
                 try:
                     self.check_for_new_bundle()
+                    self.drain_spool()  # spooled events reach the graph once a job lets go of it
                 except Exception:  # the watcher must outlive any one bad check
                     log.exception("bundle watcher check failed")
 
@@ -147,6 +149,20 @@ class ServiceState:
         return dict(self.reload_status)
 
     # -- store ------------------------------------------------------------------------------------------
+    def drain_spool(self) -> int:
+        """Write events spooled while the graph was unavailable (also those left by an earlier run of the
+        service), oldest first, if the graph is available now; returns how many were written."""
+        if self.store is None or not self.spool.path.is_file():
+            return 0
+        try:
+            written = self.spool.drain(self.store)
+        except CartographError as e:  # still unavailable: they stay spooled, the next event or tick retries
+            log.info("spooled events kept, graph still unavailable: %s", str(e).splitlines()[0])
+            return 0
+        if written:
+            log.info("wrote %d spooled events to the graph", written)
+        return written
+
     def store_status(self) -> tuple[bool, str]:
         """(reachable, message) of the graph store, checked now."""
         if self.store is None:

@@ -53,6 +53,8 @@ class TrainConfig(BaseModel):
     seed: int = 0
     cold_fraction: float = Field(default=0.05, ge=0.0, lt=1.0, description="share of products withheld (cold slice)")
     min_interactions: int = Field(default=3, ge=1, description="users with fewer interactions are train only")
+    min_entity_degree: int = Field(default=1, ge=1, description="graph models: leave out mentions of entities "
+                                   "fewer products mention (2: drop single-product entities, which share nothing)")
     num_threads: int = Field(default=1, ge=1, description="torch intra-op threads (1: on a shared 2-core machine "
                              "2 threads ran a training step up to 25x slower than 1, OpenMP threads spinning)")
     eval_batch_size: int = Field(default=2048, ge=1, description="users per full-ranking batch")

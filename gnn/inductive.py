@@ -29,7 +29,10 @@ from gnn.train import rebuild_model
 class NewProduct:
     """A product unknown to the trained model, described by its neighbours' ids (as in the graph).
 
-    Ids that the trained graph does not know are ignored and listed in :attr:`InductiveResult.unknown`.
+    Ids that the trained graph does not know are ignored and listed in :attr:`InductiveResult.unknown`, and so
+    are brands, categories and entities that it knows only as a node it never trained: no edge of that
+    relation (e.g. an entity left out by ``TrainConfig.min_entity_degree``) and no text, so their embedding is
+    still its random initialisation.
     """
 
     id: str
@@ -47,11 +50,23 @@ class InductiveResult:
     embeddings: Tensor
     """``[N, d]``, one row per new product, in input order."""
     unknown: dict[str, list[str]] = field(default_factory=dict)
-    """new product id -> neighbour ids that were not in the trained graph."""
+    """new product id -> neighbour ids that were not in the trained graph (or never trained, see NewProduct)."""
 
 
 _FIELDS = {"made_by": "brands", "in_category": "categories", "mentions": "entities", "also_bought": "also_bought",
            "also_viewed": "also_viewed", "bought_together": "bought_together"}
+
+
+def _trained_nodes(graph: HeteroData, rel: str, target: str) -> Tensor | None:
+    """For a target type embedded by id alone (no text): which of its nodes have an edge of ``rel`` in the
+    trained graph (the others never got a gradient). ``None``: every node is usable (products; text inputs)."""
+    if target == "product" or target not in graph.node_types or "x" in graph[target]:
+        return None
+    trained = torch.zeros(int(graph[target].num_nodes), dtype=torch.bool)
+    key = ("product", rel, target)
+    if key in graph.edge_types:
+        trained[graph[key].edge_index[1]] = True
+    return trained
 
 
 def attach_products(graph: HeteroData, id_maps: dict[str, list[str]], products: Sequence[NewProduct],
@@ -76,12 +91,13 @@ def attach_products(graph: HeteroData, id_maps: dict[str, list[str]], products: 
     index = {t: {node_id: i for i, node_id in enumerate(ids)} for t, ids in id_maps.items()}
     unknown: dict[str, list[str]] = {}
     for rel, (_, target) in ITEM_RELATIONS.items():
+        trained = _trained_nodes(graph, rel, target)
         src: list[int] = []
         dst: list[int] = []
         for i, product in enumerate(products):
             for node_id in getattr(product, _FIELDS[rel]):
                 j = index.get(target, {}).get(node_id)
-                if j is None:
+                if j is None or (trained is not None and not trained[j]):
                     unknown.setdefault(product.id, []).append(node_id)
                     continue
                 src.append(p0 + i)

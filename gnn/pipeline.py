@@ -83,7 +83,7 @@ def prepare_with_text(snapshot: GraphSnapshot, config: TrainConfig, encoder: Tex
                       log: Log | None = None) -> Prepared:
     features = text_features(snapshot, encoder, log) if encoder is not None else None
     return prepare(snapshot, features, cold_fraction=config.cold_fraction, seed=config.seed,
-                   min_interactions=config.min_interactions)
+                   min_interactions=config.min_interactions, min_entity_degree=config.min_entity_degree)
 
 
 METRIC_COLUMNS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@10", "mrr", "coverage@10")

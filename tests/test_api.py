@@ -24,6 +24,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from api.events import EventSpool, StoredEvent
 from api.main import create_app
 from gnn.bundle import Bundle, load_bundle
 from kg.cli import app as cli_app
@@ -471,10 +472,43 @@ def test_while_a_job_holds_the_graph_events_are_spooled_then_written(served: Ser
     r = client.post("/events", json={"user_id": user, "product_id": products[1], "type": "view", "ts": 20})
     assert r.status_code == 201 and not r.json()["queued"]
     assert len(spool) == 0 and not spool.path.exists()
+    assert _user_edges(served, user) == [{"rel": "PURCHASED", "p": products[0], "ts": 10},
+                                         {"rel": "VIEWED", "p": products[1], "ts": 20}]
+
+
+def _user_edges(served: Served, user: str) -> list[dict[str, Any]]:
     store = served.client.app.state.service.store  # type: ignore[attr-defined]
-    rows = store.query("MATCH (u:User {id: $u})-[r]->(p:Product) RETURN label(r) AS rel, p.id AS p, r.ts AS ts "
+    return store.query("MATCH (u:User {id: $u})-[r]->(p:Product) RETURN label(r) AS rel, p.id AS p, r.ts AS ts "
                        "ORDER BY ts", {"u": user})
-    assert rows == [{"rel": "PURCHASED", "p": products[0], "ts": 10}, {"rel": "VIEWED", "p": products[1], "ts": 20}]
+
+
+def test_events_spooled_by_an_earlier_run_are_written_at_startup(served: Served, client: TestClient) -> None:
+    product = client.get("/users/nobody/recommendations", params={"k": 1}).json()["items"][0]["product"]["id"]
+    spool = EventSpool(served.settings.home / "events" / "pending.jsonl")
+    spool.append(StoredEvent("restarted-user", product, "purchase", 30))  # as a stopped API leaves it
+    encoder = served.client.app.state.service.encoder  # type: ignore[attr-defined]  (share the loaded model)
+    with TestClient(create_app(served.settings, encoder=encoder)):
+        assert not spool.path.exists()
+    assert _user_edges(served, "restarted-user") == [{"rel": "PURCHASED", "p": product, "ts": 30}]
+
+
+def test_spooled_events_are_written_when_the_graph_is_free_again_without_a_call(served: Served) -> None:
+    settings = served.settings.model_copy(update={"bundle_watch_s": 0.2})
+    encoder = served.client.app.state.service.encoder  # type: ignore[attr-defined]
+    with TestClient(create_app(settings, encoder=encoder)) as watching:
+        product = watching.get("/users/nobody/recommendations", params={"k": 1}).json()["items"][0]["product"]["id"]
+        spool = watching.app.state.service.spool  # type: ignore[attr-defined]
+        with graph_held_by_another_process(settings):
+            r = watching.post("/events", json={"user_id": "ticked-user", "product_id": product, "type": "view",
+                                               "ts": 40})
+            assert r.status_code == 202 and r.json()["queued"], r.text
+            time.sleep(0.5)  # a few watcher ticks while the graph is held: the event must stay spooled
+            assert len(spool) == 1
+        deadline = time.monotonic() + 30
+        while spool.path.exists():
+            assert time.monotonic() < deadline, "the watcher did not write the spooled event"
+            time.sleep(0.1)
+    assert _user_edges(served, "ticked-user") == [{"rel": "VIEWED", "p": product, "ts": 40}]
 
 
 def test_a_published_bundle_is_picked_up_without_a_call(served: Served) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from gnn.config import TrainConfig
 from gnn.data import INTERACTS, snapshot_from_store, split_snapshot, to_hetero_data
 from gnn.inductive import InductiveEncoder, NewProduct, embed_new_products
 from gnn.pipeline import save_result, train_all
-from gnn.train import prepare, train_model
+from gnn.train import Prepared, prepare, train_model
 from kg.config import PROJECT_ROOT, Settings
 from kg.queries import QueryLibrary
 from kg.store import GraphStore
@@ -161,6 +162,21 @@ def test_hetero_data_shape(prepared) -> None:  # type: ignore[no-untyped-def]
     assert data["product"].x.shape == (N_PRODUCTS, TEXT_DIM)
 
 
+def test_min_entity_degree_drops_single_product_entities(snapshot) -> None:  # type: ignore[no-untyped-def]
+    # entity 0 is mentioned by products 0 and 3, entity 1 by product 6 only
+    mentions = np.array([[0, 3, 6], [0, 0, 1]], dtype=np.int64)
+    snap = dataclasses.replace(snapshot, item_edges={**snapshot.item_edges, "mentions": mentions})
+    split = split_snapshot(snap, seed=0, cold_fraction=0.0)
+    assert to_hetero_data(snap, split, None)["product", "mentions", "entity"].edge_index.tolist() == mentions.tolist()
+    data = to_hetero_data(snap, split, None, min_entity_degree=2)
+    assert data["product", "mentions", "entity"].edge_index.tolist() == [[0, 3], [0, 0]]
+    assert data["entity", "rev_mentions", "product"].edge_index.tolist() == [[0, 0], [0, 3]]
+    assert data["entity"].num_nodes == 2  # the node stays: indexes do not depend on the threshold
+    none = to_hetero_data(snap, split, None, min_entity_degree=3)
+    assert ("product", "mentions", "entity") not in none.edge_types
+    assert ("entity", "rev_mentions", "product") not in none.edge_types
+
+
 # -- models and baselines ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("kw", [
     {"model": "gnn"}, {"model": "gnn", "relation_weights": "mean"}, {"model": "gnn", "reg_on": "input"},
@@ -299,6 +315,26 @@ def test_inductive_embedding_matches_cold_product(prepared, tmp_path: Path, conv
     assert out.unknown == {"new2": ["no-such-brand"]}
     plain = encoder.embed([NewProduct(id="new3")], text_features=x).embeddings
     assert not torch.allclose(plain, out.embeddings)  # the brand/category edges matter
+
+
+def test_inductive_ignores_neighbours_the_model_never_trained(snapshot) -> None:  # type: ignore[no-untyped-def]
+    """An entity without text and without edges in the trained graph (e.g. left out by min_entity_degree) keeps
+    its random initial embedding: a new product must not be attached to it. With text it is usable."""
+    mentions = np.array([[0, 3], [0, 0]], dtype=np.int64)  # entity 1: no product mentions it
+    snap = dataclasses.replace(snapshot, item_edges={**snapshot.item_edges, "mentions": mentions})
+    split = split_snapshot(snap, seed=0, cold_fraction=0.0)
+    x = _features(snap.num_products)
+    trained, isolated = snap.ids["entity"]
+    for entity_text, expect_unknown in ((None, True), (_features(snap.num_nodes("entity"), 1), False)):
+        feats = {"product": x} if entity_text is None else {"product": x, "entity": entity_text}
+        data = to_hetero_data(snap, split, feats)
+        model = train_model(Prepared(snap, split, data), _tiny(model="gnn", epochs=1), progress=False).model
+        alone = embed_new_products(model, data, snap.ids, [NewProduct(id="n")], x[:1])
+        out = embed_new_products(model, data, snap.ids, [NewProduct(id="n", entities=[isolated])], x[:1])
+        assert out.unknown == ({"n": [isolated]} if expect_unknown else {})
+        assert torch.allclose(out.embeddings, alone.embeddings) == expect_unknown
+        usable = embed_new_products(model, data, snap.ids, [NewProduct(id="n", entities=[trained])], x[:1])
+        assert usable.unknown == {} and not torch.allclose(usable.embeddings, alone.embeddings)
 
 
 # -- text encoder (real MiniLM, ~10 short texts) ---------------------------------------------------------------

@@ -98,7 +98,8 @@ def train_cartograph(dataset: str, data_dir: Path, work_dir: Path, *, epochs: in
     t = time.perf_counter()
     features = text_features(snapshot, work_dir / "cache" / "text", threads) if cfg.model == "gnn" else None
     text_s = time.perf_counter() - t
-    prepared = Prepared(snapshot, split, to_hetero_data(snapshot, split, features))
+    prepared = Prepared(snapshot, split, to_hetero_data(snapshot, split, features,
+                                                        min_entity_degree=cfg.min_entity_degree))
     result = train_model(prepared, cfg, progress=False, evaluate=("test",))
     rankings = export_rankings(prepared, result, top_k)
     return {
