@@ -109,6 +109,46 @@ def test_snapshot_kg_from_product_relations(convert: ModuleType, ml_dir: Path) -
     assert links == [("1", "p:1"), ("2", "p:2"), ("3", "p:3"), ("4", "p:4")]
 
 
+def test_tune_splits_mentions_by_freebase_role(convert: ModuleType, ml_dir: Path, tmp_path: Path) -> None:
+    tune = _module("tune")
+    assert tune.freebase_role("film.film.directed_by") == tune.freebase_role("film.director.film") == "director"
+    assert tune.freebase_role("film.film_genre.films_in_this_genre") == tune.freebase_role("film.film.genre")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "ml-100k-kg").symlink_to(ml_dir, target_is_directory=True)
+    roles = tune.entity_roles(tmp_path / "data")
+    assert roles == {"m.animation": "genre", "m.comedy": "genre", "m.actor": "actor", "m.heat": "sequel",
+                     "m.gold": "sequel"}
+    from gnn.data import to_hetero_data
+
+    snap = convert.ml100k_snapshot(ml_dir)
+    data = tune.split_mentions_by_role(to_hetero_data(snap, convert.peer_split(snap)), snap, roles)
+    typed = {et[1]: {(snap.ids["product"][p], snap.ids["entity"][e]) for p, e in data[et].edge_index.T.tolist()}
+             for et in data.edge_types if et[0] == "product" and et[1].startswith("mentions_")}
+    assert typed == {"mentions_genre": {("1", "m.animation"), ("1", "m.comedy")}, "mentions_actor": {("3", "m.actor")},
+                     "mentions_sequel": {("2", "m.heat"), ("3", "m.gold")}}
+    assert ("product", "mentions", "entity") not in data.edge_types
+    actor = snap.ids["entity"].index("m.actor")
+    assert data["entity", "rev_mentions_actor", "product"].edge_index.tolist() == [[actor], [2]]
+
+
+def test_significance_per_user_ndcg_and_paired_bootstrap(convert: ModuleType, ml_dir: Path) -> None:
+    sig, side = _module("significance"), _module("cartograph_side")
+    snap = convert.ml100k_snapshot(ml_dir)
+    split = convert.peer_split(snap)
+    # test: user 10 -> movie 2, user 20 -> movie 4; user 20's train movie 1 and valid movie 3 are skipped in ranking
+    doc = {"top_k": 20, "rankings": {"10": ["2", "3", "1"], "20": ["1", "2", "4"]}}
+    scores = sig.per_user_ndcg(doc, snap, split)
+    by_user = dict(zip((snap.ids["user"][u] for u in split.test[0]), scores.tolist(), strict=True))
+    assert by_user == pytest.approx({"10": 1.0, "20": 1 / math.log2(3)})
+    assert scores.mean() == pytest.approx(side.evaluate_export(doc, snap, split)["ndcg@20"])
+    theirs = np.array([0.5, 0.1, 0.2, 0.25])
+    same = sig.bootstrap_ratio(1.2 * theirs, theirs, resamples=200)
+    assert same["ratio"] == pytest.approx(1.2) and same["p_at_least_target"] == 1.0
+    assert same["ci95_low"] == pytest.approx(1.2) and same["ci95_high"] == pytest.approx(1.2)
+    noisy = sig.bootstrap_ratio(np.array([1.0, 0.0, 0.0, 0.0]), np.array([0.0, 0.5, 0.5, 0.0]), resamples=500)
+    assert noisy["ratio"] == pytest.approx(1.0) and noisy["ci95_low"] < 0.5 < 2.0 < noisy["ci95_high"]
+
+
 def test_atomic_format_checks(atomic: ModuleType, tmp_path: Path) -> None:
     path = tmp_path / "x.inter"
     assert atomic.write_atomic(path, ["user_id:token", "item_id:token"], [("u1", "i1"), ("u2", "i 2")]) == 2

@@ -65,7 +65,9 @@ def entity_roles(data_dir: Path) -> dict[str, str]:
     counts: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for head, rel, tail in zip(column(kh, krows, "head_id"), column(kh, krows, "relation_id"),
                                column(kh, krows, "tail_id"), strict=True):
-        counts[tail if head in movies else head][freebase_role(rel)] += 1
+        for end, other in ((head, tail), (tail, head)):  # as convert.ml100k_snapshot: movie-movie both ways
+            if end in movies:
+                counts[other][freebase_role(rel)] += 1
     return {e: c.most_common(1)[0][0] for e, c in counts.items()}
 
 
