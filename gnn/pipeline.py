@@ -10,9 +10,9 @@ import numpy as np
 
 from gnn.bundle import write_bundle
 from gnn.config import ModelKind, TrainConfig
-from gnn.data import GraphSnapshot
+from gnn.data import GraphSnapshot, split_snapshot
 from gnn.text import TextEncoder
-from gnn.train import Prepared, TrainResult, model_meta, prepare, train_model
+from gnn.train import Prepared, TrainResult, model_meta, prepare_split, train_model
 
 BASELINES: tuple[ModelKind, ...] = ("popularity", "bpr_mf", "lightgcn", "text_only", "gnn_notext")
 Log = Callable[[str], None]
@@ -82,8 +82,9 @@ def save_result(artifacts_dir: Path, prepared: Prepared, main: TrainResult,
 def prepare_with_text(snapshot: GraphSnapshot, config: TrainConfig, encoder: TextEncoder | None,
                       log: Log | None = None) -> Prepared:
     features = text_features(snapshot, encoder, log) if encoder is not None else None
-    return prepare(snapshot, features, cold_fraction=config.cold_fraction, seed=config.seed,
-                   min_interactions=config.min_interactions, min_entity_degree=config.min_entity_degree)
+    split = split_snapshot(snapshot, cold_fraction=config.cold_fraction, seed=config.seed,
+                           min_interactions=config.min_interactions)
+    return prepare_split(snapshot, split, features, config)
 
 
 METRIC_COLUMNS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@10", "mrr", "coverage@10")

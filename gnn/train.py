@@ -48,12 +48,18 @@ class Prepared:
 
 
 def prepare(snapshot: GraphSnapshot, text_features: np.ndarray | Mapping[str, np.ndarray] | None, *,
-            cold_fraction: float = 0.05, seed: int = 0, min_interactions: int = 3,
-            min_entity_degree: int = 1) -> Prepared:
+            cold_fraction: float = 0.05, seed: int = 0, min_interactions: int = 3) -> Prepared:
     """Split ``snapshot`` and build its train graph with ``text_features`` (see :func:`to_hetero_data`)."""
     split = split_snapshot(snapshot, cold_fraction=cold_fraction, seed=seed, min_interactions=min_interactions)
+    return Prepared(snapshot, split, to_hetero_data(snapshot, split, text_features))
+
+
+def prepare_split(snapshot: GraphSnapshot, split: Split,
+                  text_features: np.ndarray | Mapping[str, np.ndarray] | None, config: TrainConfig) -> Prepared:
+    """The train graph of a given ``split`` with every graph option of ``config`` (the one place that maps
+    config fields to :func:`to_hetero_data` arguments; :func:`gnn.pipeline.prepare_with_text` uses it too)."""
     return Prepared(snapshot, split, to_hetero_data(snapshot, split, text_features,
-                                                    min_entity_degree=min_entity_degree))
+                                                    min_entity_degree=config.min_entity_degree))
 
 
 def build_model(config: TrainConfig, prepared: Prepared) -> Any:

@@ -15,7 +15,7 @@ from gnn.config import TrainConfig
 from gnn.data import INTERACTS, snapshot_from_store, split_snapshot, to_hetero_data
 from gnn.inductive import InductiveEncoder, NewProduct, embed_new_products
 from gnn.pipeline import save_result, train_all
-from gnn.train import Prepared, prepare, train_model
+from gnn.train import Prepared, prepare, prepare_split, train_model
 from kg.config import PROJECT_ROOT, Settings
 from kg.queries import QueryLibrary
 from kg.store import GraphStore
@@ -172,6 +172,8 @@ def test_min_entity_degree_drops_single_product_entities(snapshot) -> None:  # t
     assert data["product", "mentions", "entity"].edge_index.tolist() == [[0, 3], [0, 0]]
     assert data["entity", "rev_mentions", "product"].edge_index.tolist() == [[0, 0], [0, 3]]
     assert data["entity"].num_nodes == 2  # the node stays: indexes do not depend on the threshold
+    from_config = prepare_split(snap, split, None, TrainConfig(min_entity_degree=2)).data  # the path training takes
+    assert from_config["product", "mentions", "entity"].edge_index.tolist() == [[0, 3], [0, 0]]
     none = to_hetero_data(snap, split, None, min_entity_degree=3)
     assert ("product", "mentions", "entity") not in none.edge_types
     assert ("entity", "rev_mentions", "product") not in none.edge_types

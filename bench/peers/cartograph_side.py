@@ -30,9 +30,9 @@ for _p in (ROOT, HERE):
 import convert  # noqa: E402
 
 from gnn.config import TrainConfig  # noqa: E402
-from gnn.data import GraphSnapshot, Split, to_hetero_data  # noqa: E402
+from gnn.data import GraphSnapshot, Split  # noqa: E402
 from gnn.metrics import embedding_score_fn, evaluate_rankings, top_k_rankings  # noqa: E402
-from gnn.train import Prepared, TrainResult, peak_rss_mb, train_model  # noqa: E402
+from gnn.train import Prepared, TrainResult, peak_rss_mb, prepare_split, train_model  # noqa: E402
 
 CONFIG_DIR = ROOT / "bench" / "configs"
 
@@ -98,8 +98,7 @@ def train_cartograph(dataset: str, data_dir: Path, work_dir: Path, *, epochs: in
     t = time.perf_counter()
     features = text_features(snapshot, work_dir / "cache" / "text", threads) if cfg.model == "gnn" else None
     text_s = time.perf_counter() - t
-    prepared = Prepared(snapshot, split, to_hetero_data(snapshot, split, features,
-                                                        min_entity_degree=cfg.min_entity_degree))
+    prepared = prepare_split(snapshot, split, features, cfg)
     result = train_model(prepared, cfg, progress=False, evaluate=("test",))
     rankings = export_rankings(prepared, result, top_k)
     return {
@@ -200,7 +199,7 @@ def train_amazon_book(data_dir: Path, *, epochs: int | None, threads: int) -> di
     """Cartograph (``gnn_notext``, interactions only) on KGAT's Amazon-book split; test metrics both ways."""
     snapshot, split = amazon_book_split(data_dir / "amazon-book-kgat")
     cfg = load_config("amazon-book-kgat", epochs=epochs, threads=threads)
-    prepared = Prepared(snapshot, split, to_hetero_data(snapshot, split, None))
+    prepared = prepare_split(snapshot, split, None, cfg)
     result = train_model(prepared, cfg, progress=False, evaluate=("test",))
     rankings = export_rankings(prepared, result, 20)
     metrics = evaluate_rankings(rankings, split.test, split.num_products, exclude=[split.train, split.valid])

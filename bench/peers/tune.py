@@ -38,8 +38,8 @@ import convert  # noqa: E402
 from atomic import column, read_atomic  # noqa: E402
 from torch_geometric.data import HeteroData  # noqa: E402
 
-from gnn.data import GraphSnapshot, to_hetero_data  # noqa: E402
-from gnn.train import Prepared, train_model  # noqa: E402
+from gnn.data import GraphSnapshot  # noqa: E402
+from gnn.train import prepare_split, train_model  # noqa: E402
 
 MENTIONS = ("product", "mentions", "entity")
 REV_MENTIONS = ("entity", "rev_mentions", "product")
@@ -91,12 +91,11 @@ def run_variant(dataset: str, name: str, variant: dict[str, Any], snapshot: Grap
     if typed and dataset != "ml-100k-kg":
         raise SystemExit("typed_kg needs ml-100k-kg's Freebase relations")
     cfg = cartograph_side.load_config(dataset, threads=1).model_copy(update=update)
-    data = to_hetero_data(snapshot, split, features if cfg.model == "gnn" else None,
-                          min_entity_degree=cfg.min_entity_degree)
+    prepared = prepare_split(snapshot, split, features if cfg.model == "gnn" else None, cfg)
     if typed:
-        data = split_mentions_by_role(data, snapshot, entity_roles(data_dir))
+        split_mentions_by_role(prepared.data, snapshot, entity_roles(data_dir))
     t = time.perf_counter()
-    result = train_model(Prepared(snapshot, split, data), cfg, progress=False, evaluate=("test",))
+    result = train_model(prepared, cfg, progress=False, evaluate=("test",))
     m = result.metrics
     record: dict[str, Any] = {
         "dataset": dataset, "variant": name, "update": variant, "epochs_run": len(result.history),
