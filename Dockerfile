@@ -28,10 +28,10 @@ RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorc
 #    or constraints.txt change, not on every code edit. The empty packages are placeholders that
 #    let setuptools build the project; the real code replaces them in step 4.
 COPY pyproject.toml README.md constraints.txt /app/
-RUN mkdir -p kg gnn api \
-    && touch kg/__init__.py gnn/__init__.py api/__init__.py \
+RUN mkdir -p kg gnn api cartograph \
+    && touch kg/__init__.py gnn/__init__.py api/__init__.py cartograph/__init__.py \
     && pip install --no-cache-dir -c constraints.txt . \
-    && rm -rf kg gnn api build ./*.egg-info
+    && rm -rf kg gnn api cartograph build ./*.egg-info
 
 # 3) Data files the installed package reads at run time (found through the variables below).
 COPY cypher/ /app/cypher/
@@ -42,6 +42,7 @@ COPY data/sample/ /app/data/sample/
 COPY kg/ /app/kg/
 COPY gnn/ /app/gnn/
 COPY api/ /app/api/
+COPY cartograph/ /app/cartograph/
 RUN pip install --no-cache-dir --no-deps --force-reinstall -c constraints.txt . \
     && rm -rf build ./*.egg-info
 

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.errors import ServiceUnavailableError
-from api.index import ServingIndex
+from api.serving.index import ServingIndex
 from api.state import ServiceState
 from kg.config import Settings
 from kg.store import GraphStore

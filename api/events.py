@@ -23,12 +23,10 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
 
 from kg.schema import NodeLabel, RelType
 from kg.store import GraphStore
 
-EventType = Literal["view", "cart", "purchase"]
 EVENT_RELATIONSHIP: dict[str, RelType] = {"view": RelType.VIEWED, "cart": RelType.VIEWED,
                                           "purchase": RelType.PURCHASED}
 #: How much a recent event weighs when the user's recent items are pooled.

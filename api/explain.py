@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from api.index import ServingIndex
+from api.serving.index import ServingIndex
 from kg.schema import NodeLabel, node_spec, rel_spec
 from kg.store import GraphStore
 

@@ -20,8 +20,8 @@ from fastapi.responses import JSONResponse
 
 from api.errors import ApiError
 from api.metrics import ApiMetrics, MetricsMiddleware
-from api.query_encoder import QueryEncoder
 from api.routes import admin, events, explanations, health, products, recommendations, search
+from api.serving.query_encoder import QueryEncoder
 from api.state import IndexLoader, ServiceState, default_loader
 from kg.config import Settings, load_settings
 from kg.errors import CartographError, StoreError
@@ -42,7 +42,7 @@ def _open_store(settings: Settings) -> GraphStore:
 
 
 def _load_encoder(settings: Settings) -> QueryEncoder | None:
-    from gnn.text import TextEncoder
+    from kg.text import TextEncoder
 
     try:
         encoder = QueryEncoder(TextEncoder(cache_dir=None))

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from api.events import EventSpool, RecentEvents
-from api.index import ServingIndex, load_index, newest_bundle_version
 from api.metrics import ApiMetrics
-from api.query_encoder import QueryEncoder
+from api.serving.index import ServingIndex, load_index, newest_bundle_version
+from api.serving.query_encoder import QueryEncoder
 from kg.config import Settings
 from kg.errors import CartographError
 from kg.store import GraphStore

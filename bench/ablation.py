@@ -22,11 +22,11 @@ sys.path.insert(0, str(ROOT))
 from gnn.config import TrainConfig  # noqa: E402
 from gnn.data import snapshot_from_store  # noqa: E402
 from gnn.pipeline import prepare_with_text  # noqa: E402
-from gnn.text import TextEncoder  # noqa: E402
 from gnn.train import train_model  # noqa: E402
 from kg.config import PROJECT_ROOT  # noqa: E402
 from kg.queries import QueryLibrary  # noqa: E402
 from kg.store.embedded import EmbeddedStore  # noqa: E402
+from kg.text import TextEncoder  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

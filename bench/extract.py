@@ -146,8 +146,8 @@ def merge_sweep() -> dict[str, Any]:
     (difflib ratio of the canonical keys, MiniLM cosine), the resolver's rule being ratio >= s and cos >= e."""
     import difflib
 
-    from gnn.text import TextEncoder
     from kg.extract.normalise import EMBEDDING_THRESHOLD, STRING_THRESHOLD
+    from kg.text import TextEncoder
 
     pairs = [json.loads(line) for line in MERGE_PAIRS.read_text(encoding="utf-8").splitlines() if line.strip()]
     texts = sorted({p["a"] for p in pairs} | {p["b"] for p in pairs})

@@ -24,10 +24,10 @@ sys.path.insert(0, str(ROOT))
 from gnn.config import TrainConfig  # noqa: E402
 from gnn.data import snapshot_from_store  # noqa: E402
 from gnn.pipeline import BASELINES, markdown_table, metrics_document, prepare_with_text, train_all  # noqa: E402
-from gnn.text import TextEncoder  # noqa: E402
 from kg.config import PROJECT_ROOT  # noqa: E402
 from kg.queries import QueryLibrary  # noqa: E402
 from kg.store.embedded import EmbeddedStore  # noqa: E402
+from kg.text import TextEncoder  # noqa: E402
 
 
 def _ingest(data_dir: Path, store_path: Path) -> None:

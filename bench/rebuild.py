@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from gnn.config import TrainConfig
+from gnn.rebuild import rebuild_steps
 from kg.config import PROJECT_ROOT, Settings
-from kg.rebuild.job import RebuildJob, default_steps, job_inputs
+from kg.rebuild.job import RebuildJob, job_inputs
 from kg.rebuild.record import JobRecord
 from kg.store import open_store
 
@@ -37,7 +38,7 @@ def run_job(home: Path, catalog: Path, *, full: bool = False, train: bool = True
             config: TrainConfig | None = None) -> tuple[JobRecord, float]:
     settings = Settings(store_backend="embedded", home=home, neo4j_uri=None)
     inputs = job_inputs(catalog, None, full=full, train=train)
-    job = RebuildJob(settings, inputs, default_steps(inputs, finetune_epochs=finetune_epochs, config=config),
+    job = RebuildJob(settings, inputs, rebuild_steps(inputs, finetune_epochs=finetune_epochs, config=config),
                      log=lambda line: print("   " + line, file=sys.stderr, flush=True), progress=False)
     started = time.perf_counter()
     record = job.run()

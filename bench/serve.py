@@ -125,12 +125,11 @@ def run_server(home: Path, port: int, synthetic: bool) -> None:
     settings = Settings(home=home, store_backend="embedded", neo4j_uri=None, serve_threads=1)
     loader = None
     if synthetic:
-        from api.catalog import catalog_from_bundle
-        from api.index import build_index
+        from api.serving.catalog import catalog_from_bundle
+        from api.serving.index import build_index
         from gnn.bundle import load_bundle
 
         def loader(s: Settings, store: Any) -> Any:
-            assert s.artifacts_dir is not None
             bundle = load_bundle(s.artifacts_dir)
             return build_index(bundle, catalog_from_bundle(bundle), text_encoder=None)
 

@@ -22,7 +22,7 @@ from torch_geometric.data import HeteroData
 from gnn.bundle import Bundle, graph_from_dict
 from gnn.data import ITEM_RELATIONS
 from gnn.models import GNNEncoder
-from gnn.train import rebuild_model
+from gnn.models.registry import model_from_bundle
 
 
 @dataclass
@@ -137,7 +137,7 @@ class InductiveEncoder:
 
     Args:
         bundle: a loaded bundle of a ``gnn`` or ``gnn_notext`` model.
-        text_encoder: turns :attr:`NewProduct.text` into features (default: a :class:`gnn.text.TextEncoder`
+        text_encoder: turns :attr:`NewProduct.text` into features (default: a :class:`kg.text.TextEncoder`
             on the default model, created lazily) when features are not passed to :meth:`embed`.
     """
 
@@ -145,14 +145,14 @@ class InductiveEncoder:
         if bundle.config.model not in ("gnn", "gnn_notext") or bundle.graph is None or bundle.model_meta is None:
             raise ValueError(f"bundle {bundle.path} ({bundle.config.model}) has no GNN encoder for new products")
         self.bundle = bundle
-        self.model: GNNEncoder = rebuild_model(bundle.config, bundle.model_meta, bundle.state_dict)
+        self.model: GNNEncoder = model_from_bundle(bundle.config, bundle.model_meta, bundle.state_dict)
         self.graph = graph_from_dict(bundle.graph)
         self._text_encoder = text_encoder
 
     def embed(self, products: Sequence[NewProduct], text_features: np.ndarray | None = None) -> InductiveResult:
         if text_features is None and "x" in self.graph["product"]:
             if self._text_encoder is None:
-                from gnn.text import TextEncoder
+                from kg.text import TextEncoder
 
                 self._text_encoder = TextEncoder()
             text_features = self._text_encoder.encode([p.text for p in products])

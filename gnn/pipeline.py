@@ -1,8 +1,13 @@
-"""Store -> snapshot -> text features -> train the model and the baselines -> bundle. Used by the CLI and bench."""
+"""Store -> snapshot -> text features -> train the model and the baselines -> bundle.
+
+:func:`train_from_store` is the one workflow that ``cartograph train``, the quick start and bench use; the
+rebuild's model step (:mod:`gnn.rebuild`) shares its first half, :func:`prepare_from_store`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +15,12 @@ import numpy as np
 
 from gnn.bundle import write_bundle
 from gnn.config import ModelKind, TrainConfig
-from gnn.data import GraphSnapshot, split_snapshot
-from gnn.text import TextEncoder
+from gnn.data import GraphSnapshot, snapshot_from_store, split_snapshot
 from gnn.train import Prepared, TrainResult, model_meta, prepare_split, train_model
+from kg.config import Settings
+from kg.errors import ValidationError
+from kg.store import GraphStore, open_store
+from kg.text import TextEncoder
 
 BASELINES: tuple[ModelKind, ...] = ("popularity", "bpr_mf", "lightgcn", "text_only", "gnn_notext")
 Log = Callable[[str], None]
@@ -85,6 +93,57 @@ def prepare_with_text(snapshot: GraphSnapshot, config: TrainConfig, encoder: Tex
     split = split_snapshot(snapshot, cold_fraction=config.cold_fraction, seed=config.seed,
                            min_interactions=config.min_interactions)
     return prepare_split(snapshot, split, features, config)
+
+
+def read_snapshot(settings: Settings, store: GraphStore | None = None) -> GraphSnapshot:
+    """A snapshot of the configured graph (or of ``store``, e.g. one a running API holds open)."""
+    if store is not None:
+        return snapshot_from_store(store)
+    with open_store(settings, read_only=True) as own:
+        return snapshot_from_store(own)
+
+
+def text_encoder(settings: Settings, config: TrainConfig, model_dir: Path | None = None) -> TextEncoder:
+    """The text encoder training uses: ``model_dir`` (default MiniLM), cached under ``<home>/cache/text``."""
+    return TextEncoder(model_dir, cache_dir=settings.home / "cache" / "text", num_threads=config.num_threads)
+
+
+def prepare_from_store(settings: Settings, config: TrainConfig, *, store: GraphStore | None = None,
+                       encoder: TextEncoder | None = None, log: Log | None = None) -> Prepared:
+    """Snapshot, check there is something to learn from, embed the text, split and build the graph."""
+    snapshot = read_snapshot(settings, store)
+    if snapshot.num_users == 0 or snapshot.inter_user.size == 0:
+        raise ValidationError("the graph has no interactions to train on (run `cartograph ingest`)")
+    if log:
+        log(f"snapshot {snapshot.snapshot_id}: {snapshot.num_users} users, {snapshot.num_products} products, "
+            f"{snapshot.inter_user.size} interactions")
+    return prepare_with_text(snapshot, config, encoder or text_encoder(settings, config), log=log)
+
+
+@dataclass
+class TrainRun:
+    """What :func:`train_from_store` produced: the bundle, the model's result and the baselines'."""
+
+    bundle: Path
+    prepared: Prepared
+    main: TrainResult
+    baselines: dict[str, TrainResult] = field(default_factory=dict)
+
+    def metrics_document(self) -> dict[str, Any]:
+        return metrics_document(self.main, self.baselines, self.prepared)
+
+
+def train_from_store(settings: Settings, config: TrainConfig, *, baselines: Sequence[ModelKind] = (),
+                     store: GraphStore | None = None, text_model: Path | None = None, progress: bool = True,
+                     log: Log | None = None, set_current: bool = True) -> TrainRun:
+    """The whole training workflow: snapshot -> text -> split -> train (and ``baselines``) -> bundle."""
+    prepared = prepare_from_store(settings, config, store=store, encoder=text_encoder(settings, config, text_model),
+                                  log=log)
+    if log:
+        log(f"split: {prepared.split.summary()}")
+    main, others = train_all(prepared, config, baselines=baselines, progress=progress, log=log)
+    path = save_result(settings.artifacts_dir, prepared, main, others, set_current=set_current)
+    return TrainRun(path, prepared, main, others)
 
 
 METRIC_COLUMNS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@10", "mrr", "coverage@10")

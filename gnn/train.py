@@ -1,6 +1,6 @@
 """Training and evaluation of every model in one harness, on one split.
 
-:func:`prepare` turns a snapshot into the split and the message-passing graph once; :func:`train_model`
+:func:`prepare_split` builds a split's message-passing graph once; :func:`train_model`
 trains (or, for popularity and text-only, computes) one model on it with BPR and sampled negatives,
 early-stopping on valid NDCG@10, and evaluates the best state on the test split and on the cold slice.
 
@@ -24,14 +24,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
-from torch_geometric.typing import Metadata
 from tqdm.auto import tqdm
 
-from gnn.baselines import BPRMF, LightGCNRecommender, Popularity, TextOnly
 from gnn.config import TrainConfig
-from gnn.data import GraphSnapshot, Split, split_snapshot, to_hetero_data
+from gnn.data import GraphSnapshot, Split, to_hetero_data
 from gnn.metrics import embedding_score_fn, evaluate_ranking
-from gnn.models import GNNEncoder, HeteroSAGERecommender, KGLightGCNRecommender, Recommender
+from gnn.models import Recommender
+from gnn.models.registry import ModelShape, build_model
 
 
 @dataclass
@@ -43,15 +42,14 @@ class Prepared:
     data: HeteroData
 
     @property
+    def shape(self) -> ModelShape:
+        """What sizes a model trained on this graph (a bundle's ``model_meta.json``)."""
+        return ModelShape.of_graph(self.data, self.snapshot.num_users, self.snapshot.num_products)
+
+    @property
     def text_dims(self) -> dict[str, int]:
-        return {t: int(self.data[t].x.size(1)) for t in self.data.node_types if "x" in self.data[t]}
-
-
-def prepare(snapshot: GraphSnapshot, text_features: np.ndarray | Mapping[str, np.ndarray] | None, *,
-            cold_fraction: float = 0.05, seed: int = 0, min_interactions: int = 3) -> Prepared:
-    """Split ``snapshot`` and build its train graph with ``text_features`` (see :func:`to_hetero_data`)."""
-    split = split_snapshot(snapshot, cold_fraction=cold_fraction, seed=seed, min_interactions=min_interactions)
-    return Prepared(snapshot, split, to_hetero_data(snapshot, split, text_features))
+        """Node type -> text feature width, for the node types that carry text."""
+        return dict(self.shape.text_dims)
 
 
 def prepare_split(snapshot: GraphSnapshot, split: Split,
@@ -60,47 +58,6 @@ def prepare_split(snapshot: GraphSnapshot, split: Split,
     config fields to :func:`to_hetero_data` arguments; :func:`gnn.pipeline.prepare_with_text` uses it too)."""
     return Prepared(snapshot, split, to_hetero_data(snapshot, split, text_features,
                                                     min_entity_degree=config.min_entity_degree))
-
-
-def build_model(config: TrainConfig, prepared: Prepared) -> Any:
-    """The model named by ``config.model``, freshly initialised (seed the RNG first)."""
-    data = prepared.data
-    num_users, num_products = prepared.snapshot.num_users, prepared.snapshot.num_products
-    if config.model in ("gnn", "gnn_notext"):
-        if config.model == "gnn" and "product" not in prepared.text_dims:
-            raise ValueError("model 'gnn' needs product text features")
-        return gnn_encoder(config, data.metadata(), {t: int(data[t].num_nodes) for t in data.node_types},
-                           prepared.text_dims)
-    if config.model == "bpr_mf":
-        return BPRMF(num_users, num_products, config.hidden_channels)
-    if config.model == "lightgcn":
-        return LightGCNRecommender(num_users, num_products, config.hidden_channels, config.num_layers)
-    if config.model == "popularity":
-        return Popularity()
-    if config.model == "text_only":
-        if "product" not in prepared.text_dims:
-            raise ValueError("model 'text_only' needs product text features")
-        return TextOnly()
-    raise ValueError(f"unknown model {config.model!r}")
-
-
-def gnn_encoder(config: TrainConfig, metadata: Metadata, num_nodes: dict[str, int],
-                text_dims: dict[str, int]) -> GNNEncoder:
-    """The ``gnn`` / ``gnn_notext`` encoder that ``config.conv`` names, freshly initialised."""
-    use_text = config.model == "gnn"
-    if config.conv == "lightgcn":
-        return KGLightGCNRecommender(
-            metadata, num_nodes, text_dims, config.hidden_channels, config.num_layers, use_text=use_text,
-            product_id_embedding=config.product_id_embedding, id_dropout=config.id_dropout,
-            relation_weights=config.relation_weights,
-            relations=tuple(config.relations) if config.relations is not None else None,
-            text_input=config.text_input,
-        )
-    return HeteroSAGERecommender(
-        metadata, num_nodes, text_dims, config.hidden_channels, config.num_layers, use_text=use_text,
-        product_id_embedding=config.product_id_embedding, id_dropout=config.id_dropout,
-        dropout=config.dropout, conv=config.conv,
-    )
 
 
 def evaluate_embeddings(prepared: Prepared, user_emb: Tensor, product_emb: Tensor, *, batch_size: int = 2048,
@@ -211,13 +168,65 @@ def _embed(model: Recommender, data: HeteroData, train: bool) -> tuple[Tensor, T
     return model.embed(data)
 
 
+def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data: HeteroData, train: Tensor,
+                 warm: Tensor, config: TrainConfig, gen: torch.Generator) -> float:
+    """One pass over the ``[2, E]`` train interactions in random batches, each positive against
+    ``config.negatives`` warm products drawn uniformly; returns the mean BPR loss."""
+    total, steps = 0.0, 0
+    for batch in torch.randperm(train.size(1), generator=gen).split(config.batch_size):
+        users, pos = train[0, batch], train[1, batch]
+        neg = warm[torch.randint(len(warm), (len(batch), config.negatives), generator=gen)]
+        user_emb, product_emb, layer0 = _embed_for_loss(model, data, config.reg_on)
+        loss = bpr_loss(user_emb, product_emb, users, pos, neg, config.reg, reg_emb=layer0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total, steps = total + loss.item(), steps + 1
+    return total / max(steps, 1)
+
+
+def _fit(model: Any, prepared: Prepared, config: TrainConfig, gen: torch.Generator,
+         progress: bool) -> tuple[list[dict[str, float]], int]:
+    """Train ``model`` (a :class:`torch.nn.Module` recommender) until valid NDCG@10 stops improving and leave
+    it in its best state.
+
+    Returns ``(history, best epoch)``: one row per epoch (loss, seconds and, on evaluated epochs, valid metrics).
+    """
+    data, split = prepared.data, prepared.split
+    optimizer = torch.optim.Adam(_param_groups(model, config), lr=config.lr, weight_decay=config.weight_decay)
+    train = torch.from_numpy(split.train)
+    warm = torch.from_numpy(np.flatnonzero(split.warm_mask))
+    best_score, best_state, best_epoch, waited = -1.0, copy.deepcopy(model.state_dict()), 0, 0
+    history: list[dict[str, float]] = []
+    bar = tqdm(range(1, config.epochs + 1), desc=config.model, unit="epoch", disable=not progress, leave=False)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        loss = _train_epoch(model, optimizer, data, train, warm, config, gen)
+        row: dict[str, float] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - t0}
+        if epoch % config.eval_every == 0 or epoch == config.epochs:
+            valid = evaluate_embeddings(prepared, *_embed(model, data, train=False),
+                                        batch_size=config.eval_batch_size, which=("valid",))["valid"]
+            row.update({f"valid_{k}": v for k, v in valid.items() if k != "users"})
+            if valid["ndcg@10"] > best_score:
+                best_score, best_state, best_epoch, waited = valid["ndcg@10"], copy.deepcopy(model.state_dict()), \
+                    epoch, 0
+            else:
+                waited += 1
+            bar.set_postfix(loss=f"{loss:.4f}", ndcg10=f"{valid['ndcg@10']:.4f}", best=best_epoch)
+        history.append(row)
+        if waited >= config.patience:
+            break
+    model.load_state_dict(best_state)
+    return history, best_epoch
+
+
 def train_model(prepared: Prepared, config: TrainConfig, *, progress: bool = True,
                 evaluate: tuple[str, ...] = ("test", "cold"),
                 init: Callable[[Any], None] | None = None) -> TrainResult:
     """Train ``config.model`` on ``prepared`` and evaluate its best state (by valid NDCG@10).
 
     Args:
-        prepared: split and graph (from :func:`prepare`).
+        prepared: split and graph (from :func:`prepare_split`).
         config: model and optimisation settings.
         progress: show a progress bar over epochs.
         evaluate: evaluation sets for the final metrics (``valid`` is always included).
@@ -226,49 +235,16 @@ def train_model(prepared: Prepared, config: TrainConfig, *, progress: bool = Tru
     torch.set_num_threads(config.num_threads)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
-    data, split = prepared.data, prepared.split
-    model = build_model(config, prepared)
+    model = build_model(config, prepared.shape)
     if init is not None:
         init(model)
     history: list[dict[str, float]] = []
-    start = time.perf_counter()
     best_epoch = 0
-    if config.trainable and config.epochs > 0 and split.train.shape[1] > 0:
-        optimizer = torch.optim.Adam(_param_groups(model, config), lr=config.lr, weight_decay=config.weight_decay)
-        train = torch.from_numpy(split.train)
-        warm = torch.from_numpy(np.flatnonzero(split.warm_mask))
-        best_score, best_state, waited = -1.0, copy.deepcopy(model.state_dict()), 0
-        bar = tqdm(range(1, config.epochs + 1), desc=config.model, unit="epoch", disable=not progress, leave=False)
-        for epoch in bar:
-            t0 = time.perf_counter()
-            total, steps = 0.0, 0
-            for batch in torch.randperm(train.size(1), generator=gen).split(config.batch_size):
-                users, pos = train[0, batch], train[1, batch]
-                neg = warm[torch.randint(len(warm), (len(batch), config.negatives), generator=gen)]
-                user_emb, product_emb, layer0 = _embed_for_loss(model, data, config.reg_on)
-                loss = bpr_loss(user_emb, product_emb, users, pos, neg, config.reg, reg_emb=layer0)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total, steps = total + loss.item(), steps + 1
-            row: dict[str, float] = {"epoch": epoch, "loss": total / max(steps, 1),
-                                     "seconds": time.perf_counter() - t0}
-            if epoch % config.eval_every == 0 or epoch == config.epochs:
-                valid = evaluate_embeddings(prepared, *_embed(model, data, train=False),
-                                            batch_size=config.eval_batch_size, which=("valid",))["valid"]
-                row.update({f"valid_{k}": v for k, v in valid.items() if k != "users"})
-                if valid["ndcg@10"] > best_score:
-                    best_score, best_state, best_epoch, waited = valid["ndcg@10"], copy.deepcopy(model.state_dict()), \
-                        epoch, 0
-                else:
-                    waited += 1
-                bar.set_postfix(loss=f"{row['loss']:.4f}", ndcg10=f"{valid['ndcg@10']:.4f}", best=best_epoch)
-            history.append(row)
-            if waited >= config.patience:
-                break
-        model.load_state_dict(best_state)
+    start = time.perf_counter()
+    if config.trainable and config.epochs > 0 and prepared.split.train.shape[1] > 0:
+        history, best_epoch = _fit(model, prepared, config, gen, progress)
     train_seconds = time.perf_counter() - start
-    user_emb, product_emb = _embed(model, data, train=False)
+    user_emb, product_emb = _embed(model, prepared.data, train=False)
     user_emb, product_emb = user_emb.detach(), product_emb.detach()
     metrics = evaluate_embeddings(prepared, user_emb, product_emb, batch_size=config.eval_batch_size,
                                   which=("valid", *[w for w in evaluate if w != "valid"]))
@@ -278,36 +254,5 @@ def train_model(prepared: Prepared, config: TrainConfig, *, progress: bool = Tru
 
 
 def model_meta(prepared: Prepared) -> dict[str, Any]:
-    """What :func:`rebuild_model` needs besides the config: graph metadata, node counts, text widths."""
-    node_types, edge_types = prepared.data.metadata()
-    return {
-        "node_types": list(node_types),
-        "edge_types": [list(et) for et in edge_types],
-        "num_nodes": {t: int(prepared.data[t].num_nodes) for t in node_types},
-        "text_dims": prepared.text_dims,
-        "num_users": prepared.snapshot.num_users,
-        "num_products": prepared.snapshot.num_products,
-    }
-
-
-def rebuild_model(config: TrainConfig, meta: Mapping[str, Any], state_dict: Mapping[str, Tensor] | None) -> Any:
-    """Recreate a trained model from a bundle's config, ``model_meta.json`` and weights (eval mode)."""
-    model: Any
-    if config.model in ("gnn", "gnn_notext"):
-        metadata = (list(meta["node_types"]), [tuple(et) for et in meta["edge_types"]])
-        model = gnn_encoder(config, metadata, dict(meta["num_nodes"]), dict(meta["text_dims"]))
-    elif config.model == "bpr_mf":
-        model = BPRMF(meta["num_users"], meta["num_products"], config.hidden_channels)
-    elif config.model == "lightgcn":
-        model = LightGCNRecommender(meta["num_users"], meta["num_products"], config.hidden_channels,
-                                    config.num_layers)
-    elif config.model == "popularity":
-        return Popularity()
-    elif config.model == "text_only":
-        return TextOnly()
-    else:
-        raise ValueError(f"unknown model {config.model!r}")
-    if state_dict is not None:
-        model.load_state_dict(state_dict)
-    model.eval()
-    return model
+    """What :func:`gnn.models.registry.model_from_bundle` needs besides the config (``model_meta.json``)."""
+    return prepared.shape.to_meta()

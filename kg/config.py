@@ -27,6 +27,8 @@ from kg.errors import ConfigError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 StoreBackend = Literal["auto", "embedded", "neo4j"]
+#: Paths that default to a place under ``home`` (field -> relative path).
+DERIVED_PATHS: dict[str, str] = {"embedded_path": "graph.kuzu", "data_dir": "data", "artifacts_dir": "artifacts"}
 
 
 class Settings(BaseSettings):
@@ -40,13 +42,16 @@ class Settings(BaseSettings):
         "auto", description="'embedded', 'neo4j', or 'auto' (neo4j when neo4j_uri is set, else embedded)"
     )
     home: Path = Field(Path("var"), description="Working directory for the embedded graph and artifacts")
-    embedded_path: Path | None = Field(None, description="Embedded graph database path (default: home/graph.kuzu)")
+    # The three paths below default to places under ``home``: :meth:`_derive_paths` fills them in from the home
+    # actually configured before validation, so they are never None (the defaults shown are for the default home).
+    embedded_path: Path = Field(Path("var/graph.kuzu"), description="Embedded graph database path (default: "
+                                "home/graph.kuzu)")
     neo4j_uri: str | None = Field(None, description="Bolt URI, e.g. bolt://localhost:7687")
     neo4j_user: str = "neo4j"
     neo4j_password: SecretStr | None = None
     neo4j_database: str | None = Field(None, description="Neo4j database name (server default when unset)")
-    data_dir: Path | None = Field(None, description="Input data directory (default: home/data)")
-    artifacts_dir: Path | None = Field(None, description="Model bundles (default: home/artifacts)")
+    data_dir: Path = Field(Path("var/data"), description="Input data directory (default: home/data)")
+    artifacts_dir: Path = Field(Path("var/artifacts"), description="Model bundles (default: home/artifacts)")
     cypher_dir: Path = Field(PROJECT_ROOT / "cypher", description="Directory of schema and named queries")
     sample_dir: Path = Field(PROJECT_ROOT / "data" / "sample", description="The shipped sample dataset")
     batch_size: int = Field(1000, ge=1, le=100_000, description="Rows per UNWIND batch")
@@ -71,14 +76,19 @@ class Settings(BaseSettings):
     bundle_watch_s: float = Field(5.0, ge=0, le=3600, description="how often the API checks the artifacts' "
                                   "current pointer and reloads a newly published bundle (0: only POST /admin/reload)")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_paths(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        home = Path(data.get("home") or "var")
+        for name, below_home in DERIVED_PATHS.items():
+            if data.get(name) is None:
+                data[name] = home / below_home
+        return data
+
     @model_validator(mode="after")
-    def _fill_derived_paths(self) -> Settings:
-        if self.embedded_path is None:
-            self.embedded_path = self.home / "graph.kuzu"
-        if self.data_dir is None:
-            self.data_dir = self.home / "data"
-        if self.artifacts_dir is None:
-            self.artifacts_dir = self.home / "artifacts"
+    def _check_backend(self) -> Settings:
         if self.store_backend == "neo4j" and not self.neo4j_uri:
             raise ValueError("store_backend is 'neo4j' but CARTOGRAPH_NEO4J_URI is not set")
         return self

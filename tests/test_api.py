@@ -26,10 +26,11 @@ from typer.testing import CliRunner
 
 from api.events import EventSpool, StoredEvent
 from api.main import create_app
+from cartograph.cli import app as cli_app
+from cartograph.commands.quickstart import train_quick
 from gnn.bundle import Bundle, load_bundle
-from kg.cli import app as cli_app
 from kg.config import PROJECT_ROOT, Settings
-from kg.ingest.commands import run_ingest, train_quick
+from kg.ingest.run import run_ingest
 from kg.store import open_store
 
 API_KEY = "test-admin-key"
@@ -81,7 +82,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     _prepare_graph(settings)
     _train(settings, epochs=2)
     _add_new_product(settings)
-    assert settings.artifacts_dir is not None
     with TestClient(create_app(settings)) as client:
         # Retraining reads the graph through the store the app holds (the embedded engine has one writer).
         store = client.app.state.service.store  # type: ignore[attr-defined]
@@ -543,7 +543,7 @@ def test_quickstart_ingests_and_trains_without_serving(tmp_path: Path) -> None:
 def test_serve_command_is_registered_and_examples_use_real_ids(served: Served) -> None:
     result = CliRunner().invoke(cli_app, ["serve", "--help"])
     assert result.exit_code == 0 and "--port" in result.output
-    from api.commands import example_requests
+    from cartograph.commands.serve import example_requests
 
     lines = example_requests(served.settings, "0.0.0.0", 8000)
     user = served.bundle.id_maps["user"][0]

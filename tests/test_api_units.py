@@ -9,15 +9,15 @@ import math
 import numpy as np
 import pytest
 
-from api.bm25 import BM25Index
-from api.catalog import Catalog, Csr
 from api.errors import InvalidRequestError
 from api.events import EVENT_RELATIONSHIP, RecentEvent, RecentEvents
-from api.filters import FilterResolver, Filters, make_filters
-from api.linking import EntityLinker
-from api.recommend import top_k
-from api.text import normalize, terms
-from api.validation import check_query_text
+from api.routes.validation import check_query_text
+from api.serving.bm25 import BM25Index
+from api.serving.catalog import Catalog, Csr
+from api.serving.filters import FilterResolver, Filters, make_filters
+from api.serving.linking import EntityLinker
+from api.serving.recommend import top_k
+from api.serving.text import normalize, terms
 
 TITLES = [
     "maybelline great lash mascara black",

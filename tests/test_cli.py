@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kg.cli import app
+from cartograph.cli import app
 
 runner = CliRunner()
 
@@ -74,7 +74,7 @@ def test_a_second_process_gets_a_clear_error_while_the_database_is_open(home: Pa
     with open_store(load_settings()) as store:
         store.ping()  # holds the embedded database's write lock
         done = subprocess.run(
-            [sys.executable, "-m", "kg.cli", "init"], capture_output=True, text=True, timeout=120, check=False
+            [sys.executable, "-m", "cartograph", "init"], capture_output=True, text=True, timeout=120, check=False
         )
     assert done.returncode == 1
     assert "another process" in done.stderr

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from kg.config import PROJECT_ROOT, Settings
-from kg.ingest.commands import run_ingest
 from kg.ingest.pipeline import dump_graph
+from kg.ingest.run import run_ingest
 from kg.queries import QueryLibrary
 from kg.schema import NodeLabel, RelType
 from kg.store.compact import compact_before_append, compact_embedded
@@ -29,7 +29,6 @@ def _settings(home: Path) -> Settings:
 def sample_graph(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = _settings(tmp_path_factory.mktemp("compact") / "home")
     run_ingest(settings, PROJECT_ROOT / "data" / "sample", progress=False)
-    assert settings.embedded_path is not None
     return settings.embedded_path
 
 
@@ -115,7 +114,7 @@ def test_compaction_makes_appending_after_extraction_safe(tmp_path: Path) -> Non
 def test_compact_command_reports_rows_and_sizes(sample_graph: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from kg.cli import app
+    from cartograph.cli import app
 
     home = tmp_path / "home"
     home.mkdir()

@@ -42,6 +42,7 @@ ALLOWED_COPY_SOURCES = {
     "kg",
     "gnn",
     "api",
+    "cartograph",
     "cypher",
     "data/sample",
 }
@@ -631,7 +632,7 @@ def test_dockerignore_keeps_copied_sources_and_drops_local_state(dockerignore_pa
     for src in ALLOWED_COPY_SOURCES:
         assert not dockerignore_excludes(src, dockerignore_patterns), f".dockerignore drops {src}"
     for path in (
-        "kg/cli.py",
+        "cartograph/cli.py",
         "gnn/model.py",
         "api/app.py",
         "cypher/schema.cypher",

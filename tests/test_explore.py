@@ -11,7 +11,7 @@ import pytest
 from explore_graph import INJECTION_TITLE, MODEL, build_small_graph
 from typer.testing import CliRunner
 
-from kg.cli import app
+from cartograph.cli import app
 from kg.config import PROJECT_ROOT, Settings, load_settings
 from kg.errors import ValidationError
 from kg.explore.recs import ModelOutput, RecsExporter, top_k
@@ -251,7 +251,6 @@ def test_cli_export_recs_from_the_current_bundle(tmp_path: Path, monkeypatch: py
         store.init_schema()
         build_small_graph(store)
     out = _output("ignored")
-    assert settings.artifacts_dir is not None
     path = write_bundle(settings.artifacts_dir, config=TrainConfig(model="bpr_mf", epochs=0), snapshot_id="tiny",
                         id_maps={"user": USERS, "product": PRODUCTS}, user_embeddings=out.users,
                         product_embeddings=out.products, metrics={})

@@ -11,7 +11,7 @@ import pytest
 from test_extract_llm import FakeServer, products_of
 from typer.testing import CliRunner
 
-from kg.cli import app
+from cartograph.cli import app
 from kg.extract.base import TextItem
 from kg.extract.lexicon import Lexicon, LexiconExtractor
 from kg.extract.llm import LLMConfig, LLMExtractor

@@ -18,7 +18,7 @@ def tiny_model(path: Path, winner: str) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
 
-    from gnn.text import default_model_dir
+    from kg.text import default_model_dir
 
     labels = ["O", "B-brand", "I-brand", "B-PER", "I-PER"]
     tokenizer = AutoTokenizer.from_pretrained(str(default_model_dir()))

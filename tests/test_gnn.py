@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pytest
 import torch
 
 from gnn.bundle import current_bundle_path, load_bundle
-from gnn.config import TrainConfig
+from gnn.config import ModelKind, TrainConfig
 from gnn.data import INTERACTS, snapshot_from_store, split_snapshot, to_hetero_data
 from gnn.inductive import InductiveEncoder, NewProduct, embed_new_products
+from gnn.models import InputLayer
+from gnn.models.registry import ENCODERS, MODELS, ModelShape, build_model, model_from_bundle
 from gnn.pipeline import save_result, train_all
-from gnn.train import Prepared, prepare, prepare_split, train_model
+from gnn.train import model_meta, prepare_split, train_model
 from kg.config import PROJECT_ROOT, Settings
 from kg.queries import QueryLibrary
 from kg.store import GraphStore
@@ -82,7 +86,7 @@ def _features(n: int, seed: int = 0) -> np.ndarray:
 @pytest.fixture(scope="module")
 def prepared(snapshot):  # type: ignore[no-untyped-def]
     feats = {"product": _features(snapshot.num_products), "entity": _features(snapshot.num_nodes("entity"), 1)}
-    return prepare(snapshot, feats, cold_fraction=0.2, seed=0)
+    return prepare_split(snapshot, split_snapshot(snapshot, cold_fraction=0.2, seed=0), feats, TrainConfig())
 
 
 def _tiny(**kw: object) -> TrainConfig:
@@ -246,6 +250,68 @@ def test_training_is_reproducible(prepared) -> None:  # type: ignore[no-untyped-
     assert torch.equal(a.product_emb, b.product_emb)
 
 
+# -- model registry and input layer -------------------------------------------------------------------------
+def test_registry_builds_every_model_kind_and_conv() -> None:
+    assert set(MODELS) == set(get_args(ModelKind))
+    assert set(ENCODERS) == set(get_args(TrainConfig.model_fields["conv"].annotation))
+    for kind in ("gnn", "text_only"):
+        with pytest.raises(ValueError, match=f"model '{kind}' needs product text"):
+            build_model(_tiny(model=kind), _shape_without_text())
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model(_tiny().model_copy(update={"model": "nope"}), _shape_without_text())
+
+
+def _shape_without_text() -> ModelShape:
+    return ModelShape(node_types=("user", "product"), edge_types=(INTERACTS,), num_nodes={"user": 2, "product": 3},
+                      text_dims={}, num_users=2, num_products=3)
+
+
+@pytest.mark.parametrize("conv", ["lightgcn", "heteroconv", "to_hetero"])
+def test_model_from_bundle_rebuilds_the_model(prepared, conv: str) -> None:  # type: ignore[no-untyped-def]
+    """The bundle's path (meta through JSON, weights) builds the same module as training did, in eval mode."""
+    config = _tiny(model="gnn", conv=conv, id_dropout=0.5)
+    meta = json.loads(json.dumps(model_meta(prepared)))
+    assert ModelShape.from_meta(meta) == prepared.shape
+    torch.manual_seed(0)
+    trained = build_model(config, prepared.shape)
+    rebuilt = model_from_bundle(config, meta, trained.state_dict())
+    assert not rebuilt.training and type(rebuilt) is type(trained)
+    trained.eval()
+    with torch.no_grad():
+        for a, b in zip(trained.embed(prepared.data), rebuilt.embed(prepared.data), strict=True):
+            assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("conv", ["lightgcn", "heteroconv"])
+def test_encoders_keep_their_parameter_names(prepared, conv: str) -> None:  # type: ignore[no-untyped-def]
+    """Layer 0 is shared (InputLayer) but its parameters keep the names bundles and warm start rely on."""
+    model = build_model(_tiny(model="gnn", conv=conv), prepared.shape)
+    layer0 = {k for k in model.state_dict() if k.split(".")[0] in ("proj", "emb")}
+    assert layer0 == {"proj.entity.weight", "proj.entity.bias", "proj.product.weight", "proj.product.bias",
+                      "emb.user.weight", "emb.product.weight", "emb.brand.weight", "emb.category.weight"}
+    assert isinstance(model.layer0, InputLayer) and "layer0" not in dict(model.named_modules())
+    assert model.layer0.emb["user"] is model.emb["user"]
+
+
+def test_input_layer_drops_ids_only_while_training(prepared) -> None:  # type: ignore[no-untyped-def]
+    data = prepared.data
+    layer = InputLayer(data.node_types, {t: int(data[t].num_nodes) for t in data.node_types}, prepared.text_dims, 8,
+                       id_dropout=0.9, text_input="missing_id")
+    layer.reset_parameters()
+    warm = data["product"].warm
+    layer.eval()
+    first, again = layer(data), layer(data)
+    assert all(x.shape == (int(data[t].num_nodes), 8) for t, x in first.items())
+    assert torch.equal(first["product"], again["product"])
+    # missing_id: a warm product is its id embedding, a cold one its projected text
+    product_ids = layer.emb["product"]
+    assert isinstance(product_ids, torch.nn.Embedding)
+    torch.testing.assert_close(first["product"][warm], product_ids.weight[warm])
+    torch.testing.assert_close(first["product"][~warm], layer.proj["product"](data["product"].x[~warm]))
+    layer.train()
+    assert not torch.equal(layer(data)["product"], first["product"])
+
+
 # -- bundle -----------------------------------------------------------------------------------------------
 def test_bundle_round_trip_and_atomic_failure(tmp_path: Path, prepared, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     main, others = train_all(prepared, _tiny(model="gnn"), baselines=("popularity",), progress=False)
@@ -329,8 +395,9 @@ def test_inductive_ignores_neighbours_the_model_never_trained(snapshot) -> None:
     trained, isolated = snap.ids["entity"]
     for entity_text, expect_unknown in ((None, True), (_features(snap.num_nodes("entity"), 1), False)):
         feats = {"product": x} if entity_text is None else {"product": x, "entity": entity_text}
-        data = to_hetero_data(snap, split, feats)
-        model = train_model(Prepared(snap, split, data), _tiny(model="gnn", epochs=1), progress=False).model
+        prepared = prepare_split(snap, split, feats, _tiny())
+        data = prepared.data
+        model = train_model(prepared, _tiny(model="gnn", epochs=1), progress=False).model
         alone = embed_new_products(model, data, snap.ids, [NewProduct(id="n")], x[:1])
         out = embed_new_products(model, data, snap.ids, [NewProduct(id="n", entities=[isolated])], x[:1])
         assert out.unknown == ({"n": [isolated]} if expect_unknown else {})
@@ -341,7 +408,7 @@ def test_inductive_ignores_neighbours_the_model_never_trained(snapshot) -> None:
 
 # -- text encoder (real MiniLM, ~10 short texts) ---------------------------------------------------------------
 def test_text_encoder_and_cache(tmp_path: Path) -> None:
-    from gnn.text import TextEncoder
+    from kg.text import TextEncoder
 
     texts = [f"hydrating face cream number {i}" for i in range(9)] + ["red lipstick"]
     enc = TextEncoder(cache_dir=tmp_path / "cache", batch_size=4, num_threads=1)
@@ -365,7 +432,7 @@ def test_text_encoder_and_cache(tmp_path: Path) -> None:
 def test_cli_train_and_evaluate(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from kg.cli import app
+    from cartograph.cli import app
     from kg.store import open_store
 
     with open_store(settings) as store:
@@ -380,7 +447,6 @@ def test_cli_train_and_evaluate(settings: Settings, monkeypatch: pytest.MonkeyPa
     result = runner.invoke(app, ["train", "--config", str(cfg), "--epochs", "1"])
     assert result.exit_code == 0, result.output
     assert "bpr_mf" in result.output and "lightgcn" in result.output and "ndcg@10" in result.output
-    assert settings.artifacts_dir is not None
     bundle = load_bundle(settings.artifacts_dir)
     assert bundle.config.epochs == 1 and bundle.config.model == "gnn"
     result = runner.invoke(app, ["evaluate"])

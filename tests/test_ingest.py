@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from kg.cli import app
+from cartograph.cli import app
 from kg.config import PROJECT_ROOT, Settings, load_settings
-from kg.ingest.commands import run_ingest
 from kg.ingest.pipeline import dump_graph, ingest
 from kg.ingest.readers.cartograph import CartographReader
 from kg.ingest.records import RecordKind
 from kg.ingest.report import IngestReport
+from kg.ingest.run import run_ingest
 from kg.queries import QueryLibrary
 from kg.store import GraphStore
 from kg.store.embedded import EmbeddedStore

@@ -9,7 +9,7 @@ import pytest
 from explore_graph import build_small_graph
 from typer.testing import CliRunner
 
-from kg.cli import app
+from cartograph.cli import app
 from kg.config import Settings, load_settings
 from kg.errors import QueryError, WriteRefusedError
 from kg.explore.params import check_against, parse_param, parse_params

@@ -13,11 +13,11 @@ from rdflib import RDF, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 from typer.testing import CliRunner
 
-from kg.cli import app
+from cartograph.cli import app
 from kg.config import PROJECT_ROOT, Settings, load_settings
 from kg.errors import ValidationError
 from kg.explore.rdf_export import CG, DEFAULT_BASE, SCHEMA, RdfExporter, write_rdf
-from kg.ingest.commands import Format, run_ingest
+from kg.ingest.run import Format, run_ingest
 from kg.store import GraphStore, open_store
 
 SAMPLE = PROJECT_ROOT / "data" / "sample"

@@ -126,9 +126,12 @@ def test_amazon_beauty_fixture_records(beauty_dir: Path) -> None:
 
 def test_amazon_beauty_records_validate(beauty_dir: Path) -> None:
     """What the reader yields without an error is accepted by the typed models (the pipeline's rules)."""
-    for rec in AmazonBeautyReader(beauty_dir).read():
-        if rec.error is None:
-            MODEL_BY_KIND[rec.kind](**rec.data)
+    records = list(AmazonBeautyReader(beauty_dir).read())
+    accepted = [rec for rec in records if rec.error is None]
+    assert len(accepted) > len(records) / 2  # the fixture is mostly good data: a reader erring on all would pass
+    assert {rec.kind.value for rec in accepted} >= {"product", "user", "brand", "category", "interaction"}
+    for rec in accepted:
+        MODEL_BY_KIND[rec.kind](**rec.data)
 
 
 def test_amazon_beauty_missing_required_file(beauty_dir: Path) -> None:
@@ -334,7 +337,6 @@ def test_registry_and_open_reader(beauty_dir: Path) -> None:
 
 
 def test_cartograph_reader_is_registered() -> None:
-    pytest.importorskip("kg.ingest.readers.cartograph", reason="the Cartograph catalog reader is not written yet")
     assert READERS["cartograph"].__name__ == "CartographReader"
 
 
@@ -454,7 +456,6 @@ def test_sample_is_consistent(manifest: dict[str, Any], sample_rows: dict[str, l
 
 
 def test_sample_reads_cleanly_through_the_catalog_reader(manifest: dict[str, Any]) -> None:
-    pytest.importorskip("kg.ingest.readers.cartograph", reason="the Cartograph catalog reader is not written yet")
     kinds: Counter[str] = Counter()
     for rec in open_reader(SAMPLE).read():
         assert rec.error is None, (rec.location, rec.error)

@@ -10,18 +10,19 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from cartograph.cli import app
+from cartograph.commands.quickstart import train_quick
 from gnn.bundle import load_bundle
-from kg.cli import app
+from gnn.rebuild import PublishStep, rebuild_steps
 from kg.config import PROJECT_ROOT, Settings
 from kg.errors import RebuildError, RebuildLockedError
 from kg.extract.pipeline import run_extract
-from kg.ingest.commands import run_ingest, train_quick
 from kg.ingest.pipeline import dump_graph, ingest, plan_products
 from kg.ingest.readers import open_reader
+from kg.ingest.run import run_ingest
 from kg.rebuild.diff import diff_catalog
-from kg.rebuild.job import GraphStep, JobContext, PlanStep, RebuildJob, default_steps, job_inputs, outcome_of
+from kg.rebuild.job import GraphStep, JobContext, PlanStep, RebuildJob, job_inputs, outcome_of
 from kg.rebuild.lock import RebuildLock
-from kg.rebuild.model import PublishStep
 from kg.rebuild.record import JobRecord
 from kg.store import GraphStore, open_store
 
@@ -105,7 +106,7 @@ def test_an_export_that_names_its_source_is_that_sources_catalog(store: GraphSto
 def run_job(settings: Settings, catalog: Path, events: Path | None = None, steps: list[Any] | None = None,
             log: list[str] | None = None) -> RebuildJob:
     inputs = job_inputs(catalog, events, model=False)
-    job = RebuildJob(settings, inputs, steps or default_steps(inputs),
+    job = RebuildJob(settings, inputs, steps or rebuild_steps(inputs),
                      log=(log.append if log is not None else lambda _: None), progress=False)
     job.run()
     return job
@@ -230,7 +231,7 @@ def test_rebuild_warm_starts_gates_and_publishes_with_only_changed_text_reproces
     before = load_bundle(trained.artifacts_dir)  # type: ignore[arg-type]
     export, change = sample_export(tmp_path / "export")
     inputs = job_inputs(export, None)
-    job = RebuildJob(trained, inputs, default_steps(inputs, finetune_epochs=1, tolerance=0.99), progress=False,
+    job = RebuildJob(trained, inputs, rebuild_steps(inputs, finetune_epochs=1, tolerance=0.99), progress=False,
                      log=lambda _: None)
     record = job.run()
     steps = record.steps

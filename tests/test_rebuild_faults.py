@@ -29,7 +29,7 @@ def cartograph(home: Path, *args: str, fault: str | None = None) -> subprocess.C
     env.pop(FAULT_ENV, None)
     if fault:
         env[FAULT_ENV] = fault
-    return subprocess.run([sys.executable, "-m", "kg.cli", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cartograph", *args], env=env, capture_output=True, text=True,
                           timeout=600, cwd=PROJECT_ROOT, check=False)
 
 
@@ -73,7 +73,6 @@ def test_killed_graph_steps_resume_to_the_clean_graph(point: str, tmp_path: Path
 def test_killed_model_steps_keep_the_current_bundle_and_resume(point: str, tmp_path: Path) -> None:
     settings = main_job_home(tmp_path / "home")
     home = settings.home
-    assert settings.artifacts_dir is not None
     serving = current_bundle_path(settings.artifacts_dir)
     export, _ = sample_export(tmp_path / "export")
     args = ("rebuild", "--catalog", str(export), "--finetune-epochs", "1", "--tolerance", "0.99", "--no-progress")

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Path, Query
 
 from api.errors import InvalidRequestError
-from api.filters import Filters, make_filters
 from api.models import ID_PATTERN, MAX_K
+from api.serving.filters import Filters, make_filters
 
 MAX_FILTER_VALUE_CHARS = 100
 

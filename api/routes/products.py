@@ -6,11 +6,11 @@ from fastapi import APIRouter, Response
 
 from api.deps import IndexDep
 from api.errors import NotFoundError
-from api.index import ServingIndex
 from api.models import LinkedProduct, Product, SimilarItem, SimilarProducts
-from api.present import finite, json_response, product
-from api.recommend import linked_products, similar
 from api.routes.params import FiltersDep, KQuery, ProductIdPath
+from api.routes.present import finite, json_response, product
+from api.serving.index import ServingIndex
+from api.serving.recommend import linked_products, similar
 
 router = APIRouter(tags=["products"])
 

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query, Response
 from api.deps import IndexDep, StateDep
 from api.errors import InvalidRequestError
 from api.models import ID_PATTERN, Recommendations, RecommendedItem
-from api.present import finite, json_response, product
-from api.recommend import recommend
 from api.routes.params import FiltersDep, KQuery, UserIdPath
+from api.routes.present import finite, json_response, product
+from api.serving.recommend import recommend
 
 router = APIRouter(tags=["recommendations"])
 MAX_ITEMS = 50

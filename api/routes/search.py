@@ -8,11 +8,11 @@ from fastapi import APIRouter, Query, Response
 
 from api.deps import IndexDep, StateDep
 from api.models import ID_PATTERN, MAX_QUERY_CHARS, LinkedMention, SearchHit, SearchResults
-from api.present import json_response, product
-from api.recommend import user_context
 from api.routes.params import FiltersDep, KQuery
-from api.search import search
-from api.validation import check_query_text
+from api.routes.present import json_response, product
+from api.routes.validation import check_query_text
+from api.serving.recommend import user_context
+from api.serving.search import search
 
 router = APIRouter(tags=["search"])
 

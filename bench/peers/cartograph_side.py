@@ -52,7 +52,7 @@ def load_config(dataset: str, *, epochs: int | None = None, threads: int = 2) ->
 def text_features(snapshot: GraphSnapshot, cache_dir: Path, threads: int) -> dict[str, np.ndarray]:
     """Product text embeddings (MiniLM, cached); entity text only where entities have names (ml-100k's
     Freebase entities are bare ids: they get learned embeddings instead)."""
-    from gnn.text import TextEncoder
+    from kg.text import TextEncoder
 
     encoder = TextEncoder(cache_dir=cache_dir, num_threads=threads)
     features = {"product": encoder.encode(snapshot.product_texts())}

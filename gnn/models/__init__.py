@@ -1,4 +1,10 @@
-"""Trainable recommenders (one per file) and :func:`build_model`, the factory the trainer uses."""
+"""Trainable recommenders (one per file) and their shared input layer.
+
+:mod:`gnn.models.registry` builds every model kind, these and the baselines: its ``build_model`` for
+training, its ``model_from_bundle`` for a saved bundle. It is not imported here: it imports
+:mod:`gnn.baselines`, which imports :mod:`gnn.models.kg_lightgcn`, so importing it from this package would
+make a circle.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from gnn.models.hetero_sage import HeteroSAGERecommender
+from gnn.models.input_layer import InputLayer
 from gnn.models.kg_lightgcn import KGLightGCNRecommender
 
 
@@ -20,4 +27,4 @@ class Recommender(Protocol):
 #: The encoders behind the ``gnn`` / ``gnn_notext`` models (``TrainConfig.conv`` picks one).
 GNNEncoder = KGLightGCNRecommender | HeteroSAGERecommender
 
-__all__ = ["GNNEncoder", "HeteroSAGERecommender", "KGLightGCNRecommender", "Recommender"]
+__all__ = ["GNNEncoder", "HeteroSAGERecommender", "InputLayer", "KGLightGCNRecommender", "Recommender"]

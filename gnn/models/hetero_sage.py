@@ -1,6 +1,6 @@
 """Heterogeneous GraphSAGE encoder with text features, dot-product decoder (trained with BPR).
 
-Node inputs (all projected to ``hidden_channels``):
+Node inputs (all projected to ``hidden_channels``; :class:`~gnn.models.input_layer.InputLayer`):
 
 - ``product``: ``Linear(text embedding)`` plus, optionally, a learned id embedding. The id embedding is
   multiplied by ``product.warm``, so products withheld from training (and products added after it) are
@@ -30,6 +30,8 @@ from torch_geometric.data import HeteroData
 from torch_geometric.nn import HeteroConv, SAGEConv, to_hetero
 from torch_geometric.typing import EdgeType, Metadata, NodeType
 
+from gnn.models.input_layer import InputLayer
+
 ConvKind = Literal["heteroconv", "to_hetero"]
 
 
@@ -55,6 +57,10 @@ class HeteroSAGERecommender(torch.nn.Module):
         - :meth:`embed`: ``(users [U, hidden_channels], products [P, hidden_channels])``.
     """
 
+    #: Layer 0. Held outside the module tree: its ``proj`` / ``emb`` are registered on this module directly,
+    #: so the state_dict keys stay ``proj.<type>.*`` / ``emb.<type>.weight``, those of every saved bundle.
+    layer0: InputLayer
+
     def __init__(
         self,
         metadata: Metadata,
@@ -73,19 +79,12 @@ class HeteroSAGERecommender(torch.nn.Module):
         self.node_types, self.edge_types = list(metadata[0]), [tuple(e) for e in metadata[1]]
         self.hidden_channels = hidden_channels
         self.num_layers = num_layers
-        self.use_text = use_text
-        self.product_id_embedding = product_id_embedding
-        self.id_dropout = id_dropout
         self.dropout = dropout
         self.conv_kind = conv
-        self.text_types = sorted(t for t in text_dims if use_text and t in self.node_types)
-        self.proj = torch.nn.ModuleDict({t: torch.nn.Linear(text_dims[t], hidden_channels) for t in self.text_types})
-        id_types = [t for t in self.node_types if t not in self.text_types]
-        if "product" in self.text_types and product_id_embedding:
-            id_types.append("product")
-        self.emb = torch.nn.ModuleDict(
-            {t: torch.nn.Embedding(num_nodes[t], hidden_channels) for t in sorted(set(id_types))}
-        )
+        layer0 = InputLayer(self.node_types, num_nodes, text_dims, hidden_channels, use_text=use_text,
+                            product_id_embedding=product_id_embedding, id_dropout=id_dropout)
+        self.proj, self.emb = layer0.proj, layer0.emb
+        object.__setattr__(self, "layer0", layer0)  # see the class attribute's comment
         if conv == "heteroconv":
             self.convs = torch.nn.ModuleList(
                 HeteroConv({et: SAGEConv(hidden_channels, hidden_channels) for et in self.edge_types}, aggr="sum")
@@ -101,10 +100,7 @@ class HeteroSAGERecommender(torch.nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for lin in self.proj.values():
-            cast(torch.nn.Linear, lin).reset_parameters()
-        for emb in self.emb.values():
-            torch.nn.init.normal_(cast(torch.nn.Embedding, emb).weight, std=0.1)
+        self.layer0.reset_parameters()
         for conv in self.convs:
             cast(HeteroConv, conv).reset_parameters()
         if self.hetero_gnn is not None:
@@ -115,25 +111,8 @@ class HeteroSAGERecommender(torch.nn.Module):
 
     def inputs(self, data: HeteroData) -> dict[NodeType, Tensor]:
         """Layer-0 representation of every node type, ``[N_t, hidden_channels]``."""
-        h: dict[NodeType, Tensor] = {}
-        for t in self.node_types:
-            n = data[t].num_nodes
-            parts: list[Tensor] = []
-            if t in self.text_types:
-                parts.append(self.proj[t](data[t].x))
-            if t in self.emb:
-                ids = data[t].node_id if "node_id" in data[t] else torch.arange(n)
-                emb = cast(torch.nn.Embedding, self.emb[t])
-                known = ids < emb.num_embeddings  # nodes added after training have no id embedding
-                e = emb(torch.where(known, ids, torch.zeros_like(ids)))
-                keep = known
-                if t == "product":
-                    keep = keep & data[t].warm
-                    if self.training and self.id_dropout > 0:
-                        keep = keep & (torch.rand(n) >= self.id_dropout)
-                parts.append(e * keep.to(e.dtype).unsqueeze(-1))
-            h[t] = torch.stack(parts).sum(0) if len(parts) > 1 else parts[0]
-        return h
+        self.layer0.train(self.training)  # not a submodule, so train() / eval() do not reach it
+        return self.layer0(data)
 
     def forward(self, data: HeteroData) -> dict[NodeType, Tensor]:
         """Encode every node: node type -> ``[N_t, hidden_channels]``."""

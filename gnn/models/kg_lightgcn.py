@@ -9,7 +9,7 @@ it and adds what LightGCN cannot see: the brand / category / entity / co-purchas
 On the sample, this encoder without text beats LightGCN on warm items and every model on cold ones; with text
 it needs a slow text projection (``TrainConfig.text_lr``, starting from zero) not to lose warm quality.
 
-Layer 0 (all ``hidden_channels`` wide):
+Layer 0 (all ``hidden_channels`` wide; :class:`~gnn.models.input_layer.InputLayer`):
 
 - ``product``: ``Linear(text embedding)`` (initialised to zero; ``text_input="missing_id"`` uses it only
   where there is no id embedding) plus a learned id embedding for *warm* products only (multiplied
@@ -42,8 +42,9 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.typing import EdgeType, Metadata, NodeType
 
+from gnn.models.input_layer import InputLayer, TextInput
+
 RelationWeights = Literal["learned", "mean"]
-TextInput = Literal["add", "missing_id"]
 
 
 def normalized_adjacency(edge_index: Tensor, num_src: int, num_dst: int) -> tuple[Tensor, Tensor]:
@@ -65,6 +66,8 @@ def normalized_adjacency(edge_index: Tensor, num_src: int, num_dst: int) -> tupl
 
 class KGLightGCNRecommender(torch.nn.Module):
     r"""User -> product link prediction with LightGCN propagation over every relation of the graph.
+
+    Layer 0 is an :class:`~gnn.models.input_layer.InputLayer` with zero-initialised text projections.
 
     Args:
         metadata: ``(node_types, edge_types)`` of the graph (``data.metadata()``).
@@ -89,6 +92,10 @@ class KGLightGCNRecommender(torch.nn.Module):
         - :meth:`embed`: ``(users [U, hidden_channels], products [P, hidden_channels])``.
     """
 
+    #: Layer 0. Held outside the module tree: its ``proj`` / ``emb`` are registered on this module directly,
+    #: so the state_dict keys stay ``proj.<type>.*`` / ``emb.<type>.weight``, those of every saved bundle.
+    layer0: InputLayer
+
     def __init__(
         self,
         metadata: Metadata,
@@ -111,16 +118,15 @@ class KGLightGCNRecommender(torch.nn.Module):
         ]
         self.hidden_channels = hidden_channels
         self.num_layers = num_layers
-        self.use_text = use_text
-        self.id_dropout = id_dropout
         self.relation_weights = relation_weights
-        self.text_input = text_input
-        self.text_types = sorted(t for t in text_dims if use_text and t in self.node_types)
-        self.proj = torch.nn.ModuleDict({t: torch.nn.Linear(text_dims[t], hidden_channels) for t in self.text_types})
-        id_types = {t for t in self.node_types if t not in self.text_types}
-        if "product" in self.text_types and product_id_embedding:
-            id_types.add("product")
-        self.emb = torch.nn.ModuleDict({t: torch.nn.Embedding(num_nodes[t], hidden_channels) for t in sorted(id_types)})
+        # Zero text projections: training starts as LightGCN over the KG and the text enters as far as it helps.
+        # A random projection of MiniLM vectors (which share a large common direction) made every product look
+        # alike and cost most of the warm ranking quality (docs/gnn.md).
+        layer0 = InputLayer(self.node_types, num_nodes, text_dims, hidden_channels, use_text=use_text,
+                            product_id_embedding=product_id_embedding, id_dropout=id_dropout,
+                            text_input=text_input, text_init="zeros")
+        self.proj, self.emb = layer0.proj, layer0.emb
+        object.__setattr__(self, "layer0", layer0)  # see the class attribute's comment
         # One logit per relation, grouped by destination type; zeros = uniform weights.
         self.targets = sorted({et[2] for et in self.edge_types})
         self.rel_logits = torch.nn.ParameterDict({
@@ -132,41 +138,14 @@ class KGLightGCNRecommender(torch.nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for lin in self.proj.values():
-            # Zero: training starts as LightGCN over the KG and the text enters as far as it helps. A random
-            # projection of MiniLM vectors (which share a large common direction) made every product look
-            # alike and cost most of the warm ranking quality (docs/gnn.md).
-            torch.nn.init.zeros_(cast(torch.nn.Linear, lin).weight)
-            torch.nn.init.zeros_(cast(torch.nn.Linear, lin).bias)
-        for emb in self.emb.values():
-            torch.nn.init.normal_(cast(torch.nn.Embedding, emb).weight, std=0.1)
+        self.layer0.reset_parameters()
         for p in self.rel_logits.values():
             torch.nn.init.zeros_(p)
 
     def inputs(self, data: HeteroData) -> dict[NodeType, Tensor]:
         """Layer-0 representation of every node type, ``[N_t, hidden_channels]``."""
-        h: dict[NodeType, Tensor] = {}
-        for t in self.node_types:
-            n = int(data[t].num_nodes)
-            parts: list[Tensor] = []
-            keep: Tensor | None = None
-            if t in self.emb:
-                ids = data[t].node_id if "node_id" in data[t] else torch.arange(n)
-                emb = cast(torch.nn.Embedding, self.emb[t])
-                keep = ids < emb.num_embeddings  # nodes added after training have no id embedding
-                e = emb(torch.where(keep, ids, torch.zeros_like(ids)))
-                if t == "product":
-                    keep = keep & data[t].warm
-                    if self.training and self.id_dropout > 0:
-                        keep = keep & (torch.rand(n) >= self.id_dropout)
-                parts.append(e * keep.to(e.dtype).unsqueeze(-1))
-            if t in self.text_types:
-                text = self.proj[t](data[t].x)
-                if self.text_input == "missing_id" and keep is not None:
-                    text = text * (~keep).to(text.dtype).unsqueeze(-1)  # only where there is no id embedding
-                parts.append(text)
-            h[t] = torch.stack(parts).sum(0) if len(parts) > 1 else parts[0]
-        return h
+        self.layer0.train(self.training)  # not a submodule, so train() / eval() do not reach it
+        return self.layer0(data)
 
     def adjacency(self, data: HeteroData) -> dict[EdgeType, tuple[Tensor, Tensor]]:
         """Normalised adjacency and has-edge mask per relation, cached while ``data``'s edges are unchanged."""

@@ -23,7 +23,6 @@ NAMES = ("auto", "lexicon", "hybrid", "tokens", "llm")
 
 def default_model_dir(settings: Settings) -> Path:
     """Where ``cartograph extract-train`` writes the fine-tuned token classifier."""
-    assert settings.artifacts_dir is not None  # filled by Settings' validator
     return settings.artifacts_dir / "extract" / "minilm-ner"
 
 

@@ -42,7 +42,7 @@ def common_words() -> frozenset[str]:
     """Whole English words of BERT's uncased vocabulary (the MiniLM package's ``vocab.txt``): a brand made only
     of such words ("Clear", "Staples", "Mouse Pad", "Home Premium") is ambiguous, and counts as a brand only
     first in a title, where catalogs put the brand."""
-    from gnn.text import default_model_dir
+    from kg.text import default_model_dir
 
     path = default_model_dir() / "vocab.txt"
     if not path.is_file():

@@ -166,7 +166,7 @@ def delete_orphans(store: GraphStore) -> int:
 
 
 def embedding_similarity(encoder: Any) -> Similarity:
-    """A :data:`Similarity` from a :class:`gnn.text.TextEncoder` (unit vectors: the dot product is the cosine)."""
+    """A :data:`Similarity` from a :class:`kg.text.TextEncoder` (unit vectors: the dot product is the cosine)."""
 
     def similarity(a: str, b: str) -> float:
         vectors = encoder.encode([a, b])

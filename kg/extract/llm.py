@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kg.errors import ConfigError, ExtractionError
+from kg.errors import ConfigError
 from kg.extract.base import EntityExtractor, ItemResult, Mention, TextItem, locate
 from kg.extract.schema import SCHEMA_VERSION, parse_type, schema_text
 
@@ -292,11 +292,3 @@ class _Retryable(Exception):
 
 class _Fatal(Exception):
     pass
-
-
-def check_endpoint(config: LLMConfig) -> None:
-    """Raise :class:`ExtractionError` unless the endpoint answers one tiny request (for ``--check``)."""
-    extractor = LLMExtractor(config)
-    result = extractor.extract(TextItem("check", {"title": "HP 61 Black Ink Cartridge"}))
-    if result.error:
-        raise ExtractionError(f"LLM endpoint {config.endpoint} does not work: {result.error}")

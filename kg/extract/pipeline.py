@@ -258,8 +258,8 @@ def _lazy_similarity(settings: Settings) -> Similarity:
 
     def similarity(a: str, b: str) -> float:
         if "f" not in state:
-            from gnn.text import TextEncoder
             from kg.extract.link import embedding_similarity
+            from kg.text import TextEncoder
 
             state["f"] = embedding_similarity(TextEncoder(cache_dir=settings.home / "cache" / "text", num_threads=2))
         return state["f"](a, b)

@@ -183,7 +183,7 @@ def train(products: Sequence[Product], brands: Sequence[str], categories: Sequen
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    from gnn.text import default_model_dir
+    from kg.text import default_model_dir
 
     started = time.perf_counter()
     torch.manual_seed(options.seed)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -131,5 +131,3 @@ def slug(name: str) -> str:
     folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     return _SLUG_STRIP.sub("-", folded.lower()).strip("-") or name.strip().lower()
 
-
-Source = Literal["cartograph", "amazon-beauty", "amazon-office", "jsonld", "turtle"]

@@ -10,7 +10,7 @@ not done. Every step must be idempotent, since a crash can stop it half-way and 
 - ``graph`` ingests the export and the events (upserts: idempotent), deletes the brand and category edges the
   new records no longer state, and deactivates the removed products.
 - ``extract`` extracts entities from the products whose text changed (:mod:`kg.extract`);
-- ``model``, ``gate``, ``publish``: see :mod:`kg.rebuild.model`.
+- ``model``, ``gate``, ``publish``: see :mod:`gnn.rebuild` (they need the model layer, above this one).
 
 Later steps do not trust the change set for correctness: text embeddings are cached by content hash, and
 extraction is incremental by content hash, so each finds its own work even after a crash between steps.
@@ -148,17 +148,9 @@ class ExtractStep:
                 "model_calls": summary.model_calls}
 
 
-def default_steps(inputs: JobInputs, *, finetune_epochs: int = 5, tolerance: float = 0.02,
-                  config: Any = None) -> list[Step]:
-    """The steps of a rebuild for ``inputs``: the graph steps, then (unless ``inputs.model`` is off) the model
-    steps of :mod:`kg.rebuild.model`; ``config`` (a TrainConfig) is the one a full build trains with."""
-    steps: list[Step] = [PlanStep(), GraphStep(), ExtractStep()]
-    if inputs.model:
-        from kg.rebuild.model import GateStep, ModelStep, PublishStep
-
-        steps += [ModelStep(finetune_epochs=finetune_epochs, config=config), GateStep(tolerance=tolerance),
-                  PublishStep()]
-    return steps
+def graph_steps() -> list[Step]:
+    """The graph steps of every rebuild, in order; the model steps (:mod:`gnn.rebuild`) follow them."""
+    return [PlanStep(), GraphStep(), ExtractStep()]
 
 
 def outcome_of(record: JobRecord) -> tuple[Outcome, str | None]:

@@ -19,7 +19,6 @@ def open_store(settings: Settings, *, read_only: bool = False, shared: bool = Fa
         return Neo4jStore.from_settings(settings)
     from kg.store.embedded import EmbeddedStore
 
-    assert settings.embedded_path is not None  # filled by Settings' validator
     return EmbeddedStore(
         settings.embedded_path, QueryLibrary(settings.cypher_dir), settings.batch_size, read_only=read_only,
         release_between_calls=shared,

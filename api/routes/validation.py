@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from api.errors import InvalidRequestError
-from api.text import normalize
+from api.serving.text import normalize
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _CYPHER = re.compile(

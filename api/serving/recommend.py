@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from api.catalog import INTERACTION_KINDS, LINK_RELATIONS
 from api.events import EVENT_WEIGHT, RecentEvent
-from api.index import ServingIndex
+from api.serving.catalog import INTERACTION_KINDS, LINK_RELATIONS
+from api.serving.index import ServingIndex
 
 #: Weight of the pooled recent items against the (unit) trained user vector.
 RECENT_WEIGHT = 1.0

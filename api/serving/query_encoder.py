@@ -13,8 +13,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from api.text import normalize
-from gnn.text import TextEncoder
+from api.serving.text import normalize
+from kg.text import TextEncoder
 
 
 class QueryEncoder:

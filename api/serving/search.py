@@ -1,6 +1,6 @@
 """Personalised, graph-aware product search over the serving index (no database round trip).
 
-1. Entity linking: the query's mentions of brands, categories and entities (:mod:`api.linking`).
+1. Entity linking: the query's mentions of brands, categories and entities (:mod:`api.serving.linking`).
 2. Three candidate lists, each within the filters: BM25 over product texts, dense similarity of the query's
    MiniLM embedding to the product texts', and graph expansion (products connected to the linked nodes,
    more specific nodes weighing more: ``log(1 + P / degree)``, then popularity).
@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from api.index import ServingIndex
-from api.linking import Mention
-from api.query_encoder import QueryEncoder
-from api.recommend import top_k
+from api.serving.index import ServingIndex
+from api.serving.linking import Mention
+from api.serving.query_encoder import QueryEncoder
+from api.serving.recommend import top_k
 
 RRF_K = 60.0
 CANDIDATES_PER_LIST = 200

@@ -17,21 +17,21 @@ from typing import Any
 
 import numpy as np
 
-from api.bm25 import BM25Index
-from api.catalog import (
+from api.serving.bm25 import BM25Index
+from api.serving.catalog import (
     ATTRIBUTE_RELATIONS,
     Catalog,
     catalog_from_bundle,
     catalog_from_snapshot,
     read_prices,
 )
-from api.filters import FilterResolver
-from api.linking import EntityLinker
+from api.serving.filters import FilterResolver
+from api.serving.linking import EntityLinker
 from gnn.bundle import Bundle, current_bundle_path, load_bundle
-from gnn.text import TextEncoder
 from kg.config import Settings
 from kg.errors import CartographError
 from kg.store import GraphStore
+from kg.text import TextEncoder
 
 log = logging.getLogger("cartograph.api")
 
@@ -140,7 +140,6 @@ def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder |
 
 def newest_bundle_version(settings: Settings) -> str:
     """The version the artifacts directory's ``current`` pointer names (FileNotFoundError when none)."""
-    assert settings.artifacts_dir is not None
     return current_bundle_path(settings.artifacts_dir).name
 
 
@@ -159,7 +158,6 @@ def read_catalog(store: GraphStore | None) -> tuple[Catalog | None, str | None]:
 
 def load_index(settings: Settings, store: GraphStore | None, *, dense: bool = True) -> ServingIndex:
     """Build the serving index for the current bundle (FileNotFoundError / ValueError when unusable)."""
-    assert settings.artifacts_dir is not None
     bundle = load_bundle(settings.artifacts_dir)
     catalog, problem = read_catalog(store)
     if catalog is None:

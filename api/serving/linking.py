@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api.catalog import Catalog
-from api.text import STOPWORDS, normalize, tokens
+from api.serving.catalog import Catalog
+from api.serving.text import STOPWORDS, normalize, tokens
 
 MAX_NAME_WORDS = 6
 

@@ -1,4 +1,7 @@
-"""The model steps of a rebuild: train (warm-start or full), gate, publish.
+"""The model steps of a rebuild (train: warm-start or full; gate; publish) and :func:`rebuild_steps`, the whole job.
+
+The graph steps (plan, graph, extract) and the job runner live in :mod:`kg.rebuild.job`; these steps run after
+them, on the updated graph.
 
 ``model`` snapshots the updated graph and trains a candidate on it:
 
@@ -20,35 +23,53 @@ what is serving after the graph update) and compares with the candidate (:func:`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from gnn.bundle import Bundle, load_bundle, set_current_bundle
+from gnn.config import TrainConfig
+from gnn.gate import evaluate_gate
+from gnn.pipeline import prepare_with_text, read_snapshot, save_result, text_encoder
+from gnn.train import Prepared, train_model
+from gnn.warm_start import warm_start
 from kg.errors import RebuildError
-from kg.rebuild.job import JobContext, fault_point
+from kg.rebuild.job import JobContext, Step, fault_point, graph_steps
+from kg.rebuild.record import JobInputs
+
+#: Called with the freshly built model before training (what :func:`gnn.train.train_model` takes as ``init``).
+Init = Callable[[Any], None]
 
 
-def _prepare(ctx: JobContext, config: Any = None) -> tuple[Any, Any, Any]:
-    """(prepared data, current bundle or None, config) for the updated graph. The config is the current bundle's
-    (its weights need its architecture), except for a full build (``--full``, or no current bundle): then
-    ``config`` (a TrainConfig), else the default one."""
-    from gnn.bundle import load_bundle
-    from gnn.config import TrainConfig
-    from gnn.data import snapshot_from_store
-    from gnn.pipeline import prepare_with_text
-    from gnn.text import TextEncoder
-    from kg.store import open_store
+@dataclass
+class Candidate:
+    """What the model step trains from: the updated graph, prepared, and the current bundle (if any)."""
 
-    settings = ctx.settings
-    assert settings.artifacts_dir is not None
+    prepared: Prepared
+    current: Bundle | None
+    config: TrainConfig
+
+    @property
+    def has_weights(self) -> bool:
+        return self.current is not None and self.current.state_dict is not None
+
+
+def _current_bundle(ctx: JobContext) -> Bundle | None:
     try:
-        current = load_bundle(settings.artifacts_dir)
+        return load_bundle(ctx.settings.artifacts_dir)
     except FileNotFoundError:
-        current = None
-    config = config or TrainConfig()
+        return None
+
+
+def _prepare(ctx: JobContext, full_config: TrainConfig | None) -> Candidate:
+    """The updated graph, prepared with the current bundle's config (its weights need its architecture), except
+    for a full build (``--full``, or no current bundle): then ``full_config``, else the default one."""
+    current = _current_bundle(ctx)
+    config = full_config or TrainConfig()
     if current is not None and not ctx.inputs.full:
-        config = current.config  # its weights need its architecture
-    with open_store(settings, read_only=True) as store:
-        snapshot = snapshot_from_store(store)
-    encoder = TextEncoder(cache_dir=settings.home / "cache" / "text", num_threads=config.num_threads)
+        config = current.config
+    snapshot = read_snapshot(ctx.settings)
+    encoder = text_encoder(ctx.settings, config)
     encoder.encode(snapshot.product_texts())  # fills the cache; its counts show what the change cost
     counted = ("requested", "cache_hits", "encoded")
     text = {"product": {k: int(encoder.stats[k]) for k in counted}}
@@ -56,14 +77,16 @@ def _prepare(ctx: JobContext, config: Any = None) -> tuple[Any, Any, Any]:
     if snapshot.num_nodes("entity"):
         text["entity"] = {k: int(encoder.stats[k]) for k in counted}
     ctx.record.step("model").details["text"] = text
-    return prepared, current, config
+    return Candidate(prepared, current, config)
 
 
-def _warm(current: Any, prepared: Any) -> Any:
-    from gnn.warm_start import warm_start
+def _warm(current: Bundle, prepared: Prepared) -> Init:
+    """An initialiser carrying ``current``'s weights into a model for the new graph (rows matched by node id)."""
+    weights = current.state_dict
+    assert weights is not None  # only called when the bundle has trained weights
 
     def init(model: Any) -> None:
-        warm_start(model, current.state_dict, current.id_maps, prepared.snapshot.ids)
+        warm_start(model, weights, current.id_maps, prepared.snapshot.ids)
 
     return init
 
@@ -74,35 +97,33 @@ class ModelStep:
 
     name = "model"
 
-    def __init__(self, *, finetune_epochs: int = 5, config: Any = None) -> None:
+    def __init__(self, *, finetune_epochs: int = 5, config: TrainConfig | None = None) -> None:
         self.finetune_epochs = finetune_epochs
-        self.config = config  # a TrainConfig for full training (default: the current bundle's, or the default)
+        self.config = config  # for a full build (default: the current bundle's, or the default)
 
-    def run(self, ctx: JobContext) -> dict[str, Any]:
-        from gnn.pipeline import save_result
-        from gnn.train import train_model
-
-        prepared, current, config = _prepare(ctx, self.config)
-        has_weights = current is not None and current.state_dict is not None
-        if not ctx.inputs.train and not has_weights:
+    def _mode(self, ctx: JobContext, candidate: Candidate) -> tuple[str, TrainConfig]:
+        if not ctx.inputs.train and not candidate.has_weights:
             raise RebuildError("--no-train needs a current bundle with trained weights to run over the new "
                                "graph; run `cartograph train` (or a rebuild without --no-train) first")
         if not ctx.inputs.train:
-            mode, config = "inductive", config.model_copy(update={"epochs": 0})
-        elif has_weights and not ctx.inputs.full:
-            mode, config = "warm-start", config.model_copy(update={"epochs": self.finetune_epochs})
-        else:
-            mode = "full"
-        init = _warm(current, prepared) if has_weights and mode != "full" else None
+            return "inductive", candidate.config.model_copy(update={"epochs": 0})
+        if candidate.has_weights and not ctx.inputs.full:
+            return "warm-start", candidate.config.model_copy(update={"epochs": self.finetune_epochs})
+        return "full", candidate.config
+
+    def run(self, ctx: JobContext) -> dict[str, Any]:
+        candidate = _prepare(ctx, self.config)
+        prepared, current = candidate.prepared, candidate.current
+        mode, config = self._mode(ctx, candidate)
+        init = _warm(current, prepared) if current is not None and candidate.has_weights and mode != "full" else None
         result = train_model(prepared, config, progress=ctx.progress is not False, init=init)
         fault_point("model:after-train")
         current_metrics = None
         if mode == "inductive":  # the candidate *is* the current weights over the new graph: measured once
             current_metrics = result.metrics
-        elif has_weights:  # what serves after the graph update, measured on the same split
+        elif current is not None and candidate.has_weights:  # what serves after the graph update, same split
             current_metrics = train_model(prepared, config.model_copy(update={"epochs": 0}), progress=False,
                                           init=_warm(current, prepared)).metrics
-        assert ctx.settings.artifacts_dir is not None
         path = save_result(ctx.settings.artifacts_dir, prepared, result, {}, set_current=False)
         details = dict(ctx.record.step("model").details)
         details.update(mode=mode, bundle=path.name, epochs_run=len(result.history),
@@ -121,8 +142,6 @@ class GateStep:
         self.tolerance = tolerance
 
     def run(self, ctx: JobContext) -> dict[str, Any]:
-        from gnn.gate import evaluate_gate
-
         model = ctx.record.step("model").details
         decision = evaluate_gate(model["current_metrics"], model["metrics"], tolerance=self.tolerance)
         return {"publish": decision.publish, "reasons": decision.reasons, "compared": decision.compared,
@@ -137,14 +156,22 @@ class PublishStep:
     name = "publish"
 
     def run(self, ctx: JobContext) -> dict[str, Any]:
-        from gnn.bundle import set_current_bundle
-
         gate = ctx.record.step("gate").details
         artifacts = ctx.settings.artifacts_dir
-        assert artifacts is not None
         ctx.record.save(artifacts / gate["candidate_bundle"] / "rebuild_job.json")
         if not gate["publish"]:
             return {"published": None, "kept": gate["current_bundle"]}
         fault_point("publish:before-swap")
         set_current_bundle(artifacts, gate["candidate_bundle"])
         return {"published": gate["candidate_bundle"], "replaced": gate["current_bundle"]}
+
+
+def rebuild_steps(inputs: JobInputs, *, finetune_epochs: int = 5, tolerance: float = 0.02,
+                  config: TrainConfig | None = None) -> list[Step]:
+    """The steps of a rebuild for ``inputs``: the graph steps, then (unless ``inputs.model`` is off) the model
+    steps; ``config`` is the one a full build trains with."""
+    steps = graph_steps()
+    if inputs.model:
+        steps += [ModelStep(finetune_epochs=finetune_epochs, config=config), GateStep(tolerance=tolerance),
+                  PublishStep()]
+    return steps

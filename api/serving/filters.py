@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from api.catalog import Catalog
 from api.errors import InvalidRequestError
-from api.text import normalize
+from api.serving.catalog import Catalog
+from api.serving.text import normalize
 
 MAX_FILTER_VALUES = 20
 _CACHE_SIZE = 512

@@ -7,8 +7,8 @@ import math
 from fastapi import Response
 from pydantic import BaseModel
 
-from api.index import ServingIndex
 from api.models import Product
+from api.serving.index import ServingIndex
 
 
 def product(index: ServingIndex, i: int) -> Product:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from api.text import terms
+from api.serving.text import terms
 
 
 class BM25Index:

@@ -1,0 +1,29 @@
+"""The ``cartograph`` command line: one Typer app, one module per command group under :mod:`cartograph.commands`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cartograph.commands import explore, extract, graph, ingest, quickstart, rebuild, serve, train
+
+app = typer.Typer(help="Cartograph: knowledge-graph recommender for e-commerce.", no_args_is_help=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML settings file (else CARTOGRAPH_CONFIG, env, defaults)")
+]
+
+
+@app.callback()
+def _main(ctx: typer.Context, config: ConfigOption = None) -> None:
+    ctx.obj = config
+
+
+for group in (graph, ingest, quickstart, extract, train, serve, rebuild, explore):
+    group.register(app)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,1 @@
+"""One module per command group; each has ``register(app)`` adding its commands to the ``cartograph`` app."""

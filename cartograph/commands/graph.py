@@ -1,0 +1,55 @@
+"""``cartograph init``, ``info`` and ``compact``: the store itself."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cartograph.console import console, counts_table, reports_errors, settings_from
+from kg.extract.link import prepare_store
+from kg.store import open_store
+from kg.store.compact import compact_before_append
+
+
+def init(ctx: typer.Context) -> None:
+    """Create the graph schema (idempotent): tables on the embedded engine, constraints on Neo4j."""
+    settings = settings_from(ctx)
+    with open_store(settings) as store:
+        n = store.init_schema()
+        prepare_store(store)  # graphs created before extraction existed get its properties
+        where = settings.embedded_path if settings.resolved_backend == "embedded" else settings.neo4j_uri
+        console.print(f"schema ready on {settings.resolved_backend} store at {where} ({n} statements)")
+
+
+def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
+    """Show the configured store and its node and relationship counts."""
+    settings = settings_from(ctx)
+    with open_store(settings, read_only=True) as store:
+        nodes, relationships = store.count_nodes(), store.count_relationships()
+    if as_json:
+        json.dump({"backend": settings.resolved_backend, "nodes": nodes, "relationships": relationships},
+                  sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    console.print(f"backend: {settings.resolved_backend}")
+    Console().print(counts_table(nodes, relationships))
+
+
+def compact(ctx: typer.Context) -> None:
+    """Rewrite the embedded graph into a fresh file (same content, atomic swap). Rebuilds and ingests do this
+    first by themselves; it works around a kuzu storage bug (see kg/store/compact.py) and returns space."""
+    report = compact_before_append(settings_from(ctx))
+    if report is None:
+        console.print("nothing to compact (no embedded graph yet, or the backend is Neo4j)")
+        return
+    console.print(f"compacted {sum(report.rows.values()):,} rows in {report.seconds:.1f} s: "
+                  f"{report.bytes_before / 1e6:.1f} MB -> {report.bytes_after / 1e6:.1f} MB")
+
+
+def register(app: typer.Typer) -> None:
+    for command in (init, info, compact):
+        app.command()(reports_errors(command))
