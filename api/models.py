@@ -31,9 +31,12 @@ class RecommendedItem(BaseModel):
 
 class Recommendations(BaseModel):
     user_id: str
-    strategy: Literal["personalised", "personalised+recent", "pooled_items", "popular"] = Field(
-        description="personalised: trained user embedding; +recent: blended with events since training; "
-        "pooled_items: a user unknown to the model, from given/recent/graph items; popular: cold start")
+    strategy: Literal["sequence", "sequence+recent", "personalised", "personalised+recent", "pooled_items",
+                      "popular"] = Field(
+        description="sequence: a sequence model's user encoder over the ordered history (+recent: events since "
+        "training or items in the request included); personalised: trained user embedding; +recent: blended with "
+        "events since training; pooled_items: a user unknown to the model, from given/recent/graph items; "
+        "popular: cold start")
     bundle_version: str
     filters: str = ""
     items: list[RecommendedItem]

@@ -8,9 +8,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ModelKind = Literal["gnn", "gnn_notext", "bpr_mf", "lightgcn", "popularity", "text_only"]
+ModelKind = Literal["kg_sasrec", "gnn", "gnn_notext", "bpr_mf", "lightgcn", "popularity", "text_only"]
+#: ``auto``: train every kind in ``TrainConfig.candidates`` and keep the one with the best validation NDCG@10.
+ModelChoice = Literal["auto", "kg_sasrec", "gnn", "gnn_notext", "bpr_mf", "lightgcn", "popularity", "text_only"]
+#: The candidates ``auto`` trains: the sequence model, the KG-LightGCN GNN, LightGCN, popularity (so that a
+#: catalog where order or the graph does not help still gets the best of these, chosen on validation).
+DEFAULT_CANDIDATES: tuple[ModelKind, ...] = ("kg_sasrec", "gnn", "lightgcn", "popularity")
 #: Models with parameters to learn (the others are computed from the train graph directly).
-TRAINABLE: frozenset[str] = frozenset({"gnn", "gnn_notext", "bpr_mf", "lightgcn"})
+TRAINABLE: frozenset[str] = frozenset({"kg_sasrec", "gnn", "gnn_notext", "bpr_mf", "lightgcn"})
 
 
 class TrainConfig(BaseModel):
@@ -18,8 +23,11 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: ModelKind = Field(default="gnn", description="gnn (text + graph), gnn_notext, bpr_mf, lightgcn, popularity, "
-                                                 "text_only")
+    model: ModelChoice = Field(default="auto", description="auto (train the candidates, keep the best on "
+                               "validation), kg_sasrec (KG + text item GNN, self-attention over the ordered history), "
+                               "gnn (KG + text GNN), gnn_notext, bpr_mf, lightgcn, popularity, text_only")
+    candidates: list[ModelKind] = Field(default_factory=lambda: list(DEFAULT_CANDIDATES),
+                                        description="the models 'auto' chooses among")
     hidden_channels: int = Field(default=64, ge=1, description="embedding / layer width")
     num_layers: int = Field(default=2, ge=0, description="message-passing rounds (gnn, lightgcn)")
     conv: Literal["lightgcn", "heteroconv", "to_hetero"] = Field(
@@ -51,10 +59,24 @@ class TrainConfig(BaseModel):
     patience: int = Field(default=5, ge=1, description="evaluations without a better valid NDCG@10 before stopping")
     eval_every: int = Field(default=1, ge=1, description="epochs between validation runs")
     seed: int = 0
-    cold_fraction: float = Field(default=0.05, ge=0.0, lt=1.0, description="share of products withheld (cold slice)")
+    cold_fraction: float = Field(default=0.0, ge=0.0, lt=1.0, description="share of products withheld (the cold "
+                                 "slice, ranked among all products); 0 = the standard leave-one-out split")
+    copurchase: bool = Field(default=False, description="use the co-purchase lists (also_bought, also_viewed, "
+                             "bought_together) as graph edges. Off by default: the public Amazon lists were crawled "
+                             "after the interactions they summarise, so they know the future of any split")
     min_interactions: int = Field(default=3, ge=1, description="users with fewer interactions are train only")
     min_entity_degree: int = Field(default=1, ge=1, description="graph models: leave out mentions of entities "
                                    "fewer products mention (2: drop single-product entities, which share nothing)")
+    # kg_sasrec: the item side uses hidden_channels, num_layers, product_id_embedding; these are its own.
+    seq_max_len: int = Field(default=50, ge=1, description="kg_sasrec: most recent history items read")
+    seq_blocks: int = Field(default=2, ge=1, description="kg_sasrec: self-attention blocks")
+    seq_heads: int = Field(default=1, ge=1, description="kg_sasrec: attention heads (must divide hidden_channels)")
+    seq_dropout: float = Field(default=0.5, ge=0.0, lt=1.0, description="kg_sasrec: dropout on inputs, attention "
+                               "and residual branches (0.5: the sparse Amazon sets overfit quickly)")
+    seq_lr: float = Field(default=1e-3, gt=0, description="kg_sasrec: Adam learning rate")
+    seq_batch_size: int = Field(default=128, ge=1, description="kg_sasrec: histories per gradient step")
+    graph_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="kg_sasrec: share of the propagated "
+                                "KG layers in an item's vector (0: id + text only)")
     num_threads: int = Field(default=1, ge=1, description="torch intra-op threads (1: on a shared 2-core machine "
                              "2 threads ran a training step up to 25x slower than 1, OpenMP threads spinning)")
     eval_batch_size: int = Field(default=2048, ge=1, description="users per full-ranking batch")

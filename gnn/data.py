@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -41,6 +41,9 @@ ITEM_RELATIONS: dict[str, tuple[RelType, str]] = {
     "also_viewed": (RelType.ALSO_VIEWED, "product"),
     "bought_together": (RelType.BOUGHT_TOGETHER, "product"),
 }
+#: Product-product lists that sellers publish (and crawls record) as aggregates: whether they are
+#: time-consistent with a split depends on when they were taken (``TrainConfig.copurchase``).
+COPURCHASE_RELATIONS: frozenset[str] = frozenset({"also_bought", "also_viewed", "bought_together"})
 NODE_TYPES: tuple[str, ...] = ("user", "product", "brand", "category", "entity")
 _LABELS: dict[str, NodeLabel] = {
     "user": NodeLabel.USER,
@@ -49,6 +52,8 @@ _LABELS: dict[str, NodeLabel] = {
     "category": NodeLabel.CATEGORY,
     "entity": NodeLabel.ENTITY,
 }
+#: What a model ranks for: the valid item, the test item, or serving (after everything known).
+Phase = Literal["valid", "test", "serve"]
 #: The user -> product message-passing edge type and its reverse.
 INTERACTS = ("user", "interacts", "product")
 REV_INTERACTS = ("product", "rev_interacts", "user")
@@ -253,6 +258,14 @@ class Split:
     def train_items_by_user(self) -> list[np.ndarray]:
         return _group(self.train, self.num_users)
 
+    def known(self, phase: Phase) -> np.ndarray:
+        """``[2, E]`` the interactions a model may use as input when it ranks for ``phase``: ``train`` for
+        validation, ``train + valid`` for the test (the valid item is history by then, as in serving), and
+        every warm interaction for ``serve`` (the bundle's embeddings: all that is known)."""
+        parts = {"valid": (self.train,), "test": (self.train, self.valid),
+                 "serve": (self.train, self.valid, self.test)}[phase]
+        return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+
     def summary(self) -> dict[str, int]:
         return {"train": self.train.shape[1], "valid": self.valid.shape[1], "test": self.test.shape[1],
                 "cold_interactions": self.cold.shape[1], "cold_products": len(self.cold_products)}
@@ -266,13 +279,21 @@ def _group(pairs: np.ndarray, num_users: int) -> list[np.ndarray]:
     return [products[bounds[u]:bounds[u + 1]] for u in range(num_users)]
 
 
-def split_snapshot(snapshot: GraphSnapshot, *, cold_fraction: float = 0.05, seed: int = 0,
+def _unit_hash(product_id: str, seed: int) -> float:
+    """A uniform draw in [0, 1) fixed by the product id and the seed: a product's cold or warm role does not
+    change when other products are added or removed (a rebuilt bundle's cold slice stays comparable)."""
+    digest = hashlib.blake2b(f"{seed}\x00{product_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def split_snapshot(snapshot: GraphSnapshot, *, cold_fraction: float = 0.0, seed: int = 0,
                    min_interactions: int = 3) -> Split:
     """Leave-one-out split by order per user, with a seeded cold-product slice. Deterministic.
 
     Args:
         snapshot: the graph.
-        cold_fraction: share of the products with at least one interaction withheld from training.
+        cold_fraction: expected share of the products with at least one interaction withheld from training
+            (each is drawn independently by a hash of its id and ``seed``; 0: the standard split).
         seed: seeds the draw of cold products.
         min_interactions: users with fewer (warm) interactions than this are train only.
     """
@@ -280,11 +301,11 @@ def split_snapshot(snapshot: GraphSnapshot, *, cold_fraction: float = 0.05, seed
         raise ValueError(f"cold_fraction must be in [0, 1), got {cold_fraction}")
     num_products = snapshot.num_products
     interacted = np.unique(snapshot.inter_product)
-    rng = np.random.default_rng(seed)
-    n_cold = round(cold_fraction * len(interacted))
-    cold_products = np.sort(rng.choice(interacted, size=n_cold, replace=False)) if n_cold else np.zeros(0, np.int64)
     is_cold = np.zeros(num_products, dtype=bool)
-    is_cold[cold_products] = True
+    if cold_fraction > 0 and len(interacted):
+        draws = np.array([_unit_hash(snapshot.ids["product"][p], seed) for p in interacted])
+        is_cold[interacted[draws < cold_fraction]] = True
+    cold_products = np.flatnonzero(is_cold).astype(np.int64)
 
     users, products = snapshot.inter_user, snapshot.inter_product
     cold_rows = is_cold[products]
@@ -308,6 +329,28 @@ def split_snapshot(snapshot: GraphSnapshot, *, cold_fraction: float = 0.05, seed
                  num_users=snapshot.num_users, num_products=num_products, seed=seed, cold_fraction=cold_fraction)
 
 
+def set_interactions(data: HeteroData, pairs: np.ndarray) -> None:
+    """Make the ``[2, E]`` (user, product) ``pairs`` the graph's user-product edges (both directions)."""
+    pairs = pairs[:, np.lexsort((pairs[1], pairs[0]))]
+    if pairs.shape[1]:
+        data[INTERACTS].edge_index = _edge(pairs)
+        data[REV_INTERACTS].edge_index = _edge(pairs[::-1])
+
+
+def user_histories(snapshot: GraphSnapshot, split: Split, phase: Phase) -> list[np.ndarray]:
+    """Per user, the product indexes of ``split.known(phase)`` in time order (the order of
+    :func:`split_snapshot`: ``ts``, then ``seq``, then product index); cold products are never included."""
+    known = split.known(phase)
+    is_known = np.zeros(len(snapshot.inter_user), dtype=bool)
+    key = snapshot.inter_user.astype(np.int64) * snapshot.num_products + snapshot.inter_product
+    is_known[np.isin(key, known[0].astype(np.int64) * snapshot.num_products + known[1])] = True
+    users, products = snapshot.inter_user[is_known], snapshot.inter_product[is_known]
+    order = np.lexsort((products, snapshot.inter_seq[is_known], snapshot.inter_ts[is_known], users))
+    users, products = users[order], products[order].astype(np.int64)
+    bounds = np.searchsorted(users, np.arange(snapshot.num_users + 1))
+    return [products[bounds[u]:bounds[u + 1]] for u in range(snapshot.num_users)]
+
+
 def _edge(arr: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.int64)).reshape(2, -1)
 
@@ -323,7 +366,7 @@ def _dedup_undirected(edges: np.ndarray) -> np.ndarray:
 
 def to_hetero_data(snapshot: GraphSnapshot, split: Split,
                    text_features: np.ndarray | Mapping[str, np.ndarray] | None = None, *,
-                   min_entity_degree: int = 1) -> HeteroData:
+                   min_entity_degree: int = 1, relations: Sequence[str] | None = None) -> HeteroData:
     """The message-passing graph for training and evaluation.
 
     Args:
@@ -335,6 +378,8 @@ def to_hetero_data(snapshot: GraphSnapshot, split: Split,
             the whole snapshot) are left out. An entity only one product mentions passes no signal between
             products; in message passing it is one more free vector per product (ml-100k-kg: 21,293 of its
             33,126 entities). The entity nodes stay, so node counts and indexes do not depend on it.
+        relations: the product relations of :data:`ITEM_RELATIONS` to include (``None``: all of them); e.g.
+            leave out the co-purchase lists where they are not time-consistent with the split.
 
     Returns:
         HeteroData with node types user, product, brand, category, entity (empty ones skipped), each with
@@ -365,11 +410,10 @@ def to_hetero_data(snapshot: GraphSnapshot, split: Split,
     data["product"].warm = torch.from_numpy(split.warm_mask.copy())
     data["product"].active = torch.from_numpy(snapshot.active.copy())
 
-    train = split.train[:, np.lexsort((split.train[1], split.train[0]))]
-    if train.shape[1]:
-        data[INTERACTS].edge_index = _edge(train)
-        data[REV_INTERACTS].edge_index = _edge(train[::-1])
+    set_interactions(data, split.train)
     for name, (_, target) in ITEM_RELATIONS.items():
+        if relations is not None and name not in relations:
+            continue
         edges = snapshot.item_edges[name]
         if target == "entity" and min_entity_degree > 1 and edges.shape[1]:
             degree = np.bincount(edges[1], minlength=snapshot.num_nodes(target))

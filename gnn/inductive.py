@@ -22,7 +22,11 @@ from torch_geometric.data import HeteroData
 from gnn.bundle import Bundle, graph_from_dict
 from gnn.data import ITEM_RELATIONS
 from gnn.models import GNNEncoder
+from gnn.models.kg_sasrec import KGSASRec
 from gnn.models.registry import model_from_bundle
+
+#: Model kinds whose product vectors are a function of the graph and text, so a new product gets one.
+INDUCTIVE_MODELS: frozenset[str] = frozenset({"kg_sasrec", "gnn", "gnn_notext"})
 
 
 @dataclass
@@ -119,15 +123,13 @@ def attach_products(graph: HeteroData, id_maps: dict[str, list[str]], products: 
     return data, unknown
 
 
-def embed_new_products(model: GNNEncoder, graph: HeteroData, id_maps: dict[str, list[str]],
+def embed_new_products(model: GNNEncoder | KGSASRec, graph: HeteroData, id_maps: dict[str, list[str]],
                        products: Sequence[NewProduct], text_features: np.ndarray | Tensor | None) -> InductiveResult:
-    """Embed ``products`` with the trained ``model`` on ``graph`` (the train message-passing graph)."""
-    if not products:
-        return InductiveResult(torch.zeros(0, model.hidden_channels))
+    """Embed ``products`` with the trained ``model`` on ``graph`` (the graph of the bundle)."""
     data, unknown = attach_products(graph, id_maps, products, text_features)
     model.eval()
     with torch.no_grad():
-        out = model(data)["product"]
+        out = model.item_vectors(data) if isinstance(model, KGSASRec) else model(data)["product"]
     p0 = int(graph["product"].num_nodes)
     return InductiveResult(out[p0:p0 + len(products)].clone(), unknown)
 
@@ -142,10 +144,10 @@ class InductiveEncoder:
     """
 
     def __init__(self, bundle: Bundle, text_encoder: Any = None) -> None:
-        if bundle.config.model not in ("gnn", "gnn_notext") or bundle.graph is None or bundle.model_meta is None:
+        if bundle.config.model not in INDUCTIVE_MODELS or bundle.graph is None or bundle.model_meta is None:
             raise ValueError(f"bundle {bundle.path} ({bundle.config.model}) has no GNN encoder for new products")
         self.bundle = bundle
-        self.model: GNNEncoder = model_from_bundle(bundle.config, bundle.model_meta, bundle.state_dict)
+        self.model: GNNEncoder | KGSASRec = model_from_bundle(bundle.config, bundle.model_meta, bundle.state_dict)
         self.graph = graph_from_dict(bundle.graph)
         self._text_encoder = text_encoder
 

@@ -16,7 +16,10 @@ import numpy as np
 from gnn.bundle import write_bundle
 from gnn.config import ModelKind, TrainConfig
 from gnn.data import GraphSnapshot, snapshot_from_store, split_snapshot
-from gnn.train import Prepared, TrainResult, model_meta, prepare_split, train_model
+from gnn.inductive import INDUCTIVE_MODELS
+from gnn.prepared import Prepared, prepare_split
+from gnn.train import TrainResult, model_meta, train_model
+from gnn.tune import tune
 from kg.config import Settings
 from kg.errors import ValidationError
 from kg.store import GraphStore, open_store
@@ -33,7 +36,7 @@ def text_features(snapshot: GraphSnapshot, encoder: TextEncoder, log: Log | None
         s = encoder.stats
         log(f"product texts: {int(s['requested'])} ({int(s['cache_hits'])} cached, {int(s['encoded'])} encoded"
             + (f" at {s['texts_per_s']:.0f} texts/s" if s["encoded"] else "") + ")")
-    if snapshot.num_nodes("entity"):
+    if snapshot.num_nodes("entity") and any(snapshot.names["entity"]):  # bare ids (Freebase m.*) say nothing
         features["entity"] = encoder.encode(snapshot.entity_texts())
     return features
 
@@ -43,46 +46,85 @@ def baseline_config(config: TrainConfig, kind: ModelKind) -> TrainConfig:
     return config.model_copy(update={"model": kind})
 
 
-def train_all(prepared: Prepared, config: TrainConfig, *, baselines: Sequence[ModelKind] = BASELINES,
-              progress: bool = True, log: Log | None = None) -> tuple[TrainResult, dict[str, TrainResult]]:
-    """Train ``config.model`` and each baseline on the same split (one after the other, never at once)."""
-    results: dict[str, TrainResult] = {}
-    for kind in baselines:
-        if kind == config.model:
-            continue
-        if kind in ("text_only", "gnn") and "product" not in prepared.text_dims:
-            continue
-        results[kind] = train_model(prepared, baseline_config(config, kind), progress=progress)
-        if log:
-            log(f"{kind}: test ndcg@10 {results[kind].metrics['test']['ndcg@10']:.4f} "
-                f"({results[kind].train_seconds:.0f} s)")
-    main = train_model(prepared, config, progress=progress)
+@dataclass
+class Selection:
+    """Why the served model is the one it is: every candidate's validation NDCG@10, the choice and the reason."""
+
+    chosen: str
+    valid_ndcg10: dict[str, float]
+    reason: str
+    tuning: dict[str, Any] | None = None  # ``--tune``: every trial of the chosen kind (gnn.tune)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"chosen": self.chosen, "valid_ndcg@10": self.valid_ndcg10, "reason": self.reason}
+        return {**out, "tuning": self.tuning} if self.tuning is not None else out
+
+
+def select(results: dict[str, TrainResult]) -> Selection:
+    """The result with the highest validation NDCG@10 (the first listed on a tie); never a test figure."""
+    scores = {kind: round(r.metrics["valid"]["ndcg@10"], 6) for kind, r in results.items()}
+    ranked = sorted(scores, key=lambda kind: -scores[kind])  # stable: ties keep the candidates' order
+    chosen = ranked[0]
+    reason = f"highest validation NDCG@10 of {len(scores)} candidates ({scores[chosen]:.4f})"
+    if len(ranked) > 1:
+        reason += f"; next {ranked[1]} ({scores[ranked[1]]:.4f})"
+    return Selection(chosen, scores, reason)
+
+
+def _train_logged(prepared: Prepared, config: TrainConfig, progress: bool, log: Log | None) -> TrainResult:
+    result = train_model(prepared, config, progress=progress)
     if log:
-        log(f"{config.model}: test ndcg@10 {main.metrics['test']['ndcg@10']:.4f} ({main.train_seconds:.0f} s)")
-    return main, results
+        log(f"{config.model}: valid ndcg@10 {result.metrics['valid']['ndcg@10']:.4f}, test ndcg@10 "
+            f"{result.metrics['test']['ndcg@10']:.4f} ({result.train_seconds:.0f} s, best epoch {result.best_epoch})")
+    return result
 
 
-def metrics_document(main: TrainResult, baselines: dict[str, TrainResult], prepared: Prepared) -> dict[str, Any]:
+def _usable(kind: str, prepared: Prepared) -> bool:
+    return kind not in ("text_only", "gnn") or "product" in prepared.text_dims
+
+
+def train_all(prepared: Prepared, config: TrainConfig, *, baselines: Sequence[ModelKind] = BASELINES,
+              progress: bool = True, log: Log | None = None
+              ) -> tuple[TrainResult, dict[str, TrainResult], Selection | None]:
+    """Train ``config.model`` (for ``auto``: every candidate, keeping the best on validation) and each baseline
+    on the same split, one after the other. Returns (main result, the others by kind, the selection or None)."""
+    kinds: list[str] = list(config.candidates) if config.model == "auto" else [config.model]
+    kinds += [k for k in baselines if k not in kinds]
+    results: dict[str, TrainResult] = {k: _train_logged(prepared, config.model_copy(update={"model": k}), progress, log)
+               for k in kinds if _usable(k, prepared)}
+    if config.model != "auto":
+        return results.pop(config.model), results, None
+    selection = select({k: r for k, r in results.items() if k in config.candidates})
+    if log:
+        log(f"chosen: {selection.chosen} ({selection.reason})")
+    return results.pop(selection.chosen), results, selection
+
+
+def metrics_document(main: TrainResult, baselines: dict[str, TrainResult], prepared: Prepared,
+                     selection: Selection | None = None) -> dict[str, Any]:
     def entry(r: TrainResult) -> dict[str, Any]:
         return {"metrics": r.metrics, "best_epoch": r.best_epoch, "train_seconds": round(r.train_seconds, 2),
                 "peak_rss_mb": round(r.peak_rss_mb, 1), "epochs_run": len(r.history)}
 
     return {"model": main.config.model, **entry(main), "split": prepared.split.summary(),
             "snapshot_id": prepared.snapshot.snapshot_id,
-            "baselines": {k: entry(r) for k, r in baselines.items()}}
+            "baselines": {k: entry(r) for k, r in baselines.items()},
+            **({"selection": selection.to_dict()} if selection is not None else {})}
 
 
 def save_result(artifacts_dir: Path, prepared: Prepared, main: TrainResult,
-                baselines: dict[str, TrainResult], *, set_current: bool = True) -> Path:
+                baselines: dict[str, TrainResult], *, set_current: bool = True,
+                selection: Selection | None = None) -> Path:
     """Write the main model's bundle (with the baselines' metrics beside its own) and, unless
     ``set_current=False`` (a candidate an evaluation gate publishes later), make it current."""
-    is_gnn = main.config.model in ("gnn", "gnn_notext")
+    is_gnn = main.config.model in INDUCTIVE_MODELS  # the graph goes along: new products are embedded on it
     return write_bundle(
         artifacts_dir, config=main.config, snapshot_id=prepared.snapshot.snapshot_id,
         id_maps={t: prepared.snapshot.ids[t] for t in prepared.snapshot.ids},
-        user_embeddings=main.user_emb, product_embeddings=main.product_emb,
-        metrics=metrics_document(main, baselines, prepared), history=main.history, model=main.model,
-        model_meta=model_meta(prepared), graph=prepared.data if is_gnn else None,
+        user_embeddings=main.serve_user_emb if main.serve_user_emb is not None else main.user_emb,
+        product_embeddings=main.serve_product_emb if main.serve_product_emb is not None else main.product_emb,
+        metrics=metrics_document(main, baselines, prepared, selection), history=main.history, model=main.model,
+        model_meta=model_meta(prepared), graph=prepared.graph_for("serve") if is_gnn else None,
         extra={"split": prepared.split.summary()}, set_current=set_current,
     )
 
@@ -128,22 +170,38 @@ class TrainRun:
     prepared: Prepared
     main: TrainResult
     baselines: dict[str, TrainResult] = field(default_factory=dict)
+    selection: Selection | None = None
 
     def metrics_document(self) -> dict[str, Any]:
-        return metrics_document(self.main, self.baselines, self.prepared)
+        return metrics_document(self.main, self.baselines, self.prepared, self.selection)
+
+
+def tune_chosen(prepared: Prepared, main: TrainResult, selection: Selection | None, trials: int, *,
+                progress: bool = False, log: Log | None = None) -> tuple[TrainResult, Selection]:
+    """Search the chosen model's hyper-parameters on validation (:func:`gnn.tune.tune`); keep the best trial."""
+    tuned = tune(prepared, main.config, trials, progress=progress, log=log)
+    score = tuned.result.metrics["valid"]["ndcg@10"]
+    if selection is None:
+        selection = Selection(main.config.model, {main.config.model: round(score, 6)}, "the configured model")
+    selection.tuning = tuned.to_dict()
+    selection.reason += f"; tuned over {len(tuned.trials)} trials on validation (best {score:.4f})"
+    return tuned.result, selection
 
 
 def train_from_store(settings: Settings, config: TrainConfig, *, baselines: Sequence[ModelKind] = (),
                      store: GraphStore | None = None, text_model: Path | None = None, progress: bool = True,
-                     log: Log | None = None, set_current: bool = True) -> TrainRun:
-    """The whole training workflow: snapshot -> text -> split -> train (and ``baselines``) -> bundle."""
+                     log: Log | None = None, set_current: bool = True, tune_trials: int = 0) -> TrainRun:
+    """The whole training workflow: snapshot -> text -> split -> train (for ``auto``: every candidate, the best
+    on validation kept; with ``tune_trials``: that one's hyper-parameters searched) and ``baselines`` -> bundle."""
     prepared = prepare_from_store(settings, config, store=store, encoder=text_encoder(settings, config, text_model),
                                   log=log)
     if log:
         log(f"split: {prepared.split.summary()}")
-    main, others = train_all(prepared, config, baselines=baselines, progress=progress, log=log)
-    path = save_result(settings.artifacts_dir, prepared, main, others, set_current=set_current)
-    return TrainRun(path, prepared, main, others)
+    main, others, selection = train_all(prepared, config, baselines=baselines, progress=progress, log=log)
+    if tune_trials > 0:
+        main, selection = tune_chosen(prepared, main, selection, tune_trials, log=log)
+    path = save_result(settings.artifacts_dir, prepared, main, others, set_current=set_current, selection=selection)
+    return TrainRun(path, prepared, main, others, selection)
 
 
 METRIC_COLUMNS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@10", "mrr", "coverage@10")

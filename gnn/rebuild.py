@@ -30,8 +30,9 @@ from typing import Any
 from gnn.bundle import Bundle, load_bundle, set_current_bundle
 from gnn.config import TrainConfig
 from gnn.gate import evaluate_gate
-from gnn.pipeline import prepare_with_text, read_snapshot, save_result, text_encoder
-from gnn.train import Prepared, train_model
+from gnn.pipeline import prepare_with_text, read_snapshot, save_result, text_encoder, train_all
+from gnn.prepared import Prepared
+from gnn.train import train_model
 from gnn.warm_start import warm_start
 from kg.errors import RebuildError
 from kg.rebuild.job import JobContext, Step, fault_point, graph_steps
@@ -116,7 +117,12 @@ class ModelStep:
         prepared, current = candidate.prepared, candidate.current
         mode, config = self._mode(ctx, candidate)
         init = _warm(current, prepared) if current is not None and candidate.has_weights and mode != "full" else None
-        result = train_model(prepared, config, progress=ctx.progress is not False, init=init)
+        selection = None
+        if config.model == "auto":  # a full build with the default config: choose on validation, as train does
+            result, _, selection = train_all(prepared, config, baselines=(), progress=ctx.progress is not False,
+                                             log=ctx.log)
+        else:
+            result = train_model(prepared, config, progress=ctx.progress is not False, init=init)
         fault_point("model:after-train")
         current_metrics = None
         if mode == "inductive":  # the candidate *is* the current weights over the new graph: measured once
@@ -124,7 +130,7 @@ class ModelStep:
         elif current is not None and candidate.has_weights:  # what serves after the graph update, same split
             current_metrics = train_model(prepared, config.model_copy(update={"epochs": 0}), progress=False,
                                           init=_warm(current, prepared)).metrics
-        path = save_result(ctx.settings.artifacts_dir, prepared, result, {}, set_current=False)
+        path = save_result(ctx.settings.artifacts_dir, prepared, result, {}, set_current=False, selection=selection)
         details = dict(ctx.record.step("model").details)
         details.update(mode=mode, bundle=path.name, epochs_run=len(result.history),
                        train_seconds=round(result.train_seconds, 1), metrics=result.metrics,

@@ -14,7 +14,7 @@ import copy
 import resource
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,68 +27,12 @@ from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
 from gnn.config import TrainConfig
-from gnn.data import GraphSnapshot, Split, to_hetero_data
-from gnn.metrics import embedding_score_fn, evaluate_ranking
-from gnn.models import Recommender
-from gnn.models.registry import ModelShape, build_model
-
-
-@dataclass
-class Prepared:
-    """A snapshot with its split and its train message-passing graph (shared by every model)."""
-
-    snapshot: GraphSnapshot
-    split: Split
-    data: HeteroData
-
-    @property
-    def shape(self) -> ModelShape:
-        """What sizes a model trained on this graph (a bundle's ``model_meta.json``)."""
-        return ModelShape.of_graph(self.data, self.snapshot.num_users, self.snapshot.num_products)
-
-    @property
-    def text_dims(self) -> dict[str, int]:
-        """Node type -> text feature width, for the node types that carry text."""
-        return dict(self.shape.text_dims)
-
-
-def prepare_split(snapshot: GraphSnapshot, split: Split,
-                  text_features: np.ndarray | Mapping[str, np.ndarray] | None, config: TrainConfig) -> Prepared:
-    """The train graph of a given ``split`` with every graph option of ``config`` (the one place that maps
-    config fields to :func:`to_hetero_data` arguments; :func:`gnn.pipeline.prepare_with_text` uses it too)."""
-    return Prepared(snapshot, split, to_hetero_data(snapshot, split, text_features,
-                                                    min_entity_degree=config.min_entity_degree))
-
-
-def evaluate_embeddings(prepared: Prepared, user_emb: Tensor, product_emb: Tensor, *, batch_size: int = 2048,
-                        which: tuple[str, ...] = ("test", "cold")) -> dict[str, dict[str, float]]:
-    """Full-ranking metrics of dot-product scores.
-
-    - ``valid``: the valid item among warm active products, train items excluded;
-    - ``test``: the test item among warm active products, train and valid items excluded;
-    - ``cold``: every interaction with a cold product, ranked among the cold active products only (the
-      products the model never saw an interaction of: what inductive embeddings are for).
-    """
-    split, active = prepared.split, prepared.snapshot.active
-    warm = split.warm_mask
-    score = embedding_score_fn(user_emb.detach(), product_emb.detach())
-    out: dict[str, dict[str, float]] = {}
-    for name in which:
-        if name == "valid":
-            out[name] = evaluate_ranking(score, split.valid, split.num_users, split.num_products,
-                                         exclude=[split.train], candidates=warm & active, batch_size=batch_size)
-        elif name == "test":
-            out[name] = evaluate_ranking(score, split.test, split.num_users, split.num_products,
-                                         exclude=[split.train, split.valid], candidates=warm & active,
-                                         batch_size=batch_size)
-        elif name == "cold":
-            if split.cold.shape[1]:
-                out[name] = evaluate_ranking(score, split.cold, split.num_users, split.num_products,
-                                             exclude=[split.train], candidates=~warm & active,
-                                             batch_size=batch_size)
-        else:
-            raise ValueError(f"unknown evaluation set {name!r}")
-    return out
+from gnn.data import Phase
+from gnn.evaluation import embed_for, evaluate_phases
+from gnn.models.kg_sasrec import KGSASRec
+from gnn.models.registry import build_model
+from gnn.prepared import Prepared
+from gnn.train_sequence import fit_sequence_model
 
 
 @dataclass
@@ -100,6 +44,10 @@ class TrainResult:
     user_emb: Tensor
     product_emb: Tensor
     metrics: dict[str, dict[str, float]]
+    #: What the bundle serves: the model over everything known (train, valid and test interactions). The
+    #: ``user_emb`` / ``product_emb`` above are the test phase's (train + valid), for rankings to evaluate.
+    serve_user_emb: Tensor | None = None
+    serve_product_emb: Tensor | None = None
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
     train_seconds: float = 0.0
@@ -159,15 +107,6 @@ def _embed_for_loss(model: Any, data: HeteroData,
     return user_emb, product_emb, None
 
 
-def _embed(model: Recommender, data: HeteroData, train: bool) -> tuple[Tensor, Tensor]:
-    if isinstance(model, torch.nn.Module):
-        model.train(train)
-        if not train:
-            with torch.no_grad():
-                return model.embed(data)
-    return model.embed(data)
-
-
 def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data: HeteroData, train: Tensor,
                  warm: Tensor, config: TrainConfig, gen: torch.Generator) -> float:
     """One pass over the ``[2, E]`` train interactions in random batches, each positive against
@@ -204,8 +143,8 @@ def _fit(model: Any, prepared: Prepared, config: TrainConfig, gen: torch.Generat
         loss = _train_epoch(model, optimizer, data, train, warm, config, gen)
         row: dict[str, float] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - t0}
         if epoch % config.eval_every == 0 or epoch == config.epochs:
-            valid = evaluate_embeddings(prepared, *_embed(model, data, train=False),
-                                        batch_size=config.eval_batch_size, which=("valid",))["valid"]
+            valid = evaluate_phases(prepared, lambda phase: embed_for(model, prepared, phase),
+                                    batch_size=config.eval_batch_size, which=("valid",))["valid"]
             row.update({f"valid_{k}": v for k, v in valid.items() if k != "users"})
             if valid["ndcg@10"] > best_score:
                 best_score, best_state, best_epoch, waited = valid["ndcg@10"], copy.deepcopy(model.state_dict()), \
@@ -242,15 +181,22 @@ def train_model(prepared: Prepared, config: TrainConfig, *, progress: bool = Tru
     best_epoch = 0
     start = time.perf_counter()
     if config.trainable and config.epochs > 0 and prepared.split.train.shape[1] > 0:
-        history, best_epoch = _fit(model, prepared, config, gen, progress)
+        if isinstance(model, KGSASRec):
+            history, best_epoch = fit_sequence_model(model, prepared, config, progress=progress)
+        else:
+            history, best_epoch = _fit(model, prepared, config, gen, progress)
     train_seconds = time.perf_counter() - start
-    user_emb, product_emb = _embed(model, prepared.data, train=False)
-    user_emb, product_emb = user_emb.detach(), product_emb.detach()
-    metrics = evaluate_embeddings(prepared, user_emb, product_emb, batch_size=config.eval_batch_size,
-                                  which=("valid", *[w for w in evaluate if w != "valid"]))
+
+    def embed(phase: Phase) -> tuple[Tensor, Tensor]:
+        return embed_for(model, prepared, phase)
+
+    metrics = evaluate_phases(prepared, embed, batch_size=config.eval_batch_size,
+                              which=("valid", *[w for w in evaluate if w != "valid"]))
+    user_emb, product_emb = embed("test")
+    serve_user, serve_product = embed("serve")
     return TrainResult(config=config, model=model, user_emb=user_emb, product_emb=product_emb, metrics=metrics,
-                       history=history, best_epoch=best_epoch, train_seconds=train_seconds,
-                       peak_rss_mb=peak_rss_mb())
+                       serve_user_emb=serve_user, serve_product_emb=serve_product, history=history,
+                       best_epoch=best_epoch, train_seconds=train_seconds, peak_rss_mb=peak_rss_mb())
 
 
 def model_meta(prepared: Prepared) -> dict[str, Any]:

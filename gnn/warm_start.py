@@ -6,8 +6,8 @@ Id-embedding rows are matched by node id through both bundles' id maps: a node t
 row, a new node keeps its fresh initialisation (its layer 0 is then its text projection and what its
 neighbours send, exactly as for an inductive embedding).
 
-Id-embedding tables are recognised by name, ``emb.<node type>.weight`` (the convention of every model in
-:mod:`gnn.models`); any other parameter whose shape changed is left freshly initialised and reported.
+Id-embedding tables are recognised by name, ``[<module>.]emb.<node type>.weight`` (the convention of every
+model in :mod:`gnn.models`); any other parameter whose shape changed is left freshly initialised and reported.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ class WarmStartReport:
 
 def _embedding_type(key: str, id_maps: Mapping[str, Sequence[str]]) -> str | None:
     parts = key.split(".")
-    if len(parts) == 3 and parts[0] == "emb" and parts[2] == "weight" and parts[1] in id_maps:
-        return parts[1]
+    if len(parts) >= 3 and parts[-3] == "emb" and parts[-1] == "weight" and parts[-2] in id_maps:
+        return parts[-2]
     return None
 
 

@@ -47,9 +47,10 @@ class Served:
     retrain: Any  # () -> Path: train and publish another bundle
 
 
-def _train(settings: Settings, epochs: int, store: Any = None) -> Path:
-    """The quick start's training step (the same function ``cartograph quickstart`` runs)."""
-    return train_quick(settings, epochs, progress=False, store=store)
+def _train(settings: Settings, epochs: int, store: Any = None, model: str = "gnn") -> Path:
+    """The quick start's training step (the same function ``cartograph quickstart`` runs), for one model kind
+    so that what is served (and so which strategy answers) does not depend on a validation choice."""
+    return train_quick(settings, epochs, progress=False, store=store, model=model)
 
 
 def _prepare_graph(settings: Settings) -> None:

@@ -19,7 +19,8 @@ from gnn.inductive import InductiveEncoder, NewProduct, embed_new_products
 from gnn.models import InputLayer
 from gnn.models.registry import ENCODERS, MODELS, ModelShape, build_model, model_from_bundle
 from gnn.pipeline import save_result, train_all
-from gnn.train import model_meta, prepare_split, train_model
+from gnn.prepared import prepare_split
+from gnn.train import model_meta, train_model
 from kg.config import PROJECT_ROOT, Settings
 from kg.queries import QueryLibrary
 from kg.store import GraphStore
@@ -86,7 +87,8 @@ def _features(n: int, seed: int = 0) -> np.ndarray:
 @pytest.fixture(scope="module")
 def prepared(snapshot):  # type: ignore[no-untyped-def]
     feats = {"product": _features(snapshot.num_products), "entity": _features(snapshot.num_nodes("entity"), 1)}
-    return prepare_split(snapshot, split_snapshot(snapshot, cold_fraction=0.2, seed=0), feats, TrainConfig())
+    return prepare_split(snapshot, split_snapshot(snapshot, cold_fraction=0.2, seed=0), feats,
+                         TrainConfig(copurchase=True))
 
 
 def _tiny(**kw: object) -> TrainConfig:
@@ -166,6 +168,56 @@ def test_hetero_data_shape(prepared) -> None:  # type: ignore[no-untyped-def]
     assert data["product"].x.shape == (N_PRODUCTS, TEXT_DIM)
 
 
+def test_copurchase_lists_are_left_out_by_default(snapshot) -> None:  # type: ignore[no-untyped-def]
+    split = split_snapshot(snapshot, cold_fraction=0.0)
+    default = prepare_split(snapshot, split, None, TrainConfig()).data
+    assert ("product", "also_bought", "product") not in default.edge_types
+    assert ("product", "made_by", "brand") in default.edge_types
+    assert ("product", "also_bought", "product") in prepare_split(snapshot, split, None,
+                                                                  TrainConfig(copurchase=True)).data.edge_types
+
+
+def test_each_phase_reads_what_is_known_by_then(prepared) -> None:  # type: ignore[no-untyped-def]
+    split = prepared.split
+    edges = {phase: _pairs(prepared.graph_for(phase)[INTERACTS].edge_index.numpy())
+             for phase in ("valid", "test", "serve")}
+    assert edges["valid"] == _pairs(split.train)
+    assert edges["test"] == _pairs(split.train) | _pairs(split.valid)
+    assert edges["serve"] == _pairs(split.train) | _pairs(split.valid) | _pairs(split.test)
+    assert _pairs(prepared.data[INTERACTS].edge_index.numpy()) == _pairs(split.train)  # training graph unchanged
+
+
+def test_histories_are_in_time_order_and_end_before_the_target(snapshot, prepared) -> None:  # type: ignore[no-untyped-def]
+    from gnn.data import user_histories
+
+    split = prepared.split
+    valid_h, test_h = user_histories(snapshot, split, "valid"), user_histories(snapshot, split, "test")
+    seq = {(int(u), int(p)): int(s) for u, p, s in
+           zip(snapshot.inter_user, snapshot.inter_product, snapshot.inter_seq, strict=True)}
+    for u, p in _pairs(split.test):
+        assert [seq[(u, q)] for q in test_h[u]] == sorted(seq[(u, q)] for q in test_h[u])
+        assert p not in test_h[u] and int(test_h[u][-1]) == int(split.valid[1][split.valid[0] == u][0])
+        assert list(test_h[u][:-1]) == list(valid_h[u])
+    assert sum(len(h) for h in valid_h) == split.train.shape[1]
+
+
+def test_cold_products_are_chosen_by_id_so_additions_do_not_reshuffle(snapshot) -> None:  # type: ignore[no-untyped-def]
+    before = split_snapshot(snapshot, cold_fraction=0.3, seed=1)
+    keep = np.ones(snapshot.num_products, dtype=bool)
+    keep[before.cold_products[:1]] = False  # a catalog without one of the cold products: the others stay cold
+    ids = [pid for pid, k in zip(snapshot.ids["product"], keep, strict=True) if k]
+    remap = -np.ones(snapshot.num_products, dtype=np.int64)
+    remap[keep] = np.arange(keep.sum())
+    rows = keep[snapshot.inter_product]
+    smaller = dataclasses.replace(
+        snapshot, ids={**snapshot.ids, "product": ids}, inter_user=snapshot.inter_user[rows],
+        inter_product=remap[snapshot.inter_product[rows]], inter_ts=snapshot.inter_ts[rows],
+        inter_seq=snapshot.inter_seq[rows], inter_count=snapshot.inter_count[rows],
+        inter_kind=snapshot.inter_kind[rows], active=snapshot.active[keep])
+    after = split_snapshot(smaller, cold_fraction=0.3, seed=1)
+    assert {ids[i] for i in after.cold_products} == {snapshot.ids["product"][i] for i in before.cold_products[1:]}
+
+
 def test_min_entity_degree_drops_single_product_entities(snapshot) -> None:  # type: ignore[no-untyped-def]
     # entity 0 is mentioned by products 0 and 3, entity 1 by product 6 only
     mentions = np.array([[0, 3, 6], [0, 0, 1]], dtype=np.int64)
@@ -191,7 +243,8 @@ def test_min_entity_degree_drops_single_product_entities(snapshot) -> None:  # t
     {"model": "gnn", "conv": "heteroconv", "id_dropout": 0.5},
     {"model": "gnn_notext"}, {"model": "gnn_notext", "conv": "heteroconv"}, {"model": "bpr_mf"},
     {"model": "lightgcn"}, {"model": "lightgcn", "reg_on": "input"}, {"model": "popularity"},
-    {"model": "text_only"},
+    {"model": "text_only"}, {"model": "kg_sasrec"}, {"model": "kg_sasrec", "graph_weight": 0.0},
+    {"model": "kg_sasrec", "product_id_embedding": False, "seq_blocks": 1, "hidden_channels": 16, "seq_heads": 2},
 ], ids=lambda kw: "-".join(str(v) if not isinstance(v, list) else "+".join(v) for v in kw.values()))
 def test_one_epoch_smoke(prepared, kw: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
     result = train_model(prepared, _tiny(**kw), progress=False)
@@ -314,14 +367,15 @@ def test_input_layer_drops_ids_only_while_training(prepared) -> None:  # type: i
 
 # -- bundle -----------------------------------------------------------------------------------------------
 def test_bundle_round_trip_and_atomic_failure(tmp_path: Path, prepared, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    main, others = train_all(prepared, _tiny(model="gnn"), baselines=("popularity",), progress=False)
+    main, others, _ = train_all(prepared, _tiny(model="gnn"), baselines=("popularity",), progress=False)
     artifacts = tmp_path / "artifacts"
     path = save_result(artifacts, prepared, main, others)
     assert current_bundle_path(artifacts) == path
     bundle = load_bundle(artifacts)
     assert bundle.path == path and bundle.snapshot_id == prepared.snapshot.snapshot_id
     assert bundle.config == main.config
-    np.testing.assert_allclose(bundle.product_embeddings, main.product_emb.numpy())
+    assert main.serve_product_emb is not None  # the bundle serves the model over everything known
+    np.testing.assert_allclose(bundle.product_embeddings, main.serve_product_emb.numpy())
     assert bundle.id_maps["product"] == prepared.snapshot.ids["product"]
     assert bundle.metrics["metrics"]["test"] == main.metrics["test"]
     assert "popularity" in bundle.metrics["baselines"]
@@ -345,7 +399,7 @@ def test_bundle_round_trip_and_atomic_failure(tmp_path: Path, prepared, monkeypa
 def test_inductive_embedding_matches_cold_product(prepared, tmp_path: Path, conv: str) -> None:  # type: ignore[no-untyped-def]
     """Detach a cold product from the graph and attach it again as a new product: same embedding."""
     main = train_model(prepared, _tiny(model="gnn", epochs=2, conv=conv), progress=False)
-    snapshot, data = prepared.snapshot, prepared.data
+    snapshot, data = prepared.snapshot, prepared.graph_for("test")  # the graph main.product_emb was read from
     cold = int(prepared.split.cold_products[0])
     cold_id = snapshot.ids["product"][cold]
     ids = snapshot.ids
@@ -452,3 +506,57 @@ def test_cli_train_and_evaluate(settings: Settings, monkeypatch: pytest.MonkeyPa
     result = runner.invoke(app, ["evaluate"])
     assert result.exit_code == 0, result.output
     assert "popularity" in result.output and "text_only" in result.output
+
+
+def test_cold_products_compete_with_every_product(prepared) -> None:  # type: ignore[no-untyped-def]
+    """The cold slice ranks a new product among all products: a scorer that puts every warm product above every
+    cold one finds no cold positive in its top 10 once there are 10 or more other candidates."""
+    from gnn.evaluation import evaluate_embeddings
+
+    split = prepared.split
+    n_users = split.num_users
+    product_emb = torch.from_numpy(split.warm_mask.astype(np.float32)).unsqueeze(1) + 1.0  # warm 2.0, cold 1.0
+    user_emb = torch.ones(n_users, 1)
+    cold = evaluate_embeddings(prepared, user_emb, product_emb, which=("cold",))["cold"]
+    warm_candidates = int((split.warm_mask & prepared.snapshot.active).sum())
+    assert warm_candidates >= 10 and cold["hit@10"] == 0.0 and cold["users"] > 0
+    # With the warm products scored below, the same positives are found: the metric is not broken, just honest.
+    flipped = evaluate_embeddings(prepared, user_emb, 3.0 - product_emb, which=("cold",))["cold"]
+    assert flipped["hit@10"] > 0.0
+
+
+def test_the_sequence_model_reads_the_valid_item_at_test_time(prepared) -> None:  # type: ignore[no-untyped-def]
+    """The user vector for the test is the encoder after train + valid: equal to running it on those histories."""
+    from gnn.evaluation import embed_for
+
+    result = train_model(prepared, _tiny(model="kg_sasrec", epochs=2), progress=False)
+    model = result.model
+    with torch.no_grad():
+        items = model.item_vectors(prepared.graph_for("test"))
+        expected = model.user_vectors(items, prepared.histories("test"))
+    torch.testing.assert_close(result.user_emb, expected)
+    valid_users, _ = embed_for(model, prepared, "valid")
+    moved = [u for u in prepared.split.valid[0] if not torch.equal(valid_users[u], result.user_emb[u])]
+    assert moved  # users with a valid item: their test vector read one more item
+
+
+def test_auto_serves_the_best_candidate_on_validation(prepared) -> None:  # type: ignore[no-untyped-def]
+    from gnn.pipeline import train_all
+
+    cfg = _tiny(model="auto", candidates=["kg_sasrec", "gnn", "popularity"], epochs=2)
+    main, others, selection = train_all(prepared, cfg, baselines=("bpr_mf",), progress=False)
+    assert selection is not None and set(selection.valid_ndcg10) == {"kg_sasrec", "gnn", "popularity"}
+    best = max(selection.valid_ndcg10.values())
+    assert main.config.model == selection.chosen and selection.valid_ndcg10[selection.chosen] == best
+    assert set(others) == {"kg_sasrec", "gnn", "popularity", "bpr_mf"} - {selection.chosen}
+    assert "bpr_mf" not in selection.valid_ndcg10  # baselines are reported, never chosen
+
+
+def test_tune_searches_on_validation_and_keeps_the_best_trial(prepared) -> None:  # type: ignore[no-untyped-def]
+    from gnn.tune import tune
+
+    tuned = tune(prepared, _tiny(model="lightgcn", epochs=1), trials=3)
+    scores = [t["valid_ndcg@10"] for t in tuned.trials]
+    assert len(scores) == 3 and tuned.trials[0]["lr"] == _tiny().lr  # trial 0 is the configured model
+    assert round(tuned.result.metrics["valid"]["ndcg@10"], 6) == max(scores)
+    assert tuned.config.model == "lightgcn"

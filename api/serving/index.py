@@ -28,6 +28,7 @@ from api.serving.catalog import (
 from api.serving.filters import FilterResolver
 from api.serving.linking import EntityLinker
 from gnn.bundle import Bundle, current_bundle_path, load_bundle
+from gnn.history import HistoryEncoder
 from kg.config import Settings
 from kg.errors import CartographError
 from kg.store import GraphStore
@@ -55,6 +56,8 @@ class ServingIndex:
     linker: EntityLinker
     filters: FilterResolver
     inductive_products: int = 0
+    #: Sequence bundles: the user vector from the ordered history and events (None: the stored user vectors).
+    history_encoder: HistoryEncoder | None = None
     notes: list[str] = field(default_factory=list)
     build_seconds: float = 0.0
 
@@ -134,7 +137,8 @@ def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder |
         recommendable=has & catalog.active, user_emb=np.ascontiguousarray(bundle.user_embeddings, dtype=np.float32),
         user_index={u: i for i, u in enumerate(user_ids)}, text_emb=text_emb, bm25=BM25Index(catalog.texts),
         linker=EntityLinker(catalog), filters=FilterResolver(catalog), inductive_products=inductive,
-        notes=notes, build_seconds=time.perf_counter() - start,
+        history_encoder=HistoryEncoder.from_bundle(bundle, emb), notes=notes,
+        build_seconds=time.perf_counter() - start,
     )
 
 

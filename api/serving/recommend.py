@@ -1,6 +1,9 @@
 """Recommendations and similar products from the serving index: one matrix-vector product and a top-k.
 
 The user's vector is, in order of preference:
+- for a sequence bundle (``kg_sasrec``): the model's user encoder run over everything known, oldest first: the
+  user's interactions in the graph, their recent events, the items given in the request. Every event counts in
+  the next answer, and a user the bundle never saw is served from their first event;
 - their GNN embedding (users the bundle was trained with), blended with the pooled embeddings of their recent
   events (``POST /events``) so that what they did since training counts at once;
 - for users the bundle does not know: the pooled embeddings of the items given in the request, their recent
@@ -95,6 +98,11 @@ def user_context(index: ServingIndex, user_id: str, recent: Sequence[RecentEvent
     recent_idx = [(pidx[e.product_id], e.type) for e in recent if e.product_id in pidx]
     anchors += [(i, _VERBS[t]) for i, t in recent_idx] + [(int(i), _VERBS["request"]) for i in items]
     seen = np.unique(np.array([a for a, _ in anchors if _ != _VERBS["request"]], dtype=np.int64))
+    if index.history_encoder is not None:
+        sequence = [*map(int, hist), *(i for i, _ in recent_idx), *map(int, items)]
+        vector = index.history_encoder.encode(sequence)
+        strategy = "sequence+recent" if recent_idx or len(items) else "sequence"
+        return UserContext(vector, strategy if vector is not None else "popular", anchors, seen)
     pooled_recent = _pool(index, [(i, EVENT_WEIGHT[t]) for i, t in recent_idx] + [(int(i), 1.0) for i in items])
     u = index.user_index.get(user_id)
     if u is not None:

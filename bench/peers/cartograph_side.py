@@ -32,7 +32,8 @@ import convert  # noqa: E402
 from gnn.config import TrainConfig  # noqa: E402
 from gnn.data import GraphSnapshot, Split  # noqa: E402
 from gnn.metrics import embedding_score_fn, evaluate_rankings, top_k_rankings  # noqa: E402
-from gnn.train import Prepared, TrainResult, peak_rss_mb, prepare_split, train_model  # noqa: E402
+from gnn.prepared import Prepared, prepare_split  # noqa: E402
+from gnn.train import TrainResult, peak_rss_mb, train_model  # noqa: E402
 
 CONFIG_DIR = ROOT / "bench" / "configs"
 

@@ -39,7 +39,8 @@ from atomic import column, read_atomic  # noqa: E402
 from torch_geometric.data import HeteroData  # noqa: E402
 
 from gnn.data import GraphSnapshot  # noqa: E402
-from gnn.train import prepare_split, train_model  # noqa: E402
+from gnn.prepared import prepare_split  # noqa: E402
+from gnn.train import train_model  # noqa: E402
 
 MENTIONS = ("product", "mentions", "entity")
 REV_MENTIONS = ("entity", "rev_mentions", "product")

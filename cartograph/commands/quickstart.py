@@ -23,13 +23,13 @@ QUICKSTART_EPOCHS = 10
 
 
 def train_quick(settings: Settings, epochs: int = QUICKSTART_EPOCHS, *, progress: bool = True,
-                store: GraphStore | None = None) -> Path:
-    """Train the default model (no baselines) on the configured store (or ``store``, e.g. one a running API holds
-    open) and publish its bundle; return its path."""
+                store: GraphStore | None = None, model: str = "auto") -> Path:
+    """Train ``model`` (default: the candidates, the best on validation kept; no extra baselines) on the
+    configured store (or ``store``, e.g. one a running API holds open) and publish its bundle; return its path."""
     from gnn.config import TrainConfig  # torch loads only when a command trains
     from gnn.pipeline import train_from_store
 
-    config = TrainConfig(epochs=epochs, eval_every=max(1, epochs // 5))
+    config = TrainConfig.model_validate({"epochs": epochs, "eval_every": max(1, epochs // 5), "model": model})
     return train_from_store(settings, config, store=store, progress=progress, log=console.print).bundle
 
 

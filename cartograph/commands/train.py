@@ -40,7 +40,10 @@ def train(
     ctx: typer.Context,
     epochs: Annotated[int | None, typer.Option(help="override the config's epochs")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="TrainConfig JSON file")] = None,
-    model: Annotated[str | None, typer.Option(help="override the model kind (gnn, bpr_mf, ...)")] = None,
+    model: Annotated[str | None, typer.Option(
+        help="the model kind: auto (the candidates, best on validation), kg_sasrec, gnn, lightgcn, ...")] = None,
+    tune: Annotated[int, typer.Option(min=0, help="search the chosen model's hyper-parameters for N trials "
+                                                  "(on validation; see gnn/tune.py)")] = 0,
     baselines: Annotated[bool, typer.Option(help="also train and evaluate every baseline")] = True,
     text_model: Annotated[Path | None, typer.Option(help="transformers model dir (default MiniLM)")] = None,
 ) -> None:
@@ -56,8 +59,10 @@ def train(
     except ValueError as e:
         raise ValidationError(f"invalid training config: {e}") from e
     run = train_from_store(settings, cfg, baselines=BASELINES if baselines else (), text_model=text_model,
-                           log=console.print)
+                           log=console.print, tune_trials=tune)
     print_metrics(run.metrics_document())
+    if run.selection is not None:
+        console.print(f"serving {run.main.config.model}: {run.selection.reason}", soft_wrap=True)
     console.print(f"bundle written: {run.bundle}")
 
 

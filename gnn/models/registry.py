@@ -22,6 +22,7 @@ from gnn.config import ModelKind, TrainConfig
 from gnn.models import GNNEncoder
 from gnn.models.hetero_sage import ConvKind, HeteroSAGERecommender
 from gnn.models.kg_lightgcn import KGLightGCNRecommender
+from gnn.models.kg_sasrec import KGSASRec
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,13 @@ def _gnn(config: TrainConfig, shape: ModelShape) -> GNNEncoder:
     return ENCODERS[config.conv](config, shape)
 
 
+def _kg_sasrec(config: TrainConfig, shape: ModelShape) -> KGSASRec:
+    return KGSASRec(dict(shape.num_nodes), shape.text_dims.get("product", 0), config.hidden_channels,
+                    num_layers=config.num_layers, graph_weight=config.graph_weight,
+                    product_id_embedding=config.product_id_embedding, max_len=config.seq_max_len,
+                    num_blocks=config.seq_blocks, num_heads=config.seq_heads, dropout=config.seq_dropout)
+
+
 def _text_only(config: TrainConfig, shape: ModelShape) -> TextOnly:
     _needs_product_text(config, shape)
     return TextOnly()
@@ -132,6 +140,7 @@ def _text_only(config: TrainConfig, shape: ModelShape) -> TextOnly:
 
 #: Model kind -> builder: the one place that knows which class a ``TrainConfig.model`` means.
 MODELS: Mapping[ModelKind, ModelBuilder] = {
+    "kg_sasrec": _kg_sasrec,
     "gnn": _gnn,
     "gnn_notext": _gnn,
     "bpr_mf": lambda config, shape: BPRMF(shape.num_users, shape.num_products, config.hidden_channels),
@@ -147,6 +156,9 @@ def build_model(config: TrainConfig, shape: ModelShape) -> Any:
 
     Returns a recommender (:class:`gnn.models.Recommender`), a :class:`torch.nn.Module` for trainable kinds.
     """
+    if config.model == "auto":
+        raise ValueError("model 'auto' is a choice among the candidates, made by gnn.pipeline.train_all; "
+                         "build_model needs one model kind")
     builder = MODELS.get(config.model)
     if builder is None:
         raise ValueError(f"unknown model {config.model!r}")
