@@ -119,6 +119,16 @@ def test_bad_filters_raise_clear_errors(args: tuple, message: str) -> None:  # t
         resolver.mask(make_filters(*args))
 
 
+def test_a_filter_on_a_field_the_catalog_lacks_says_so() -> None:
+    catalog = _catalog()
+    catalog.price = np.full(catalog.num_products, np.nan)
+    resolver = FilterResolver(catalog)
+    assert resolver.absent == {"price"}
+    with pytest.raises(InvalidRequestError, match="this catalog has no price for any product"):
+        resolver.mask(make_filters(None, None, 1.0, None))
+    assert resolver.mask(make_filters(["hp"], None, None, None)) is not None  # brands are there
+
+
 @pytest.mark.parametrize("q", ["red lipstick", "L'Oréal mascara", "hp 61 ink", "match box cars",
                                "return gift set", "create your look"])
 def test_plain_queries_pass(q: str) -> None:
