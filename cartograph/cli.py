@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cartograph.commands import explore, extract, graph, ingest, quickstart, rebuild, serve, train
+from cartograph.commands import explore, extract, graph, ingest, models, quickstart, rebuild, serve, train
 
 app = typer.Typer(help="Cartograph: knowledge-graph recommender for e-commerce.", no_args_is_help=True)
 
@@ -21,7 +21,7 @@ def _main(ctx: typer.Context, config: ConfigOption = None) -> None:
     ctx.obj = config
 
 
-for group in (graph, ingest, quickstart, extract, train, serve, rebuild, explore):
+for group in (graph, ingest, quickstart, extract, train, models, serve, rebuild, explore):
     group.register(app)
 
 
