@@ -24,13 +24,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
-from tqdm.auto import tqdm
 
 from gnn.config import TrainConfig
 from gnn.data import GraphSnapshot, Split, to_hetero_data
 from gnn.metrics import embedding_score_fn, evaluate_ranking
 from gnn.models import Recommender
 from gnn.models.registry import ModelShape, build_model
+from kg.progress import step
 
 
 @dataclass
@@ -198,24 +198,26 @@ def _fit(model: Any, prepared: Prepared, config: TrainConfig, gen: torch.Generat
     warm = torch.from_numpy(np.flatnonzero(split.warm_mask))
     best_score, best_state, best_epoch, waited = -1.0, copy.deepcopy(model.state_dict()), 0, 0
     history: list[dict[str, float]] = []
-    bar = tqdm(range(1, config.epochs + 1), desc=config.model, unit="epoch", disable=not progress, leave=False)
-    for epoch in bar:
-        t0 = time.perf_counter()
-        loss = _train_epoch(model, optimizer, data, train, warm, config, gen)
-        row: dict[str, float] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - t0}
-        if epoch % config.eval_every == 0 or epoch == config.epochs:
-            valid = evaluate_embeddings(prepared, *_embed(model, data, train=False),
-                                        batch_size=config.eval_batch_size, which=("valid",))["valid"]
-            row.update({f"valid_{k}": v for k, v in valid.items() if k != "users"})
-            if valid["ndcg@10"] > best_score:
-                best_score, best_state, best_epoch, waited = valid["ndcg@10"], copy.deepcopy(model.state_dict()), \
-                    epoch, 0
-            else:
-                waited += 1
-            bar.set_postfix(loss=f"{loss:.4f}", ndcg10=f"{valid['ndcg@10']:.4f}", best=best_epoch)
-        history.append(row)
-        if waited >= config.patience:
-            break
+    with step(f"training {config.model}", config.epochs, enabled=None if progress else False) as bar:
+        for epoch in range(1, config.epochs + 1):
+            t0 = time.perf_counter()
+            loss = _train_epoch(model, optimizer, data, train, warm, config, gen)
+            row: dict[str, float] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - t0}
+            if epoch % config.eval_every == 0 or epoch == config.epochs:
+                valid = evaluate_embeddings(prepared, *_embed(model, data, train=False),
+                                            batch_size=config.eval_batch_size, which=("valid",))["valid"]
+                row.update({f"valid_{k}": v for k, v in valid.items() if k != "users"})
+                if valid["ndcg@10"] > best_score:
+                    best_score, best_state, best_epoch, waited = (valid["ndcg@10"], copy.deepcopy(model.state_dict()),
+                                                                  epoch, 0)
+                else:
+                    waited += 1
+                bar.describe(f"training {config.model} (loss {loss:.4f}, valid ndcg@10 {valid['ndcg@10']:.4f}, "
+                             f"best epoch {best_epoch})")
+            history.append(row)
+            bar.advance()
+            if waited >= config.patience:
+                break
     model.load_state_dict(best_state)
     return history, best_epoch
 

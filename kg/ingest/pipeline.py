@@ -43,8 +43,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from pydantic import ValidationError as PydanticValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from kg.ingest import bulk, delta
 from kg.ingest.cleaning import MAX_DESCRIPTION_CHARS, clean_product_text
@@ -64,6 +63,7 @@ from kg.ingest.records import (
     UserRecord,
 )
 from kg.ingest.report import IngestReport, LoadMethod, StageStats
+from kg.progress import progress_bars
 from kg.schema import NODES, RELATIONSHIPS, NodeLabel, RelType
 from kg.store import cypher_builder as cb
 from kg.store.base import GraphStore
@@ -433,9 +433,7 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _progress(enabled: bool | None) -> Progress:
-    console = Console(stderr=True)
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, disable=not (console.is_terminal if enabled is None else enabled))
+    return progress_bars(enabled)
 
 
 def ingest(
