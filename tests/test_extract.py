@@ -177,7 +177,7 @@ def test_extraction_links_typed_deduplicated_entities_and_reruns_only_changed_te
                                     "markup cleaned again": 2}
     assert set(mentions(store, "raw_html")) == {"avery", "binder", "acid-free", "durable"}
     p1, p2 = mentions(store, "p1"), mentions(store, "p2")
-    assert p1["hp"]["type"] == "brand" and p1["hp"]["source"] == "title" and p1["hp"]["extractor"] == "lexicon@1"
+    assert p1["hp"]["type"] == "brand" and p1["hp"]["source"] == "title" and p1["hp"]["extractor"] == "lexicon@2"
     assert p2["hp"]["surface"] == "Hewlett-Packard"  # the alias resolved to the same node
     assert {"ink-cartridge", "61", "black"} <= set(p1) & set(p2)  # one node per entity, shared
     assert p1["deskjet-1000"]["type"] == "compatible_with" and p1["deskjet-1000"]["source"] == "description"

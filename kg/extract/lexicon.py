@@ -226,7 +226,7 @@ class LexiconExtractor(EntityExtractor):
     """Patterns plus lexicons (see the module docstring). ``name`` is ``lexicon@<version>``."""
 
     kind = "lexicon"
-    VERSION = "1"
+    VERSION = "2"  # 2: units, ranges, standards and ratings (issue 19): products are extracted again
 
     def __init__(self, lexicon: Lexicon | None = None) -> None:
         super().__init__()
