@@ -137,7 +137,9 @@ def _attribute(index: ServingIndex, user_id: str, product_id: str, row: dict[str
     b.rel(rel2, q, x)
     b.rel(rel2, p, x)
     support = int(row["support"])
-    score = 0.2 + 0.5 * _specificity(index, label, row["x_id"]) * min(1.0, 0.5 + 0.25 * support)
+    # Informativeness first (normalised IDF over products: a rare entity before a colour half the catalog
+    # shares); how many of the user's items share it only breaks near-ties. Stays below a link's 0.8.
+    score = 0.2 + 0.5 * _specificity(index, label, row["x_id"]) + 0.05 * min(support, 4) / 4
     cypher = (f"MATCH path = (u:User {{id: $user_id}})-[:{rel1}]->(q:Product {{id: $via_id}})-[:{rel2}]->"
               f"(x:{label} {{id: $node_id}})<-[:{rel2}]-(p:Product {{id: $product_id}}) RETURN path")
     items = f"{support} of your items" if support > 1 else f"“{b.name('Product', row['q_id'])}”"

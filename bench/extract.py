@@ -73,7 +73,8 @@ def quality(extractor: EntityExtractor, gold: list[Any]) -> dict[str, Any]:
     for name, subset in (("all", gold), ("dev", [g for g in gold if g.split == "dev"]),
                          ("test", [g for g in gold if g.split == "test"]),
                          ("amazon-office", [g for g in gold if g.source == "amazon-office"]),
-                         ("amazon-beauty", [g for g in gold if g.source == "amazon-beauty"])):
+                         ("amazon-beauty", [g for g in gold if g.source == "amazon-beauty"]),
+                         ("industrial-constructed", [g for g in gold if g.source == "industrial-constructed"])):
         out[name] = {"strict": report_dict(score(subset, predicted)),
                      "lenient": report_dict(score(subset, predicted, lenient=True))}
     return out
@@ -171,7 +172,7 @@ def merge_sweep() -> dict[str, Any]:
 
 
 def markdown(doc: dict[str, Any]) -> str:
-    lines = ["### Gold set (210 titles; strict F1 / lenient F1 per type)", ""]
+    lines = [f"### Gold set ({doc['gold']['items']} titles; strict F1 / lenient F1 per type)", ""]
     names = list(doc["quality"])
     lines.append("| type | " + " | ".join(names) + " |")
     lines.append("|---|" + "---:|" * len(names))
@@ -182,6 +183,19 @@ def markdown(doc: dict[str, Any]) -> str:
             s = q["strict"]["overall"] if t == "overall" else q["strict"]["per_type"].get(t)
             lenient = q["lenient"]["overall"] if t == "overall" else q["lenient"]["per_type"].get(t)
             cells.append("-" if s is None or lenient is None else f"{s['f1']:.2f} / {lenient['f1']:.2f}")
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    sources = ("amazon-office", "amazon-beauty", "industrial-constructed")
+    lines += ["", "Strict F1 per type and source (the constructed industrial titles test units, standards and "
+              "ratings; see bench/gold/GUIDE.md):", "",
+              "| type | " + " | ".join(f"{n} {src}" for n in names for src in sources) + " |",
+              "|---|" + "---:|" * (len(names) * len(sources))]
+    for t in [*(e.value for e in EntityType), "overall"]:
+        cells = []
+        for name in names:
+            for src in sources:
+                q = doc["quality"][name][src]["strict"]
+                s = q["overall"] if t == "overall" else q["per_type"].get(t)
+                cells.append("-" if s is None else f"{s['f1']:.2f}")
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
     lines += ["", "| extractor | strict P | strict R | strict F1 | lenient F1 | dev F1 | test F1 | office F1 | "
               "beauty F1 |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from cartograph.commands import explore, extract, graph, ingest, quickstart, rebuild, serve, train
+from cartograph.commands import explore, extract, graph, ingest, models, quickstart, rebuild, serve, train
+from kg.progress import set_quiet
 
 app = typer.Typer(help="Cartograph: knowledge-graph recommender for e-commerce.", no_args_is_help=True)
 
@@ -16,12 +17,18 @@ ConfigOption = Annotated[
 ]
 
 
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="no progress bars or progress lines (for scripts; or CARTOGRAPH_QUIET=1)")
+]
+
+
 @app.callback()
-def _main(ctx: typer.Context, config: ConfigOption = None) -> None:
+def _main(ctx: typer.Context, config: ConfigOption = None, quiet: QuietOption = False) -> None:
     ctx.obj = config
+    set_quiet(quiet)
 
 
-for group in (graph, ingest, quickstart, extract, train, serve, rebuild, explore):
+for group in (graph, ingest, quickstart, extract, train, models, serve, rebuild, explore):
     group.register(app)
 
 

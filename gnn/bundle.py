@@ -4,6 +4,7 @@ Layout of ``artifacts_dir``::
 
     artifacts_dir/
       current                  <- one line: the name of the current bundle (replaced atomically)
+      switches.jsonl           <- every move of ``current``: time, from, to, action (see gnn/versions.py)
       20250101T120000Z-<snapshot>-<rand>/
         manifest.json          <- format version, bundle version, snapshot id, created time, model, sizes, files
         config.json            <- TrainConfig
@@ -42,6 +43,7 @@ from gnn.config import TrainConfig
 
 BUNDLE_FORMAT = 1
 CURRENT = "current"
+SWITCHES = "switches.jsonl"
 
 
 @dataclass
@@ -203,14 +205,17 @@ def write_bundle(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if set_current:
-        set_current_bundle(artifacts_dir, version)
+        set_current_bundle(artifacts_dir, version, action="train")
     return final
 
 
-def set_current_bundle(artifacts_dir: Path, version: str) -> None:
-    """Point ``artifacts_dir/current`` at ``version`` atomically (temp file + fsync + ``os.replace``)."""
+def set_current_bundle(artifacts_dir: Path, version: str, *, action: str = "publish") -> None:
+    """Point ``artifacts_dir/current`` at ``version`` atomically (temp file + fsync + ``os.replace``) and
+    append the move to ``switches.jsonl`` (``action``: train, publish, use, rollback), which rollbacks read."""
     if not (artifacts_dir / version / "manifest.json").is_file():
         raise FileNotFoundError(f"no bundle {version} in {artifacts_dir}")
+    pointer = artifacts_dir / CURRENT
+    previous = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else None
     fd, tmp_name = tempfile.mkstemp(prefix=".current-", dir=artifacts_dir)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -222,6 +227,17 @@ def set_current_bundle(artifacts_dir: Path, version: str) -> None:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     _fsync_dir(artifacts_dir)
+    if previous != version:
+        _record_switch(artifacts_dir, previous, version, action)
+
+
+def _record_switch(artifacts_dir: Path, previous: str | None, version: str, action: str) -> None:
+    """One line per pointer move; appended after the move, so a crash between the two loses a log line, never
+    the served bundle (a rollback then falls back to bundle creation times)."""
+    entry = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "from": previous, "to": version,
+             "action": action}
+    with (artifacts_dir / SWITCHES).open("a", encoding="utf-8") as f:
+        f.write(json.dumps(entry) + "\n")
 
 
 def current_bundle_path(artifacts_dir: Path) -> Path:

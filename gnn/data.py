@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch_geometric.data import HeteroData
 
+from kg.progress import Step, step
 from kg.schema import NodeLabel, RelType
 from kg.store.base import GraphStore
 
@@ -156,13 +157,20 @@ def _str(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def snapshot_from_store(store: GraphStore) -> GraphSnapshot:
+def snapshot_from_store(store: GraphStore, *, progress: bool | None = False) -> GraphSnapshot:
     """Read the whole recommendation graph from ``store`` (any backend) into a :class:`GraphSnapshot`.
 
     Every statement is portable Cypher: labels and types come from the schema allow-list, one statement per
     relationship type (so no dialect-specific ``type(r)``/``label(r)``), scalar columns, ``ORDER BY`` id.
     Edges whose endpoints are missing from the node lists cannot occur (the store keeps them consistent).
+    ``progress``: show progress over the statements (None: on a terminal); off by default because the API
+    snapshots in a background thread.
     """
+    with step("snapshot of the graph", 5 + len(INTERACTION_TYPES) + len(ITEM_RELATIONS), enabled=progress) as bar:
+        return _snapshot(store, bar)
+
+
+def _snapshot(store: GraphStore, bar: Step) -> GraphSnapshot:
     ids: dict[str, list[str]] = {}
     names: dict[str, list[str]] = {}
     products = store.query(
@@ -174,7 +182,9 @@ def snapshot_from_store(store: GraphStore) -> GraphSnapshot:
     descriptions = [_str(r["description"]) for r in products]
     text_hashes = [_str(r["text_hash"]) for r in products]
     active = np.array([r["active"] is not False for r in products], dtype=bool)
+    bar.advance()
     ids["user"] = [r["id"] for r in store.query("MATCH (u:User) RETURN u.id AS id ORDER BY id")]
+    bar.advance()
     names["user"] = []
     names["product"] = []
     for node_type in ("brand", "category", "entity"):
@@ -182,6 +192,7 @@ def snapshot_from_store(store: GraphStore) -> GraphSnapshot:
         rows = store.query(f"MATCH (n:{label}) RETURN n.id AS id, n.name AS name ORDER BY id")
         ids[node_type] = [r["id"] for r in rows]
         names[node_type] = [_str(r["name"]) for r in rows]
+        bar.advance()
     index = {t: {node_id: i for i, node_id in enumerate(ids[t])} for t in NODE_TYPES}
 
     # Interactions, merged over types to one row per (user, product) pair: first occurrence wins the order
@@ -199,6 +210,7 @@ def snapshot_from_store(store: GraphStore) -> GraphSnapshot:
             if key not in first or order < first[key]:
                 first[key] = order
             counts[key] = counts.get(key, 0) + max(int(r["count"] or 1), 1)
+        bar.advance()
     pairs = sorted(first)
     inter = np.array(pairs, dtype=np.int64).reshape(-1, 2)
     orders = np.array([first[p] for p in pairs], dtype=np.int64).reshape(-1, 3)
@@ -212,6 +224,7 @@ def snapshot_from_store(store: GraphStore) -> GraphSnapshot:
         )
         edges = [(index["product"][r["src"]], index[target][r["dst"]]) for r in rows]
         item_edges[name] = np.array(edges, dtype=np.int64).reshape(-1, 2).T.copy()
+        bar.advance()
 
     snapshot = GraphSnapshot(
         ids=ids, names=names, titles=titles, descriptions=descriptions, text_hashes=text_hashes, active=active,

@@ -140,9 +140,9 @@ def prepare_with_text(snapshot: GraphSnapshot, config: TrainConfig, encoder: Tex
 def read_snapshot(settings: Settings, store: GraphStore | None = None) -> GraphSnapshot:
     """A snapshot of the configured graph (or of ``store``, e.g. one a running API holds open)."""
     if store is not None:
-        return snapshot_from_store(store)
+        return snapshot_from_store(store, progress=None)
     with open_store(settings, read_only=True) as own:
-        return snapshot_from_store(own)
+        return snapshot_from_store(own, progress=None)
 
 
 def text_encoder(settings: Settings, config: TrainConfig, model_dir: Path | None = None) -> TextEncoder:

@@ -10,7 +10,6 @@ triples. Seeded: the same config, seed and snapshot give the same metrics.
 
 from __future__ import annotations
 
-import copy
 import resource
 import sys
 import time
@@ -24,11 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
-from tqdm.auto import tqdm
 
 from gnn.config import TrainConfig
 from gnn.data import Phase
 from gnn.evaluation import embed_for, evaluate_phases
+from gnn.fitting import fit_with_early_stopping
 from gnn.models.kg_sasrec import KGSASRec
 from gnn.models.registry import build_model
 from gnn.prepared import Prepared
@@ -126,37 +125,14 @@ def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data:
 
 def _fit(model: Any, prepared: Prepared, config: TrainConfig, gen: torch.Generator,
          progress: bool) -> tuple[list[dict[str, float]], int]:
-    """Train ``model`` (a :class:`torch.nn.Module` recommender) until valid NDCG@10 stops improving and leave
-    it in its best state.
-
-    Returns ``(history, best epoch)``: one row per epoch (loss, seconds and, on evaluated epochs, valid metrics).
-    """
+    """BPR training of a :class:`torch.nn.Module` recommender with early stopping on valid NDCG@10."""
     data, split = prepared.data, prepared.split
     optimizer = torch.optim.Adam(_param_groups(model, config), lr=config.lr, weight_decay=config.weight_decay)
     train = torch.from_numpy(split.train)
     warm = torch.from_numpy(np.flatnonzero(split.warm_mask))
-    best_score, best_state, best_epoch, waited = -1.0, copy.deepcopy(model.state_dict()), 0, 0
-    history: list[dict[str, float]] = []
-    bar = tqdm(range(1, config.epochs + 1), desc=config.model, unit="epoch", disable=not progress, leave=False)
-    for epoch in bar:
-        t0 = time.perf_counter()
-        loss = _train_epoch(model, optimizer, data, train, warm, config, gen)
-        row: dict[str, float] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - t0}
-        if epoch % config.eval_every == 0 or epoch == config.epochs:
-            valid = evaluate_phases(prepared, lambda phase: embed_for(model, prepared, phase),
-                                    batch_size=config.eval_batch_size, which=("valid",))["valid"]
-            row.update({f"valid_{k}": v for k, v in valid.items() if k != "users"})
-            if valid["ndcg@10"] > best_score:
-                best_score, best_state, best_epoch, waited = valid["ndcg@10"], copy.deepcopy(model.state_dict()), \
-                    epoch, 0
-            else:
-                waited += 1
-            bar.set_postfix(loss=f"{loss:.4f}", ndcg10=f"{valid['ndcg@10']:.4f}", best=best_epoch)
-        history.append(row)
-        if waited >= config.patience:
-            break
-    model.load_state_dict(best_state)
-    return history, best_epoch
+    return fit_with_early_stopping(model, prepared, config,
+                                   lambda: _train_epoch(model, optimizer, data, train, warm, config, gen),
+                                   progress=progress)
 
 
 def train_model(prepared: Prepared, config: TrainConfig, *, progress: bool = True,

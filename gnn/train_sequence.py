@@ -9,21 +9,16 @@ histories against all of them; sequences are cut to their last ``seq_max_len + 1
 
 from __future__ import annotations
 
-import copy
-import time
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from gnn.config import TrainConfig
-from gnn.evaluation import embed_for, evaluate_phases
+from gnn.fitting import History, fit_with_early_stopping
 from gnn.models.kg_sasrec import KGSASRec, pad_histories
 from gnn.prepared import Prepared
-
-History = list[dict[str, float]]
 
 
 def training_sequences(histories: Sequence[np.ndarray], max_len: int) -> list[np.ndarray]:
@@ -71,25 +66,6 @@ def fit_sequence_model(model: KGSASRec, prepared: Prepared, config: TrainConfig,
     rng = np.random.default_rng(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.seq_lr, weight_decay=config.weight_decay)
     sequences = training_sequences(prepared.histories("valid"), config.seq_max_len)
-    best_score, best_state, best_epoch, waited = -1.0, copy.deepcopy(model.state_dict()), 0, 0
-    history: History = []
-    bar = tqdm(range(1, config.epochs + 1), desc=config.model, unit="epoch", disable=not progress, leave=False)
-    for epoch in bar:
-        started = time.perf_counter()
-        loss = _epoch(model, optimizer, prepared, sequences, config, rng)
-        row: dict[str, float] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - started}
-        if epoch % config.eval_every == 0 or epoch == config.epochs:
-            valid = evaluate_phases(prepared, lambda phase: embed_for(model, prepared, phase),
-                                    batch_size=config.eval_batch_size, which=("valid",))["valid"]
-            row.update({f"valid_{k}": v for k, v in valid.items() if k != "users"})
-            if valid["ndcg@10"] > best_score:
-                best_score, best_state, best_epoch, waited = valid["ndcg@10"], copy.deepcopy(model.state_dict()), \
-                    epoch, 0
-            else:
-                waited += 1
-            bar.set_postfix(loss=f"{loss:.4f}", ndcg10=f"{valid['ndcg@10']:.4f}", best=best_epoch)
-        history.append(row)
-        if waited >= config.patience:
-            break
-    model.load_state_dict(best_state)
-    return history, best_epoch
+    return fit_with_early_stopping(model, prepared, config,
+                                   lambda: _epoch(model, optimizer, prepared, sequences, config, rng),
+                                   progress=progress)

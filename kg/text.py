@@ -18,7 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from kg.progress import step
+
 DEFAULT_MAX_LENGTH = 128
+PROGRESS_MIN_TEXTS = 256
+"""Fewer texts than this (a search query, a few new products) encode in well under a second: no progress."""
 
 
 def default_model_dir() -> Path:
@@ -144,7 +148,12 @@ class TextEncoder:
             # Sort by length so each batch pads little; restore the order afterwards.
             order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
             out = np.zeros((len(texts), self._model.config.hidden_size), dtype=np.float32)
-            with torch.inference_mode():
+            # Progress in characters (capped as the tokenizer caps them), not texts: the batches go shortest
+            # first, so a count of texts would promise an ETA far too short.
+            costs = [min(len(t), self.max_length * 5) + 20 for t in texts]
+            shown = None if len(texts) >= PROGRESS_MIN_TEXTS else False
+            with torch.inference_mode(), step(f"encoding {len(texts):,} texts", sum(costs), enabled=shown,
+                                                    count=False) as bar:
                 for start in range(0, len(order), self.batch_size):
                     idx = order[start:start + self.batch_size]
                     batch = self._tokenizer([texts[i] or "" for i in idx], padding=True, truncation=True,
@@ -157,6 +166,7 @@ class TextEncoder:
                     for row, i in enumerate(idx):
                         if texts[i].strip():
                             out[i] = pooled[row].numpy()
+                    bar.advance(sum(costs[i] for i in idx))
             return out
         finally:
             if self.num_threads:

@@ -29,6 +29,7 @@ from api.main import create_app
 from cartograph.cli import app as cli_app
 from cartograph.commands.quickstart import train_quick
 from gnn.bundle import Bundle, load_bundle
+from gnn.versions import rollback
 from kg.config import PROJECT_ROOT, Settings
 from kg.ingest.run import run_ingest
 from kg.store import open_store
@@ -525,6 +526,11 @@ def test_a_published_bundle_is_picked_up_without_a_call(served: Served) -> None:
             time.sleep(0.2)
         status = watching.get("/admin/reload", headers={"X-API-Key": API_KEY}).json()
         assert status["state"] == "succeeded" and status["target"] == published.name
+        # `cartograph models rollback` moves the pointer back: picked up the same way
+        assert rollback(settings.artifacts_dir).path.name == before
+        while watching.get("/ready").json()["bundle"]["bundle_version"] != before:
+            assert time.monotonic() < deadline, watching.get("/admin/reload", headers={"X-API-Key": API_KEY}).json()
+            time.sleep(0.2)
 
 
 # -- command line -----------------------------------------------------------------------------------------

@@ -119,6 +119,16 @@ def test_bad_filters_raise_clear_errors(args: tuple, message: str) -> None:  # t
         resolver.mask(make_filters(*args))
 
 
+def test_a_filter_on_a_field_the_catalog_lacks_says_so() -> None:
+    catalog = _catalog()
+    catalog.price = np.full(catalog.num_products, np.nan)
+    resolver = FilterResolver(catalog)
+    assert resolver.absent == {"price"}
+    with pytest.raises(InvalidRequestError, match="this catalog has no price for any product"):
+        resolver.mask(make_filters(None, None, 1.0, None))
+    assert resolver.mask(make_filters(["hp"], None, None, None)) is not None  # brands are there
+
+
 @pytest.mark.parametrize("q", ["red lipstick", "L'Oréal mascara", "hp 61 ink", "match box cars",
                                "return gift set", "create your look"])
 def test_plain_queries_pass(q: str) -> None:
@@ -152,3 +162,40 @@ def test_recent_events_are_bounded_per_user_and_in_users() -> None:
 def test_event_types_map_to_schema_relationships() -> None:
     assert {k: v.value for k, v in EVENT_RELATIONSHIP.items()} == {"view": "VIEWED", "cart": "VIEWED",
                                                                   "purchase": "PURCHASED"}
+
+
+def test_the_similar_to_threshold_is_measured_on_random_pairs() -> None:
+    from api.serving.index import MIN_REASON_SIMILARITY, reason_threshold
+
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(200, 64))  # 200 kinds of product, 5 of each: a random pair is rarely alike
+    emb = np.concatenate([c + 0.3 * rng.normal(size=(5, 64)) for c in centres])
+    unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    threshold = reason_threshold(unit, np.ones(len(unit), dtype=bool))
+    within = float(np.median(unit[:5] @ unit[:5].T))
+    across = unit[:500] @ unit[500:].T
+    assert MIN_REASON_SIMILARITY <= threshold < within  # products of one cluster are "similar"
+    assert (across < threshold).mean() > 0.95  # products of two clusters almost never are
+    assert reason_threshold(unit[:2], np.ones(2, dtype=bool)) == 1.0  # too few to measure: never
+
+
+def test_explanations_rank_rare_shared_entities_before_common_ones() -> None:
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from api.explain import _attribute
+
+    n = 200
+    entity_of = [(i, 0) for i in range(150)] + [(0, 1), (5, 1)]  # entity 0 "yellow": 150 products; 1: two
+    ep, ee = (np.array(x) for x in zip(*entity_of, strict=True))
+    catalog = _catalog()
+    catalog.product_ids = [f"p{i}" for i in range(n)]
+    catalog.node_ids = {**catalog.node_ids, "entity": ["yellow", "digital-caliper"]}
+    catalog.node_names = {**catalog.node_names, "entity": ["Yellow", "Digital Caliper"]}
+    catalog.members = {**catalog.members, "entity": Csr.from_pairs(ee, ep, 2)}
+    catalog.active = np.ones(n, dtype=bool)
+    index = cast(Any, SimpleNamespace(catalog=catalog))
+    row = {"rel1": "PURCHASED", "rel2": "MENTIONS", "x_label": "Entity", "q_id": "p1"}
+    colour = _attribute(index, "u", "p5", {**row, "x_id": "yellow", "support": 4})
+    rare = _attribute(index, "u", "p5", {**row, "x_id": "digital-caliper", "support": 1})
+    assert rare.score > colour.score

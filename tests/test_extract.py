@@ -42,9 +42,49 @@ T = EntityType
     (T.BRAND, "PaperMate", "paper mate"),
     (T.COLOR, "Grey", "gray"),
     (T.AUDIENCE, "Women's", "woman"),
+    # issue 19: two primes are inches, micro units keep their micro, ranges and fractions stay numbers
+    (T.SIZE, "8''", "8 in"),
+    (T.SIZE, "8″", "8 in"),
+    (T.SIZE, "10µm", "10 um"),
+    (T.SIZE, "10 microns", "10 um"),
+    (T.SIZE, "0-6 inch", "0-6 in"),
+    (T.SIZE, "3 to 5 ft", "3-5 ft"),
+    (T.SIZE, "10\u201320 mm", "10-20 mm"),
+    (T.SIZE, "8½ x 11 Inch", "8 1/2 in x 11 in"),
+    (T.MODEL_NUMBER, "1001-110", "1001110"),
 ])
 def test_canonical_keys(entity_type: EntityType, surface: str, key: str) -> None:
     assert canonical_key(entity_type, surface) == key
+
+
+@pytest.mark.parametrize(("title", "expected"), [
+    ("Southwire 14 AWG Wire, 600V Rated", {(T.FEATURE, "14 AWG"), (T.FEATURE, "600V")}),
+    ('Brass Hex Nipple, 1/4" NPT Male, 600 PSI', {(T.SIZE, '1/4"'), (T.FEATURE, "NPT"), (T.FEATURE, "600 PSI")}),
+    ("PTFE Tape, ISO 9001 Certified", {(T.FEATURE, "ISO 9001")}),
+    ("Junction Box IP67, UL Listed", {(T.FEATURE, "IP67"), (T.FEATURE, "UL Listed")}),
+    ("Extension Cord 13A 125V 1625W", {(T.FEATURE, "13A"), (T.FEATURE, "125V"), (T.FEATURE, "1625W")}),
+    ("Syringe Filter, 0.22 um, 10µm mesh", {(T.SIZE, "0.22 um"), (T.SIZE, "10µm")}),
+    ('Drill Bit Set, 1/16" to 1/2"', {(T.SIZE, '1/16" to 1/2"')}),
+    ("Caliper 0-6 inch", {(T.SIZE, "0-6 inch")}),
+    ("Cap Screws M6 x 20mm", {(T.SIZE, "M6 x 20mm")}),
+])
+def test_units_standards_and_ratings(title: str, expected: set[tuple[EntityType, str]]) -> None:
+    spans = {(t, title[s:e]) for t, s, e, _, _ in LexiconExtractor(Lexicon([], [])).spans(title, is_title=True)}
+    assert expected <= spans
+    assert not any(t is T.MODEL_NUMBER for t, _ in spans), spans  # standards and ratings are not model numbers
+
+
+def test_a_lone_ampere_code_stays_a_model_number() -> None:
+    """HP 83A is a toner, not 83 amperes; 30A beside 12V is a rating."""
+    spans = LexiconExtractor(Lexicon([], [])).spans("HP 83A Toner Cartridge", is_title=True)
+    assert (T.MODEL_NUMBER, "83A") in {(t, "HP 83A Toner Cartridge"[s:e]) for t, s, e, _, _ in spans}
+
+
+def test_a_product_type_after_for_is_what_it_is_made_for() -> None:
+    extractor = LexiconExtractor(Lexicon([], ["Filament", "Printer", "Refill"]))
+    text = "PLA Filament for 3D Printer"
+    types = {text[s:e] for t, s, e, _, _ in extractor.spans(text, is_title=True) if t is T.PRODUCT_TYPE}
+    assert types == {"Filament"}
 
 
 def test_singular_keeps_words_that_only_look_plural() -> None:
@@ -137,7 +177,7 @@ def test_extraction_links_typed_deduplicated_entities_and_reruns_only_changed_te
                                     "markup cleaned again": 2}
     assert set(mentions(store, "raw_html")) == {"avery", "binder", "acid-free", "durable"}
     p1, p2 = mentions(store, "p1"), mentions(store, "p2")
-    assert p1["hp"]["type"] == "brand" and p1["hp"]["source"] == "title" and p1["hp"]["extractor"] == "lexicon@1"
+    assert p1["hp"]["type"] == "brand" and p1["hp"]["source"] == "title" and p1["hp"]["extractor"] == "lexicon@2"
     assert p2["hp"]["surface"] == "Hewlett-Packard"  # the alias resolved to the same node
     assert {"ink-cartridge", "61", "black"} <= set(p1) & set(p2)  # one node per entity, shared
     assert p1["deskjet-1000"]["type"] == "compatible_with" and p1["deskjet-1000"]["source"] == "description"

@@ -391,7 +391,7 @@ def test_bundle_round_trip_and_atomic_failure(tmp_path: Path, prepared, monkeypa
     with pytest.raises(RuntimeError, match="disk full"):
         save_result(artifacts, prepared, main, others)
     assert current_bundle_path(artifacts) == path  # previous bundle still current
-    assert sorted(p.name for p in artifacts.iterdir()) == sorted(["current", path.name])  # no temp leftovers
+    assert sorted(p.name for p in artifacts.iterdir()) == sorted(["current", "switches.jsonl", path.name])  # no temp
 
 
 # -- inductive ----------------------------------------------------------------------------------------------

@@ -217,7 +217,7 @@ def test_amazon_office_recovers_items_from_a_damaged_file(office_dir: Path) -> N
 
 def test_amazon_office_missing_item_file(tmp_path: Path) -> None:
     (tmp_path / "office").mkdir()
-    with pytest.raises(ValidationError, match=r"missing Office_Products\.item\.json"):
+    with pytest.raises(ValidationError, match=r"missing <Category>\.item\.json"):
         list(AmazonOfficeReader(tmp_path / "office").read())
 
 
@@ -317,7 +317,7 @@ def test_detect_format(tmp_path: Path, beauty_dir: Path, office_dir: Path) -> No
     write(tmp_path / "d.ttl", "")
     write(tmp_path / "cat/products.jsonl", "")
     assert detect_format(beauty_dir) == "amazon-beauty"
-    assert detect_format(office_dir) == "amazon-office"
+    assert detect_format(office_dir) == "amazon-index"
     assert [detect_format(tmp_path / n) for n in ("a.jsonld", "b.json", "c.json", "d.ttl", "cat")] == [
         "jsonld", "jsonld", "cartograph", "turtle", "cartograph"]
     (tmp_path / "empty").mkdir()
@@ -328,7 +328,8 @@ def test_detect_format(tmp_path: Path, beauty_dir: Path, office_dir: Path) -> No
 
 
 def test_registry_and_open_reader(beauty_dir: Path) -> None:
-    assert set(READERS) == {"cartograph", "amazon-beauty", "amazon-office", "jsonld", "turtle"}
+    assert set(READERS) == {"cartograph", "amazon-beauty", "amazon-2018", "amazon-2023", "amazon-index",
+                            "amazon-office", "jsonld", "turtle"}
     assert READERS["amazon-beauty"] is AmazonBeautyReader
     reader = open_reader(beauty_dir, "amazon-beauty")
     assert isinstance(reader, Reader) and reader.source == "amazon-beauty"

@@ -3,7 +3,9 @@
 Brand and category values match a node's id exactly or its name after normalisation ("l'oreal paris" finds
 brand "L'Oreal Paris"); several values of one filter are alternatives (OR), different filters all apply
 (AND). A value that names no node is an error, not an empty answer: a typo should not look like "nothing in
-stock". A price bound excludes products without a price. Masks are cached per filter combination.
+stock". A price bound excludes products without a price. A filter on a field that no product of the catalog
+has (no prices at all, no brands) is an error saying so, not an empty answer. Masks are cached per filter
+combination.
 """
 
 from __future__ import annotations
@@ -62,6 +64,14 @@ def make_filters(brand: list[str] | None, category: list[str] | None, min_price:
     return Filters(values(brand, "brand"), values(category, "category"), min_price, max_price)
 
 
+def absent_fields(catalog: Catalog) -> frozenset[str]:
+    """The filterable fields that no product of ``catalog`` has."""
+    absent = {name for name in ("brand", "category") if catalog.attributes[name].idx.size == 0}
+    if catalog.num_products and not np.isfinite(catalog.price).any():
+        absent.add("price")
+    return frozenset(absent)
+
+
 class FilterResolver:
     """Resolves :class:`Filters` against one catalog; thread-safe LRU of masks."""
 
@@ -77,6 +87,17 @@ class FilterResolver:
             self._lookup[node_type] = table
         self._cache: OrderedDict[Filters, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self.absent = absent_fields(catalog)
+
+    def check_fields(self, filters: Filters) -> None:
+        """:class:`InvalidRequestError` when ``filters`` ask for a field no product of the catalog has."""
+        asked = {"brand": bool(filters.brands), "category": bool(filters.categories),
+                 "price": filters.min_price is not None or filters.max_price is not None}
+        lacking = [name for name, wanted in asked.items() if wanted and name in self.absent]
+        if lacking:
+            raise InvalidRequestError(
+                f"this catalog has no {' and no '.join(lacking)} for any product: a {'/'.join(lacking)} filter "
+                "would always match nothing (see `cartograph info`, data quality)")
 
     def resolve(self, node_type: str, value: str) -> list[int]:
         """Node indexes a filter value names; :class:`InvalidRequestError` when none."""
@@ -90,6 +111,7 @@ class FilterResolver:
         """Products passing ``filters`` (``None`` when there is no filter)."""
         if filters.empty:
             return None
+        self.check_fields(filters)
         with self._lock:
             cached = self._cache.get(filters)
             if cached is not None:

@@ -60,6 +60,8 @@ class ServingIndex:
     history_encoder: HistoryEncoder | None = None
     notes: list[str] = field(default_factory=list)
     build_seconds: float = 0.0
+    reason_similarity: float = 1.0
+    """Cosine above which a recommendation may say "similar to X" (see :func:`reason_threshold`)."""
 
     @property
     def num_products(self) -> int:
@@ -72,8 +74,29 @@ class ServingIndex:
             "products": self.num_products, "recommendable_products": int(self.recommendable.sum()),
             "inductive_products": self.inductive_products, "users_with_embedding": len(self.user_index),
             "dense_search": self.text_emb is not None, "build_seconds": round(self.build_seconds, 2),
+            "reason_similarity": round(self.reason_similarity, 3),
             "notes": list(self.notes),
         }
+
+
+#: "Similar to X" needs a cosine that random pairs of products reach at most this rarely.
+RANDOM_PAIR_QUANTILE = 0.99
+#: Never below this, whatever the measurement (an embedding where random pairs are all near 0).
+MIN_REASON_SIMILARITY = 0.3
+
+
+def reason_threshold(unit: np.ndarray, has: np.ndarray, *, pairs: int = 20_000, seed: int = 0) -> float:
+    """The cosine that only ``1 - RANDOM_PAIR_QUANTILE`` of random product pairs reach, measured on this
+    bundle's embeddings (a toothbrush and a digital caliper are such a random pair: in one bundle their
+    cosine was 0.4, a fixed threshold of 0.3 called them similar). Floored at :data:`MIN_REASON_SIMILARITY`."""
+    idx = np.flatnonzero(has)
+    if len(idx) < 3:
+        return 1.0  # too few products to tell similar from random: never say "similar to"
+    rng = np.random.default_rng(seed)
+    a, b = rng.choice(idx, pairs), rng.choice(idx, pairs)
+    keep = a != b
+    sims = np.einsum("ij,ij->i", unit[a[keep]], unit[b[keep]])
+    return max(MIN_REASON_SIMILARITY, float(np.quantile(sims, RANDOM_PAIR_QUANTILE)))
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -130,15 +153,16 @@ def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder |
         except (ValueError, RuntimeError, KeyError) as e:
             notes.append(f"{len(new)} products added after training have no embedding ({e}); search finds them")
     user_ids = bundle.id_maps.get("user", [])
+    unit = _unit(emb)
     return ServingIndex(
         version=bundle.version, model=str(bundle.manifest.get("model", bundle.config.model)),
         created=str(bundle.manifest.get("created", "")), catalog=catalog,
-        product_emb=np.ascontiguousarray(emb), product_unit=_unit(emb), has_embedding=has,
+        product_emb=np.ascontiguousarray(emb), product_unit=unit, has_embedding=has,
         recommendable=has & catalog.active, user_emb=np.ascontiguousarray(bundle.user_embeddings, dtype=np.float32),
         user_index={u: i for i, u in enumerate(user_ids)}, text_emb=text_emb, bm25=BM25Index(catalog.texts),
         linker=EntityLinker(catalog), filters=FilterResolver(catalog), inductive_products=inductive,
         history_encoder=HistoryEncoder.from_bundle(bundle, emb), notes=notes,
-        build_seconds=time.perf_counter() - start,
+        build_seconds=time.perf_counter() - start, reason_similarity=reason_threshold(unit, has),
     )
 
 

@@ -28,8 +28,6 @@ from api.serving.index import ServingIndex
 RECENT_WEIGHT = 1.0
 #: History items considered when explaining a recommendation in one line.
 MAX_ANCHORS = 30
-#: Below this cosine similarity, "similar to X" is not a believable reason.
-MIN_REASON_SIMILARITY = 0.3
 _VERBS = {"PURCHASED": "bought", "VIEWED": "viewed", "RATED": "rated", "purchase": "bought", "view": "viewed",
           "cart": "added to your cart", "request": "picked"}
 _LINK_PHRASES = {"bought_together": "often bought together with", "also_bought": "also bought by buyers of",
@@ -153,7 +151,7 @@ def reasons(index: ServingIndex, items: np.ndarray, scores: np.ndarray, ctx: Use
             continue
         if sims is not None and index.has_embedding[i]:
             best = int(np.argmax(sims[row]))
-            if sims[row, best] >= MIN_REASON_SIMILARITY:
+            if sims[row, best] >= index.reason_similarity:  # measured per bundle: see reason_threshold
                 j = int(anchor_ids[best])
                 out.append(f"similar to “{title(index, j)}” that you {anchors[j]} (similarity {sims[row, best]:.2f})")
                 continue

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from cartograph.console import console, reports_errors, results_console, settings_from
@@ -22,6 +22,7 @@ from kg.errors import ValidationError
 from kg.explore.query import run_query
 from kg.explore.rdf_export import DEFAULT_BASE, RdfExporter, write_rdf
 from kg.explore.recs import EdgeExport, ModelOutput, RecsExporter
+from kg.progress import progress_bars
 from kg.store import open_store
 from kg.store.base import Record
 
@@ -61,8 +62,7 @@ def rows_table(rows: Sequence[Record], title: str | None = None) -> Table:
 
 
 def _progress(enabled: bool) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, disable=not enabled)
+    return progress_bars(enabled)
 
 
 def export_recs(settings: Settings, *, bundle: Path | None, k: int, similar_k: int, batch_size: int,

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from cartograph.console import console, counts_table, reports_errors, settings_from
 from kg.extract.link import prepare_store
+from kg.ingest.quality import graph_quality, quality_lines, quality_table
 from kg.store import open_store
 from kg.store.compact import compact_before_append
 
@@ -26,17 +27,23 @@ def init(ctx: typer.Context) -> None:
 
 
 def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
-    """Show the configured store and its node and relationship counts."""
+    """Show the configured store, its node and relationship counts and the catalog's data quality."""
     settings = settings_from(ctx)
     with open_store(settings, read_only=True) as store:
         nodes, relationships = store.count_nodes(), store.count_relationships()
+        quality = graph_quality(store)
     if as_json:
-        json.dump({"backend": settings.resolved_backend, "nodes": nodes, "relationships": relationships},
-                  sys.stdout, indent=2)
+        json.dump({"backend": settings.resolved_backend, "nodes": nodes, "relationships": relationships,
+                   "quality": quality.model_dump(mode="json")}, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
     console.print(f"backend: {settings.resolved_backend}")
-    Console().print(counts_table(nodes, relationships))
+    out = Console()
+    out.print(counts_table(nodes, relationships))
+    if quality.products:
+        out.print(quality_table(quality))
+    for line in quality_lines(quality):
+        console.print(f"[yellow]data quality:[/yellow] {line}", soft_wrap=True)
 
 
 def compact(ctx: typer.Context) -> None:

@@ -13,6 +13,7 @@ import typer
 
 from cartograph.console import console, counts_table, reports_errors, results_console, settings_from
 from kg.ingest.cleaning import MAX_DESCRIPTION_CHARS
+from kg.ingest.quality import quality_lines
 from kg.ingest.report import report_tables
 from kg.ingest.run import Format, IngestRun, run_ingest
 
@@ -29,6 +30,8 @@ def print_ingest(run: IngestRun, *, show_counts: bool) -> None:
     r = run.report
     console.print(f"{r.read} records read, {r.quarantined} quarantined ({r.load_method} load, {r.wall_seconds:.1f} s)",
                   soft_wrap=True)
+    for line in quality_lines(r.quality):
+        console.print(f"[yellow]data quality:[/yellow] {line}", soft_wrap=True)
     console.print(f"quarantine: {r.quarantine_path}\nreport:     {r.report_path}", soft_wrap=True)
 
 

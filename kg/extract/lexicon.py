@@ -196,6 +196,20 @@ def drop_modifiers(text: str, spans: Sequence[tuple[EntityType, int, int, str, f
     return out
 
 
+_FOR_BEFORE = re.compile(r"\b(?:for|for use with|compatible with|works with|fits)\s+(?:[\w&+-]+\s+){0,3}$", re.I)
+
+
+def drop_made_for(text: str, spans: Sequence[tuple[EntityType, int, int, str, float]]) -> list[
+        tuple[EntityType, int, int, str, float]]:
+    """A product type named after "for" ("Filament for 3D Printer", "Case for Kindle") is what the product is
+    made for, not what it is: dropped when the text names another product type."""
+    types = [s for s in spans if s[0] is EntityType.PRODUCT_TYPE]
+    made_for = {s for s in types if s[3] == "lexicon" and _FOR_BEFORE.search(text[max(0, s[1] - 60):s[1]])}
+    if not made_for or len(made_for) == len(types):
+        return list(spans)
+    return [s for s in spans if s not in made_for]
+
+
 def brand_numbers(text: str, spans: Sequence[tuple[EntityType, int, int, str, float]]) -> list[
         tuple[EntityType, int, int, str, float]]:
     """``HP 61``, ``Epson 702XL``: a short number right after a brand is a model number."""
@@ -212,7 +226,7 @@ class LexiconExtractor(EntityExtractor):
     """Patterns plus lexicons (see the module docstring). ``name`` is ``lexicon@<version>``."""
 
     kind = "lexicon"
-    VERSION = "1"
+    VERSION = "2"  # 2: units, ranges, standards and ratings (issue 19): products are extracted again
 
     def __init__(self, lexicon: Lexicon | None = None) -> None:
         super().__init__()
@@ -228,7 +242,7 @@ class LexiconExtractor(EntityExtractor):
                  for t, s, e, c in patterns.find_all(text)]
         lex = self.lexicon.match(text, is_title=is_title)
         found += lex + brand_numbers(text, lex)
-        return drop_modifiers(text, resolve(found))
+        return drop_made_for(text, drop_modifiers(text, resolve(found)))
 
     def extract_batch(self, items: Sequence[TextItem]) -> list[ItemResult]:
         results = []

@@ -68,6 +68,9 @@ _UNITS: Mapping[str, str] = {
     "pound": "lb", "pounds": "lb", "lb": "lb", "lbs": "lb",
     "yard": "yd", "yards": "yd", "yd": "yd", "yds": "yd",
     "gallon": "gal", "gallons": "gal",
+    # micro units: "10µm", "10 um", "10 microns" are one size (µ is folded to "u" first, see fold())
+    "um": "um", "micron": "um", "microns": "um", "micrometer": "um", "micrometers": "um", "micrometre": "um",
+    "ul": "ul", "microliter": "ul", "microliters": "ul",
 }
 _COUNT_WORDS = ("count", "ct", "pack", "pk", "pcs", "pc", "piece", "pieces", "packs", "counts", "set", "sets")
 _SPELLING: Mapping[str, str] = {"colour": "color", "colours": "colors", "grey": "gray", "coloured": "colored",
@@ -86,16 +89,24 @@ _IRREGULAR: Mapping[str, str] = {"women": "woman", "men": "man", "children": "ch
                                  "glasses": "glasses", "lashes": "lash", "hues": "hue", "cues": "cue",
                                  "tubes": "tube", "tissues": "tissue", "sleeves": "sleeve", "olives": "olive"}
 
-_TOKEN = re.compile(r"\d+(?:[./]\d+)*|[a-z]+|&|\+|\"|”|'")
+# A number keeps its decimal point, fraction slash and a range's hyphen ("0.5", "3/4", "0-6").
+_TOKEN = re.compile(r"\d+(?:[./]\d+)*(?:-\d+(?:[./]\d+)*)?|[a-z]+|&|\+|\"|”|'")
 _DIGITS = re.compile(r"\d+")
 
 
-_QUOTES = str.maketrans({"\u2033": '"', "\u201d": '"', "\u201c": '"', "\u2019": "'", "\u2018": "'"})
+_QUOTES = str.maketrans({"\u2033": '"', "\u201d": '"', "\u201c": '"', "\u2019": "'", "\u2018": "'",
+                         # NFKD has no ASCII for these: without them "10µm" became "10 m", "3\u20135" became "35"
+                         "\u00b5": "u", "\u03bc": "u", "\u2013": "-", "\u2014": "-", "\u2044": "/"})
+_VULGAR = {"½": "1/2", "¼": "1/4", "¾": "3/4", "⅓": "1/3", "⅔": "2/3", "⅛": "1/8", "⅜": "3/8", "⅝": "5/8",
+           "⅞": "7/8"}
+_VULGAR_RE = re.compile(rf"(\d?)([{''.join(_VULGAR)}])")
 
 
 def fold(text: str) -> str:
-    """NFKD-folded ASCII, lower case; curly quotes and the inch sign kept as ASCII quotes."""
-    text = text.translate(_QUOTES)
+    """NFKD-folded ASCII, lower case; curly quotes and the inch sign kept as ASCII quotes (two primes, ``''``,
+    are one inch sign: ``8''`` is 8 in, not 8 ft ft), µ as u, vulgar fractions as ``1/2``."""
+    text = text.replace("''", '"').translate(_QUOTES)
+    text = _VULGAR_RE.sub(lambda m: (f"{m.group(1)} " if m.group(1) else "") + _VULGAR[m.group(2)], text)
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
 
 
@@ -119,8 +130,12 @@ _TRAILING_ZEROS = re.compile(r"(\d)\.(\d*?)0+(?!\d)")
 _INNER_APOSTROPHE = re.compile(r"(?<=[a-z])'(?=[a-z])")
 
 
+_MIXED_FRACTION = re.compile(r"(\d)-(\d+/\d+)")
+
+
 def _tokens(text: str) -> list[str]:
     folded = _INNER_APOSTROPHE.sub("", _POSSESSIVE.sub("", fold(text)))
+    folded = _MIXED_FRACTION.sub(r"\1 \2", folded)  # "2-1/4" is two and a quarter, not a range
     folded = _TRAILING_ZEROS.sub(lambda m: m.group(1) + (f".{m.group(2)}" if m.group(2) else ""), folded)
     return [_SPELLING.get(t, t) for t in _TOKEN.findall(folded)]
 
@@ -129,6 +144,11 @@ def _size_key(tokens: list[str]) -> str:
     out: list[str] = []
     i = 0
     while i < len(tokens):
+        if (tokens[i] == "to" and out and out[-1][0].isdigit() and i + 1 < len(tokens)
+                and tokens[i + 1][0].isdigit()):  # "3 to 5 ft" is the range "3-5 ft"
+            out[-1] = f"{out[-1]}-{tokens[i + 1]}"
+            i += 2
+            continue
         two = " ".join(tokens[i:i + 2])
         if two in _UNITS and not two[0].isdigit():
             out.append(_UNITS[two])
@@ -173,7 +193,7 @@ def canonical_key(entity_type: EntityType, surface: str) -> str:
     if not tokens:
         return ""
     if entity_type is EntityType.MODEL_NUMBER:
-        return "".join(t for t in tokens if t.isalnum())
+        return "".join(t.replace("-", "") for t in tokens if t.replace("-", "").isalnum())
     if entity_type is EntityType.SIZE:
         return _size_key(tokens)
     if entity_type is EntityType.QUANTITY:

@@ -278,17 +278,14 @@ class _progress_bar:
     def __enter__(self) -> Progress | None:
         if self.user is not None:
             return self.user
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from kg.progress import progress_bars
 
-        console = Console(stderr=True)
-        enabled = console.is_terminal if self.enabled is None else self.enabled
-        if not enabled:
+        self.bar = progress_bars(self.enabled)
+        if self.bar.disable:
+            self.bar = None
             return None
-        self.bar = Progress(TextColumn("extracting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            console=console)
         self.bar.start()
-        task = self.bar.add_task("extract", total=None)
+        task = self.bar.add_task("extracting", total=None)
 
         def update(done: int, total: int) -> None:
             self.bar.update(task, completed=done, total=total)

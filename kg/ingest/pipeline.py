@@ -43,11 +43,11 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from pydantic import ValidationError as PydanticValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from kg.ingest import bulk, delta
 from kg.ingest.cleaning import MAX_DESCRIPTION_CHARS, clean_product_text
+from kg.ingest.quality import DataQuality, assess
 from kg.ingest.readers.base import Reader
 from kg.ingest.records import (
     MODEL_BY_KIND,
@@ -63,6 +63,7 @@ from kg.ingest.records import (
     UserRecord,
 )
 from kg.ingest.report import IngestReport, LoadMethod, StageStats
+from kg.progress import progress_bars
 from kg.schema import NODES, RELATIONSHIPS, NodeLabel, RelType
 from kg.store import cypher_builder as cb
 from kg.store.base import GraphStore
@@ -271,6 +272,17 @@ class _Ingest:
             })
         return row
 
+    def quality(self, stages: list[_Stage]) -> DataQuality:
+        """The data quality of this ingest's products (from their rows, so titles are the cleaned ones)."""
+        rows = next((stage.rows for stage in stages if stage.target is NodeLabel.PRODUCT), [])
+        records = self.entries[RecordKind.PRODUCT]
+        facts = []
+        for row in rows:
+            record = records[row["id"]].record
+            assert isinstance(record, ProductRecord)
+            facts.append({**row, "brand": record.brand_id, "categories": len(record.category_ids)})
+        return assess(facts)
+
     def user_row(self, record: TypedRecord) -> Row:
         assert isinstance(record, UserRecord)
         row: Row = {"id": record.id, "source": record.source or self.reader.source}
@@ -421,9 +433,7 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _progress(enabled: bool | None) -> Progress:
-    console = Console(stderr=True)
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, disable=not (console.is_terminal if enabled is None else enabled))
+    return progress_bars(enabled)
 
 
 def ingest(
@@ -454,6 +464,7 @@ def ingest(
         read_done = time.perf_counter()
         run.check_references()
         stages = run.stages()
+        report.quality = run.quality(stages)
         report.read_seconds = round(read_done - started, 3)
         report.check_seconds = round(time.perf_counter() - read_done, 3)
         run.load(stages, allow_copy)

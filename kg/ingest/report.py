@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, computed_field
 from rich.table import Table
 
+from kg.ingest.quality import DataQuality, quality_table
 from kg.ingest.records import RecordKind
 
 LoadMethod = Literal["copy", "merge", "none"]
@@ -73,6 +74,8 @@ class IngestReport(BaseModel):
     """Accepted records of which something could not be loaded (e.g. a product's unknown brand: no edge)."""
     cleaning: dict[str, int] = Field(default_factory=dict)
     reader_notes: dict[str, int] = Field(default_factory=dict)
+    quality: DataQuality = Field(default_factory=DataQuality)
+    """Data quality of the products this ingest read (see :mod:`kg.ingest.quality`)."""
     read_seconds: float = 0.0
     check_seconds: float = 0.0
     load_seconds: float = 0.0
@@ -130,4 +133,6 @@ def report_tables(report: IngestReport) -> list[Table]:
     ):
         if counts:
             tables.append(_counts_table(title, header, counts))
+    if report.quality.products:
+        tables.append(quality_table(report.quality))
     return tables

@@ -7,7 +7,12 @@ package works (and ``cartograph ingest --help`` stays fast) even while a reader 
 - ``cartograph``: a folder with products/users/events/links ``.jsonl`` or ``.csv``, or one such file
   (``cartograph.CartographReader``).
 - ``amazon-beauty``: a folder with ``s3rec/Beauty.txt`` (``amazon_beauty.AmazonBeautyReader``).
-- ``amazon-office``: a folder with ``Office_Products.item.json`` (``amazon_office.AmazonOfficeReader``).
+- ``amazon-2018``: a folder with ``meta_<Category>.json[.gz]`` (+ reviews ``<Category>[_5].json[.gz]`` or ratings
+  ``<Category>.csv``), any category, or one such meta file (``amazon_reviews.AmazonReviewsReader``).
+- ``amazon-2023``: a folder with ``meta_<Category>.jsonl[.gz]`` (+ reviews ``<Category>.jsonl[.gz]``), or one
+  such meta file (``amazon_reviews.Amazon2023Reader``).
+- ``amazon-index``: a folder with ``<Category>.item.json`` and its ``.valid.csv``/``.test.csv``, any category
+  (``amazon_office.AmazonIndexReader``); ``amazon-office`` is its former name, still accepted.
 - ``jsonld``: a ``.jsonld`` file, or ``.json`` with ``@context`` (``rdf.JsonLdReader``).
 - ``turtle``: a ``.ttl`` file (``rdf.TurtleReader``).
 """
@@ -26,7 +31,10 @@ __all__ = ["READERS", "BaseReader", "Reader", "detect_format", "open_reader"]
 _READER_CLASSES: dict[str, tuple[str, str]] = {
     "cartograph": ("kg.ingest.readers.cartograph", "CartographReader"),
     "amazon-beauty": ("kg.ingest.readers.amazon_beauty", "AmazonBeautyReader"),
-    "amazon-office": ("kg.ingest.readers.amazon_office", "AmazonOfficeReader"),
+    "amazon-2018": ("kg.ingest.readers.amazon_reviews", "AmazonReviewsReader"),
+    "amazon-2023": ("kg.ingest.readers.amazon_reviews", "Amazon2023Reader"),
+    "amazon-index": ("kg.ingest.readers.amazon_office", "AmazonIndexReader"),
+    "amazon-office": ("kg.ingest.readers.amazon_office", "AmazonIndexReader"),
     "jsonld": ("kg.ingest.readers.rdf", "JsonLdReader"),
     "turtle": ("kg.ingest.readers.rdf", "TurtleReader"),
 }
@@ -65,12 +73,21 @@ def detect_format(path: Path) -> str:
     if path.is_dir():
         if (path / "s3rec" / "Beauty.txt").is_file():
             return "amazon-beauty"
-        if (path / "Office_Products.item.json").is_file():
-            return "amazon-office"
+        names = [p.name for p in path.iterdir() if p.is_file()]
+        if any(n.startswith("meta_") and n.endswith((".jsonl", ".jsonl.gz")) for n in names):
+            return "amazon-2023"
+        if any(n.startswith("meta_") and n.endswith((".json", ".json.gz")) for n in names):
+            return "amazon-2018"
+        if any(n.endswith(".item.json") for n in names):
+            return "amazon-index"
         if any((path / f"{stem}{suffix}").is_file() for stem in CARTOGRAPH_STEMS for suffix in CARTOGRAPH_SUFFIXES):
             return "cartograph"
     else:
         suffix = path.suffix.lower()
+        if path.name.startswith("meta_") and path.name.endswith((".jsonl", ".jsonl.gz")):
+            return "amazon-2023"
+        if path.name.startswith("meta_") and path.name.endswith((".json", ".json.gz")):
+            return "amazon-2018"
         if suffix == ".ttl":
             return "turtle"
         if suffix == ".jsonld" or (suffix == ".json" and _has_json_ld_context(path)):
@@ -80,8 +97,10 @@ def detect_format(path: Path) -> str:
     raise ValidationError(
         f"cannot tell the format of {path}. Expected one of: a Cartograph catalog folder (products.jsonl, "
         "users.jsonl, events.jsonl, links.jsonl, or .csv) or such a file; an amazon-beauty folder "
-        "(s3rec/Beauty.txt, p5/datamaps.json, pgpr/...); an amazon-office folder (Office_Products.item.json "
-        "and its .valid.csv/.test.csv); a schema.org .jsonld/.json (with @context) or .ttl file. "
+        "(s3rec/Beauty.txt, p5/datamaps.json, pgpr/...); an Amazon Reviews 2018 folder or file "
+        "(meta_<Category>.json[.gz], reviews <Category>.json[.gz]); an Amazon Reviews 2023 folder or file "
+        "(meta_<Category>.jsonl[.gz], reviews <Category>.jsonl[.gz]); an amazon-index folder "
+        "(<Category>.item.json and its .valid.csv/.test.csv); a schema.org .jsonld/.json (with @context) or .ttl file. "
         f"Or name the format explicitly: {', '.join(READERS)}"
     )
 

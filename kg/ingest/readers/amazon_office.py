@@ -1,13 +1,18 @@
-"""Amazon 2018 Office_Products (5-core subset, as MiniOneRec ships it): the text-rich catalog.
+"""Amazon 2018 per-category index files (5-core subsets, as MiniOneRec ships them), for any category.
 
-``Office_Products.item.json`` holds id -> title, raw description (a JSON-ish list string with HTML and CSS
+A folder holds ``<Category>.item.json`` and ``<Category>.valid.csv`` / ``.test.csv``; the category is taken
+from the file name (``Office_Products``, ``Industrial_and_Scientific``, ...), never fixed here.
+``<Category>.item.json`` holds id -> title, raw description (a JSON-ish list string with HTML and CSS
 fragments, passed on as found: the pipeline cleans it), brand and (always empty) categories. There are no
 train rows: what there is of user histories is in ``Office_Products.valid.csv`` and ``.test.csv``, several
 rows per user, each a window ``history_item_id`` (the last <= 10 items, in order) + ``item_id`` (the next
 one). Windows of one user overlap, so the reader stitches them back into the longest sequence they agree on.
 
 Item and user ids of this dataset are small integers and short codes that collide with other catalogs, so
-both are prefixed: product ``office:<item id>``, user ``office:<user id>``.
+both are prefixed with the category's slug: product ``industrial-and-scientific:<item id>``, user
+``industrial-and-scientific:<user id>``, source ``amazon-industrial-and-scientific``. Office_Products keeps the
+names it had before this reader was generic (``office:<id>``, source ``amazon-office``), so graphs and the
+shipped sample built from it stay valid.
 """
 
 from __future__ import annotations
@@ -32,12 +37,13 @@ from kg.ingest.readers.base import (
     require_files,
     sequence_interactions,
 )
-from kg.ingest.records import RawRecord, RecordKind
+from kg.ingest.records import RawRecord, RecordKind, slug
 
-ITEMS = "Office_Products.item.json"
-SPLITS = ("Office_Products.valid.csv", "Office_Products.test.csv")
+ITEMS_SUFFIX = ".item.json"
+SPLIT_SUFFIXES = (".valid.csv", ".test.csv")
 """In time order: a test window ends one item after the valid window of the same user."""
-ID_PREFIX = "office:"
+LEGACY_NAMES = {"Office_Products": ("amazon-office", "office:")}
+"""Category -> (source, id prefix) of the categories read before the reader was generic."""
 CSV_COLUMNS = ("user_id", "history_item_id", "item_id")
 
 
@@ -78,14 +84,45 @@ def _contains(sequence: list[str], part: list[str]) -> bool:
     return any(sequence[i : i + n] == part for i in range(len(sequence) - n + 1))
 
 
-class AmazonOfficeReader(BaseReader):
-    """Reads the ``amazon-office`` folder: products with raw descriptions and brands, users and their
+def index_category(folder: Path) -> str | None:
+    """``<Category>`` of the first ``<Category>.item.json`` in ``folder`` (by name), or None."""
+    if not folder.is_dir():
+        return None
+    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(ITEMS_SUFFIX) and p.is_file())
+    return names[0][: -len(ITEMS_SUFFIX)] if names else None
+
+
+def category_names(category: str) -> tuple[str, str]:
+    """(source, id prefix) of a category's records."""
+    key = slug(category)
+    return LEGACY_NAMES.get(category, (f"amazon-{key}", f"{key}:"))
+
+
+class AmazonIndexReader(BaseReader):
+    """Reads a per-category index folder: products with raw descriptions and brands, users and their
     purchase sequences (``seq`` = position; no timestamps, no prices)."""
 
-    source = "amazon-office"
+    source = "amazon-index"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.category = index_category(self.path) or "Office_Products"
+        self.source, self.prefix = category_names(self.category)  # type: ignore[misc]
+
+    @property
+    def items_file(self) -> str:
+        return f"{self.category}{ITEMS_SUFFIX}"
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return tuple(f"{self.category}{suffix}" for suffix in SPLIT_SUFFIXES)
 
     def _read(self) -> Iterator[RawRecord]:
-        require_files(self.path, {ITEMS: "item id -> title, description, brand, categories"}, self.source)
+        if index_category(self.path) is None and self.path.is_dir():
+            raise ValidationError(f"{self.path} is not a complete index dataset: missing <Category>{ITEMS_SUFFIX} "
+                                  f"(e.g. {self.items_file}); the folder should contain <Category>{ITEMS_SUFFIX} "
+                                  "and optionally <Category>.valid.csv / .test.csv")
+        require_files(self.path, {self.items_file: "item id -> title, description, brand, categories"}, self.source)
         brands, categories = NameIndex(RecordKind.BRAND), NameIndex(RecordKind.CATEGORY)
         products = yield from self._read_items(brands, categories)
         self.note("brand spellings merged into another spelling's id (same slug)", brands.merged_spellings)
@@ -102,7 +139,7 @@ class AmazonOfficeReader(BaseReader):
         """Product records (returned, so that brand records can go first); broken items are yielded."""
         products: list[RawRecord] = []
         for key, item, error in self._item_entries():
-            location = f"{ITEMS}#{key}"
+            location = f"{self.items_file}#{key}"
             if error is not None or not isinstance(item, dict):
                 raw = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
                 yield broken(RecordKind.PRODUCT, raw, location, error or "item is not a JSON object")
@@ -114,7 +151,7 @@ class AmazonOfficeReader(BaseReader):
             category_ids = [categories.add(name, location) for name in _category_names(item.get("categories"))]
             products.append(record(
                 RecordKind.PRODUCT,
-                {"id": f"{ID_PREFIX}{key}", "title": item.get("title"), "description": item.get("description"),
+                {"id": f"{self.prefix}{key}", "title": item.get("title"), "description": item.get("description"),
                  "price": None, "brand_id": brand_id, "category_ids": [c for c in category_ids if c],
                  "source": self.source},
                 location,
@@ -127,12 +164,12 @@ class AmazonOfficeReader(BaseReader):
         The file is one JSON object. When it does not parse as a whole (truncated, one bad escape), entries
         are recovered one by one from its one-entry-per-block layout, so one bad item costs one item.
         """
-        path = self.path / ITEMS
-        text = read_text(path)
+        path = self.path / self.items_file
+        text = read_text(path)  # one JSON object: these index files are small (a 5-core subset)
         try:
             items = json.loads(text)
         except json.JSONDecodeError as e:
-            self.note(f"{ITEMS} is not valid JSON; items recovered one by one")
+            self.note(f"{self.items_file} is not valid JSON; items recovered one by one")
             yield from _recover_entries(text, path, e)
             return
         if not isinstance(items, dict):
@@ -144,7 +181,7 @@ class AmazonOfficeReader(BaseReader):
     def _read_windows(self) -> Generator[RawRecord, None, dict[str, list[_Window]]]:
         """Every readable window per user (valid split first, then test, each in file order)."""
         windows: dict[str, list[_Window]] = {}
-        for split in SPLITS:
+        for split in self.splits:
             path = self.path / split
             if not path.is_file():
                 self.note(f"optional file missing: {split}")
@@ -166,12 +203,12 @@ class AmazonOfficeReader(BaseReader):
         """Users, then their purchases, from the stitched sequences."""
         sequences = {user: self._stitch(user_windows) for user, user_windows in windows.items()}
         for user, user_windows in windows.items():
-            yield record(RecordKind.USER, {"id": f"{ID_PREFIX}{user}", "name": None, "source": self.source},
+            yield record(RecordKind.USER, {"id": f"{self.prefix}{user}", "name": None, "source": self.source},
                          user_windows[0].location)
         for user, sequence in sequences.items():
-            ids = [f"{ID_PREFIX}{item}" for item in sequence.items]
+            ids = [f"{self.prefix}{item}" for item in sequence.items]
             self.note("interactions with items not in the item file", sum(i not in products for i in ids))
-            interactions, repeats = sequence_interactions(f"{ID_PREFIX}{user}", ids, sequence.origins)
+            interactions, repeats = sequence_interactions(f"{self.prefix}{user}", ids, sequence.origins)
             self.note("repeated purchases merged into one interaction (count > 1)", repeats)
             yield from interactions
 
@@ -181,13 +218,18 @@ class AmazonOfficeReader(BaseReader):
         sequence, rejected = _chain(windows)
         if not rejected:
             return sequence
-        test = [w for w in windows if w.split == SPLITS[1]]
+        test_split = self.splits[1]
+        test = [w for w in windows if w.split == test_split]
         test_sequence, test_rejected = _chain(test)
-        if test and any(w.split == SPLITS[1] for w in rejected):
+        if test and any(w.split == test_split for w in rejected):
             self.note("users whose valid and test windows disagree (test windows kept)")
             sequence, rejected = test_sequence, test_rejected
         self.note("windows contradicting the user's other windows (skipped)", len(rejected))
         return sequence
+
+
+AmazonOfficeReader = AmazonIndexReader
+"""The name this reader had when it read Office_Products only."""
 
 
 def _chain(windows: list[_Window]) -> tuple[_Sequence, list[_Window]]:

@@ -1,0 +1,51 @@
+"""The one early-stopping loop every trainable model uses: run epochs, evaluate on validation every
+``eval_every`` epochs, keep the best state by valid NDCG@10, stop after ``patience`` evaluations without a
+better one, and show progress with an ETA (:mod:`kg.progress`)."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+
+import torch
+
+from gnn.config import TrainConfig
+from gnn.evaluation import embed_for, evaluate_phases
+from gnn.prepared import Prepared
+from kg.progress import step
+
+History = list[dict[str, float]]
+
+
+def fit_with_early_stopping(model: torch.nn.Module, prepared: Prepared, config: TrainConfig,
+                            run_epoch: Callable[[], float], *, progress: bool = True) -> tuple[History, int]:
+    """Train ``model`` by calling ``run_epoch`` (one pass over the data, returning its mean loss) until valid
+    NDCG@10 stops improving, and leave it in its best state.
+
+    Returns ``(history, best epoch)``: one row per epoch (loss, seconds and, on evaluated epochs, valid metrics).
+    """
+    best_score, best_state, best_epoch, waited = -1.0, copy.deepcopy(model.state_dict()), 0, 0
+    history: History = []
+    with step(f"training {config.model}", config.epochs, enabled=None if progress else False) as bar:
+        for epoch in range(1, config.epochs + 1):
+            started = time.perf_counter()
+            loss = run_epoch()
+            row: dict[str, float] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - started}
+            if epoch % config.eval_every == 0 or epoch == config.epochs:
+                valid = evaluate_phases(prepared, lambda phase: embed_for(model, prepared, phase),
+                                        batch_size=config.eval_batch_size, which=("valid",))["valid"]
+                row.update({f"valid_{k}": v for k, v in valid.items() if k != "users"})
+                if valid["ndcg@10"] > best_score:
+                    best_score, best_state, best_epoch, waited = (valid["ndcg@10"], copy.deepcopy(model.state_dict()),
+                                                                  epoch, 0)
+                else:
+                    waited += 1
+                bar.describe(f"training {config.model} (loss {loss:.4f}, valid ndcg@10 {valid['ndcg@10']:.4f}, "
+                             f"best epoch {best_epoch})")
+            history.append(row)
+            bar.advance()
+            if waited >= config.patience:
+                break
+    model.load_state_dict(best_state)
+    return history, best_epoch
