@@ -48,7 +48,7 @@ def _epoch(model: KGSASRec, optimizer: torch.optim.Optimizer, prepared: Prepared
         item_vecs = model.item_vectors(prepared.data)
         states = model.states(item_vecs, inputs, seq_len - 1)
         real = targets != num_products
-        loss = F.cross_entropy(states[real] @ item_vecs.T, targets[real])
+        loss = F.cross_entropy(model.logits(states[real], item_vecs), targets[real])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
@@ -40,6 +41,8 @@ class KGSASRec(nn.Module):
         product_id_embedding: learned id vectors for products.
         max_len: longest history read (the most recent items).
         num_blocks, num_heads, dropout: the self-attention encoder's.
+        temperature: cosine scores (user state and item vector L2-normalised, logits divided by this) instead of
+            dot products; ``None``: dot products. Unit vectors keep popular items from winning by vector length.
 
     Shapes:
         item_vectors(data) -> ``[P, d]``; states(items ``[P, d]``, seq ``[B, T]``, lengths ``[B]``) ->
@@ -48,9 +51,10 @@ class KGSASRec(nn.Module):
 
     def __init__(self, num_nodes: dict[str, int], text_dim: int, hidden_channels: int, *, num_layers: int = 2,
                  graph_weight: float = 0.5, product_id_embedding: bool = True, max_len: int = 50,
-                 num_blocks: int = 2, num_heads: int = 1, dropout: float = 0.5) -> None:
+                 num_blocks: int = 2, num_heads: int = 1, dropout: float = 0.5,
+                 temperature: float | None = None) -> None:
         super().__init__()
-        self.max_len = max_len
+        self.max_len, self.temperature = max_len, temperature
         self.items = ItemGraphEncoder(num_nodes, text_dim, hidden_channels, num_layers=num_layers,
                                       graph_weight=graph_weight, product_id_embedding=product_id_embedding)
         self.encoder = SASRecEncoder(hidden_channels, max_len, num_layers=num_blocks, num_heads=num_heads,
@@ -63,13 +67,23 @@ class KGSASRec(nn.Module):
     def item_vectors(self, data: HeteroData) -> Tensor:
         return self.items(data)
 
+    def output_vectors(self, vectors: Tensor) -> Tensor:
+        """What is scored: the vectors themselves, or unit vectors with cosine scores."""
+        return F.normalize(vectors, dim=-1) if self.temperature is not None else vectors
+
+    def logits(self, states: Tensor, item_vecs: Tensor) -> Tensor:
+        """``[N, P]`` training logits of ``[N, d]`` user states against every item."""
+        scores = self.output_vectors(states) @ self.output_vectors(item_vecs).T
+        return scores / self.temperature if self.temperature is not None else scores
+
     def states(self, item_vecs: Tensor, seq: Tensor, lengths: Tensor) -> Tensor:
         """User states after each position of ``seq`` (padding index = ``P``; pad outputs are meaningless)."""
         padded = torch.cat([item_vecs, item_vecs.new_zeros(1, item_vecs.size(1))], dim=0)
         return self.encoder(padded[seq], lengths)
 
     def user_vectors(self, item_vecs: Tensor, histories: Sequence[np.ndarray], batch_size: int = 1024) -> Tensor:
-        """``[len(histories), d]``: the state after each history's last ``max_len`` items; zeros for an empty one."""
+        """``[len(histories), d]``: the state after each history's last ``max_len`` items (a unit vector with cosine
+        scores); zeros for an empty one."""
         out = item_vecs.new_zeros(len(histories), item_vecs.size(1))
         rows = sorted((i for i, h in enumerate(histories) if len(h)),
                       key=lambda i: min(len(histories[i]), self.max_len))
@@ -78,9 +92,9 @@ class KGSASRec(nn.Module):
             batch = rows[start:start + batch_size]
             seq, lengths = pad_histories([histories[i][-self.max_len:] for i in batch], pad)
             out[torch.tensor(batch)] = self.encoder.last(self.states(item_vecs, seq, lengths), lengths)
-        return out
+        return self.output_vectors(out)
 
     def embed_histories(self, data: HeteroData, histories: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
         """(user vectors after ``histories``, item vectors): the two sides of the dot product."""
         item_vecs = self.item_vectors(data)
-        return self.user_vectors(item_vecs, histories), item_vecs
+        return self.user_vectors(item_vecs, histories), self.output_vectors(item_vecs)
