@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,8 @@ def local_neo4j() -> tuple[str, str, str] | None:
     uri = os.environ.get("CARTOGRAPH_TEST_NEO4J_URI")
     if not uri:
         return None
-    return uri, os.environ.get("CARTOGRAPH_TEST_NEO4J_USER", "neo4j"), os.environ.get("CARTOGRAPH_TEST_NEO4J_PASSWORD", "")
+    user = os.environ.get("CARTOGRAPH_TEST_NEO4J_USER", "neo4j")
+    return uri, user, os.environ.get("CARTOGRAPH_TEST_NEO4J_PASSWORD", "")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -79,23 +81,24 @@ def wipe_neo4j(driver: object) -> None:
         session.run("MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
 
 
+@dataclass(frozen=True)
+class Neo4jServer:
+    uri: str
+    user: str
+    password: str
+
+    def env(self) -> dict[str, str]:
+        """The cartograph command's settings for this server."""
+        return {"CARTOGRAPH_STORE_BACKEND": "neo4j", "CARTOGRAPH_NEO4J_URI": self.uri,
+                "CARTOGRAPH_NEO4J_USER": self.user, "CARTOGRAPH_NEO4J_PASSWORD": self.password}
+
+
 @pytest.fixture(scope="session")
-def neo4j_driver() -> Iterator[object]:
+def neo4j_server() -> Iterator[Neo4jServer]:
+    """A Neo4j server for the session: CARTOGRAPH_TEST_NEO4J_URI's, else a testcontainers one, else skip."""
     local = local_neo4j()
     if local is not None:
-        import neo4j
-
-        uri, user, password = local
-        driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
-        try:
-            driver.verify_connectivity()
-        except Exception as e:
-            driver.close()
-            pytest.fail(f"CARTOGRAPH_TEST_NEO4J_URI={uri} does not answer: {e}")
-        try:
-            yield driver
-        finally:
-            driver.close()
+        yield Neo4jServer(*local)
         return
     reason = docker_unavailable_reason()
     if reason:
@@ -103,11 +106,23 @@ def neo4j_driver() -> Iterator[object]:
     from testcontainers.community.neo4j import Neo4jContainer  # type: ignore[import-not-found]
 
     with Neo4jContainer(NEO4J_IMAGE) as container:
-        driver = container.get_driver()
-        try:
-            yield driver
-        finally:
-            driver.close()
+        yield Neo4jServer(container.get_connection_url(), container.username, container.password)
+
+
+@pytest.fixture(scope="session")
+def neo4j_driver(neo4j_server: Neo4jServer) -> Iterator[object]:
+    import neo4j
+
+    driver = neo4j.GraphDatabase.driver(neo4j_server.uri, auth=(neo4j_server.user, neo4j_server.password))
+    try:
+        driver.verify_connectivity()
+    except Exception as e:
+        driver.close()
+        pytest.fail(f"Neo4j at {neo4j_server.uri} does not answer: {e}")
+    try:
+        yield driver
+    finally:
+        driver.close()
 
 
 def _embedded_store(tmp_path: Path, batch_size: int) -> GraphStore:
