@@ -126,7 +126,7 @@ def neo4j_driver(neo4j_server: Neo4jServer) -> Iterator[object]:
 
 
 def _embedded_store(tmp_path: Path, batch_size: int) -> GraphStore:
-    return EmbeddedStore(tmp_path / "graph.kuzu", QueryLibrary(CYPHER_DIR), batch_size=batch_size)
+    return EmbeddedStore(tmp_path / "graph.lbug", QueryLibrary(CYPHER_DIR), batch_size=batch_size)
 
 
 def _neo4j_store(request: pytest.FixtureRequest, batch_size: int) -> GraphStore:
