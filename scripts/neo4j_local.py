@@ -190,6 +190,8 @@ def write_config(home: Path, bolt_port: int, http_port: int, heap: str, pagecach
         "server.https.enabled=false\n"
         "dbms.security.auth_enabled=true\n"
         "dbms.usage_report.enabled=false\n"
+        # Neo4j Browser: no telemetry, no banner asking for it.
+        "client.allow_telemetry=false\n"
         f"server.directories.data={home / 'data'}\n"
         f"server.directories.logs={home / 'logs'}\n"
         f"server.directories.plugins={home / 'plugins'}\n"
@@ -332,6 +334,8 @@ def env(args: argparse.Namespace) -> int:
     print(f"export {prefix}_URI={state['bolt_uri']}")
     print(f"export {prefix}_USER={state['user']}")
     print(f"export {prefix}_PASSWORD={state['password']}")
+    if args.test:
+        print(f"export {prefix}_HTTP_URL=http://127.0.0.1:{state['http_port']}")
     return 0
 
 

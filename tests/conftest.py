@@ -54,13 +54,14 @@ def neo4j_required() -> bool:
     return os.environ.get("CARTOGRAPH_TEST_NEO4J_REQUIRED", "") not in ("", "0", "false", "no")
 
 
-def local_neo4j() -> tuple[str, str, str] | None:
-    """(uri, user, password) of the server named by CARTOGRAPH_TEST_NEO4J_URI, or None."""
+def local_neo4j() -> tuple[str, str, str, str | None] | None:
+    """(uri, user, password, http url) of the server named by CARTOGRAPH_TEST_NEO4J_URI, or None."""
     uri = os.environ.get("CARTOGRAPH_TEST_NEO4J_URI")
     if not uri:
         return None
     user = os.environ.get("CARTOGRAPH_TEST_NEO4J_USER", "neo4j")
-    return uri, user, os.environ.get("CARTOGRAPH_TEST_NEO4J_PASSWORD", "")
+    return (uri, user, os.environ.get("CARTOGRAPH_TEST_NEO4J_PASSWORD", ""),
+            os.environ.get("CARTOGRAPH_TEST_NEO4J_HTTP_URL"))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -86,6 +87,7 @@ class Neo4jServer:
     uri: str
     user: str
     password: str
+    http_url: str | None = None  # where Neo4j Browser is served (/browser/), when known
 
     def env(self) -> dict[str, str]:
         """The cartograph command's settings for this server."""
@@ -105,8 +107,9 @@ def neo4j_server() -> Iterator[Neo4jServer]:
         pytest.skip(f"{reason}; or start a local Neo4j (scripts/neo4j-local start) and set CARTOGRAPH_TEST_NEO4J_URI")
     from testcontainers.community.neo4j import Neo4jContainer  # type: ignore[import-not-found]
 
-    with Neo4jContainer(NEO4J_IMAGE) as container:
-        yield Neo4jServer(container.get_connection_url(), container.username, container.password)
+    with Neo4jContainer(NEO4J_IMAGE).with_exposed_ports(7474) as container:
+        http_url = f"http://{container.get_container_host_ip()}:{container.get_exposed_port(7474)}"
+        yield Neo4jServer(container.get_connection_url(), container.username, container.password, http_url)
 
 
 @pytest.fixture(scope="session")
