@@ -1,6 +1,6 @@
 """Quality benchmark: the GNN against every baseline on one graph, same split, full ranking.
 
-    python bench/quality.py --store /path/graph.kuzu --dataset amazon-beauty [--epochs 30] [--config cfg.json]
+    python bench/quality.py --store /path/graph.lbug --dataset amazon-beauty [--epochs 30] [--config cfg.json]
     python bench/quality.py --data-dir ../shared/data/amazon-beauty --dataset amazon-beauty   # ingests first
 
 Writes ``bench/results/quality_<dataset>.json`` (every metric, timings, peak memory, config, split) and
@@ -44,7 +44,7 @@ def _ingest(data_dir: Path, store_path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--store", type=Path, help="existing embedded graph (kuzu path)")
+    src.add_argument("--store", type=Path, help="existing embedded graph (LadybugDB file)")
     src.add_argument("--data-dir", type=Path, help="dataset directory to ingest first (into --work-dir)")
     ap.add_argument("--dataset", required=True, help="name used in the result file names")
     ap.add_argument("--config", type=Path, help="TrainConfig JSON for the main model")
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     timings: dict[str, float] = {}
     store_path = args.store
     if args.data_dir is not None:
-        store_path = args.work_dir / f"{args.dataset}.kuzu"
+        store_path = args.work_dir / f"{args.dataset}.lbug"
         t = time.perf_counter()
         _ingest(args.data_dir, store_path)
         timings["ingest_s"] = time.perf_counter() - t

@@ -79,7 +79,7 @@ def wipe_neo4j(driver: object) -> None:
     """An empty database: every node and relationship deleted (the schema stays; init_schema is idempotent)."""
     with driver.session() as session:  # type: ignore[attr-defined]
         # CALL { } IN TRANSACTIONS runs only in an auto-commit transaction (session.run), not execute_query.
-        session.run("MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
 
 
 @dataclass(frozen=True)
