@@ -116,7 +116,8 @@ def neo4j_server() -> Iterator[Neo4jServer]:
 def neo4j_driver(neo4j_server: Neo4jServer) -> Iterator[object]:
     import neo4j
 
-    driver = neo4j.GraphDatabase.driver(neo4j_server.uri, auth=(neo4j_server.user, neo4j_server.password))
+    driver = neo4j.GraphDatabase.driver(neo4j_server.uri, auth=(neo4j_server.user, neo4j_server.password),
+                                        notifications_min_severity="OFF")
     try:
         driver.verify_connectivity()
     except Exception as e:
