@@ -1,6 +1,6 @@
 """Ablations: train variants of one TrainConfig on one graph and split, print and append one JSON line each.
 
-    python bench/ablation.py --store var/bench/amazon-beauty.kuzu --config bench/configs/amazon-beauty.json \\
+    python bench/ablation.py --store var/bench/amazon-beauty.lbug --config bench/configs/amazon-beauty.json \\
         'ui_text={"relations": ["interacts", "rev_interacts"]}' 'sage={"conv": "heteroconv"}'
 
 Each variant is ``name=JSON`` (fields overriding the config). Results go to
@@ -31,7 +31,7 @@ from kg.text import TextEncoder  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--store", type=Path, required=True, help="embedded graph (kuzu path)")
+    ap.add_argument("--store", type=Path, required=True, help="embedded graph (LadybugDB file)")
     ap.add_argument("--config", type=Path, help="base TrainConfig JSON")
     ap.add_argument("--dataset", default="amazon-beauty")
     ap.add_argument("--work-dir", type=Path, default=ROOT / "var" / "bench", help="text embedding cache")

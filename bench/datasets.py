@@ -53,7 +53,7 @@ def load(dataset: str, data_dir: Path, work_dir: Path) -> tuple[GraphSnapshot, S
     if not src.is_dir():
         raise FileNotFoundError(f"{src} does not exist: --data-dir must hold the {dataset} folder")
     if dataset in ("amazon-beauty", "amazon-office"):
-        return _ingested(src, work_dir / f"{dataset}.kuzu"), None
+        return _ingested(src, work_dir / f"{dataset}.lbug"), None
     if dataset == "ml-100k-kg":
         return convert.ml100k_snapshot(src), None
     if dataset == "amazon-book-kgat":

@@ -40,7 +40,7 @@ from kg.store.embedded import EmbeddedStore
 
 
 def fresh_store(root: Path, name: str) -> EmbeddedStore:
-    store = EmbeddedStore(root / name / "graph.kuzu", QueryLibrary(PROJECT_ROOT / "cypher"))
+    store = EmbeddedStore(root / name / "graph.lbug", QueryLibrary(PROJECT_ROOT / "cypher"))
     store.init_schema()
     return store
 
@@ -127,7 +127,7 @@ def main() -> int:
     doc = {
         "benchmark": "bench/ingest.py",
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": os.cpu_count(), "kuzu": version("kuzu"), "pydantic": version("pydantic")},
+                    "cpus": os.cpu_count(), "ladybug": version("ladybug"), "pydantic": version("pydantic")},
         "checks": {"rerun_counts_equal": counts_equal, "rerun_content_equal": rerun_unchanged,
                    "bulk_and_upsert_graphs_equal": same_graph_both_paths,
                    "every_record_accounted_for": all(not r["report"].invariant_violations() for r in results)},

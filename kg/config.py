@@ -28,7 +28,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 StoreBackend = Literal["auto", "embedded", "neo4j"]
 #: Paths that default to a place under ``home`` (field -> relative path).
-DERIVED_PATHS: dict[str, str] = {"embedded_path": "graph.kuzu", "data_dir": "data", "artifacts_dir": "artifacts"}
+DERIVED_PATHS: dict[str, str] = {"embedded_path": "graph.lbug", "data_dir": "data", "artifacts_dir": "artifacts"}
 
 
 class Settings(BaseSettings):
@@ -44,8 +44,8 @@ class Settings(BaseSettings):
     home: Path = Field(Path("var"), description="Working directory for the embedded graph and artifacts")
     # The three paths below default to places under ``home``: :meth:`_derive_paths` fills them in from the home
     # actually configured before validation, so they are never None (the defaults shown are for the default home).
-    embedded_path: Path = Field(Path("var/graph.kuzu"), description="Embedded graph database path (default: "
-                                "home/graph.kuzu)")
+    embedded_path: Path = Field(Path("var/graph.lbug"), description="Embedded graph database path (LadybugDB; "
+                                "default: home/graph.lbug)")
     neo4j_uri: str | None = Field(None, description="Bolt URI, e.g. bolt://localhost:7687")
     neo4j_user: str = "neo4j"
     neo4j_password: SecretStr | None = None

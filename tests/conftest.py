@@ -1,10 +1,23 @@
-"""Shared fixtures. The ``store`` fixture is parametrised over every backend (see test_store.py)."""
+"""Shared fixtures. The ``store`` fixture is parametrised over every backend (see test_store.py).
+
+Where the Neo4j half gets its server, first that answers:
+
+1. ``CARTOGRAPH_TEST_NEO4J_URI`` (with ``_USER``, ``_PASSWORD``): a running server, e.g. the one
+   ``scripts/neo4j-local start`` starts (``eval "$(scripts/neo4j-local env --test)"``; ``.ci/run`` does this);
+2. a Docker engine: a throwaway ``neo4j:5.26-community`` container through testcontainers;
+3. neither: the Neo4j tests skip with the reason.
+
+With ``CARTOGRAPH_TEST_NEO4J_REQUIRED=1`` (``.ci/run`` sets it where Java is installed) a Neo4j test that
+skips, for any reason, fails instead.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -37,23 +50,87 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(store_backend="embedded", home=tmp_path / "home", neo4j_uri=None, batch_size=1000)
 
 
+def neo4j_required() -> bool:
+    return os.environ.get("CARTOGRAPH_TEST_NEO4J_REQUIRED", "") not in ("", "0", "false", "no")
+
+
+def local_neo4j() -> tuple[str, str, str, str | None] | None:
+    """(uri, user, password, http url) of the server named by CARTOGRAPH_TEST_NEO4J_URI, or None."""
+    uri = os.environ.get("CARTOGRAPH_TEST_NEO4J_URI")
+    if not uri:
+        return None
+    user = os.environ.get("CARTOGRAPH_TEST_NEO4J_USER", "neo4j")
+    return (uri, user, os.environ.get("CARTOGRAPH_TEST_NEO4J_PASSWORD", ""),
+            os.environ.get("CARTOGRAPH_TEST_NEO4J_HTTP_URL"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Where Neo4j is required, a skipped Neo4j test is a failure (CI must not pass with the half unrun)."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and neo4j_required() and item.get_closest_marker("neo4j") is not None:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"Neo4j test skipped while CARTOGRAPH_TEST_NEO4J_REQUIRED is set: {reason}"
+
+
+def wipe_neo4j(driver: object) -> None:
+    """An empty database: every node and relationship deleted (the schema stays; init_schema is idempotent)."""
+    with driver.session() as session:  # type: ignore[attr-defined]
+        # CALL { } IN TRANSACTIONS runs only in an auto-commit transaction (session.run), not execute_query.
+        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+
+
+@dataclass(frozen=True)
+class Neo4jServer:
+    uri: str
+    user: str
+    password: str
+    http_url: str | None = None  # where Neo4j Browser is served (/browser/), when known
+
+    def env(self) -> dict[str, str]:
+        """The cartograph command's settings for this server."""
+        return {"CARTOGRAPH_STORE_BACKEND": "neo4j", "CARTOGRAPH_NEO4J_URI": self.uri,
+                "CARTOGRAPH_NEO4J_USER": self.user, "CARTOGRAPH_NEO4J_PASSWORD": self.password}
+
+
 @pytest.fixture(scope="session")
-def neo4j_driver() -> Iterator[object]:
+def neo4j_server() -> Iterator[Neo4jServer]:
+    """A Neo4j server for the session: CARTOGRAPH_TEST_NEO4J_URI's, else a testcontainers one, else skip."""
+    local = local_neo4j()
+    if local is not None:
+        yield Neo4jServer(*local)
+        return
     reason = docker_unavailable_reason()
     if reason:
-        pytest.skip(reason)
+        pytest.skip(f"{reason}; or start a local Neo4j (scripts/neo4j-local start) and set CARTOGRAPH_TEST_NEO4J_URI")
     from testcontainers.community.neo4j import Neo4jContainer  # type: ignore[import-not-found]
 
-    with Neo4jContainer(NEO4J_IMAGE) as container:
-        driver = container.get_driver()
-        try:
-            yield driver
-        finally:
-            driver.close()
+    with Neo4jContainer(NEO4J_IMAGE).with_exposed_ports(7474) as container:
+        http_url = f"http://{container.get_container_host_ip()}:{container.get_exposed_port(7474)}"
+        yield Neo4jServer(container.get_connection_url(), container.username, container.password, http_url)
+
+
+@pytest.fixture(scope="session")
+def neo4j_driver(neo4j_server: Neo4jServer) -> Iterator[object]:
+    import neo4j
+
+    driver = neo4j.GraphDatabase.driver(neo4j_server.uri, auth=(neo4j_server.user, neo4j_server.password),
+                                        notifications_min_severity="OFF")
+    try:
+        driver.verify_connectivity()
+    except Exception as e:
+        driver.close()
+        pytest.fail(f"Neo4j at {neo4j_server.uri} does not answer: {e}")
+    try:
+        yield driver
+    finally:
+        driver.close()
 
 
 def _embedded_store(tmp_path: Path, batch_size: int) -> GraphStore:
-    return EmbeddedStore(tmp_path / "graph.kuzu", QueryLibrary(CYPHER_DIR), batch_size=batch_size)
+    return EmbeddedStore(tmp_path / "graph.lbug", QueryLibrary(CYPHER_DIR), batch_size=batch_size)
 
 
 def _neo4j_store(request: pytest.FixtureRequest, batch_size: int) -> GraphStore:
@@ -61,14 +138,14 @@ def _neo4j_store(request: pytest.FixtureRequest, batch_size: int) -> GraphStore:
 
     driver = request.getfixturevalue("neo4j_driver")
     store = Neo4jStore(driver, QueryLibrary(CYPHER_DIR), batch_size=batch_size)  # type: ignore[arg-type]
-    store.query("MATCH (n) DETACH DELETE n")
+    wipe_neo4j(driver)
     return store
 
 
 @pytest.fixture(
     params=[
         pytest.param("embedded", id="embedded"),
-        pytest.param("neo4j", id="neo4j", marks=[pytest.mark.docker, pytest.mark.neo4j]),
+        pytest.param("neo4j", id="neo4j", marks=[pytest.mark.neo4j]),
     ]
 )
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:

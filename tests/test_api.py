@@ -445,7 +445,7 @@ def test_admin_disabled_without_a_key_and_unready_without_a_bundle(served: Serve
 @contextmanager
 def graph_held_by_another_process(settings: Settings) -> Iterator[None]:
     """A child process that opens the embedded graph for writing and keeps it, as a rebuild job does."""
-    code = ("import sys, kuzu; db = kuzu.Database(sys.argv[1]); conn = kuzu.Connection(db); "
+    code = ("import sys, ladybug; db = ladybug.Database(sys.argv[1]); conn = ladybug.Connection(db); "
             "print('holding', flush=True); sys.stdin.read()")
     child = subprocess.Popen([sys.executable, "-c", code, str(settings.embedded_path)], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)

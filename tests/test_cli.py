@@ -26,7 +26,7 @@ def home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def test_init_creates_the_embedded_database_idempotently(home: Path) -> None:
     first = runner.invoke(app, ["init"])
     assert first.exit_code == 0, first.output
-    assert (home / "graph.kuzu").exists()
+    assert (home / "graph.lbug").exists()
     assert runner.invoke(app, ["init"]).exit_code == 0
     info = runner.invoke(app, ["info", "--json"])
     assert info.exit_code == 0, info.output
@@ -36,11 +36,11 @@ def test_init_creates_the_embedded_database_idempotently(home: Path) -> None:
 
 
 def test_init_adds_the_extraction_properties_to_a_graph_that_predates_them(home: Path) -> None:
-    import kuzu
+    import ladybug
 
     home.mkdir()
-    db = kuzu.Database(str(home / "graph.kuzu"))  # an old graph: Product and MENTIONS without those columns
-    conn = kuzu.Connection(db)
+    db = ladybug.Database(str(home / "graph.lbug"))  # an old graph: Product and MENTIONS without those columns
+    conn = ladybug.Connection(db)
     conn.execute("CREATE NODE TABLE Product(id STRING, title STRING, PRIMARY KEY(id))")
     conn.execute("CREATE NODE TABLE Entity(id STRING, name STRING, type STRING, PRIMARY KEY(id))")
     conn.execute("CREATE REL TABLE MENTIONS(FROM Product TO Entity, source STRING)")

@@ -23,7 +23,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_defaults_use_the_embedded_store_under_home() -> None:
     settings = load_settings()
     assert settings.resolved_backend == "embedded"
-    assert settings.embedded_path == Path("var/graph.kuzu")
+    assert settings.embedded_path == Path("var/graph.lbug")
     assert settings.artifacts_dir == Path("var/artifacts")
 
 
@@ -40,11 +40,11 @@ def test_toml_file_is_read_and_env_wins(monkeypatch: pytest.MonkeyPatch, tmp_pat
     config = tmp_path / "cartograph.toml"
     config.write_text('batch_size = 250\nhome = "/srv/carto"\n')
     settings = load_settings(config)
-    assert (settings.batch_size, settings.embedded_path) == (250, Path("/srv/carto/graph.kuzu"))
+    assert (settings.batch_size, settings.embedded_path) == (250, Path("/srv/carto/graph.lbug"))
     monkeypatch.setenv("CARTOGRAPH_BATCH_SIZE", "99")
     assert load_settings(config).batch_size == 99
     monkeypatch.setenv("CARTOGRAPH_CONFIG", str(config))
-    assert load_settings().embedded_path == Path("/srv/carto/graph.kuzu")
+    assert load_settings().embedded_path == Path("/srv/carto/graph.lbug")
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,7 @@ def _new_store(path: Path) -> EmbeddedStore:
 
 @pytest.fixture(scope="module")
 def snapshot(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    with _new_store(tmp_path_factory.mktemp("gnn") / "graph.kuzu") as store:
+    with _new_store(tmp_path_factory.mktemp("gnn") / "graph.lbug") as store:
         _fill(store)
         return snapshot_from_store(store)
 
@@ -111,7 +111,7 @@ def test_snapshot_reads_everything(snapshot) -> None:  # type: ignore[no-untyped
 
 
 def test_snapshot_is_deterministic_and_content_addressed(tmp_path: Path, snapshot) -> None:  # type: ignore[no-untyped-def]
-    with _new_store(tmp_path / "other.kuzu") as store:
+    with _new_store(tmp_path / "other.lbug") as store:
         _fill(store, reverse=True)  # same content, inserted in the opposite order
         again = snapshot_from_store(store)
         assert again.snapshot_id == snapshot.snapshot_id

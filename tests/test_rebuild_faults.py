@@ -19,7 +19,7 @@ from kg.ingest.pipeline import dump_graph
 from kg.rebuild.job import FAULT_ENV
 from kg.store import open_store
 
-GRAPH_POINTS = ["plan:start", "graph:start", "graph:after-compact", "graph:after-ingest", "extract:start"]
+GRAPH_POINTS = ["plan:start", "graph:start", "graph:after-ingest", "extract:start"]
 
 
 def cartograph(home: Path, *args: str, fault: str | None = None) -> subprocess.CompletedProcess[str]:

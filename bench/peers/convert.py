@@ -167,7 +167,7 @@ def build_snapshot(dataset: str, data_dir: Path, work_dir: Path, *, ingest: bool
     if dataset == "ml-100k-kg":
         return ml100k_snapshot(src)
     if dataset == "amazon-beauty":
-        store_path = work_dir / f"{dataset}.kuzu"
+        store_path = work_dir / f"{dataset}.lbug"
         if ingest or not store_path.exists():
             ingest_store(src, store_path)
         return store_snapshot(store_path)

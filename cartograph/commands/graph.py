@@ -1,4 +1,4 @@
-"""``cartograph init``, ``info`` and ``compact``: the store itself."""
+"""``cartograph init`` and ``info``: the store itself."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from cartograph.console import console, counts_table, reports_errors, settings_f
 from kg.extract.link import prepare_store
 from kg.ingest.quality import graph_quality, quality_lines, quality_table
 from kg.store import open_store
-from kg.store.compact import compact_before_append
 
 
 def init(ctx: typer.Context) -> None:
@@ -46,17 +45,6 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", hel
         console.print(f"[yellow]data quality:[/yellow] {line}", soft_wrap=True)
 
 
-def compact(ctx: typer.Context) -> None:
-    """Rewrite the embedded graph into a fresh file (same content, atomic swap). Rebuilds and ingests do this
-    first by themselves; it works around a kuzu storage bug (see kg/store/compact.py) and returns space."""
-    report = compact_before_append(settings_from(ctx))
-    if report is None:
-        console.print("nothing to compact (no embedded graph yet, or the backend is Neo4j)")
-        return
-    console.print(f"compacted {sum(report.rows.values()):,} rows in {report.seconds:.1f} s: "
-                  f"{report.bytes_before / 1e6:.1f} MB -> {report.bytes_after / 1e6:.1f} MB")
-
-
 def register(app: typer.Typer) -> None:
-    for command in (init, info, compact):
+    for command in (init, info):
         app.command()(reports_errors(command))

@@ -1,8 +1,10 @@
 """The Neo4j Browser guide (``cypher/guide/cartograph.html``), generated from the explore kit so it cannot drift.
 
-Each query of ``cypher/explore/`` becomes a slide: its purpose, a ``:params`` line with the header's example, and
-the Neo4j text of the query as a runnable block. ``scripts/make_browser_guide.py`` writes the file;
-``tests/test_explore.py`` checks that the committed file is what the kit generates.
+Each query of ``cypher/explore/`` becomes a slide: its purpose, a block of ``:param name => value;`` lines with
+the header's example, and the Neo4j text of the query as a runnable block. ``:param name => value`` has the server
+evaluate the value, so an integer stays an integer; Browser 5's ``:params {limit: 10}`` sends 10 as a float
+(10.0), which ``LIMIT $limit`` refuses (tests/test_browser.py found it). ``scripts/make_browser_guide.py`` writes
+the file; ``tests/test_explore.py`` checks that the committed file is what the kit generates.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ users and their interactions, plus the model's recommendations written back by <
 (:Product)-[:MENTIONS]-&gt;(:Entity)
 (:User)-[:RECOMMENDED {score, model, rank}]-&gt;(:Product)
 (:Product)-[:SIMILAR_TO {score, model, rank}]-&gt;(:Product)</pre>
-<p>Each slide sets its parameters with <code>:params</code> (run that block first, then the query). Change the
-values to explore other users and products. Start with the size of the graph:</p>
+<p>Each slide sets its parameters with <code>:param name =&gt; value</code> lines (run that block first, then the
+query). Change the values to explore other users and products. Start with the size of the graph:</p>
 <pre class="pre-scrollable code runnable">MATCH (n)
 RETURN labels(n)[0] AS label, count(*) AS nodes ORDER BY nodes DESC</pre>"""
 
@@ -33,7 +35,7 @@ RETURN path ORDER BY length(path) LIMIT $limit</pre>"""
 
 
 def cypher_literal(value: Any) -> str:
-    """A parameter value written as a Cypher literal for a ``:params`` map."""
+    """A parameter value written as a Cypher literal (for ``:param name => <literal>``)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -45,6 +47,14 @@ def cypher_literal(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {cypher_literal(v)}" for k, v in value.items()) + "}"
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def param_lines(params: dict[str, Any]) -> str:
+    """Browser commands that set ``params``: one ``:param name => literal;`` per parameter (Browser runs the
+    block as several statements), or ``:params {}`` for a query without any."""
+    if not params:
+        return ":params {}"
+    return "\n".join(f":param {name} => {cypher_literal(value)};" for name, value in params.items())
 
 
 def _body(text: str) -> str:
@@ -69,7 +79,7 @@ def render_guide(library: QueryLibrary) -> str:
         parts = [f"<p>{html.escape(query.header.get('purpose', ''))}</p>"]
         if query.header.get("note"):
             parts.append(f"<p><em>{html.escape(query.header['note'])}</em></p>")
-        parts.append(f'<pre class="pre-scrollable code runnable">:params {html.escape(cypher_literal(params))}</pre>')
+        parts.append(f'<pre class="pre-scrollable code runnable">{html.escape(param_lines(params))}</pre>')
         parts.append(f'<pre class="pre-scrollable code runnable">{html.escape(_body(query.text))}</pre>')
         slides.append(_slide(name, "\n".join(parts)))
         if name == "explore/why_recommended":

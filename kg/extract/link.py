@@ -140,8 +140,8 @@ def write_links(store: GraphStore, links: Sequence[Link], done: Iterable[tuple[s
     if ids:
         old = store.run_named("extract/product_mentions", {"ids": ids})
         store.delete_relationships(RelType.MENTIONS, ((row["src"], row["dst"]) for row in old))
-    # Only entities the graph does not have yet: existing Entity rows are never updated here, because
-    # updating rows of a table that later batches append to is what corrupts a kuzu table (kg/store/compact.py).
+    # Only entities the graph does not have yet: existing Entity rows are never updated here (they were first
+    # kept untouched for a Kuzu storage bug, scripts/repro_append_after_extract.py; a row's name stays its first).
     entities = {link.entity.id: link.entity for link in links if link.entity.id not in in_graph}
     store.upsert_nodes(NodeLabel.ENTITY, (
         {"id": e.id, "name": e.name, "type": e.type.value} for e in entities.values()

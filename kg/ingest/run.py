@@ -1,4 +1,4 @@
-"""One ingest run: create the schema, compact the embedded graph, load a dataset, and count the graph.
+"""One ingest run: create the schema, load a dataset, and count the graph.
 
 Every run writes its quarantine file and report under ``<home>/ingest/<UTC timestamp>/`` unless told otherwise,
 so earlier runs stay inspectable. Quarantined records are data problems, reported, not failures of the run.
@@ -17,7 +17,6 @@ from kg.ingest.pipeline import ingest
 from kg.ingest.readers import open_reader
 from kg.ingest.report import IngestReport
 from kg.store import open_store
-from kg.store.compact import compact_before_append
 
 
 class Format(StrEnum):
@@ -62,7 +61,6 @@ def run_ingest(
     """Create the schema, ingest ``source`` into the configured store, return the report and graph counts."""
     reader = open_reader(source, None if fmt is Format.AUTO else fmt.value)
     folder = run_dir(settings)
-    compact_before_append(settings)  # works around a kuzu storage bug, see kg/store/compact.py
     with open_store(settings) as store:
         store.init_schema()
         result = ingest(

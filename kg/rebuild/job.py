@@ -42,7 +42,7 @@ FAULT_ENV = "CARTOGRAPH_FAULT"
 
 def fault_point(name: str) -> None:
     """Fault injection for the crash tests: die here, like a killed job, when ``$CARTOGRAPH_FAULT`` names this
-    point. Points: ``<step>:start`` for every step, ``graph:after-compact``, ``graph:after-ingest``,
+    point. Points: ``<step>:start`` for every step, ``graph:after-ingest``,
     ``model:after-train``, ``publish:before-swap``. SIGKILL, not an exception: nothing gets to clean up, as
     with a real crash."""
     if os.environ.get(FAULT_ENV) == name:
@@ -103,14 +103,9 @@ class GraphStep:
         from kg.ingest.pipeline import ingest
         from kg.ingest.readers import open_reader
         from kg.store import open_store
-        from kg.store.compact import compact_before_append
 
         changes = ctx.changes()
         details: dict[str, Any] = {}
-        compacted = compact_before_append(ctx.settings)  # a kuzu storage bug, see kg/store/compact.py
-        if compacted is not None:
-            details["compact_seconds"] = round(compacted.seconds, 2)
-        fault_point("graph:after-compact")
         with open_store(ctx.settings) as store:
             sources = [("catalog", Path(ctx.inputs.catalog))]
             if ctx.inputs.events:

@@ -1,6 +1,7 @@
-"""The embedded backend: Kuzu, an in-process Cypher database on disk (no server).
+"""The embedded backend: LadybugDB (``ladybug``, the maintained fork of Kuzu), an in-process Cypher database on
+disk (no server). It speaks Kuzu's Cypher dialect (the ``kuzu`` dialect of :mod:`kg.queries`).
 
-Kuzu locks its database file to one read-write process at a time; a second process gets
+LadybugDB locks its database file to one read-write process at a time; a second process gets
 :class:`StoreUnavailableError` with the path in the message. The database is opened on first use, not in
 the constructor. Dialect differences from Neo4j (all isolated here and in :mod:`kg.store.cypher_builder`):
   - a schema of node and relationship tables must exist before writing (``cypher/schema/kuzu.cypher``);
@@ -16,18 +17,26 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-import kuzu
-import pyarrow as pa
+import ladybug
 
 from kg.errors import QueryError, StoreUnavailableError
 from kg.queries import Dialect, QueryLibrary
 from kg.store.base import GraphStore, Record, StoreCapabilities
 
-_INTERNAL_KEYS = frozenset({"_id", "_label", "_src", "_dst"})
+_INTERNAL_KEYS = frozenset({"_ID", "_LABEL", "_SRC", "_DST", "_id", "_label", "_src", "_dst"})
+#: What an embedded graph written by Kuzu (before Cartograph moved to LadybugDB) is called by default.
+KUZU_FILE = "graph.kuzu"
+
+
+def kuzu_file_message(path: Path) -> str:
+    target = path.with_name("graph.lbug") if path.name != "graph.lbug" else path.with_name("converted.lbug")
+    return (f"{path} is a Kuzu database: Cartograph's embedded engine is LadybugDB now, so convert it once with "
+            f"`python scripts/convert_kuzu_to_ladybug.py {path} {target}` (it needs the kuzu package: the project's "
+            "kuzu extra) and set CARTOGRAPH_EMBEDDED_PATH to the new file if it is not the default; or ingest again")
 
 
 def _plain(value: Any) -> Any:
-    """Kuzu returns nodes and relationships as dicts with internal keys; strip them for portability."""
+    """The engine returns nodes and relationships as dicts with internal keys; strip them for portability."""
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items() if k not in _INTERNAL_KEYS}
     if isinstance(value, list):
@@ -36,7 +45,7 @@ def _plain(value: Any) -> Any:
 
 
 class EmbeddedStore(GraphStore):
-    """Graph store on an embedded Kuzu database at ``path``.
+    """Graph store on an embedded LadybugDB database at ``path``.
 
     Args:
         path: database file; its parent directory is created on first use.
@@ -61,13 +70,16 @@ class EmbeddedStore(GraphStore):
         self.path = Path(path)
         self.read_only = read_only
         self.release_between_calls = release_between_calls
-        self._db: kuzu.Database | None = None
-        self._conn: kuzu.Connection | None = None
-        # A kuzu.Connection must not run two statements at once; the API calls from a thread pool.
+        self._db: ladybug.Database | None = None
+        self._conn: ladybug.Connection | None = None
+        # A Connection must not run two statements at once; the API calls from a thread pool.
         self._lock = threading.RLock()
 
-    def _connection(self) -> kuzu.Connection:
+    def _connection(self) -> ladybug.Connection:
         if self._conn is None:
+            old = self.path.with_name(KUZU_FILE)
+            if not self.path.exists() and old.is_file() and old != self.path:
+                raise StoreUnavailableError(f"no embedded graph at {self.path}, but {kuzu_file_message(old)}")
             if not self.read_only:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             elif not self.path.exists():
@@ -77,10 +89,12 @@ class EmbeddedStore(GraphStore):
             deadline = time.monotonic() + (0.0 if self.release_between_calls else self.lock_wait_s)
             while True:
                 try:
-                    self._db = kuzu.Database(str(self.path), read_only=self.read_only)
-                    self._conn = kuzu.Connection(self._db)
+                    self._db = ladybug.Database(str(self.path), read_only=self.read_only)
+                    self._conn = ladybug.Connection(self._db)
                     break
                 except RuntimeError as e:
+                    if "not a valid Lbug database file" in str(e):
+                        raise StoreUnavailableError(kuzu_file_message(self.path)) from e
                     if "Could not set lock" not in str(e) or time.monotonic() >= deadline:
                         raise StoreUnavailableError(
                             f"cannot open embedded graph at {self.path} (is another process using it?): {e}"
@@ -100,21 +114,6 @@ class EmbeddedStore(GraphStore):
                 while result.has_next():
                     rows.append({col: _plain(val) for col, val in zip(columns, result.get_next(), strict=True)})
                 return rows
-            except RuntimeError as e:
-                raise QueryError(f"embedded engine rejected the statement: {e}\n--- statement ---\n{cypher}") from e
-            finally:
-                if self.release_between_calls:
-                    self.close()
-
-    def query_arrow(self, cypher: str, params: Mapping[str, Any] | None = None) -> pa.Table:
-        """Run a read and return its rows as one Arrow table (columns keep the engine's types, even all-null
-        ones); for bulk reads such as :func:`kg.store.compact.compact_embedded`."""
-        with self._lock:
-            conn = self._connection()
-            try:
-                result = conn.execute(cypher, dict(params or {}))
-                assert not isinstance(result, list), "query_arrow takes one statement"
-                return result.get_as_arrow(chunk_size=-1)
             except RuntimeError as e:
                 raise QueryError(f"embedded engine rejected the statement: {e}\n--- statement ---\n{cypher}") from e
             finally:

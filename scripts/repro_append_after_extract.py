@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Reproduces, with kuzu alone, the storage bug that kg/store/compact.py works around (a few seconds).
+"""Reproduces, with kuzu alone, the storage bug that made Cartograph compact its graph; LadybugDB is free of it.
 
 kuzu 0.11.3 (also 0.11.2 and 0.10.1; the project is archived, so no fix will come): a node table of more than
 ~8k rows whose STRING property is SET in two transactions, with relationship inserts between them, reads back
@@ -10,22 +10,35 @@ Entity extraction writes exactly this pattern (MENTIONS edges, then ``Product.ex
 batch), and a catalog rebuild then appends new products. The same steps with all the edges written before or
 after the SETs, or with each round in one explicit transaction, read back correctly (also 8,000 rows).
 
-Usage: ``.venv/bin/python scripts/repro_kuzu_append_after_extract.py [--rows 12101] [--rounds 2]``
+LadybugDB (``ladybug``, the maintained fork of Kuzu and Cartograph's embedded engine since 0.22) runs the same
+steps and reads back every row: ``tests/test_embedded_engine.py`` runs them as a guard.
+
+Usage: ``.venv/bin/python scripts/repro_append_after_extract.py [--engine kuzu|ladybug] [--rows 12101]
+[--rounds 2]``. One engine per process: kuzu and ladybug must never be imported in one interpreter.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import tempfile
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
-import kuzu
+engine: Any = None  # the module of the engine chosen on the command line (kuzu or ladybug)
+
+
+def use(name: str) -> ModuleType:
+    global engine
+    engine = importlib.import_module(name)
+    return engine
 
 
 def build(path: Path, rows: int, rounds: int) -> list[str]:
-    db = kuzu.Database(str(path))
-    conn = kuzu.Connection(db)
+    db = engine.Database(str(path))
+    conn = engine.Connection(db)
     conn.execute("CREATE NODE TABLE Product(id STRING, text_hash STRING, extracted_hash STRING, PRIMARY KEY(id))")
     conn.execute("CREATE NODE TABLE Entity(id STRING, PRIMARY KEY(id))")
     conn.execute("CREATE REL TABLE MENTIONS(FROM Product TO Entity, source STRING)")
@@ -48,8 +61,8 @@ def build(path: Path, rows: int, rounds: int) -> list[str]:
 
 
 def correct_rows(path: Path) -> str:
-    db = kuzu.Database(str(path), read_only=True)
-    conn = kuzu.Connection(db)
+    db = engine.Database(str(path), read_only=True)
+    conn = engine.Connection(db)
     try:
         result = conn.execute("MATCH (p:Product) WHERE p.extracted_hash = p.text_hash RETURN count(*)")
         assert not isinstance(result, list)
@@ -62,8 +75,8 @@ def correct_rows(path: Path) -> str:
 
 
 def append(path: Path) -> None:
-    db = kuzu.Database(str(path))
-    conn = kuzu.Connection(db)
+    db = engine.Database(str(path))
+    conn = engine.Connection(db)
     conn.execute("UNWIND range(0, 120) AS i MERGE (p:Product {id: 'X' + CAST(i AS STRING)})")
     conn.close()
     db.close()
@@ -73,10 +86,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=12_101, help="products (amazon-beauty has 12,101)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of (edges, then SET)")
+    parser.add_argument("--engine", choices=["kuzu", "ladybug"], default="kuzu")
     args = parser.parse_args()
-    path = Path(tempfile.mkdtemp(prefix="kuzu-repro-")) / "graph.kuzu"
+    module = use(args.engine)
+    path = Path(tempfile.mkdtemp(prefix=f"{args.engine}-repro-")) / "graph.db"
     build(path, args.rows, args.rounds)
-    print(f"kuzu {kuzu.__version__}, {args.rows} products, {args.rounds} rounds")
+    print(f"{args.engine} {module.__version__}, {args.rows} products, {args.rounds} rounds")
     print(f"rows with extracted_hash = text_hash before the append: {correct_rows(path)}")
     append(path)
     print(f"rows with extracted_hash = text_hash after appending 121 products: {correct_rows(path)}")
