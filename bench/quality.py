@@ -61,11 +61,12 @@ def _log(message: str) -> None:
 
 
 def run(dataset: str, variant: str, data_dir: Path, work_dir: Path, threads: int, epochs: int | None,
-        baselines: tuple[str, ...]) -> dict[str, Any]:
+        baselines: tuple[str, ...], candidates: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     snapshot, fixed_split = datasets.load(dataset, data_dir, work_dir)
     cfg = TrainConfig.model_validate({**VARIANTS[variant], "num_threads": threads,
-                                      **({"epochs": epochs} if epochs else {})})
+                                      **({"epochs": epochs} if epochs else {}),
+                                      **({"candidates": candidates} if candidates else {})})
     has_text = any(t.strip() for t in snapshot.titles)
     features = text_features(snapshot, TextEncoder(cache_dir=work_dir / "cache" / "text", num_threads=threads),
                              _log) if has_text else None
@@ -104,11 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--epochs", type=int, help="cap on epochs (smoke runs only: the figures need convergence)")
     ap.add_argument("--baselines", default=",".join(BASELINES))
+    ap.add_argument("--candidates", help="comma-separated: the candidates 'auto' chooses among (default: the "
+                    "config's); a subset only to re-run some of them, said in the output")
     ap.add_argument("--work-dir", type=Path, default=ROOT / "var" / "bench")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args(argv)
+    candidates = [k for k in (args.candidates or "").split(",") if k] or None
     summary = run(args.dataset, args.variant, args.data_dir, args.work_dir, args.threads, args.epochs,
-                  tuple(k for k in args.baselines.split(",") if k))
+                  tuple(k for k in args.baselines.split(",") if k), candidates)
     stem = f"quality_{args.dataset}_{args.variant}"
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stem}.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")

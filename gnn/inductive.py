@@ -129,7 +129,8 @@ def embed_new_products(model: GNNEncoder | KGSASRec, graph: HeteroData, id_maps:
     data, unknown = attach_products(graph, id_maps, products, text_features)
     model.eval()
     with torch.no_grad():
-        out = model.item_vectors(data) if isinstance(model, KGSASRec) else model(data)["product"]
+        # A sequence model's product vectors are what it scores (and reads back as history): its output vectors.
+        out = model.output_vectors(model.item_vectors(data)) if isinstance(model, KGSASRec) else model(data)["product"]
     p0 = int(graph["product"].num_nodes)
     return InductiveResult(out[p0:p0 + len(products)].clone(), unknown)
 

@@ -77,7 +77,11 @@ class KGSASRec(nn.Module):
         return scores / self.temperature if self.temperature is not None else scores
 
     def states(self, item_vecs: Tensor, seq: Tensor, lengths: Tensor) -> Tensor:
-        """User states after each position of ``seq`` (padding index = ``P``; pad outputs are meaningless)."""
+        """User states after each position of ``seq`` (padding index = ``P``; pad outputs are meaningless).
+
+        The encoder reads the same vectors it scores (unit vectors with cosine scores): a served bundle keeps only
+        those, and a user's history is re-encoded from them at request time (:mod:`gnn.history`)."""
+        item_vecs = self.output_vectors(item_vecs)
         padded = torch.cat([item_vecs, item_vecs.new_zeros(1, item_vecs.size(1))], dim=0)
         return self.encoder(padded[seq], lengths)
 
