@@ -60,13 +60,30 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``["seq_lr=1e-3", "seq_temperature=null"]`` -> ``{"seq_lr": 0.001, "seq_temperature": None}`` (values read
+    as JSON where they parse, else as strings; TrainConfig validates them)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in TrainConfig.model_fields:
+            raise SystemExit(f"--set {pair!r}: expected FIELD=VALUE with a TrainConfig field")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def run(dataset: str, variant: str, data_dir: Path, work_dir: Path, threads: int, epochs: int | None,
-        baselines: tuple[str, ...], candidates: list[str] | None = None) -> dict[str, Any]:
+        baselines: tuple[str, ...], candidates: list[str] | None = None,
+        overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     snapshot, fixed_split = datasets.load(dataset, data_dir, work_dir)
     cfg = TrainConfig.model_validate({**VARIANTS[variant], "num_threads": threads,
                                       **({"epochs": epochs} if epochs else {}),
-                                      **({"candidates": candidates} if candidates else {})})
+                                      **({"candidates": candidates} if candidates else {}),
+                                      **(overrides or {})})
     has_text = any(t.strip() for t in snapshot.titles)
     features = text_features(snapshot, TextEncoder(cache_dir=work_dir / "cache" / "text", num_threads=threads),
                              _log) if has_text else None
@@ -79,13 +96,17 @@ def run(dataset: str, variant: str, data_dir: Path, work_dir: Path, threads: int
     doc = metrics_document(main, others, prepared, selection)
     if dataset in datasets.WITH_COPURCHASE and variant != "cold":
         doc["baselines"]["copurchase_lookup (knows the future)"] = {"metrics": {"test": lookup_metrics(prepared)}}
-    return {"dataset": dataset, "variant": variant, "config": cfg.model_dump(), "prepare_seconds": round(prep_s, 1),
+    return {"dataset": dataset, "variant": variant, "config": cfg.model_dump(), "overrides": overrides or {},
+            "prepare_seconds": round(prep_s, 1),
             "wall_seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
-            "machine": {"python": platform.python_version(), "threads": threads}, "results": doc}
+            "machine": {"python": platform.python_version(), "threads": threads}, "results": doc,
+            "histories": {r.config.model: r.history for r in (main, *others.values())}}
 
 
 def markdown(summary: dict[str, Any]) -> str:
     doc, name = summary["results"], f"{summary['dataset']} ({summary['variant']})"
+    if summary.get("overrides"):
+        name += " with " + ", ".join(f"{k}={v}" for k, v in summary["overrides"].items())
     split = "cold" if summary["variant"] == "cold" else "test"
     what = ("cold slice: interactions with withheld products, ranked among all products" if split == "cold"
             else "test: leave-one-out, full ranking, valid interaction read as history")
@@ -107,13 +128,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baselines", default=",".join(BASELINES))
     ap.add_argument("--candidates", help="comma-separated: the candidates 'auto' chooses among (default: the "
                     "config's); a subset only to re-run some of them, said in the output")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override a TrainConfig field (experiments: the figures of record use the defaults)")
+    ap.add_argument("--tag", default="", help="suffix of the result files (e.g. the experiment's name)")
     ap.add_argument("--work-dir", type=Path, default=ROOT / "var" / "bench")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args(argv)
     candidates = [k for k in (args.candidates or "").split(",") if k] or None
     summary = run(args.dataset, args.variant, args.data_dir, args.work_dir, args.threads, args.epochs,
-                  tuple(k for k in args.baselines.split(",") if k), candidates)
-    stem = f"quality_{args.dataset}_{args.variant}"
+                  tuple(k for k in args.baselines.split(",") if k), candidates, parse_overrides(args.set))
+    stem = f"quality_{args.dataset}_{args.variant}" + (f"_{args.tag}" if args.tag else "")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stem}.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
     md = markdown(summary)

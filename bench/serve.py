@@ -5,9 +5,11 @@
 What it does:
 
 1. A bundle trained on the full amazon-beauty (``--home``; made once with ``cartograph ingest`` and ``cartograph
-   train --epochs 3 --no-baselines`` when the home has none: a few epochs are enough for latency, which does
-   not depend on the quality of the embeddings), and a synthetic bundle of ``--synthetic-products`` random
-   product embeddings (no graph: served from the bundle alone, recommendations only).
+   train --model kg_sasrec --epochs 3 --no-baselines`` when the home has none: a few epochs are enough for
+   latency, which does not depend on the quality of the embeddings; with the sequence model every
+   recommendation re-encodes the user's history, so that cost is in the figures), and a synthetic bundle of
+   ``--synthetic-products`` random product embeddings (no graph: served from the bundle alone, recommendations
+   only).
 2. The floor: the bare ``(1 x d) @ (d x P)`` product plus top-10 (``argpartition`` + sort) in this process, one
    BLAS thread, for both catalog sizes.
 3. For each scenario, the API in its own process (``create_app`` under uvicorn, one worker) and ``wrk`` as the
@@ -70,13 +72,15 @@ end
 
 
 # -- preparation ------------------------------------------------------------------------------------------
-def ensure_beauty_bundle(home: Path, data_dir: Path, epochs: int) -> None:
+def ensure_beauty_bundle(home: Path, data_dir: Path, model: str, epochs: int, text_cache: Path | None) -> None:
     if (home / "artifacts" / "current").is_file():
         return
     env = {**os.environ, "CARTOGRAPH_HOME": str(home), "CARTOGRAPH_STORE_BACKEND": "embedded"}
-    print(f"preparing {home}: ingest amazon-beauty, train {epochs} epochs", flush=True)
+    print(f"preparing {home}: ingest amazon-beauty, train {model} {epochs} epochs", flush=True)
+    if text_cache is not None and text_cache.is_dir() and not (home / "cache" / "text").exists():
+        shutil.copytree(text_cache, home / "cache" / "text")  # the same MiniLM vectors, not encoded again
     subprocess.run([CLI, "ingest", str(data_dir / "amazon-beauty"), "--no-progress"], env=env, check=True)
-    subprocess.run([CLI, "train", "--epochs", str(epochs), "--no-baselines"], env=env, check=True)
+    subprocess.run([CLI, "train", "--model", model, "--epochs", str(epochs), "--no-baselines"], env=env, check=True)
 
 
 def ensure_synthetic_bundle(home: Path, products: int, users: int, dim: int) -> None:
@@ -256,7 +260,11 @@ def markdown(doc: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--home", type=Path, default=ROOT / "var" / "bench-serve" / "amazon-beauty")
+    parser.add_argument("--model", default="kg_sasrec", help="the model the beauty bundle serves (kg_sasrec: "
+                        "what `cartograph train` chooses on amazon-beauty; each request re-encodes the history)")
+    parser.add_argument("--home", type=Path, help="default: var/bench-serve/amazon-beauty-<model>")
+    parser.add_argument("--text-cache", type=Path, default=ROOT / "var" / "bench-beauty" / "cache" / "text",
+                        help="a MiniLM text cache to copy into a new home (bench/quality.py's)")
     parser.add_argument("--synthetic-home", type=Path, default=ROOT / "var" / "bench-serve" / "synthetic")
     parser.add_argument("--synthetic-products", type=int, default=100_000)
     parser.add_argument("--epochs", type=int, default=3)
@@ -275,7 +283,8 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: install it (apt-get install -y wrk)")
     load = os.getloadavg()
-    ensure_beauty_bundle(args.home, args.data_dir, args.epochs)
+    args.home = args.home or ROOT / "var" / "bench-serve" / f"amazon-beauty-{args.model}"
+    ensure_beauty_bundle(args.home, args.data_dir, args.model, args.epochs, args.text_cache)
     from gnn.bundle import load_bundle
 
     beauty = load_bundle(args.home / "artifacts")

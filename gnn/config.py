@@ -78,10 +78,18 @@ class TrainConfig(BaseModel):
                                           "this temperature (None: dot products). On amazon-beauty validation both "
                                           "score alike (0.0640 vs 0.0643); cosine gets there in half the epochs")
     seq_batch_size: int = Field(default=128, ge=1, description="kg_sasrec: histories per gradient step")
+    seq_logits_bf16: bool = Field(default=False, description="kg_sasrec: the full-softmax logits and cross-entropy "
+                                  "in bfloat16 (the step's largest matmul; several times faster on CPUs with "
+                                  "avx512_bf16 or AMX, slower on CPUs without)")
+    seq_label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0, description="kg_sasrec: label smoothing of the "
+                                       "next-item cross-entropy")
     graph_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="kg_sasrec: share of the propagated "
                                 "KG layers in an item's vector (0: id + text only)")
     num_threads: int = Field(default=1, ge=1, description="torch intra-op threads (1: on a shared 2-core machine "
                              "2 threads ran a training step up to 25x slower than 1, OpenMP threads spinning)")
+    train_workers: int = Field(default=1, ge=1, description="models trained at once, each in its own process "
+                               "(auto's candidates and the baselines are independent; 2 on a 2-core machine halves "
+                               "the wall time, at twice the memory)")
     eval_batch_size: int = Field(default=2048, ge=1, description="users per full-ranking batch")
 
     @property

@@ -6,7 +6,9 @@ rebuild's model step (:mod:`gnn.rebuild`) shares its first half, :func:`prepare_
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from gnn.train import TrainResult, model_meta, train_model
 from gnn.tune import tune
 from kg.config import Settings
 from kg.errors import ValidationError
+from kg.progress import step
 from kg.store import GraphStore, open_store
 from kg.text import TextEncoder
 
@@ -71,27 +74,63 @@ def select(results: dict[str, TrainResult]) -> Selection:
     return Selection(chosen, scores, reason)
 
 
-def _train_logged(prepared: Prepared, config: TrainConfig, progress: bool, log: Log | None) -> TrainResult:
-    result = train_model(prepared, config, progress=progress)
+def _log_result(result: TrainResult, log: Log | None) -> None:
     if log:
-        log(f"{config.model}: valid ndcg@10 {result.metrics['valid']['ndcg@10']:.4f}, test ndcg@10 "
+        log(f"{result.config.model}: valid ndcg@10 {result.metrics['valid']['ndcg@10']:.4f}, test ndcg@10 "
             f"{result.metrics['test']['ndcg@10']:.4f} ({result.train_seconds:.0f} s, best epoch {result.best_epoch})")
-    return result
 
 
 def _usable(kind: str, prepared: Prepared) -> bool:
     return kind not in ("text_only", "gnn") or "product" in prepared.text_dims
 
 
+def _train_quietly(prepared: Prepared, config: TrainConfig) -> TrainResult:
+    return train_model(prepared, config, progress=False)
+
+
+def _train_in_processes(prepared: Prepared, configs: list[TrainConfig], workers: int, progress: bool,
+                        log: Log | None) -> dict[str, TrainResult]:
+    """Each config trained in its own process, ``workers`` at a time, in the given order.
+
+    The candidates are independent and each trains on one thread, so on a 2-core machine two at once halve the
+    wall time. "spawn", not fork: a forked child of a process that has run OpenMP regions can hang.
+    """
+    results: dict[str, TrainResult] = {}
+    context = multiprocessing.get_context("spawn")
+    with step(f"training {len(configs)} models, {workers} at a time", len(configs),
+              enabled=None if progress else False) as bar, \
+            ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {c.model: pool.submit(_train_quietly, prepared, c) for c in configs}
+        for kind, future in futures.items():
+            results[kind] = future.result()
+            _log_result(results[kind], log)
+            bar.advance()
+    return results
+
+
+def train_models(prepared: Prepared, configs: list[TrainConfig], *, workers: int = 1, progress: bool = True,
+                 log: Log | None = None) -> dict[str, TrainResult]:
+    """Train each config on the same prepared split: one after the other with ``workers=1``, else in that many
+    processes (per-model progress is then a line per finished model)."""
+    if workers > 1 and len(configs) > 1:
+        return _train_in_processes(prepared, configs, min(workers, len(configs)), progress, log)
+    results: dict[str, TrainResult] = {}
+    for config in configs:
+        results[config.model] = train_model(prepared, config, progress=progress)
+        _log_result(results[config.model], log)
+    return results
+
+
 def train_all(prepared: Prepared, config: TrainConfig, *, baselines: Sequence[ModelKind] = BASELINES,
               progress: bool = True, log: Log | None = None
               ) -> tuple[TrainResult, dict[str, TrainResult], Selection | None]:
     """Train ``config.model`` (for ``auto``: every candidate, keeping the best on validation) and each baseline
-    on the same split, one after the other. Returns (main result, the others by kind, the selection or None)."""
+    on the same split (``config.train_workers`` at a time). Returns (main result, the others by kind, the
+    selection or None)."""
     kinds: list[str] = list(config.candidates) if config.model == "auto" else [config.model]
     kinds += [k for k in baselines if k not in kinds]
-    results: dict[str, TrainResult] = {k: _train_logged(prepared, config.model_copy(update={"model": k}), progress, log)
-               for k in kinds if _usable(k, prepared)}
+    configs = [config.model_copy(update={"model": k}) for k in kinds if _usable(k, prepared)]
+    results = train_models(prepared, configs, workers=config.train_workers, progress=progress, log=log)
     if config.model != "auto":
         return results.pop(config.model), results, None
     selection = select({k: r for k, r in results.items() if k in config.candidates})

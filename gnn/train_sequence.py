@@ -48,7 +48,11 @@ def _epoch(model: KGSASRec, optimizer: torch.optim.Optimizer, prepared: Prepared
         item_vecs = model.item_vectors(prepared.data)
         states = model.states(item_vecs, inputs, seq_len - 1)
         real = targets != num_products
-        loss = F.cross_entropy(model.logits(states[real], item_vecs), targets[real])
+        user_states = states[real]
+        if config.seq_logits_bf16:  # autograd casts the gradients back to float32 for the encoders
+            user_states, item_vecs = user_states.bfloat16(), item_vecs.bfloat16()
+        loss = F.cross_entropy(model.logits(user_states, item_vecs).float(), targets[real],
+                               label_smoothing=config.seq_label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

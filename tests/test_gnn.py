@@ -560,3 +560,27 @@ def test_tune_searches_on_validation_and_keeps_the_best_trial(prepared) -> None:
     assert len(scores) == 3 and tuned.trials[0]["lr"] == _tiny().lr  # trial 0 is the configured model
     assert round(tuned.result.metrics["valid"]["ndcg@10"], 6) == max(scores)
     assert tuned.config.model == "lightgcn"
+
+
+def test_models_trained_in_processes_match_those_trained_in_turn(prepared) -> None:  # type: ignore[no-untyped-def]
+    from gnn.pipeline import train_models
+
+    configs = [_tiny(model="kg_sasrec", epochs=2), _tiny(model="lightgcn", epochs=2)]
+    in_turn = train_models(prepared, configs, progress=False)
+    at_once = train_models(prepared, configs, workers=2, progress=False)
+    assert list(at_once) == ["kg_sasrec", "lightgcn"]
+    for kind, result in in_turn.items():
+        assert at_once[kind].metrics == result.metrics
+        assert at_once[kind].history[-1]["loss"] == result.history[-1]["loss"]
+        torch.testing.assert_close(at_once[kind].serve_product_emb, result.serve_product_emb)
+    assert not at_once["kg_sasrec"].model.items._adjacency  # sent back without the graphs it had cached
+
+
+def test_kg_sasrec_trains_with_bf16_logits_and_label_smoothing(prepared) -> None:  # type: ignore[no-untyped-def]
+    plain = train_model(prepared, _tiny(model="kg_sasrec", epochs=1), progress=False)
+    cheap = train_model(prepared, _tiny(model="kg_sasrec", epochs=1, seq_logits_bf16=True, seq_label_smoothing=0.1),
+                        progress=False)
+    assert math.isfinite(cheap.history[0]["loss"]) and cheap.history[0]["loss"] != plain.history[0]["loss"]
+    torch.manual_seed(_tiny().seed)  # train_model's initial state: the bf16 logits' gradients reached the item ids
+    initial = build_model(_tiny(model="kg_sasrec"), prepared.shape).items.table("product")
+    assert not torch.equal(cheap.model.items.table("product"), initial)

@@ -107,6 +107,12 @@ class ItemGraphEncoder(nn.Module):
         self._adjacency: dict[int, tuple[HeteroData, tuple[Tensor, Tensor, Tensor]]] = {}
         self.reset_parameters()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The adjacency cache holds whole graphs: a pickled model (sent back from a training process) leaves it.
+        state = self.__dict__.copy()
+        state["_adjacency"] = {}
+        return state
+
     def table(self, node_type: str) -> Tensor:
         """``[N, d]`` the id embeddings of ``node_type``."""
         emb = self.emb[node_type]
