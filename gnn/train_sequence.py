@@ -10,6 +10,7 @@ histories against all of them; sequences are cut to their last ``seq_max_len + 1
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,6 +20,16 @@ from gnn.config import TrainConfig
 from gnn.fitting import History, fit_with_early_stopping
 from gnn.models.kg_sasrec import KGSASRec, pad_histories
 from gnn.prepared import Prepared
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether the CPU computes bfloat16 natively (x86 AVX512-BF16 or AMX, Arm BF16): where it does not, bf16
+    matmuls are emulated and slower than float32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").split()
+    except OSError:
+        return False
+    return bool({"avx512_bf16", "amx_bf16", "bf16"} & set(flags))
 
 
 def training_sequences(histories: Sequence[np.ndarray], max_len: int) -> list[np.ndarray]:
@@ -41,6 +52,7 @@ def _epoch(model: KGSASRec, optimizer: torch.optim.Optimizer, prepared: Prepared
     model.train()
     lengths = np.array([len(s) for s in sequences])
     num_products = prepared.snapshot.num_products
+    bf16 = config.seq_logits_bf16 if config.seq_logits_bf16 is not None else cpu_has_native_bf16()
     total, positions = 0.0, 0
     for chunk in length_batches(lengths, config.seq_batch_size, rng):
         seq, seq_len = pad_histories([sequences[i] for i in chunk], num_products)
@@ -49,9 +61,9 @@ def _epoch(model: KGSASRec, optimizer: torch.optim.Optimizer, prepared: Prepared
         states = model.states(item_vecs, inputs, seq_len - 1)
         real = targets != num_products
         user_states = states[real]
-        if config.seq_logits_bf16:  # autograd casts the gradients back to float32 for the encoders
+        if bf16:  # autograd casts the gradients back to float32 for the encoders
             user_states, item_vecs = user_states.bfloat16(), item_vecs.bfloat16()
-        loss = F.cross_entropy(model.logits(user_states, item_vecs).float(), targets[real],
+        loss = F.cross_entropy(model.logits(user_states, item_vecs), targets[real],
                                label_smoothing=config.seq_label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
