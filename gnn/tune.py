@@ -20,7 +20,7 @@ from gnn.train import TrainResult, train_model
 #: Per model kind: parameter -> ("choice", values) | ("float", low, high) | ("log", low, high). Kinds not
 #: listed have nothing worth searching (popularity) and are trained once.
 SEARCH_SPACE: dict[str, dict[str, tuple[Any, ...]]] = {
-    "kg_sasrec": {"hidden_channels": ("choice", 64, 128), "seq_dropout": ("float", 0.2, 0.6),
+    "kg_sasrec": {"seq_hidden_channels": ("choice", 64, 128, 256), "seq_dropout": ("float", 0.2, 0.6),
                   "seq_lr": ("choice", 1e-3, 2e-3), "graph_weight": ("float", 0.0, 0.8),
                   "seq_temperature": ("choice", 0.05, 0.07, 0.1),
                   "num_layers": ("choice", 1, 2, 3), "seq_blocks": ("choice", 1, 2)},

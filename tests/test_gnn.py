@@ -92,8 +92,8 @@ def prepared(snapshot):  # type: ignore[no-untyped-def]
 
 
 def _tiny(**kw: object) -> TrainConfig:
-    base: dict[str, object] = {"epochs": 1, "hidden_channels": 8, "batch_size": 16, "num_threads": 1,
-                               "eval_batch_size": 4}
+    base: dict[str, object] = {"epochs": 1, "hidden_channels": 8, "seq_hidden_channels": None, "batch_size": 16,
+                               "num_threads": 1, "eval_batch_size": 4}
     return TrainConfig.model_validate({**base, **kw})
 
 

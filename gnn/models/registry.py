@@ -127,7 +127,7 @@ def _gnn(config: TrainConfig, shape: ModelShape) -> GNNEncoder:
 
 
 def _kg_sasrec(config: TrainConfig, shape: ModelShape) -> KGSASRec:
-    return KGSASRec(dict(shape.num_nodes), shape.text_dims.get("product", 0), config.hidden_channels,
+    return KGSASRec(dict(shape.num_nodes), shape.text_dims.get("product", 0), config.seq_width,
                     num_layers=config.num_layers, graph_weight=config.graph_weight,
                     product_id_embedding=config.product_id_embedding, max_len=config.seq_max_len,
                     num_blocks=config.seq_blocks, num_heads=config.seq_heads, dropout=config.seq_dropout,
