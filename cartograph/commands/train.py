@@ -45,6 +45,8 @@ def train(
     tune: Annotated[int, typer.Option(min=0, help="search the chosen model's hyper-parameters for N trials "
                                                   "(on validation; see gnn/tune.py)")] = 0,
     baselines: Annotated[bool, typer.Option(help="also train and evaluate every baseline")] = True,
+    workers: Annotated[int | None, typer.Option(min=1, help="models trained at once, each in its own process "
+                                                            "(default: the config's train_workers)")] = None,
     text_model: Annotated[Path | None, typer.Option(help="transformers model dir (default MiniLM)")] = None,
 ) -> None:
     """Train on a snapshot of the graph, evaluate against the baselines, write a bundle and make it current."""
@@ -53,7 +55,8 @@ def train(
 
     settings = settings_from(ctx)
     cfg = TrainConfig.load(config) if config else TrainConfig()
-    updates = {k: v for k, v in (("epochs", epochs), ("model", model)) if v is not None}
+    updates = {k: v for k, v in (("epochs", epochs), ("model", model), ("train_workers", workers))
+               if v is not None}
     try:
         cfg = TrainConfig.model_validate({**cfg.model_dump(), **updates})
     except ValueError as e:
