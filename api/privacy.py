@@ -18,13 +18,15 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from api.serving.index import ServingIndex
 from kg.config import Settings
 from kg.privacy import forgotten_among, purge_jsonl, record_forgotten, registry_path
 from kg.schema import NodeLabel
 from kg.store import GraphStore
+
+if TYPE_CHECKING:  # the command line imports this module: no torch at its start
+    from api.serving.index import ServingIndex
 
 #: Where events are kept as JSON lines with a ``user_id`` field (the spool; an event log kept there is purged
 #: the same way).
