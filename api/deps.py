@@ -6,11 +6,12 @@ trip through the thread pool.
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
-from api.errors import ServiceUnavailableError
+from api.errors import ServiceUnavailableError, UnauthorizedError
 from api.serving.index import ServingIndex
 from api.state import ServiceState
 from kg.config import Settings
@@ -43,6 +44,25 @@ async def get_settings(state: StateDep) -> Settings:
     return state.settings
 
 
+def check_key(expected: str, given: str | None) -> None:
+    """:class:`UnauthorizedError` unless ``given`` is ``expected`` (compared in constant time)."""
+    if given is None:
+        raise UnauthorizedError("missing X-API-Key header")
+    if not secrets.compare_digest(given.encode(), expected.encode()):
+        raise UnauthorizedError("wrong API key")
+
+
+async def require_client_key(
+    settings: Annotated[Settings, Depends(get_settings)],
+    x_api_key: Annotated[str | None, Header(max_length=256, description="the client key, when "
+                                            "CARTOGRAPH_API_KEY is set")] = None,
+) -> None:
+    """Writes and per-user reads need ``CARTOGRAPH_API_KEY`` when one is configured; none: they are open."""
+    if settings.api_key is not None and settings.api_key.get_secret_value():
+        check_key(settings.api_key.get_secret_value(), x_api_key)
+
+
 IndexDep = Annotated[ServingIndex, Depends(get_index)]
+ClientKey = Depends(require_client_key)
 StoreDep = Annotated[GraphStore, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

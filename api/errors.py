@@ -10,9 +10,16 @@ from kg.errors import CartographError
 
 
 class ApiError(CartographError):
-    """An error with an HTTP status; the message is shown to the caller as ``detail``."""
+    """An error with an HTTP status; the message is shown to the caller as ``detail``.
+
+    ``location`` names the refused input as a 422 body's ``loc`` does (``("query", "brand")``).
+    """
 
     status_code: int = 400
+
+    def __init__(self, message: str, *, location: tuple[str, ...] = ("request",)) -> None:
+        super().__init__(message)
+        self.location = location
 
 
 class NotFoundError(ApiError):
@@ -37,6 +44,12 @@ class UnauthorizedError(ApiError):
     """A missing or wrong API key."""
 
     status_code = 401
+
+
+class PayloadTooLargeError(ApiError):
+    """A request body over the configured limit."""
+
+    status_code = 413
 
 
 class ConflictError(ApiError):

@@ -65,6 +65,15 @@ class RecentEvents:
             buf = self._users.get(user_id)
             return list(buf) if buf else []
 
+    def forget(self, user_ids: list[str]) -> int:
+        """Drop these users' events (an erased user); returns how many users had some."""
+        with self._lock:
+            return sum(self._users.pop(u, None) is not None for u in user_ids)
+
+    def users(self) -> list[str]:
+        with self._lock:
+            return list(self._users)
+
     def __contains__(self, user_id: object) -> bool:
         with self._lock:
             return user_id in self._users
@@ -104,6 +113,11 @@ class EventSpool:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+
+    @property
+    def lock(self) -> threading.Lock:
+        """Held by every write of the spool file; erasing a user (api/privacy.py) holds it while it rewrites it."""
+        return self._lock
 
     def append(self, event: StoredEvent) -> None:
         with self._lock:

@@ -5,7 +5,8 @@ Four named queries (``cypher/queries/explain/*.cypher``), one per kind of path:
 - ``direct``         (u)-[interaction]->(p)                                   1 hop
 - ``links``          (u)-[interaction]->(q)-[co-purchase / co-view]-(p)      2 hops
 - ``attributes``     (u)-[interaction]->(q)-[r]->(brand|category|entity)<-[r]-(p)  3 hops
-- ``collaborative``  (u)-[interaction]->(q)<-[interaction]-(v:User)-[interaction]->(p)  3 hops
+- ``collaborative``  (u)-[interaction]->(q)<-[interaction]-(v:User)-[interaction]->(p)  3 hops, the other
+  users ``v`` as one group node with their count: an explanation never names another shopper
 
 Paths are scored so that the most telling come first: a direct interaction, then a co-purchase link, then a
 shared node weighted by how specific it is (a brand of 12 products says more than the category "Beauty"),
@@ -21,10 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.serving.index import ServingIndex
-from kg.schema import NodeLabel, node_spec, rel_spec
+from kg.schema import node_spec, rel_spec
 from kg.store import GraphStore
 
 QUERIES = ("direct", "links", "attributes", "collaborative")
+#: The label of the group node that stands for the other shoppers of a collaborative path.
+SHOPPERS = "Shoppers"
 _VERB = {"PURCHASED": "bought", "VIEWED": "viewed", "RATED": "rated"}
 _ATTR_TYPE = {"Brand": "brand", "Category": "category", "Entity": "entity"}
 
@@ -60,6 +63,11 @@ class _Builder:
         key = f"{label}:{node_id}"
         self.nodes.append({"key": key, "label": label, "id": node_id, "name": self.name(label, node_id)})
         return key
+
+    def group(self, label: str, name: str, count: int) -> str:
+        """A node standing for ``count`` nodes that are not named (other shoppers): no id, only the count."""
+        self.nodes.append({"key": label, "label": label, "id": None, "name": name, "count": count})
+        return label
 
     def rel(self, rel_type: str, source: str, target: str) -> None:
         self.relationships.append({"type": rel_type, "source": source, "target": target})
@@ -152,15 +160,20 @@ def _collaborative(index: ServingIndex, user_id: str, product_id: str, row: dict
     rel1, rel2, rel3 = _rel(row["rel1"]), _rel(row["rel2"]), _rel(row["rel3"])
     b = _Builder(index)
     u, q = b.node("User", user_id), b.node("Product", row["q_id"])
-    v, p = b.node(NodeLabel.USER.value, row["v_id"]), b.node("Product", product_id)
+    support = int(row["support"])
+    shoppers = f"{support} shopper{'s' if support > 1 else ''}"
+    v = b.group(SHOPPERS, shoppers, support)
+    p = b.node("Product", product_id)
     b.rel(rel1, u, q)
     b.rel(rel2, v, q)
     b.rel(rel3, v, p)
-    support = int(row["support"])
     score = 0.1 + 0.4 * min(1.0, math.log1p(support) / math.log1p(20))
-    cypher = (f"MATCH path = (u:User {{id: $user_id}})-[:{rel1}]->(q:Product {{id: $via_id}})<-[:{rel2}]-"
-              f"(v:User {{id: $other_user_id}})-[:{rel3}]->(p:Product {{id: $product_id}}) RETURN path")
-    summary = (f"{support} other user{'s' if support > 1 else ''} who {_VERB[rel2]} "
-               f"“{b.name('Product', row['q_id'])}” like you also {_VERB[rel3]} it")
+    # The Cypher counts the other shoppers as the named query does (any interaction); it does not list them
+    # (an analyst with the graph can, the API's caller cannot).
+    any_interaction = "|".join(_VERB)
+    cypher = (f"MATCH (u:User {{id: $user_id}})-[:{rel1}]->(q:Product {{id: $via_id}})<-[:{any_interaction}]-"
+              f"(v:User)-[:{any_interaction}]->(p:Product {{id: $product_id}}) WHERE v.id <> u.id "
+              f"RETURN q.id AS via_id, p.id AS product_id, count(DISTINCT v) AS shoppers")
+    summary = f"{_VERB[rel3]} by {shoppers} who also {_VERB[rel2]} “{b.name('Product', row['q_id'])}”, as you did"
     return Path("collaborative", score, summary, b.nodes, b.relationships, cypher,
-                {"user_id": user_id, "via_id": row["q_id"], "other_user_id": row["v_id"], "product_id": product_id})
+                {"user_id": user_id, "via_id": row["q_id"], "product_id": product_id})

@@ -5,7 +5,7 @@ threads, opens the graph store (an unreachable store is reported by ``/ready`` a
 the query encoder, builds the serving index of the current bundle (no bundle: the service starts unready
 and ``POST /admin/reload`` can load one later) and writes events an earlier run spooled to disk. Errors
 raised as :class:`api.errors.ApiError` become ``{"detail": message}`` with their status; a store failure
-becomes 503.
+becomes 503; :mod:`api.contract` holds these handlers, the body limit and the rest of the error contract.
 """
 
 from __future__ import annotations
@@ -15,16 +15,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
-from api.errors import ApiError
+from api.contract import BodyLimitMiddleware, install_error_handlers
 from api.metrics import ApiMetrics, MetricsMiddleware
-from api.routes import admin, events, explanations, health, products, recommendations, search
+from api.routes import admin, events, explanations, health, privacy, products, recommendations, search
 from api.serving.query_encoder import QueryEncoder
 from api.state import IndexLoader, ServiceState, default_loader
 from kg.config import Settings, load_settings
-from kg.errors import CartographError, StoreError
+from kg.errors import CartographError
 from kg.store import GraphStore, open_store
 
 log = logging.getLogger("cartograph.api")
@@ -90,17 +89,12 @@ def create_app(settings: Settings | None = None, *, loader: IndexLoader | None =
         title="Cartograph", version="0.1.0", lifespan=lifespan,
         description="Knowledge-graph recommendations, graph-aware search, similar items and explanations.",
     )
+    # The body limit is fixed when the app is built: a middleware cannot be added once it has started.
+    max_body = settings.max_body_bytes if settings is not None else Settings.model_fields["max_body_bytes"].default
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    install_error_handlers(app)
 
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
-
-    @app.exception_handler(StoreError)
-    async def _store_error(request: Request, exc: StoreError) -> JSONResponse:
-        log.warning("graph store error on %s: %s", request.url.path, exc)
-        return JSONResponse({"detail": f"graph store unavailable: {str(exc).splitlines()[0]}"}, status_code=503)
-
-    for module in (recommendations, search, products, explanations, events, health, admin):
+    for module in (recommendations, search, products, explanations, events, privacy, health, admin):
         app.include_router(module.router)
     return app

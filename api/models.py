@@ -6,9 +6,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-#: Ids the API accepts in paths and bodies: what the catalog readers produce (ASINs, ``office:123``, slugs).
-#: Anything else (quotes, spaces, Cypher fragments) is refused with 422 before it reaches any code.
-ID_PATTERN = r"^[\w.:@+\-]{1,128}$"
+#: Ids the API accepts in paths and bodies: what the catalog readers produce (ASINs, ``office:123``, slugs), in
+#: ASCII. Anything else (quotes, spaces, Cypher fragments) is refused with 422 before it reaches any code, and so
+#: is every non-ASCII character: ``\u0410dmin`` (a Cyrillic A) or a full-width A, can never be a second
+#: user beside ``Admin`` (an accepted id is its own NFKC form, so there is nothing left to normalise).
+ID_PATTERN = r"^[A-Za-z0-9_.:@+\-]{1,128}$"
 MAX_K = 100
 MAX_QUERY_CHARS = 200
 
@@ -88,10 +90,11 @@ class SimilarProducts(BaseModel):
 
 
 class PathNode(BaseModel):
-    key: str = Field(description="Label:id, unique in the path")
+    key: str = Field(description="Label:id, unique in the path (\"Shoppers\" for the group of other shoppers)")
     label: str
-    id: str
+    id: str | None = Field(description="the node's id; null for the group of other shoppers, who are never named")
     name: str
+    count: int | None = Field(default=None, description="how many shoppers a group node stands for")
 
 
 class PathRelationship(BaseModel):
@@ -124,7 +127,8 @@ class Explanation(BaseModel):
 
 
 class EventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON types as declared (``"ts": false`` or ``"ts": "5"`` is refused, not read as 0 or 5).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     user_id: str = Field(pattern=ID_PATTERN)
     product_id: str = Field(pattern=ID_PATTERN)
@@ -140,6 +144,15 @@ class EventAccepted(BaseModel):
     recent_items: int = Field(description="events of this user now pooled into their recommendations")
     queued: bool = Field(False, description="true (status 202) when the graph was busy or down: the event is "
                          "spooled to disk and written to the graph, in order, when it is available again")
+
+
+class Forgotten(BaseModel):
+    user_id: str
+    newly_forgotten: bool = Field(description="false when the user had been forgotten before")
+    graph_users: int = Field(description="user nodes deleted (0 or 1)")
+    graph_edges: int = Field(description="their relationships deleted: interactions and recommendations")
+    event_lines: int = Field(description="their events dropped from the event files (spool)")
+    quarantine_lines: int = Field(description="lines naming them dropped from ingest / rebuild quarantine files")
 
 
 class Health(BaseModel):

@@ -17,10 +17,12 @@ from typing import Any
 
 from api.events import EventSpool, RecentEvents
 from api.metrics import ApiMetrics
+from api.privacy import hide_forgotten
 from api.serving.index import ServingIndex, load_index, newest_bundle_version
 from api.serving.query_encoder import QueryEncoder
 from kg.config import Settings
 from kg.errors import CartographError
+from kg.privacy import forgotten_among, read_forgotten, registry_path
 from kg.store import GraphStore
 
 log = logging.getLogger("cartograph.api")
@@ -43,6 +45,8 @@ class ServiceState:
         self.loader = loader
         self.recent = RecentEvents(settings.recent_items)
         self.spool = EventSpool(settings.home / "events" / "pending.jsonl")
+        self._registry = registry_path(settings)
+        self._registry_stamp: int | None = None
         self.index: ServingIndex | None = None
         self.index_error: str | None = None
         self.started = time.time()
@@ -55,6 +59,7 @@ class ServiceState:
 
     # -- index ------------------------------------------------------------------------------------------
     def _swap(self, index: ServingIndex) -> None:
+        hide_forgotten(index, read_forgotten(self._registry))  # before it serves: an old bundle knows them
         self.index = index  # the one atomic step of a reload
         self.index_error = None
         self.metrics.set_bundle(index.version, index.model, index.num_products)
@@ -135,6 +140,7 @@ class ServiceState:
             while not self._stop.wait(interval):
                 try:
                     self.check_for_new_bundle()
+                    self.apply_forgotten()  # users erased by `cartograph forget-user` meanwhile
                     self.drain_spool()  # spooled events reach the graph once a job lets go of it
                 except Exception:  # the watcher must outlive any one bad check
                     log.exception("bundle watcher check failed")
@@ -149,6 +155,24 @@ class ServiceState:
         return dict(self.reload_status)
 
     # -- store ------------------------------------------------------------------------------------------
+    def apply_forgotten(self) -> list[str]:
+        """Hide from the serving index and the recent-events buffer the users the registry has gained since
+        the last call (``cartograph forget-user`` runs in another process); returns the ids hidden."""
+        try:
+            stamp = self._registry.stat().st_mtime_ns
+        except FileNotFoundError:
+            return []
+        if stamp == self._registry_stamp:
+            return []
+        self._registry_stamp = stamp
+        forgotten = read_forgotten(self._registry)
+        hidden = hide_forgotten(self.index, forgotten) if self.index is not None else []
+        recent = forgotten_among(self.recent.users(), forgotten)
+        self.recent.forget(recent)
+        if hidden or recent:
+            log.info("hid %d forgotten users from the served bundle and the recent events", len(set(hidden + recent)))
+        return list(dict.fromkeys(hidden + recent))
+
     def drain_spool(self) -> int:
         """Write events spooled while the graph was unavailable (also those left by an earlier run of the
         service), oldest first, if the graph is available now; returns how many were written."""

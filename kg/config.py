@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     llm_batch_size: int = Field(8, ge=1, le=100, description="products per LLM request")
     # Serving (api/). No key configured = the admin endpoints answer 503 (disabled), never open.
     admin_api_key: SecretStr | None = Field(None, description="API key for /admin/* (header X-API-Key)")
+    api_key: SecretStr | None = Field(None, description="API key for POST /events and the per-user endpoints "
+                                      "(header X-API-Key); unset: those endpoints are open (the local main job)")
+    max_body_bytes: int = Field(65_536, ge=1024, le=100_000_000, description="largest request body the API "
+                                "reads; larger ones are answered 413")
     serve_threads: int = Field(1, ge=1, le=64, description="torch threads in the API process (1 did best)")
     recent_items: int = Field(20, ge=1, le=1000, description="per-user recent events kept in the API's memory")
     bundle_watch_s: float = Field(5.0, ge=0, le=3600, description="how often the API checks the artifacts' "

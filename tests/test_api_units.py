@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from api.errors import InvalidRequestError
+from api.errors import InvalidRequestError, NotFoundError
 from api.events import EVENT_RELATIONSHIP, RecentEvent, RecentEvents
 from api.routes.validation import check_query_text
 from api.serving.bm25 import BM25Index
@@ -103,20 +103,27 @@ def test_filters_resolve_ids_and_names_and_price() -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "error", "message"),
     [
-        ((["nope"], None, None, None), "unknown brand"),
-        ((None, ["nope"], None, None), "unknown category"),
-        ((None, None, 5.0, 1.0), "greater than max_price"),
-        ((None, None, float("inf"), None), "finite"),
-        (([","], None, None, None), "empty"),
-        (([",".join(f"b{i}" for i in range(30))], None, None, None), "at most 20"),
+        ((["nope"], None, None, None), NotFoundError, "unknown brand"),
+        ((None, ["nope"], None, None), NotFoundError, "unknown category"),
+        ((None, None, float("inf"), None), InvalidRequestError, "finite"),
+        (([",".join(f"b{i}" for i in range(30))], None, None, None), InvalidRequestError, "at most 20"),
     ],
 )
-def test_bad_filters_raise_clear_errors(args: tuple, message: str) -> None:  # type: ignore[type-arg]
+def test_bad_filters_raise_clear_errors(args: tuple, error: type[Exception],  # type: ignore[type-arg]
+                                        message: str) -> None:
     resolver = FilterResolver(_catalog())
-    with pytest.raises(InvalidRequestError, match=message):
+    with pytest.raises(error, match=message):
         resolver.mask(make_filters(*args))
+
+
+def test_empty_filters_are_no_filters_and_an_inverted_price_range_matches_nothing() -> None:
+    resolver = FilterResolver(_catalog())
+    assert make_filters([","], [""], None, None) == make_filters(None, None, None, None)
+    inverted = make_filters(None, None, 5.0, 1.0)
+    mask = resolver.mask(inverted)
+    assert mask is not None and not mask.any() and "empty range" in inverted.describe()
 
 
 def test_a_filter_on_a_field_the_catalog_lacks_says_so() -> None:

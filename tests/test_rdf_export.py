@@ -35,7 +35,7 @@ def graph(store: GraphStore) -> GraphStore:
 
 def test_the_small_graph_maps_to_schema_org_and_the_cartograph_vocabulary(graph: GraphStore, tmp_path: Path) -> None:
     exporter = RdfExporter(graph)
-    g = exporter.export(exporter.select_products(None, None))
+    g = exporter.export(exporter.select_products(None, None), with_users=True)
     p1, p6 = iri("product", "p1"), iri("product", "p6")
     assert (p1, RDF.type, SCHEMA.Product) in g and (p1, SCHEMA.productID, Literal("p1")) in g
     assert (p1, SCHEMA.name, Literal("Acme black ink cartridge")) in g
@@ -63,7 +63,7 @@ def test_the_small_graph_maps_to_schema_org_and_the_cartograph_vocabulary(graph:
 
 def test_a_subgraph_holds_the_products_their_neighbours_and_only_links_among_them(graph: GraphStore) -> None:
     exporter = RdfExporter(graph)
-    g = exporter.export(exporter.select_products(["p1", "p2"], None))
+    g = exporter.export(exporter.select_products(["p1", "p2"], None), with_users=True)
     products = set(g.subjects(RDF.type, SCHEMA.Product))
     assert products == {iri("product", "p1"), iri("product", "p2")}
     assert (iri("product", "p2"), CG.boughtTogether, iri("product", "p1")) in g
@@ -71,8 +71,8 @@ def test_a_subgraph_holds_the_products_their_neighbours_and_only_links_among_the
     assert set(g.subjects(RDF.type, CG.Category)) == {iri("category", "ink"), iri("category", "office")}
     assert set(g.subjects(RDF.type, CG.User)) == {iri("user", u) for u in ("u1", "u2", "u3")}
     bare = RdfExporter(graph)
-    assert not list(bare.export(bare.select_products(None, 2), with_users=False).subjects(RDF.type, CG.User))
-    assert bare.counts.products == 2
+    assert not list(bare.export(bare.select_products(None, 2)).subjects(RDF.type, CG.User))  # the default
+    assert bare.counts.products == 2 and bare.counts.users == 0
 
 
 def test_unknown_products_and_bad_base_iris_are_refused(graph: GraphStore) -> None:
@@ -107,7 +107,12 @@ def test_the_sample_round_trips_through_json_ld(tmp_path: Path, monkeypatch: pyt
     run_ingest(first, SAMPLE, progress=False)
     result = CliRunner().invoke(app, ["export-rdf", "--out", str(tmp_path / "rdf"), "--format", "jsonld"])
     assert result.exit_code == 0, result.output
-    assert "2500 products" in " ".join(result.output.split())
+    assert "2500 products" in " ".join(result.output.split()) and " 0 users" in " ".join(result.output.split())
+    assert '"cg:User"' not in (tmp_path / "rdf" / "cartograph.jsonld").read_text()  # users only when asked
+    users = CliRunner().invoke(app, ["export-rdf", "--out", str(tmp_path / "with-users"), "--format", "turtle",
+                                     "--include-users", "--limit", "20"])
+    assert users.exit_code == 0 and " 0 users" not in " ".join(users.output.split()), users.output
+    assert "cg:User" in (tmp_path / "with-users" / "cartograph.ttl").read_text()
     second = Settings(store_backend="embedded", home=tmp_path / "second", neo4j_uri=None)
     run = run_ingest(second, tmp_path / "rdf" / "cartograph.jsonld", Format.JSONLD, progress=False)
     assert run.report.quarantined == 0, run.report.quarantine_reasons

@@ -6,13 +6,13 @@ The key is compared in constant time.
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
-from api.deps import SettingsDep, StateDep
-from api.errors import ConflictError, ServiceUnavailableError, UnauthorizedError
+from api.contract import error_responses
+from api.deps import SettingsDep, StateDep, check_key
+from api.errors import ConflictError, ServiceUnavailableError
 from api.models import ReloadStatus
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -23,10 +23,7 @@ async def require_api_key(settings: SettingsDep,
     expected = settings.admin_api_key.get_secret_value() if settings.admin_api_key else ""
     if not expected:
         raise ServiceUnavailableError("admin endpoints are disabled: set CARTOGRAPH_ADMIN_API_KEY to enable them")
-    if x_api_key is None:
-        raise UnauthorizedError("missing X-API-Key header")
-    if not secrets.compare_digest(x_api_key.encode(), expected.encode()):
-        raise UnauthorizedError("wrong API key")
+    check_key(expected, x_api_key)
 
 
 AdminDep = Depends(require_api_key)
@@ -40,7 +37,8 @@ def _status(state: StateDep) -> ReloadStatus:
 
 
 @router.post("/reload", response_model=ReloadStatus, status_code=202, dependencies=[AdminDep],
-             responses={200: {"model": ReloadStatus, "description": "done (wait=true)"}})
+             responses={200: {"model": ReloadStatus, "description": "done (wait=true)"},
+                        **error_responses(401, 409, 413, 503)})
 def reload_bundle(state: StateDep, response: Response,
                   wait: Annotated[bool, Query(description="answer when the reload has finished")] = False,
                   ) -> ReloadStatus:
@@ -56,7 +54,7 @@ def reload_bundle(state: StateDep, response: Response,
     return _status(state)
 
 
-@router.get("/reload", response_model=ReloadStatus, dependencies=[AdminDep])
+@router.get("/reload", response_model=ReloadStatus, dependencies=[AdminDep], responses=error_responses(401, 503))
 async def reload_status(state: StateDep) -> ReloadStatus:
     """The last reload's state (idle, running, succeeded, failed) and the version serving now."""
     return _status(state)

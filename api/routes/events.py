@@ -7,7 +7,8 @@ import time
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import IndexDep, StateDep, StoreDep
+from api.contract import error_responses
+from api.deps import ClientKey, IndexDep, StateDep, StoreDep
 from api.events import EVENT_RELATIONSHIP, RecentEvent, StoredEvent, store_event
 from api.models import EventAccepted, EventIn
 from api.routes.products import product_index
@@ -18,7 +19,9 @@ log = logging.getLogger("cartograph.api")
 
 
 @router.post("/events", response_model=EventAccepted, status_code=status.HTTP_201_CREATED,
-             responses={202: {"model": EventAccepted, "description": "graph busy or down: event spooled"}})
+             dependencies=[ClientKey],
+             responses={202: {"model": EventAccepted, "description": "graph busy or down: event spooled"},
+                        **error_responses(401, 404, 413, 503)})
 def post_event(event: EventIn, index: IndexDep, state: StateDep, store: StoreDep, response: Response,
                ) -> EventAccepted:
     """Record a view, cart or purchase: written to the graph (cart as VIEWED: the schema has no cart

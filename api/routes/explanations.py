@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import IndexDep, StateDep, StoreDep
+from api.contract import error_responses
+from api.deps import ClientKey, IndexDep, StateDep, StoreDep
 from api.errors import NotFoundError
 from api.explain import QUERIES, explain
 from api.models import CypherQuery, Explanation, ExplanationPath, PathNode, PathRelationship
@@ -16,7 +17,8 @@ from api.routes.products import product_index
 router = APIRouter(tags=["explanations"])
 
 
-@router.get("/users/{user_id}/explanations/{product_id}", response_model=Explanation)
+@router.get("/users/{user_id}/explanations/{product_id}", response_model=Explanation, dependencies=[ClientKey],
+            responses=error_responses(401, 404, 503))
 def get_explanation(
     user_id: UserIdPath, product_id: ProductIdPath, index: IndexDep, state: StateDep, store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=20, description="paths to return")] = 5,

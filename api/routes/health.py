@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from api.contract import redact_paths
 from api.deps import StateDep
 from api.metrics import CONTENT_TYPE
 from api.models import Health, Ready, StoreHealth
@@ -27,8 +28,9 @@ def ready(state: StateDep, response: Response) -> Ready:
         response.status_code = 503
     partial = index is not None and index.catalog.source != "store"
     return Ready(ready=index is not None, degraded=index is not None and (not reachable or partial),
-                 bundle=index.summary() if index else None, store=StoreHealth(reachable=reachable, message=message),
-                 detail=state.index_error or "")
+                 bundle=index.summary() if index else None,
+                 store=StoreHealth(reachable=reachable, message=redact_paths(message)),
+                 detail=redact_paths(state.index_error or ""))
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})

@@ -27,7 +27,8 @@ async def filter_params(
     for values in (brand or [], category or []):
         for value in values:
             if len(value) > MAX_FILTER_VALUE_CHARS:
-                raise InvalidRequestError(f"filter values are at most {MAX_FILTER_VALUE_CHARS} characters")
+                raise InvalidRequestError(f"filter values are at most {MAX_FILTER_VALUE_CHARS} characters",
+                                          location=("query", "brand" if values is brand else "category"))
     return make_filters(brand, category, min_price, max_price)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from api.contract import error_responses
 from api.deps import IndexDep
 from api.errors import NotFoundError
 from api.models import LinkedProduct, Product, SimilarItem, SimilarProducts
@@ -22,13 +23,13 @@ def product_index(index: ServingIndex, product_id: str) -> int:
     return i
 
 
-@router.get("/products/{product_id}", response_model=Product)
+@router.get("/products/{product_id}", response_model=Product, responses=error_responses(404, 503))
 async def get_product(product_id: ProductIdPath, index: IndexDep) -> Product:
     """One product as the serving index knows it."""
     return product(index, product_index(index, product_id))
 
 
-@router.get("/products/{product_id}/similar", response_model=SimilarProducts)
+@router.get("/products/{product_id}/similar", response_model=SimilarProducts, responses=error_responses(404, 503))
 async def get_similar(product_id: ProductIdPath, index: IndexDep, filters: FiltersDep, k: KQuery = 10
                       ) -> Response:
     """Products closest by GNN embedding, each with its co-purchase links to this one; plus the product's

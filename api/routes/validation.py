@@ -26,11 +26,12 @@ def check_query_text(q: str) -> str:
     """``q`` stripped, or :class:`InvalidRequestError` with the reason."""
     text = q.strip()
     if not text:
-        raise InvalidRequestError("query is empty")
+        raise InvalidRequestError("query is empty", location=("query", "q"))
     if _CONTROL.search(text):
-        raise InvalidRequestError("query contains control characters")
+        raise InvalidRequestError("query contains control characters", location=("query", "q"))
     if _CYPHER.search(text) or _SQL.search(text):
-        raise InvalidRequestError("query looks like a database statement; search takes plain words")
+        raise InvalidRequestError("query looks like a database statement; search takes plain words",
+                                  location=("query", "q"))
     if not normalize(text):
-        raise InvalidRequestError("query has no letters or digits to search for")
+        raise InvalidRequestError("query has no letters or digits to search for", location=("query", "q"))
     return text

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from api.errors import InvalidRequestError
+from api.errors import InvalidRequestError, NotFoundError
 from api.serving.catalog import Catalog
 from api.serving.text import normalize
 
@@ -42,6 +42,8 @@ class Filters:
         if self.min_price is not None or self.max_price is not None:
             parts.append(f"price {self.min_price if self.min_price is not None else 0}.."
                          f"{self.max_price if self.max_price is not None else 'any'}")
+            if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
+                parts[-1] += " (an empty range: min_price > max_price, no product matches)"
         return ", ".join(parts)
 
 
@@ -49,18 +51,16 @@ def make_filters(brand: list[str] | None, category: list[str] | None, min_price:
                  max_price: float | None) -> Filters:
     """Validate raw query parameters into :class:`Filters` (comma-separated values are split)."""
     def values(raw: list[str] | None, name: str) -> tuple[str, ...]:
+        # ``brand=`` (empty) is no brand filter, as an absent parameter is.
         out = [v.strip() for item in raw or [] for v in item.split(",") if v.strip()]
-        if raw and not out:
-            raise InvalidRequestError(f"{name} filter is empty")
         if len(out) > MAX_FILTER_VALUES:
-            raise InvalidRequestError(f"at most {MAX_FILTER_VALUES} {name} values, got {len(out)}")
+            raise InvalidRequestError(f"at most {MAX_FILTER_VALUES} {name} values, got {len(out)}",
+                                      location=("query", name))
         return tuple(dict.fromkeys(out))
 
     for name, bound in (("min_price", min_price), ("max_price", max_price)):
         if bound is not None and (not math.isfinite(bound) or bound < 0):
-            raise InvalidRequestError(f"{name} must be a finite number >= 0, got {bound}")
-    if min_price is not None and max_price is not None and min_price > max_price:
-        raise InvalidRequestError(f"min_price ({min_price}) is greater than max_price ({max_price})")
+            raise InvalidRequestError(f"{name} must be a finite number >= 0, got {bound}", location=("query", name))
     return Filters(values(brand, "brand"), values(category, "category"), min_price, max_price)
 
 
@@ -100,11 +100,11 @@ class FilterResolver:
                 "would always match nothing (see `cartograph info`, data quality)")
 
     def resolve(self, node_type: str, value: str) -> list[int]:
-        """Node indexes a filter value names; :class:`InvalidRequestError` when none."""
+        """Node indexes a filter value names; :class:`NotFoundError` (404, as an unknown id in a path) when none."""
         table = self._lookup[node_type]
         found = table.get(value) or table.get(normalize(value))
         if not found:
-            raise InvalidRequestError(f"unknown {node_type} {value!r} (give a {node_type} id or name)")
+            raise NotFoundError(f"unknown {node_type} {value!r} (give a {node_type} id or name)")
         return found
 
     def mask(self, filters: Filters) -> np.ndarray | None:

@@ -141,7 +141,9 @@ def export_rdf_command(
     product: Annotated[list[str] | None, typer.Option("--product", help="export around these products only")]
     = None,
     limit: Annotated[int | None, typer.Option(min=1, help="at most this many products (by id)")] = None,
-    no_users: Annotated[bool, typer.Option("--no-users", help="leave out users and their interactions")] = False,
+    include_users: Annotated[bool, typer.Option(
+        "--include-users", help="also export users (their ids) and their interactions; left out by default, "
+        "as personal data (docs/privacy.md)")] = False,
     base: Annotated[str | None, typer.Option(help="base IRI for node IRIs")] = None,
 ) -> None:
     """Write the graph (or the subgraph around --product / the first --limit products) as schema.org
@@ -149,7 +151,7 @@ def export_rdf_command(
     with open_store(settings_from(ctx), read_only=True) as store:
         exporter = RdfExporter(store, base or DEFAULT_BASE)
         ids = exporter.select_products(product, limit)
-        graph = exporter.export(ids, with_users=not no_users)
+        graph = exporter.export(ids, with_users=include_users)
     formats = ["turtle", "jsonld"] if fmt is RdfFormat.BOTH else [fmt.value]
     paths = write_rdf(graph, out, stem, formats)
     c = exporter.counts

@@ -16,8 +16,8 @@ Mapping (IRIs are ``<base><kind>/<url-encoded id>``; the vocabulary is documente
   provenance and the model outputs RECOMMENDED and SIMILAR_TO, which ``cartograph export-recs`` regenerates).
 
 A subgraph (``product_ids`` or ``limit``) holds those products, their brands, categories (with every ancestor),
-entities, the co-purchase links among them, and (unless ``with_users=False``) the users who interacted with them
-and those interactions.
+entities, the co-purchase links among them, and (only with ``with_users=True``: user ids are personal data) the
+users who interacted with them and those interactions.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class RdfExporter:
             ids = [r["id"] for r in self.store.run_named("rdf/product_ids", {})]
         return ids[:limit] if limit is not None else ids
 
-    def export(self, product_ids: Sequence[str], *, with_users: bool = True) -> Graph:
+    def export(self, product_ids: Sequence[str], *, with_users: bool = False) -> Graph:
         """Add the subgraph around ``product_ids`` to :attr:`graph` and return it."""
         size = self.store.batch_size
         selected = set(product_ids)

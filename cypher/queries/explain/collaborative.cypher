@@ -1,5 +1,6 @@
 // purpose: 3-hop explanation: items of user $user_id that other users share, who interacted with product
-//   $product_id; per item, how many such users (support) and one of them (v_id)
+//   $product_id; per item, how many such users (support). Only the count: an explanation never names
+//   another shopper (docs/privacy.md).
 // params: $user_id, $product_id, $limit
 // example: {"user_id": "A3G6XNM240RMWA", "product_id": "B002S8TOYU", "limit": 5}
 // used by: GET /users/{user_id}/explanations/{product_id} (api/explain.py)
@@ -7,7 +8,7 @@
 //   type() and labels(). One query per kind of path: Kuzu 0.11 crashes on some UNIONs of these patterns.
 MATCH (u:User {id: $user_id})-[r1:PURCHASED|VIEWED|RATED]->(q:Product)<-[r2:PURCHASED|VIEWED|RATED]-(v:User)-[r3:PURCHASED|VIEWED|RATED]->(p:Product {id: $product_id})
 WHERE v.id <> u.id AND q.id <> p.id
-RETURN q.id AS q_id, min(label(r1)) AS rel1, min(label(r2)) AS rel2, min(label(r3)) AS rel3, min(v.id) AS v_id,
+RETURN q.id AS q_id, min(label(r1)) AS rel1, min(label(r2)) AS rel2, min(label(r3)) AS rel3,
        count(DISTINCT v) AS support
 ORDER BY support DESC, q_id
 LIMIT $limit
