@@ -53,6 +53,12 @@ def _epoch(model: KGSASRec, optimizer: torch.optim.Optimizer, prepared: Prepared
     lengths = np.array([len(s) for s in sequences])
     num_products = prepared.snapshot.num_products
     bf16 = config.seq_logits_bf16 if config.seq_logits_bf16 is not None else cpu_has_native_bf16()
+    # Products withheld from training (the cold slice) do not exist yet for the model: never negatives.
+    warm = prepared.data["product"].warm
+    known = None if bool(warm.all()) else warm.nonzero().flatten()
+    column = torch.full((num_products,), -1, dtype=torch.long)
+    if known is not None:
+        column[known] = torch.arange(known.numel())
     total, positions = 0.0, 0
     for chunk in length_batches(lengths, config.seq_batch_size, rng):
         seq, seq_len = pad_histories([sequences[i] for i in chunk], num_products)
@@ -60,10 +66,12 @@ def _epoch(model: KGSASRec, optimizer: torch.optim.Optimizer, prepared: Prepared
         item_vecs = model.item_vectors(prepared.data)
         states = model.states(item_vecs, inputs, seq_len - 1)
         real = targets != num_products
-        user_states = states[real]
+        user_states, target = states[real], targets[real]
+        if known is not None:
+            item_vecs, target = item_vecs[known], column[target]
         if bf16:  # autograd casts the gradients back to float32 for the encoders
             user_states, item_vecs = user_states.bfloat16(), item_vecs.bfloat16()
-        loss = F.cross_entropy(model.logits(user_states, item_vecs), targets[real],
+        loss = F.cross_entropy(model.logits(user_states, item_vecs), target,
                                label_smoothing=config.seq_label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -82,6 +90,8 @@ def fit_sequence_model(model: KGSASRec, prepared: Prepared, config: TrainConfig,
     rng = np.random.default_rng(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.seq_lr, weight_decay=config.weight_decay)
     sequences = training_sequences(prepared.histories("valid"), config.seq_max_len)
-    return fit_with_early_stopping(model, prepared, config,
-                                   lambda: _epoch(model, optimizer, prepared, sequences, config, rng),
-                                   progress=progress)
+    history, best_epoch = fit_with_early_stopping(model, prepared, config,
+                                                  lambda: _epoch(model, optimizer, prepared, sequences, config, rng),
+                                                  progress=progress)
+    model.items.fit_cold_ids(prepared.data)
+    return history, best_epoch

@@ -89,14 +89,17 @@ class ItemGraphEncoder(nn.Module):
         num_layers: K propagation rounds (0: no propagation).
         graph_weight: beta, the share of the propagated layers in the output.
         product_id_embedding: learn a free id vector per product.
+        id_dropout: while training, the probability of leaving a product's id vector out, so that products are
+            also scored from their text and edges alone, as a product with no id (cold, new) is.
 
     Shapes:
         forward(data with ``product.x [P, T]`` and product relations) -> ``[P, d]``.
     """
 
     def __init__(self, num_nodes: dict[str, int], text_dim: int, hidden_channels: int, *, num_layers: int = 2,
-                 graph_weight: float = 0.5, product_id_embedding: bool = True) -> None:
+                 graph_weight: float = 0.5, product_id_embedding: bool = True, id_dropout: float = 0.0) -> None:
         super().__init__()
+        self.id_dropout = id_dropout
         if not product_id_embedding and not text_dim:
             raise ValueError("the item encoder needs id embeddings, text, or both")
         self.num_products, self.num_layers, self.graph_weight = num_nodes["product"], num_layers, graph_weight
@@ -104,6 +107,11 @@ class ItemGraphEncoder(nn.Module):
         self.emb = nn.ModuleDict({t: nn.Embedding(n, hidden_channels) for t, n in num_nodes.items()
                                   if n and t not in _NOT_ATTRIBUTES and (t != "product" or product_id_embedding)})
         self.text_proj = nn.Linear(text_dim, hidden_channels) if text_dim else None
+        # Id vectors predicted from text for products with none (cold, new): a ridge regression of the trained
+        # ids on the text, fitted after training (fit_cold_ids). Zero until then (an untrained id is left out).
+        self.cold_id_map: Tensor | None
+        self.register_buffer("cold_id_map", torch.zeros(text_dim + 1, hidden_channels)
+                             if text_dim and product_id_embedding else None)
         self._adjacency: dict[int, tuple[HeteroData, tuple[Tensor, Tensor, Tensor]]] = {}
         self.reset_parameters()
 
@@ -129,17 +137,56 @@ class ItemGraphEncoder(nn.Module):
     def layer0(self, data: HeteroData) -> Tensor:
         """``[P, d]`` product vectors before propagation."""
         parts = []
-        num_products = int(data["product"].num_nodes)
         if "product" in self.emb:
-            ids = self.table("product")
-            if num_products > ids.size(0):  # products appended after training (inductive): no id vector
-                ids = torch.cat([ids, ids.new_zeros(num_products - ids.size(0), ids.size(1))])
-            if "warm" in data["product"]:  # products never trained on have untrained ids: leave them out
-                ids = ids * data["product"].warm.unsqueeze(1).to(ids.dtype)
-            parts.append(ids)
+            parts.append(self._product_ids(data))
         if self.text_proj is not None:
             parts.append(self.text_proj(data["product"].x))
         return parts[0] if len(parts) == 1 else parts[0] + parts[1]
+
+    def _product_ids(self, data: HeteroData) -> Tensor:
+        """``[P, d]`` the id part of layer 0: trained ids for warm products, ids predicted from text (once
+        fitted) for products with none, and none for products dropped by ``id_dropout`` while training."""
+        ids = self.table("product")
+        num_products = int(data["product"].num_nodes)
+        if num_products > ids.size(0):  # products appended after training (inductive): no id vector
+            ids = torch.cat([ids, ids.new_zeros(num_products - ids.size(0), ids.size(1))])
+        warm = (data["product"].warm if "warm" in data["product"]
+                else torch.ones(num_products, dtype=torch.bool)).unsqueeze(1).to(ids.dtype)
+        ids = ids * warm  # products never trained on have untrained ids: leave them out
+        if self.training and self.id_dropout > 0:
+            ids = ids * (torch.rand(num_products, 1) >= self.id_dropout).to(ids.dtype)
+        if self.cold_id_map is not None and not bool(warm.all()) and bool(self.cold_id_map.any()):
+            ids = ids + (1 - warm) * self.predicted_ids(data["product"].x)
+        return ids
+
+    def predicted_ids(self, text: Tensor) -> Tensor:
+        """``[N, d]`` id vectors predicted from ``[N, T]`` text features (:meth:`fit_cold_ids`)."""
+        assert self.cold_id_map is not None
+        return text @ self.cold_id_map[:-1] + self.cold_id_map[-1]
+
+    @torch.no_grad()
+    def fit_cold_ids(self, data: HeteroData, ridge: float = 1.0) -> None:
+        """Fit the text -> id map on the warm products' trained ids (ridge regression, closed form).
+
+        Without it a product with no trained id is its text and neighbours only, far from where the trained
+        products' vectors lie. With it, it gets the id vector products with such text have on average: on
+        amazon-office's cold slice Recall@20 0.053 -> 0.057 (text-only similarity: 0.158; scaling the
+        predictions up to the trained ids' length made it worse, 0.034).
+        """
+        if self.cold_id_map is None:
+            return
+        warm = data["product"].warm if "warm" in data["product"] else torch.ones(self.num_products, dtype=torch.bool)
+        x = data["product"].x[: self.num_products][warm[: self.num_products]]
+        y = self.table("product")[warm[: self.num_products]]
+        x1 = torch.cat([x, x.new_ones(x.size(0), 1)], dim=1).double()
+        gram = x1.T @ x1 + ridge * torch.eye(x1.size(1), dtype=torch.float64)
+        self.cold_id_map.copy_(torch.linalg.solve(gram, x1.T @ y.double()).to(self.cold_id_map.dtype))
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        # Bundles written before the map existed load with a zero map: their products behave as before.
+        if self.cold_id_map is not None and prefix + "cold_id_map" not in state_dict:
+            state_dict[prefix + "cold_id_map"] = torch.zeros_like(self.cold_id_map)
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def _adjacency_of(self, data: HeteroData) -> tuple[Tensor, Tensor, Tensor]:
         # The same few graphs (train, test, serve) come back every step: build each adjacency once. The entry

@@ -41,6 +41,7 @@ class KGSASRec(nn.Module):
         product_id_embedding: learned id vectors for products.
         max_len: longest history read (the most recent items).
         num_blocks, num_heads, dropout: the self-attention encoder's.
+        id_dropout: see :class:`ItemGraphEncoder`.
         temperature: cosine scores (user state and item vector L2-normalised, logits divided by this) instead of
             dot products; ``None``: dot products. Unit vectors keep popular items from winning by vector length.
 
@@ -52,11 +53,12 @@ class KGSASRec(nn.Module):
     def __init__(self, num_nodes: dict[str, int], text_dim: int, hidden_channels: int, *, num_layers: int = 2,
                  graph_weight: float = 0.5, product_id_embedding: bool = True, max_len: int = 50,
                  num_blocks: int = 2, num_heads: int = 1, dropout: float = 0.5,
-                 temperature: float | None = None) -> None:
+                 temperature: float | None = None, id_dropout: float = 0.0) -> None:
         super().__init__()
         self.max_len, self.temperature = max_len, temperature
         self.items = ItemGraphEncoder(num_nodes, text_dim, hidden_channels, num_layers=num_layers,
-                                      graph_weight=graph_weight, product_id_embedding=product_id_embedding)
+                                      graph_weight=graph_weight, product_id_embedding=product_id_embedding,
+                                      id_dropout=id_dropout)
         self.encoder = SASRecEncoder(hidden_channels, max_len, num_layers=num_blocks, num_heads=num_heads,
                                      dropout=dropout)
 
