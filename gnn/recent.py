@@ -89,9 +89,10 @@ def _graph_vectors(model: Any, prepared: Prepared, users: np.ndarray,
                    histories: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, Tensor]:
     """(history vectors, pooled event vectors) of ``users`` and the product vectors, for a graph model that
     reads the train graph without the replayed users' last :data:`RECENT_EVENTS` interactions."""
-    held = {(int(u), int(p)) for u in users for p in histories[u][-RECENT_EVENTS:]}
+    n = prepared.split.num_products
+    held = np.concatenate([u * n + histories[u][-RECENT_EVENTS:] for u in users])
     train = prepared.split.train
-    keep = np.array([(int(u), int(p)) not in held for u, p in train.T], dtype=bool)
+    keep = ~np.isin(train[0].astype(np.int64) * n + train[1], held)
     graph = copy.copy(prepared.data)
     set_interactions(graph, train[:, keep])
     user_emb, product_emb = model.embed(graph)
