@@ -36,8 +36,9 @@ class Recommendations(BaseModel):
     strategy: Literal["sequence", "sequence+recent", "personalised", "personalised+recent", "pooled_items",
                       "popular"] = Field(
         description="sequence: a sequence model's user encoder over the ordered history (+recent: events since "
-        "training or items in the request included); personalised: trained user embedding; +recent: blended with "
-        "events since training; pooled_items: a user unknown to the model, from given/recent/graph items; "
+        "training or items in the request included, blended with the history alone by the bundle's recent weight); "
+        "personalised: trained user embedding; +recent: blended with events since training by the bundle's recent "
+        "weight (chosen on validation); pooled_items: a user unknown to the model, from given/recent/graph items; "
         "popular: cold start")
     bundle_version: str
     filters: str = ""

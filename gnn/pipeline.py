@@ -20,6 +20,7 @@ from gnn.config import ModelKind, TrainConfig
 from gnn.data import GraphSnapshot, snapshot_from_store, split_snapshot
 from gnn.inductive import INDUCTIVE_MODELS
 from gnn.prepared import Prepared, prepare_split
+from gnn.recent import choose_recent_weight
 from gnn.train import TrainResult, model_meta, train_model
 from gnn.tune import tune
 from kg.config import Settings
@@ -148,14 +149,18 @@ def metrics_document(main: TrainResult, baselines: dict[str, TrainResult], prepa
     return {"model": main.config.model, **entry(main), "split": prepared.split.summary(),
             "snapshot_id": prepared.snapshot.snapshot_id,
             "baselines": {k: entry(r) for k, r in baselines.items()},
-            **({"selection": selection.to_dict()} if selection is not None else {})}
+            **({"selection": selection.to_dict()} if selection is not None else {}),
+            **({"recent_blend": main.recent_blend.to_dict()} if main.recent_blend is not None else {})}
 
 
 def save_result(artifacts_dir: Path, prepared: Prepared, main: TrainResult,
                 baselines: dict[str, TrainResult], *, set_current: bool = True,
                 selection: Selection | None = None) -> Path:
     """Write the main model's bundle (with the baselines' metrics beside its own) and, unless
-    ``set_current=False`` (a candidate an evaluation gate publishes later), make it current."""
+    ``set_current=False`` (a candidate an evaluation gate publishes later), make it current. The weight of recent
+    events against the long history is chosen on validation here, for the served model only (:mod:`gnn.recent`)."""
+    if main.recent_blend is None:
+        main.recent_blend = choose_recent_weight(main.model, prepared)
     is_gnn = main.config.model in INDUCTIVE_MODELS  # the graph goes along: new products are embedded on it
     return write_bundle(
         artifacts_dir, config=main.config, snapshot_id=prepared.snapshot.snapshot_id,

@@ -31,6 +31,7 @@ from gnn.fitting import fit_with_early_stopping
 from gnn.models.kg_sasrec import KGSASRec
 from gnn.models.registry import build_model
 from gnn.prepared import Prepared
+from gnn.recent import RecentBlend
 from gnn.train_sequence import fit_sequence_model
 
 
@@ -51,6 +52,9 @@ class TrainResult:
     best_epoch: int = 0
     train_seconds: float = 0.0
     peak_rss_mb: float = 0.0
+    #: The weight of recent events against the long history, chosen on validation for a served model
+    #: (:func:`gnn.recent.choose_recent_weight`, set when the bundle is written).
+    recent_blend: RecentBlend | None = None
 
 
 def peak_rss_mb() -> float:

@@ -67,6 +67,12 @@ def test_canonical_keys(entity_type: EntityType, surface: str, key: str) -> None
     ('Drill Bit Set, 1/16" to 1/2"', {(T.SIZE, '1/16" to 1/2"')}),
     ("Caliper 0-6 inch", {(T.SIZE, "0-6 inch")}),
     ("Cap Screws M6 x 20mm", {(T.SIZE, "M6 x 20mm")}),
+    ("Cut Resistant Gloves Level A4, ANSI/ISEA 105", {(T.FEATURE, "Level A4"), (T.FEATURE, "ANSI/ISEA 105")}),
+    ('Ball Valve 3/4" FNPT, 600 WOG', {(T.FEATURE, "FNPT"), (T.FEATURE, "600 WOG")}),
+    ("Impact Wrench, 800 ft-lbs Torque", {(T.FEATURE, "800 ft-lbs")}),
+    ("316L Stainless Steel Filter Disc", {(T.FEATURE, "316L")}),
+    ("Enclosure NEMA 4X, UL 508A", {(T.FEATURE, "NEMA 4X"), (T.FEATURE, "UL 508A")}),
+    ("Foam Earplugs, NRR 32", {(T.FEATURE, "NRR 32")}),
 ])
 def test_units_standards_and_ratings(title: str, expected: set[tuple[EntityType, str]]) -> None:
     spans = {(t, title[s:e]) for t, s, e, _, _ in LexiconExtractor(Lexicon([], [])).spans(title, is_title=True)}
@@ -78,6 +84,32 @@ def test_a_lone_ampere_code_stays_a_model_number() -> None:
     """HP 83A is a toner, not 83 amperes; 30A beside 12V is a rating."""
     spans = LexiconExtractor(Lexicon([], [])).spans("HP 83A Toner Cartridge", is_title=True)
     assert (T.MODEL_NUMBER, "83A") in {(t, "HP 83A Toner Cartridge"[s:e]) for t, s, e, _, _ in spans}
+
+
+@pytest.mark.parametrize(("title", "number"), [
+    ("Milwaukee 48-22-8424 PACKOUT Tool Box", "48-22-8424"), ("Whatman 1001-110 Filter Paper", "1001-110"),
+    ("Gorilla 6055002 Mounting Tape", "6055002"), ("Wera 05073593001 Screwdriver Set", "05073593001"),
+])
+def test_a_part_number_after_a_brand_is_a_model_number(title: str, number: str) -> None:
+    brand = title.split()[0]
+    spans = LexiconExtractor(Lexicon([brand], [])).spans(title, is_title=True)
+    assert (T.MODEL_NUMBER, number) in {(t, title[s:e]) for t, s, e, _, _ in spans}
+
+
+def test_a_number_with_a_unit_after_a_brand_is_not_a_model_number() -> None:
+    for title in ("Milwaukee 12 Packs of Blades", "Uline 250 pcs Mailers", "Stanley 25 ft Tape"):
+        spans = LexiconExtractor(Lexicon([title.split()[0]], [])).spans(title, is_title=True)
+        assert not any(t is T.MODEL_NUMBER for t, *_ in spans), title
+
+
+def test_industrial_titles_get_their_own_vocabulary() -> None:
+    """The issue's case: "Printer" read as what filament is; nitrile, PTFE, caliper unknown."""
+    extractor = LexiconExtractor(Lexicon([], []))
+    text = "3D Printer Filament PLA, Nitrile Exam Gloves, PTFE Thread Seal Tape, Digital Caliper"
+    found = {(t, text[s:e]) for t, s, e, _, _ in extractor.spans(text, is_title=True)}
+    assert {(T.PRODUCT_TYPE, "Filament"), (T.MATERIAL, "PLA"), (T.MATERIAL, "Nitrile"), (T.PRODUCT_TYPE, "Exam Gloves"),
+            (T.MATERIAL, "PTFE"), (T.PRODUCT_TYPE, "Thread Seal Tape"), (T.PRODUCT_TYPE, "Caliper")} <= found
+    assert (T.PRODUCT_TYPE, "Printer") not in found
 
 
 def test_a_product_type_after_for_is_what_it_is_made_for() -> None:
@@ -177,7 +209,8 @@ def test_extraction_links_typed_deduplicated_entities_and_reruns_only_changed_te
                                     "markup cleaned again": 2}
     assert set(mentions(store, "raw_html")) == {"avery", "binder", "acid-free", "durable"}
     p1, p2 = mentions(store, "p1"), mentions(store, "p2")
-    assert p1["hp"]["type"] == "brand" and p1["hp"]["source"] == "title" and p1["hp"]["extractor"] == "lexicon@2"
+    assert p1["hp"]["type"] == "brand" and p1["hp"]["source"] == "title"
+    assert p1["hp"]["extractor"] == f"lexicon@{LexiconExtractor.VERSION}"
     assert p2["hp"]["surface"] == "Hewlett-Packard"  # the alias resolved to the same node
     assert {"ink-cartridge", "61", "black"} <= set(p1) & set(p2)  # one node per entity, shared
     assert p1["deskjet-1000"]["type"] == "compatible_with" and p1["deskjet-1000"]["source"] == "description"

@@ -29,6 +29,7 @@ from api.serving.filters import FilterResolver
 from api.serving.linking import EntityLinker
 from gnn.bundle import Bundle, current_bundle_path, load_bundle
 from gnn.history import HistoryEncoder
+from gnn.recent import weight_of
 from kg.config import Settings
 from kg.errors import CartographError
 from kg.store import GraphStore
@@ -62,6 +63,8 @@ class ServingIndex:
     build_seconds: float = 0.0
     reason_similarity: float = 1.0
     """Cosine above which a recommendation may say "similar to X" (see :func:`reason_threshold`)."""
+    recent_weight: float = 0.5
+    """Weight of a user's recent events against their long history (chosen on validation: :mod:`gnn.recent`)."""
 
     @property
     def num_products(self) -> int:
@@ -74,7 +77,7 @@ class ServingIndex:
             "products": self.num_products, "recommendable_products": int(self.recommendable.sum()),
             "inductive_products": self.inductive_products, "users_with_embedding": len(self.user_index),
             "dense_search": self.text_emb is not None, "build_seconds": round(self.build_seconds, 2),
-            "reason_similarity": round(self.reason_similarity, 3),
+            "reason_similarity": round(self.reason_similarity, 3), "recent_weight": self.recent_weight,
             "notes": list(self.notes),
         }
 
@@ -163,6 +166,7 @@ def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder |
         linker=EntityLinker(catalog), filters=FilterResolver(catalog), inductive_products=inductive,
         history_encoder=HistoryEncoder.from_bundle(bundle, emb), notes=notes,
         build_seconds=time.perf_counter() - start, reason_similarity=reason_threshold(unit, has),
+        recent_weight=weight_of(bundle.metrics, bundle.config.model),
     )
 
 

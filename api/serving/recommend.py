@@ -2,10 +2,12 @@
 
 The user's vector is, in order of preference:
 - for a sequence bundle (``kg_sasrec``): the model's user encoder run over everything known, oldest first: the
-  user's interactions in the graph, their recent events, the items given in the request. Every event counts in
-  the next answer, and a user the bundle never saw is served from their first event;
+  user's interactions in the graph, their recent events, the items given in the request; blended with its
+  encoding of the graph history alone by the bundle's recent weight, so that every event counts in the next
+  answer without erasing a long history. A user the bundle never saw is served from their first event;
 - their GNN embedding (users the bundle was trained with), blended with the pooled embeddings of their recent
-  events (``POST /events``) so that what they did since training counts at once;
+  events (``POST /events``) by the bundle's recent weight, so that what they did since training counts at once;
+  the weight is chosen on validation (:mod:`gnn.recent`);
 - for users the bundle does not know: the pooled embeddings of the items given in the request, their recent
   events and their interactions in the graph (users added after training);
 - for users with none of these: no vector; the answer is the most popular products within the filters.
@@ -23,9 +25,9 @@ import numpy as np
 from api.events import EVENT_WEIGHT, RecentEvent
 from api.serving.catalog import INTERACTION_KINDS, LINK_RELATIONS
 from api.serving.index import ServingIndex
+from gnn.history import HistoryEncoder
+from gnn.recent import blend
 
-#: Weight of the pooled recent items against the (unit) trained user vector.
-RECENT_WEIGHT = 1.0
 #: History items considered when explaining a recommendation in one line.
 MAX_ANCHORS = 30
 _VERBS = {"PURCHASED": "bought", "VIEWED": "viewed", "RATED": "rated", "purchase": "bought", "view": "viewed",
@@ -97,17 +99,16 @@ def user_context(index: ServingIndex, user_id: str, recent: Sequence[RecentEvent
     anchors += [(i, _VERBS[t]) for i, t in recent_idx] + [(int(i), _VERBS["request"]) for i in items]
     seen = np.unique(np.array([a for a, _ in anchors if _ != _VERBS["request"]], dtype=np.int64))
     if index.history_encoder is not None:
-        sequence = [*map(int, hist), *(i for i, _ in recent_idx), *map(int, items)]
-        vector = index.history_encoder.encode(sequence)
-        strategy = "sequence+recent" if recent_idx or len(items) else "sequence"
-        return UserContext(vector, strategy if vector is not None else "popular", anchors, seen)
+        recent_items = [*(i for i, _ in recent_idx), *map(int, items)]
+        return _sequence_context(index.history_encoder, index.recent_weight, [int(i) for i in hist], recent_items,
+                                 anchors, seen)
     pooled_recent = _pool(index, [(i, EVENT_WEIGHT[t]) for i, t in recent_idx] + [(int(i), 1.0) for i in items])
     u = index.user_index.get(user_id)
     if u is not None:
         base = index.user_emb[u]
         base = base / max(float(np.linalg.norm(base)), 1e-12)
         if pooled_recent is not None:
-            return UserContext(base + RECENT_WEIGHT * pooled_recent, "personalised+recent", anchors, seen)
+            return UserContext(blend(base, pooled_recent, index.recent_weight), "personalised+recent", anchors, seen)
         return UserContext(base, "personalised", anchors, seen)
     pooled_all = _pool(index, [(i, EVENT_WEIGHT["purchase"]) for i in hist] + [(i, EVENT_WEIGHT[t])
                                                                                  for i, t in recent_idx]
@@ -115,6 +116,20 @@ def user_context(index: ServingIndex, user_id: str, recent: Sequence[RecentEvent
     if pooled_all is not None:
         return UserContext(pooled_all, "pooled_items", anchors, seen)
     return UserContext(None, "popular", anchors, seen)
+
+
+def _sequence_context(encoder: HistoryEncoder, weight: float, hist: list[int], recent: list[int],
+                      anchors: list[tuple[int, str]], seen: np.ndarray) -> UserContext:
+    """The sequence model's vector after ``hist`` then ``recent``, blended by ``weight`` with its vector after
+    ``hist`` alone (a long history is not erased by a few events)."""
+    after = encoder.encode([*hist, *recent])
+    if after is None:
+        return UserContext(None, "popular", anchors, seen)
+    if not recent:
+        return UserContext(after, "sequence", anchors, seen)
+    before = encoder.encode(hist)
+    vector = after if before is None else blend(before, after, weight)
+    return UserContext(vector, "sequence+recent", anchors, seen)
 
 
 def _candidate_mask(index: ServingIndex, filter_mask: np.ndarray | None, exclude: np.ndarray) -> np.ndarray:

@@ -174,8 +174,8 @@ def resolve(candidates: Sequence[tuple[EntityType, int, int, str, float]]) -> li
 
 
 _BRAND_NUMBER = re.compile(
-    r"\s+(\d{2,6}(?:XL|XXL|A|B)?)\b(?![.,/]?\d|\s*(?:-\s*)?(?:mm|cm|ml|oz|in\b|inch|ft|feet|x\b|pack|count|ct\b|pcs|"
-    r"pieces?|sheets?|colou?rs?|%|\"|'|”))",
+    r"\s+(\d{2,12}(?:-\d{2,6}){0,2}(?:XL|XXL|A|B)?)\b(?![.,/-]?\d|\s*(?:-\s*)?(?:(?:mm|cm|ml|oz|in|inch|ft|feet|x|packs?|"
+    r"count|ct|pcs|pieces?|sheets?|colou?rs?)\b|%|\"|'|”))",
     re.I,
 )
 
@@ -212,7 +212,8 @@ def drop_made_for(text: str, spans: Sequence[tuple[EntityType, int, int, str, fl
 
 def brand_numbers(text: str, spans: Sequence[tuple[EntityType, int, int, str, float]]) -> list[
         tuple[EntityType, int, int, str, float]]:
-    """``HP 61``, ``Epson 702XL``: a short number right after a brand is a model number."""
+    """``HP 61``, ``Epson 702XL``, ``Whatman 1001-110``, ``Gorilla 6055002``: a number right after a brand is a
+    model number (not one followed by a unit: ``Brand 3 mm``)."""
     out = []
     for entity_type, _, end, _, _ in spans:
         if entity_type is EntityType.BRAND:
@@ -226,7 +227,7 @@ class LexiconExtractor(EntityExtractor):
     """Patterns plus lexicons (see the module docstring). ``name`` is ``lexicon@<version>``."""
 
     kind = "lexicon"
-    VERSION = "2"  # 2: units, ranges, standards and ratings (issue 19): products are extracted again
+    VERSION = "3"  # 2: units, ranges, standards and ratings; 3: industrial lexicons (issue 19): products re-extracted
 
     def __init__(self, lexicon: Lexicon | None = None) -> None:
         super().__init__()

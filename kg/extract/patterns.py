@@ -1,8 +1,9 @@
 """Regular expressions for the entity types that have a shape: sizes, quantities, model numbers, standards and
 ratings, and the devices a product is "compatible with". Lexicons (:mod:`kg.extract.lexicon`) cover the rest.
 
-Standards (``ISO 9001``, ``1/4" NPT``, ``UL Listed``, ``IP67``) and electrical or mechanical ratings (``600V``,
-``15A``, ``1500W``, ``14 AWG``, ``3000 PSI``) are features of the product, not its model number: they are
+Standards (``ISO 9001``, ``1/4" NPT``, ``UL Listed``, ``IP67``, ``ANSI/ISEA 105``, ``NRR 32``, stainless grades
+``316L``) and electrical or mechanical ratings (``600V``, ``15A``, ``1500W``, ``14 AWG``, ``3000 PSI``, ``600 WOG``,
+``800 ft-lbs``) are features of the product, not its model number: they are
 found as ``feature`` spans, and the model-number finder leaves them alone.
 
 Each finder yields ``(type, start, end, confidence)`` over one text; overlaps between finders are resolved by
@@ -62,13 +63,16 @@ _QTY_BARE = re.compile(
     re.I,
 )
 _STANDARD = re.compile(
-    r"(?<![\w-])(?:(?:ISO|ANSI|ASTM|DIN|IEC|ASME|NSF|SAE|JIS|BS|EN|NEMA|MIL-(?:STD|SPEC)|CSA|AWS)[\s-]?"
-    r"[A-Z]?\d[\w.:/-]*|(?:NPTF?|NPS|BSPP?|BSPT|UNC|UNF|NPSM)(?![\w-])|UL[\s-]?(?:Listed|Certified|\d{2,4})|"
+    r"(?<![\w-])(?:(?:ISO|ANSI|ASTM|DIN|IEC|ASME|NSF|SAE|JIS|BS|EN|NEMA|MIL-(?:STD|SPEC)|CSA|AWS|ISEA)"
+    r"(?:/(?:ISO|ANSI|ISEA|IEC|EN|DIN|ASTM))?[\s-]?[A-Z]?\d[\w.:/-]*"
+    r"|(?:[FM]?NPTF?|NPS|BSPP?|BSPT|UNC|UNF|NPSM|SAE|JIC|ORFS|VDE)(?![\w-])|UL[\s-]?(?:Listed|Certified|\d{2,4}[A-Z]?)|"
+    r"NRR[\s-]?\d{1,2}|(?:ANSI\s+)?Cut\s+Level\s+A[1-9]|Level\s+A[1-9]|(?:304|316|410|18-8)L?(?=\s+Stainless)|"
     r"IP(?:X?\d{1,2}|\d{2})|FDA[\s-](?:Approved|Compliant|Grade)|Cat[\s-]?[5-8][aAeE]?(?![\w-])|"
     r"RoHS|(?:Energy Star|CE|ETL|cUL) (?:Certified|Listed|Marked))(?![\w-])",
     re.I,
 )
-_RATING_UNITS = r"VAC|VDC|kV|mV|mA|Amps?|kW|Watts?|Volts?|mAh|Ah|AWG|Gauge|PSI|Hz|kHz|MHz|GHz|RPM|BTU|dB"
+_RATING_UNITS = (r"VAC|VDC|kV|mV|mA|Amps?|kW|Watts?|Volts?|mAh|Ah|AWG|Gauge|PSI|WOG|CWP|Hz|kHz|MHz|GHz|RPM|BTU|dB|"
+                 r"(?:ft|in)[.-]?\s?lbs?\.?|N[·.]?m|Megohms?|kOhms?|Ohms?")
 # One-letter units (600V, 15A, 1500W) only when written against the number: "2 A Batteries" is not a rating.
 # A rating's number is short and has no leading zero: "01407A" is a part number.
 _RATING_NUM = r"(?:[1-9]\d{0,4}|0)(?:\.\d+)?"

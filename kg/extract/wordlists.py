@@ -1,9 +1,11 @@
-"""Built-in lexicons for the pattern-and-lexicon extractor: office supplies and beauty products.
+"""Built-in lexicons for the pattern-and-lexicon extractor: office supplies, beauty products, industrial goods.
 
 Written by hand from the vocabulary of the amazon-office titles and the amazon-beauty titles and categories
-(the most frequent words of each, read and sorted by type). Brand names are not here: they come from the
-graph's Brand nodes (the catalogs' structured brand field) at run time. Matching is on word sequences, case
-and plural insensitive (``gel pens`` matches ``gel pen``), longest match first.
+(the most frequent words of each, read and sorted by type); the industrial lists (issue 19: tools, fasteners,
+electrical, plumbing, lab and safety supplies, 3D printing) from the department structure of Amazon's
+Industrial & Scientific catalog as the engineer knew it, no such catalog being available here. Brand names are
+not here: they come from the graph's Brand nodes (the catalogs' structured brand field) at run time. Matching is
+on word sequences, case and plural insensitive (``gel pens`` matches ``gel pen``), longest match first.
 """
 
 from __future__ import annotations
@@ -137,6 +139,81 @@ squalane|panthenol|menthol|camphor|sandalwood|musk|jasmine|gardenia|vanilla|patc
 ylang ylang|neroli|
 """)
 
+INDUSTRIAL_PRODUCT_TYPES: Final = _words("""
+caliper|vernier caliper|micrometer|multimeter|clamp meter|voltage tester|
+tester|meter|gauge|pressure gauge|feeler gauge|thermometer|infrared thermometer|thermocouple|thermocouple probe|
+probe|test lead|oscilloscope|tape measure|measuring tape|laser level|protractor|
+screw|machine screw|wood screw|set screw|cap screw|socket cap screw|hex socket cap screw|hex cap screw|
+self tapping screw|sheet metal screw|bolt|hex bolt|carriage bolt|eye bolt|u bolt|anchor bolt|hex nut|
+lock nut|wing nut|washer|flat washer|lock washer|spring washer|rivet|pop rivet|blind rivet|anchor|wall anchor|
+threaded rod|dowel|cotter pin|compression spring|o ring|gasket|seal|shim|spacer|standoff|
+bearing|ball bearing|bushing|pulley|gear|sprocket|v belt|hinge|door hinge|latch|hasp|bracket|
+angle bracket|shelf bracket|caster|wheel|knob|clamp|hose clamp|c clamp|bar clamp|spring clamp|
+vise|bench vise|wrench|socket|socket set|ratchet|hex key|allen wrench|screwdriver|screwdriver set|
+nut driver|plier|needle nose plier|wire stripper|crimper|crimping tool|cutter|
+wire cutter|bolt cutter|utility knife|hammer|mallet|chisel|rasp|saw|hacksaw|saw blade|drill|
+cordless drill|drill bit|drill bit set|step drill bit|hole saw|router bit|driver bit|bit set|
+impact driver|tap and die set|grinder|angle grinder|sander|sanding disc|sandpaper|abrasive|
+grinding wheel|cutting wheel|flap disc|wire brush|soldering iron|solder|flux|heat gun|glue gun|
+wire|electrical wire|copper wire|cable|ethernet cable|network cable|coaxial cable|power cord|extension cord|
+cord|cable tie|zip tie|wire connector|connector|terminal|ring terminal|butt connector|heat shrink tubing|
+heat shrink|electrical tape|fuse|fuse holder|inline fuse holder|circuit breaker|relay|switch|toggle switch|
+rocker switch|push button switch|outlet|receptacle|plug|junction box|electrical box|enclosure|conduit|
+terminal block|power supply|transformer|battery|battery holder|
+charger|led strip|led light|work light|flashlight|headlamp|light bulb|motor|stepper motor|dc motor|
+pump|water pump|solenoid valve|valve|ball valve|check valve|pipe|pipe fitting|fitting|hex nipple|
+nipple|elbow|tee|coupling|reducer|adapter|bushing|pipe nipple|quick coupler|barb fitting|push to connect fitting|
+hose|air hose|air compressor hose|garden hose|hydraulic hose|tubing|hose reel|regulator|air regulator|
+filter|air filter|water filter|syringe filter|filter paper|membrane filter|thread seal tape|
+teflon tape|mounting tape|threadlocker|thread locker|impact wrench|torque wrench|filter disc|hose assembly|
+hydraulic hose|hydraulic hose assembly|extruder nozzle|foil tape|
+caution tape|duct tape|sealant|silicone sealant|epoxy|
+lubricant|grease|cutting oil|degreaser|cleaner|rust remover|
+beaker|beaker set|flask|erlenmeyer flask|volumetric flask|test tube|test tube rack|graduated cylinder|
+pipette|pipette tip|burette|petri dish|funnel|wash bottle|lab notebook|microscope|microscope slide|
+cover slip|centrifuge tube|vial|sample bag|syringe|dropper bottle|stir bar|magnetic stirrer|
+hot plate|lab scale|ph meter|ph test strip|test strip|hydrometer|refractometer|
+glove|exam glove|work glove|lab coat|coverall|apron|welding helmet|welding glove|wrist strap|
+safety glass|safety glasses|safety goggle|goggle|face shield|
+respirator|dust mask|ear plug|earplug|ear muff|hard hat|safety vest|first aid kit|eyewash|
+filament|nozzle|build plate|print bed|hot end|extruder|stepper driver|
+sensor|proximity sensor|temperature sensor|thermostat|timer|controller|microcontroller|breadboard|
+jumper wire|resistor|capacitor|diode|transistor|potentiometer|
+label maker|cable label|magnifier|loupe|inspection mirror|borescope|
+caster wheel|storage bin|parts organizer|tool box|toolbox|tool bag|tool set|tool kit|workbench|ladder|
+funnel|drum|bucket|pail|tarp|rope|strap|ratchet strap|tie down|bungee cord|carabiner|pulley block|shackle|
+""")
+
+INDUSTRIAL_MATERIALS: Final = _words("""
+carbon steel|alloy steel|galvanized steel|hardened steel|tool steel|spring steel|cast iron|s2 steel|
+chrome vanadium|chrome vanadium steel|zinc|zinc alloy|nickel|tungsten|tungsten carbide|carbide|cobalt|
+high speed steel|hss|bronze|phosphor bronze|lead free brass|solid brass|aluminum alloy|
+abs|abs plastic|pla|petg|tpu|asa|polycarbonate|nylon 66|hdpe|ldpe|polyethylene|ptfe|teflon|pes|pvdf|
+pctfe|peek|delrin|acetal|uhmw|polyurethane|neoprene|epdm|viton|buna n|nitrile|butyl|fiberglass|
+borosilicate|borosilicate glass|polyimide|polymer|quartz|sapphire glass|lithium|lithium ion|nimh|alkaline|
+""")
+
+INDUSTRIAL_FEATURES: Final = _words("""
+electronic|sterile|non sterile|powder free|latex free|anti fog|anti scratch|impact resistant|
+shatterproof|shatter resistant|explosion proof|corrosion resistant|rust resistant|rust proof|
+heat resistant|high temperature|chemical resistant|oil resistant|flame retardant|fire resistant|
+weatherproof|weather resistant|outdoor|indoor|indoor outdoor|dustproof|shockproof|insulated|
+zinc plated|nickel plated|chrome plated|galvanized|anodized|black oxide|powder coated|
+true rms|auto ranging|backlit|backlight|self locking|quick connect|push to connect|threaded|
+single ended|double ended|magnetic tip|ratcheting|variable speed|brushless|
+industrial grade|commercial grade|lab grade|food grade|medical grade|reagent grade|
+auto darkening|solar powered|flame resistant|anti static|esd safe|lead free|full port|wall mount|
+bottom mount|panel mount|conical bottom|uncorded|pneumatic|hydraulic|cut resistant|medium strength|high strength|
+metric|
+qualitative|quantitative|disposable|autoclavable|graduated|precision|button top|flat top|k type|j type|
+thhn|thwn|
+""")
+
+INDUSTRIAL_AUDIENCES: Final = _words("""
+electrician|electricians|mechanic|mechanics|plumber|plumbers|contractor|contractors|technician|technicians|
+engineer|engineers|machinist|machinists|woodworker|woodworkers|diy|hobbyist|hobbyists|
+""")
+
 #: Single words that are also brand names in the catalogs ("Universal", "Expo", "Duo") but, lower-case and
 #: inside a title, usually mean the word: such brands only match capitalised, or first in the title.
 COMMON_WORDS: Final = frozenset(_words("""
@@ -159,11 +236,11 @@ color may vary|colours may vary|styles may vary|gift card|thank you|happy birthd
 """)
 
 LEXICONS: Final[dict[EntityType, tuple[str, ...]]] = {
-    EntityType.PRODUCT_TYPE: PRODUCT_TYPES,
-    EntityType.MATERIAL: MATERIALS,
+    EntityType.PRODUCT_TYPE: PRODUCT_TYPES + INDUSTRIAL_PRODUCT_TYPES,
+    EntityType.MATERIAL: MATERIALS + INDUSTRIAL_MATERIALS,
     EntityType.COLOR: COLORS,
-    EntityType.FEATURE: FEATURES,
-    EntityType.AUDIENCE: AUDIENCES,
+    EntityType.FEATURE: FEATURES + INDUSTRIAL_FEATURES,
+    EntityType.AUDIENCE: AUDIENCES + INDUSTRIAL_AUDIENCES,
     EntityType.INGREDIENT: INGREDIENTS,
     EntityType.SIZE: SIZES,
 }
