@@ -57,14 +57,63 @@ class SearchHit(BaseModel):
     product: Product
 
 
+class SpellingCorrection(BaseModel):
+    original: str
+    corrected: str
+
+
+class PriceUnderstood(BaseModel):
+    min: float | None = None
+    max: float | None = None
+    phrase: str = Field(description="the query's words that asked for it")
+
+
+class QueryUnderstood(BaseModel):
+    """How the query was read (see docs/search.md)."""
+
+    corrected: str = Field(description="the query after spelling correction (equal to the query when none)")
+    corrections: list[SpellingCorrection]
+    search_text: str = Field(description="what retrieval matched: corrected, without price and negation phrases")
+    brand: list[str] = Field(default_factory=list)
+    product_type: list[str] = Field(default_factory=list)
+    color: list[str] = Field(default_factory=list)
+    size: list[str] = Field(default_factory=list)
+    quantity: list[str] = Field(default_factory=list)
+    audience: list[str] = Field(default_factory=list)
+    attributes: list[str] = Field(default_factory=list, description="other typed words: material, feature, "
+                                  "ingredient, model number, compatible device, as kind=value")
+    price: PriceUnderstood | None = None
+    negated: list[str] = Field(default_factory=list, description="words the products must not mention")
+    unknown_words: list[str] = Field(default_factory=list, description="words the catalog never uses")
+
+
+class AppliedConstraint(BaseModel):
+    kind: str = Field(description="brand, product_type, color, size, quantity, audience, material, feature, "
+                      "ingredient, model_number, compatible_with, price or negation")
+    value: str
+    text: str = Field(description="the query's words")
+    how: Literal["rank", "filter", "not_applied"] = Field(
+        description="rank: products keeping it always rank above products breaking it; filter: products breaking "
+        "it are left out; not_applied: recognised but unusable here (note says why)")
+    products: int | None = Field(None, description="catalog products keeping it")
+    note: str = ""
+
+
 class SearchResults(BaseModel):
     query: str
+    query_id: str = Field(description="send it back with POST /events (query_id, position) to report a click, "
+                          "cart or purchase from this result list")
     user_id: str | None = None
     personalised: bool
+    understood: QueryUnderstood
+    constraints: list[AppliedConstraint]
     linked: list[LinkedMention]
     retrieval: dict[str, int] = Field(description="candidates per retrieval list (bm25, dense, graph)")
+    ranker: str = Field(description="lambdarank@<trained> (learned) or weights (hand-set fallback)")
     bundle_version: str
     items: list[SearchHit]
+    suggestions: list[str] = Field(default_factory=list,
+                                   description="queries to try instead, when nothing matched (items empty)")
 
 
 class SimilarItem(BaseModel):
@@ -130,6 +179,11 @@ class EventIn(BaseModel):
     product_id: str = Field(pattern=ID_PATTERN)
     type: Literal["view", "cart", "purchase"]
     ts: int | None = Field(default=None, ge=0, le=4_102_444_800, description="epoch seconds (default: now)")
+    query_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$",
+                                 description="the search's query_id, when the product was found by a search")
+    position: int | None = Field(default=None, ge=1, le=MAX_K, description="the hit's rank in that search")
+    action: Literal["click", "cart", "purchase"] | None = Field(
+        default=None, description="what the user did with the hit (default: from type; view is a click)")
 
 
 class EventAccepted(BaseModel):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from api.events import EventSpool, RecentEvents
+from api.feedback import FEEDBACK_FILE, FeedbackLog
 from api.metrics import ApiMetrics
 from api.serving.index import ServingIndex, load_index, newest_bundle_version
 from api.serving.query_encoder import QueryEncoder
@@ -43,6 +44,7 @@ class ServiceState:
         self.loader = loader
         self.recent = RecentEvents(settings.recent_items)
         self.spool = EventSpool(settings.home / "events" / "pending.jsonl")
+        self.feedback = FeedbackLog(settings.home / FEEDBACK_FILE)
         self.index: ServingIndex | None = None
         self.index_error: str | None = None
         self.started = time.time()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cartograph.commands import explore, extract, graph, ingest, models, quickstart, rebuild, serve, train
+from cartograph.commands import explore, extract, graph, ingest, models, quickstart, rebuild, search, serve, train
 from kg.progress import set_quiet
 
 app = typer.Typer(help="Cartograph: knowledge-graph recommender for e-commerce.", no_args_is_help=True)
@@ -28,7 +28,7 @@ def _main(ctx: typer.Context, config: ConfigOption = None, quiet: QuietOption = 
     set_quiet(quiet)
 
 
-for group in (graph, ingest, quickstart, extract, train, models, serve, rebuild, explore):
+for group in (graph, ingest, quickstart, extract, train, models, serve, rebuild, explore, search):
     group.register(app)
 
 

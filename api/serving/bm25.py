@@ -15,7 +15,6 @@ import numpy as np
 
 from api.serving.text import terms
 
-
 _NO_DOCS = np.zeros(0, dtype=np.int64)
 
 
