@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from api.errors import ApiError
 from api.serving.features import feature_matrix
 from api.serving.index import ServingIndex
 from api.serving.query_encoder import QueryEncoder
 from api.serving.ranker import Ranker, fallback_ranker, save_ranker
 from api.serving.search import retrieve
 from api.serving.text import terms
-from api.errors import ApiError
 
 Label = tuple[str, str, int]
 LETTER_GRADES = {"e": 3, "s": 2, "c": 1, "i": 0, "exact": 3, "substitute": 2, "complement": 1, "irrelevant": 0}

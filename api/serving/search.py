@@ -143,7 +143,7 @@ def _matched(index: ServingIndex, u: Understanding, i: int, r: Retrieval, person
         if m.index in set(c.attributes[m.node_type].row(i).tolist()):
             out.append(f"{m.node_type}={m.name}")
     for con in u.constraints:
-        if con.kind != "brand" and con.how == "rank" and con.keep is not None and con.keep[i]:
+        if con.how == "rank" and con.keep is not None and con.keep[i]:
             out.append(f"{con.kind}={con.value}")
     if i in r.ranks.get("bm25", {}):
         words = index.bm25.matched_terms(u.search_text, i)

@@ -5,7 +5,9 @@ of brand, category and entity names (weighted as if every product of the node us
 never uses cannot be "corrected" into, and among equally close words the more frequent wins. A query word is
 corrected only when the catalog does not know it, it is written in Latin letters, has at least
 :data:`MIN_WORD_CHARS` characters and no digit; the allowed edit distance grows with the word (1 up to 5
-characters, 2 beyond), so short words are not turned into other short words.
+characters, 2 beyond), so short words are not turned into other short words. Only words used at least
+:data:`MIN_TARGET_COUNT` times are correction targets (a word one title misspells is known, so never
+corrected, but nothing is corrected into it); that also keeps SymSpell's delete table small on large catalogs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from symspellpy import SymSpell, Verbosity
 
 MIN_WORD_CHARS = 4
 MAX_EDIT = 2
+MIN_TARGET_COUNT = 2
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class SpellCorrector:
     def __init__(self, vocabulary: dict[str, int]) -> None:
         self._sym = SymSpell(max_dictionary_edit_distance=MAX_EDIT, prefix_length=7)
         for word, count in vocabulary.items():
-            if word.isascii() and word.isalpha() and len(word) >= 2:
+            if word.isascii() and word.isalpha() and len(word) >= 2 and count >= MIN_TARGET_COUNT:
                 self._sym.create_dictionary_entry(word, max(int(count), 1))
         self._known = frozenset(vocabulary)
 
