@@ -40,6 +40,7 @@ PRODUCTS = [  # title, brand, category, price
     ("vaseline lotion with fragrance", "Vaseline", "Lotion", 5.0),
     ("jergens lotion cherry almond", "Jergens", "Lotion", 6.0),
     ("口红 红色 唇膏", "NYX", "Lipstick", 9.0),
+    ("clear shampoo for men", "Clear", "Shampoo", 8.0),
 ]
 
 
@@ -123,6 +124,11 @@ def test_misspelled_brand_is_corrected_against_the_catalog(index: ServingIndex) 
     assert [(c.original, c.corrected) for c in u.corrections] == [("maybeline", "maybelline")]
     assert u.corrected == "maybelline eyeliner"
     assert index.catalog.product_ids[result.hits[0].index] == "p0"
+
+
+def test_a_brand_that_is_also_a_colour_is_read_as_the_colour(index: ServingIndex) -> None:
+    u = index.parser.parse("clear lipstick")
+    assert [(c.kind, c.value) for c in u.of("rank")] == [("color", "clear"), ("product_type", "lipstick")]
 
 
 def test_known_words_are_never_corrected(index: ServingIndex) -> None:

@@ -35,8 +35,8 @@ from api.serving.understand import Understanding
 CANDIDATES_PER_LIST = 200
 #: Default weight of the personal rank against the ranker's (settings override it).
 PERSONAL_WEIGHT = 0.5
-#: Dense similarities below this neither bring a candidate in nor count as a "semantic" match: on the sample,
-#: made-up words ("xqzv blorf") reach 0.42 with some product, real paraphrases ("lip colour") 0.75.
+#: Dense similarities below this neither bring a candidate in nor count as a "semantic" match: MiniLM finds
+#: some product about 0.4 similar to almost any string, made-up words included.
 DENSE_FLOOR = 0.45
 MIN_SEMANTIC = DENSE_FLOOR
 

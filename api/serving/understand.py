@@ -115,7 +115,11 @@ class QueryParser:
         mentions = self.linker.link(corrected)
         search_terms = terms(corrected)
         known = sum(1 for t in search_terms if self.speller.known(t))
-        constraints = self._brands(mentions) + self._typed(corrected)
+        typed = self._typed(corrected)
+        # A brand that is also a typed word here ("clear" in "clear nail polish") is read as the word.
+        typed_words = {w for c in typed for w in tokens(c.text)}
+        brands = [m for m in mentions if not set(tokens(m.text)) <= typed_words]
+        constraints = self._brands(brands) + typed
         constraints += self._negation_constraints(negations)
         if price is not None:
             constraints.append(self._price(price))
