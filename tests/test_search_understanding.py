@@ -4,11 +4,14 @@ personalisation, the ranker artefact and the feedback log."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
+import hypothesis
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 from api.feedback import FeedbackLog, feedback_labels
 from api.ranker_training import LabelsError, read_labels, train_ranker
@@ -74,9 +77,12 @@ def _index(prices: bool = True) -> ServingIndex:
         filters=FilterResolver(catalog), parser=QueryParser(catalog, bm25, linker), ranker=fallback_ranker())
 
 
+_shared_index = functools.cache(_index)
+
+
 @pytest.fixture(scope="module")
 def index() -> ServingIndex:
-    return _index()
+    return _shared_index()
 
 
 def _ids(index: ServingIndex, q: str, k: int = 10, **kw: object) -> list[str]:
@@ -210,6 +216,20 @@ def test_a_query_matching_nothing_answers_no_items_and_suggestions(index: Servin
 def test_a_filter_that_leaves_nothing_suggests_the_query_without_it(index: ServingIndex) -> None:
     result = search(index, "revlon lipstick under 3 dollars", 10, encoder=None)
     assert result.hits == [] and "revlon lipstick" in result.suggestions
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(st.text(max_size=60) | st.lists(st.sampled_from(
+    ["under", "$10", "without", "free", "-", "red", "maybeline", "口红", "for", "kids", "lipstick", "cheap", "between",
+     "5", "and", "no", "eyeliners", "Ä", "l'oréal", "20", "dollars", "over"]), max_size=8).map(" ".join))
+def test_any_text_is_understood_and_filters_hold(q: str) -> None:
+    index = _shared_index()
+    result = search(index, q, 10, encoder=None, user_vector=np.ones(8, np.float32))
+    u = result.understanding
+    assert u is not None
+    for c in u.of("filter"):
+        assert c.keep is not None and all(c.keep[h.index] for h in result.hits), (q, c)
+    assert result.hits or result.suggestions or not index.catalog.active.any()
 
 
 # -- ranker artefact, training, feedback ----------------------------------------------------------------
