@@ -273,3 +273,17 @@ def test_feedback_log_becomes_graded_labels(tmp_path: Path) -> None:
         f.write('{"kind": "ev')  # a torn last line
     assert sorted(feedback_labels(log.path)) == [("red lipstick", "p4", 1), ("red lipstick", "p5", 0),
                                                  ("red lipstick", "p6", 2)]
+
+
+def test_ranker_training_command_says_when_there_is_nothing_to_learn_from(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cartograph.cli import app
+
+    env = {"CARTOGRAPH_HOME": str(tmp_path), "CARTOGRAPH_STORE_BACKEND": "embedded"}
+    result = CliRunner().invoke(app, ["search-ranker", "train"], env=env)
+    assert result.exit_code == 1 and "no labels" in result.output
+    bad = tmp_path / "labels.jsonl"
+    bad.write_text("not json\n")
+    result = CliRunner().invoke(app, ["search-ranker", "train", "--labels", str(bad)], env=env)
+    assert result.exit_code == 1 and "labels.jsonl:1" in result.output
