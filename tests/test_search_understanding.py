@@ -44,6 +44,7 @@ PRODUCTS = [  # title, brand, category, price
     ("jergens lotion cherry almond", "Jergens", "Lotion", 6.0),
     ("口红 红色 唇膏", "NYX", "Lipstick", 9.0),
     ("clear shampoo for men", "Clear", "Shampoo", 8.0),
+    ("loreal paris colour riche lipstick", "L'Oreal Paris", "Lipstick", 11.0),
 ]
 
 
@@ -139,6 +140,9 @@ def test_a_brand_that_is_also_a_colour_is_read_as_the_colour(index: ServingIndex
 
 def test_known_words_are_never_corrected(index: ServingIndex) -> None:
     assert not index.parser.parse("nyx lipstick nude").corrections
+    u = index.parser.parse("L'Oréal lipstik")
+    assert [(c.original, c.corrected) for c in u.corrections] == [("lipstik", "lipstick")]
+    assert u.corrected == "L'Oréal lipstick" and u.unknown_words == []
 
 
 # -- colour, price, audience, negation ------------------------------------------------------------------

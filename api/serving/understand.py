@@ -32,7 +32,8 @@ from kg.extract.lexicon import Lexicon, LexiconExtractor
 from kg.extract.normalise import canonical_key
 from kg.extract.schema import EntityType
 
-_WORD = re.compile(r"[^\W_]+")
+#: A word as the normaliser sees it: apostrophes inside it belong to it ("l'oreal" is one word, "loreal").
+_WORD = re.compile(r"[^\W_]+(?:['\u2019`][^\W_]+)*")
 #: Typed spans that are not constraints: too vague to rank by ("set", "kit" as product types).
 _VAGUE = frozenset({"set", "kit", "pack", "refill", "case", "card", "tab", "pad", "tray", "stand", "box", "gel"})
 CHEAP_QUANTILE = 0.25
