@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 #: Ids the API accepts in paths and bodies: what the catalog readers produce (ASINs, ``office:123``, slugs), in
 #: ASCII. Anything else (quotes, spaces, Cypher fragments) is refused with 422 before it reaches any code, and so
@@ -12,6 +12,17 @@ from pydantic import BaseModel, ConfigDict, Field
 #: user beside ``Admin`` (an accepted id is its own NFKC form, so there is nothing left to normalise).
 ID_PATTERN = r"^[A-Za-z0-9_.:@+\-]{1,128}$"
 MAX_K = 100
+
+
+def _integral_float_to_int(value: Any) -> Any:
+    # JSON Schema's "integer" includes 56.0; strict pydantic alone would refuse it (and must still refuse
+    # false, "5" and 5.5).
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+#: An integer as JSON Schema means it: 56 and 56.0, never a boolean or a string (bounds go before the
+#: validator, so that the schema shows them as minimum / maximum).
+_INTEGRAL = BeforeValidator(_integral_float_to_int)
 MAX_QUERY_CHARS = 200
 
 
@@ -60,14 +71,63 @@ class SearchHit(BaseModel):
     product: Product
 
 
+class SpellingCorrection(BaseModel):
+    original: str
+    corrected: str
+
+
+class PriceUnderstood(BaseModel):
+    min: float | None = None
+    max: float | None = None
+    phrase: str = Field(description="the query's words that asked for it")
+
+
+class QueryUnderstood(BaseModel):
+    """How the query was read (see docs/search.md)."""
+
+    corrected: str = Field(description="the query after spelling correction (equal to the query when none)")
+    corrections: list[SpellingCorrection]
+    search_text: str = Field(description="what retrieval matched: corrected, without price and negation phrases")
+    brand: list[str] = Field(default_factory=list)
+    product_type: list[str] = Field(default_factory=list)
+    color: list[str] = Field(default_factory=list)
+    size: list[str] = Field(default_factory=list)
+    quantity: list[str] = Field(default_factory=list)
+    audience: list[str] = Field(default_factory=list)
+    attributes: list[str] = Field(default_factory=list, description="other typed words: material, feature, "
+                                  "ingredient, model number, compatible device, as kind=value")
+    price: PriceUnderstood | None = None
+    negated: list[str] = Field(default_factory=list, description="words the products must not mention")
+    unknown_words: list[str] = Field(default_factory=list, description="words the catalog never uses")
+
+
+class AppliedConstraint(BaseModel):
+    kind: str = Field(description="brand, product_type, color, size, quantity, audience, material, feature, "
+                      "ingredient, model_number, compatible_with, price or negation")
+    value: str
+    text: str = Field(description="the query's words")
+    how: Literal["rank", "filter", "not_applied"] = Field(
+        description="rank: products keeping it always rank above products breaking it; filter: products breaking "
+        "it are left out; not_applied: recognised but unusable here (note says why)")
+    products: int | None = Field(None, description="catalog products keeping it")
+    note: str = ""
+
+
 class SearchResults(BaseModel):
     query: str
+    query_id: str = Field(description="send it back with POST /events (query_id, position) to report a click, "
+                          "cart or purchase from this result list")
     user_id: str | None = None
     personalised: bool
+    understood: QueryUnderstood
+    constraints: list[AppliedConstraint]
     linked: list[LinkedMention]
     retrieval: dict[str, int] = Field(description="candidates per retrieval list (bm25, dense, graph)")
+    ranker: str = Field(description="lambdarank@<trained> (learned) or weights (hand-set fallback)")
     bundle_version: str
     items: list[SearchHit]
+    suggestions: list[str] = Field(default_factory=list,
+                                   description="queries to try instead, when nothing matched (items empty)")
 
 
 class SimilarItem(BaseModel):
@@ -134,7 +194,14 @@ class EventIn(BaseModel):
     user_id: str = Field(pattern=ID_PATTERN)
     product_id: str = Field(pattern=ID_PATTERN)
     type: Literal["view", "cart", "purchase"]
-    ts: int | None = Field(default=None, ge=0, le=4_102_444_800, description="epoch seconds (default: now)")
+    ts: Annotated[int, Field(ge=0, le=4_102_444_800), _INTEGRAL] | None = Field(
+        default=None, description="epoch seconds (default: now)")
+    query_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$",
+                                 description="the search's query_id, when the product was found by a search")
+    position: Annotated[int, Field(ge=1, le=MAX_K), _INTEGRAL] | None = Field(
+        default=None, description="the hit's rank in that search")
+    action: Literal["click", "cart", "purchase"] | None = Field(
+        default=None, description="what the user did with the hit (default: from type; view is a click)")
 
 
 class EventAccepted(BaseModel):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from api.events import EventSpool, RecentEvents
+from api.feedback import FEEDBACK_FILE, FeedbackLog
 from api.metrics import ApiMetrics
 from api.privacy import hide_forgotten
 from api.serving.index import ServingIndex, load_index, newest_bundle_version
@@ -47,6 +48,7 @@ class ServiceState:
         self.spool = EventSpool(settings.home / "events" / "pending.jsonl")
         self._registry = registry_path(settings)
         self._registry_stamp: int | None = None
+        self.feedback = FeedbackLog(settings.home / FEEDBACK_FILE)
         self.index: ServingIndex | None = None
         self.index_error: str | None = None
         self.started = time.time()

@@ -16,6 +16,7 @@ from cartograph.commands import (
     privacy,
     quickstart,
     rebuild,
+    search,
     serve,
     train,
 )
@@ -39,7 +40,7 @@ def _main(ctx: typer.Context, config: ConfigOption = None, quiet: QuietOption = 
     set_quiet(quiet)
 
 
-for group in (graph, ingest, quickstart, extract, train, models, serve, rebuild, explore, privacy):
+for group in (graph, ingest, quickstart, extract, train, models, serve, rebuild, explore, privacy, search):
     group.register(app)
 
 

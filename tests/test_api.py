@@ -248,10 +248,11 @@ def test_a_422_does_not_echo_a_large_input(client: TestClient) -> None:
     assert r.status_code == 422 and len(r.content) < 1000
 
 
-@pytest.mark.parametrize("ts", [False, True, "5", 5.0, None, -1])
+@pytest.mark.parametrize("ts", [False, True, "5", 5.5, None, -1, 5.0])
 def test_event_fields_are_strictly_typed(client: TestClient, ts: Any) -> None:
+    """JSON types as the schema declares them: 5.0 is an integer in JSON Schema, false and "5" are not."""
     body = {"user_id": "strict-user", "product_id": "B002S8TOYU", "type": "view", "ts": ts}
-    assert client.post("/events", json=body).status_code == (201 if ts is None else 422)
+    assert client.post("/events", json=body).status_code == (201 if ts is None or ts == 5.0 else 422)
 
 
 def test_route_errors_have_the_schema_shape(client: TestClient) -> None:
@@ -384,13 +385,63 @@ def test_search_filters_and_finds_the_product_added_after_training(client: TestC
     assert all(i["product"]["brand"] == "OPI" for i in body["items"])
 
 
+def test_search_says_how_it_understood_the_query(client: TestClient) -> None:
+    body = client.get("/search", params={"q": "maybeline eyeliners", "k": 5}).json()
+    u = body["understood"]
+    assert u["corrections"] == [{"original": "maybeline", "corrected": "maybelline"}]
+    assert u["corrected"] == "maybelline eyeliners"
+    assert u["brand"] == ["Maybelline"] and u["product_type"] == ["eyeliner"]
+    assert {(c["kind"], c["how"]) for c in body["constraints"]} == {("brand", "rank"), ("product_type", "rank")}
+    assert all(i["product"]["brand"] == "Maybelline" for i in body["items"][:3])
+    assert len(body["query_id"]) == 32 and body["ranker"] == "weights" and body["suggestions"] == []
+
+
+def test_personalised_search_keeps_the_typed_brand_and_type_first(served: Served, client: TestClient) -> None:
+    for user in sorted(_train_items(served))[:5]:
+        body = client.get("/search", params={"q": "maybelline eyeliner", "k": 10, "user_id": user}).json()
+        kept = [("brand=Maybelline" in i["matched"]) + ("product_type=eyeliner" in i["matched"])
+                for i in body["items"]]
+        assert body["personalised"] and kept[0] == 2 and kept == sorted(kept, reverse=True), (user, kept)
+
+
+def test_search_price_phrase_filters_where_prices_exist(client: TestClient) -> None:
+    body = client.get("/search", params={"q": "nail polish under $20", "k": 10}).json()
+    assert {"kind": "price", "value": "<= 20", "text": "under $20", "how": "filter"}.items() <= \
+        next(c for c in body["constraints"] if c["kind"] == "price").items()
+    assert body["understood"]["price"] == {"min": None, "max": 20.0, "phrase": "under $20"}
+    assert all(i["product"]["price"] is not None and i["product"]["price"] <= 20 for i in body["items"])
+
+
+def test_search_in_another_script_is_searched_not_refused(client: TestClient) -> None:
+    r = client.get("/search", params={"q": "口红"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["items"] == [] and body["suggestions"]  # the sample has no Chinese text: no filler either
+
+
+def test_a_click_on_a_search_hit_is_logged_for_ranker_training(served: Served, client: TestClient) -> None:
+    from api.feedback import FEEDBACK_FILE, feedback_labels
+
+    body = client.get("/search", params={"q": "waterproof mascara", "k": 5}).json()
+    hit = body["items"][1]["product"]["id"]
+    r = client.post("/events", json={"user_id": "clicker-1", "product_id": hit, "type": "view",
+                                     "query_id": body["query_id"], "position": 2})
+    assert r.status_code in (201, 202), r.text
+    labels = feedback_labels(served.settings.home / FEEDBACK_FILE)
+    assert ("waterproof mascara", hit, 1) in labels
+    assert ("waterproof mascara", body["items"][0]["product"]["id"], 0) in labels  # shown above, skipped
+    bad = client.post("/events", json={"user_id": "u", "product_id": hit, "type": "view", "query_id": "x"})
+    assert bad.status_code == 422
+
+
 @pytest.mark.parametrize(
     ("q", "fragment"),
     [
         ("", "at least 1 character"),
         ("x" * 201, "at most 200 characters"),
         ("   ", "should match pattern"),
-        ("!!! ???", "should match pattern"),  # the schema's rule: an ASCII letter or digit
+        ("!!! ???", "should match pattern"),  # the schema's rule: a letter or digit of any script
+        ("¿? — …", "should match pattern"),
         ("MATCH (n) DETACH DELETE n", "looks like a database statement"),
         ("' OR 'a'='a", "looks like a database statement"),
         ("lipstick; DROP TABLE products", "looks like a database statement"),

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Response, status
 from api.contract import error_responses
 from api.deps import ClientKey, IndexDep, StateDep, StoreDep
 from api.events import EVENT_RELATIONSHIP, RecentEvent, StoredEvent, store_event
+from api.feedback import EVENT_ACTION
 from api.models import EventAccepted, EventIn
 from api.routes.products import product_index
 from kg.errors import StoreError
@@ -39,6 +40,9 @@ def post_event(event: EventIn, index: IndexDep, state: StateDep, store: StoreDep
         stored_as, queued = EVENT_RELATIONSHIP[event.type].value, True
         response.status_code = status.HTTP_202_ACCEPTED
     state.recent.add(event.user_id, RecentEvent(event.product_id, event.type, ts))
+    if event.query_id is not None:  # search feedback: kept for ranker training (api/feedback.py)
+        state.feedback.event(event.query_id, event.user_id, event.product_id, event.position,
+                             event.action or EVENT_ACTION[event.type])
     state.metrics.events.labels(event.type).inc()
     return EventAccepted(user_id=event.user_id, product_id=event.product_id, type=event.type, stored_as=stored_as,
                          recent_items=len(state.recent.get(event.user_id)), queued=queued)

@@ -15,6 +15,8 @@ import numpy as np
 
 from api.serving.text import terms
 
+_NO_DOCS = np.zeros(0, dtype=np.int64)
+
 
 class BM25Index:
     """BM25 over ``docs`` (one text per product, in product index order).
@@ -49,6 +51,17 @@ class BM25Index:
     @property
     def vocabulary_size(self) -> int:
         return len(self._docs)
+
+    def document_frequencies(self) -> dict[str, int]:
+        """Term -> number of documents containing it (the spelling corrector's dictionary)."""
+        return {t: len(ids) for t, ids in self._docs.items()}
+
+    def has_term(self, term: str) -> bool:
+        return term in self._docs
+
+    def docs_with(self, term: str) -> np.ndarray:
+        """Documents containing ``term`` (a lexical term, see :func:`api.serving.text.terms`)."""
+        return self._docs.get(term, _NO_DOCS)
 
     def scores(self, query: str) -> np.ndarray:
         """``[num_docs]`` BM25 scores of ``query`` (zero where no query term occurs)."""

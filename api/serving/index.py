@@ -27,6 +27,8 @@ from api.serving.catalog import (
 )
 from api.serving.filters import FilterResolver
 from api.serving.linking import EntityLinker
+from api.serving.ranker import Ranker, fallback_ranker, load_ranker
+from api.serving.understand import QueryParser
 from gnn.bundle import Bundle, current_bundle_path, load_bundle
 from gnn.history import HistoryEncoder
 from gnn.recent import weight_of
@@ -56,6 +58,8 @@ class ServingIndex:
     bm25: BM25Index
     linker: EntityLinker
     filters: FilterResolver
+    parser: QueryParser
+    ranker: Ranker
     inductive_products: int = 0
     #: Sequence bundles: the user vector from the ordered history and events (None: the stored user vectors).
     history_encoder: HistoryEncoder | None = None
@@ -78,6 +82,7 @@ class ServingIndex:
             "inductive_products": self.inductive_products, "users_with_embedding": len(self.user_index),
             "dense_search": self.text_emb is not None, "build_seconds": round(self.build_seconds, 2),
             "reason_similarity": round(self.reason_similarity, 3), "recent_weight": self.recent_weight,
+            "search_ranker": self.ranker.name,
             "notes": list(self.notes),
         }
 
@@ -125,8 +130,10 @@ def _inductive(bundle: Bundle, catalog: Catalog, new: np.ndarray, text_emb: np.n
     return result.embeddings.numpy().astype(np.float32)
 
 
-def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder | None) -> ServingIndex:
-    """Join ``bundle`` with ``catalog`` (see the module docstring). ``text_encoder=None``: no dense search."""
+def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder | None,
+                ranker: Ranker | None = None) -> ServingIndex:
+    """Join ``bundle`` with ``catalog`` (see the module docstring). ``text_encoder=None``: no dense search;
+    ``ranker=None``: the hand-set search weights."""
     start = time.perf_counter()
     notes: list[str] = []
     n = catalog.num_products
@@ -157,13 +164,16 @@ def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder |
             notes.append(f"{len(new)} products added after training have no embedding ({e}); search finds them")
     user_ids = bundle.id_maps.get("user", [])
     unit = _unit(emb)
+    bm25 = BM25Index(catalog.texts)
+    linker = EntityLinker(catalog)
     return ServingIndex(
         version=bundle.version, model=str(bundle.manifest.get("model", bundle.config.model)),
         created=str(bundle.manifest.get("created", "")), catalog=catalog,
         product_emb=np.ascontiguousarray(emb), product_unit=unit, has_embedding=has,
         recommendable=has & catalog.active, user_emb=np.ascontiguousarray(bundle.user_embeddings, dtype=np.float32),
-        user_index={u: i for i, u in enumerate(user_ids)}, text_emb=text_emb, bm25=BM25Index(catalog.texts),
-        linker=EntityLinker(catalog), filters=FilterResolver(catalog), inductive_products=inductive,
+        user_index={u: i for i, u in enumerate(user_ids)}, text_emb=text_emb, bm25=bm25,
+        linker=linker, filters=FilterResolver(catalog), parser=QueryParser(catalog, bm25, linker),
+        ranker=ranker or fallback_ranker(), inductive_products=inductive,
         history_encoder=HistoryEncoder.from_bundle(bundle, emb), notes=notes,
         build_seconds=time.perf_counter() - start, reason_similarity=reason_threshold(unit, has),
         recent_weight=weight_of(bundle.metrics, bundle.config.model),
@@ -197,8 +207,11 @@ def load_index(settings: Settings, store: GraphStore | None, *, dense: bool = Tr
         catalog = catalog_from_bundle(bundle)
     encoder = TextEncoder(cache_dir=settings.home / "cache" / "text", num_threads=settings.serve_threads) \
         if dense else None
-    index = build_index(bundle, catalog, text_encoder=encoder)
+    ranker, ranker_note = load_ranker(settings.artifacts_dir)
+    index = build_index(bundle, catalog, text_encoder=encoder, ranker=ranker)
     if problem:
         index.notes.append(f"catalog from the bundle only (graph store: {problem})")
+    if ranker_note:
+        index.notes.append(ranker_note)
     log.info("serving index %s built in %.1f s: %s", index.version, index.build_seconds, index.summary())
     return index

@@ -1,14 +1,21 @@
 """Personalised, graph-aware product search over the serving index (no database round trip).
 
-1. Entity linking: the query's mentions of brands, categories and entities (:mod:`api.serving.linking`).
-2. Three candidate lists, each within the filters: BM25 over product texts, dense similarity of the query's
-   MiniLM embedding to the product texts', and graph expansion (products connected to the linked nodes,
-   more specific nodes weighing more: ``log(1 + P / degree)``, then popularity).
-3. Reciprocal rank fusion of the lists (``1 / (60 + rank)`` each), so no score scale has to be calibrated.
-4. With a user: the fused candidates are ranked again by the user's GNN affinity and that rank joins the
-   fusion (a rerank that reorders, but cannot bring in products that match nothing).
-Each hit lists what matched: ``brand=...``, ``category=...``, ``entity=...``, ``text: words``, ``semantic``,
-``personal``.
+1. Understanding (:mod:`api.serving.understand`): spelling correction, price and negation phrases, entity
+   linking, typed constraints (brand, product type, colour, size, quantity, audience...).
+2. Three candidate lists, each within the request's filters and the query's filter constraints (price,
+   negation): BM25 over product texts, dense similarity of the query's MiniLM embedding to the product texts'
+   (only above :data:`DENSE_FLOOR`), and graph expansion (products connected to the linked nodes, more specific
+   nodes weighing more: ``log(1 + P / degree)``, then popularity).
+3. The ranker (:mod:`api.serving.ranker`: learned lambdarank, or hand-set weights) scores the candidates'
+   features (:mod:`api.serving.features`).
+4. With a user: the ranker's order and the user's model affinity order are fused, the personal rank weighing
+   ``personal_weight`` (``CARTOGRAPH_SEARCH_PERSONAL_WEIGHT``) against the ranker's 1.
+5. Final order: first by how many of the query's rank constraints a product keeps, then by score. So neither
+   the ranker nor personalisation can put a product that breaks a typed constraint (a brand, a type, a
+   colour) above one that keeps it.
+
+A query none of whose words the catalog knows, or whose filters leave nothing, answers no items and a few
+suggestions: never filler. Each hit lists what matched.
 """
 
 from __future__ import annotations
@@ -17,17 +24,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from api.serving.features import RRF_K, Retrieval, feature_matrix, kept_counts
 from api.serving.index import ServingIndex
 from api.serving.linking import Mention
 from api.serving.query_encoder import QueryEncoder
 from api.serving.recommend import top_k
+from api.serving.text import terms
+from api.serving.understand import Understanding
 
-RRF_K = 60.0
 CANDIDATES_PER_LIST = 200
-#: Weight of the personal rank in the fusion (each retrieval list weighs 1).
-PERSONAL_WEIGHT = 1.0
-#: Dense similarities below this are not reported as a "semantic" match.
-MIN_SEMANTIC = 0.35
+#: Default weight of the personal rank against the ranker's (settings override it).
+PERSONAL_WEIGHT = 0.5
+#: Dense similarities below this neither bring a candidate in nor count as a "semantic" match: MiniLM finds
+#: some product about 0.4 similar to almost any string, made-up words included.
+DENSE_FLOOR = 0.45
+MIN_SEMANTIC = DENSE_FLOOR
 
 
 @dataclass(frozen=True)
@@ -43,11 +54,14 @@ class SearchResult:
     hits: list[SearchHit]
     personalised: bool
     retrieval: dict[str, int] = field(default_factory=dict)
+    understanding: Understanding | None = None
+    suggestions: list[str] = field(default_factory=list)
+    ranker: str = ""
 
 
-def _ranks(scores: np.ndarray, mask: np.ndarray, n: int) -> dict[int, int]:
-    """Product -> rank (0-based) of the top ``n`` positive scores within ``mask``."""
-    masked = np.where(mask & (scores > 0), scores, -np.inf)
+def _ranks(scores: np.ndarray, mask: np.ndarray, n: int, floor: float = 0.0) -> dict[int, int]:
+    """Product -> rank (0-based) of the top ``n`` scores above ``floor`` within ``mask``."""
+    masked = np.where(mask & (scores > floor), scores, -np.inf)
     return {int(i): r for r, i in enumerate(top_k(masked, n))}
 
 
@@ -63,48 +77,80 @@ def graph_scores(index: ServingIndex, mentions: list[Mention]) -> np.ndarray:
     return np.where(out > 0, out + 1e-3 * np.log1p(c.popularity), 0.0).astype(np.float32)
 
 
-def search(index: ServingIndex, query: str, k: int, *, encoder: QueryEncoder | None,
-           filter_mask: np.ndarray | None = None, user_vector: np.ndarray | None = None) -> SearchResult:
-    mentions = index.linker.link(query)
-    mask = index.catalog.active.copy() if filter_mask is None else index.catalog.active & filter_mask
-    lists: dict[str, dict[int, int]] = {}
-    lexical = index.bm25.scores(query)
-    lists["bm25"] = _ranks(lexical, mask, CANDIDATES_PER_LIST)
+def retrieve(index: ServingIndex, u: Understanding, mask: np.ndarray, encoder: QueryEncoder | None) -> Retrieval:
+    """The three candidate lists of an understood query (an empty search text: the most popular products
+    within the mask, for queries that are all filter, e.g. "under $10")."""
+    c = index.catalog
+    text = u.search_text
+    lexical = index.bm25.scores(text)
+    ranks = {"bm25": _ranks(lexical, mask, CANDIDATES_PER_LIST)}
     dense = None
-    if encoder is not None and index.text_emb is not None:
-        dense = index.text_emb @ encoder.encode(query)
-        lists["dense"] = _ranks(dense, mask, CANDIDATES_PER_LIST)
-    lists["graph"] = _ranks(graph_scores(index, mentions), mask, CANDIDATES_PER_LIST)
-    fused: dict[int, float] = {}
-    for ranks in lists.values():
-        for i, r in ranks.items():
-            fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + r + 1)
-    personalised = user_vector is not None and bool(fused)
-    if personalised and user_vector is not None:
-        cand = np.fromiter(fused, dtype=np.int64)
-        affinity = np.where(index.has_embedding[cand], index.product_emb[cand] @ user_vector, -np.inf)
-        for r, j in enumerate(np.argsort(-affinity, kind="stable")):
-            if np.isfinite(affinity[j]):
-                fused[int(cand[j])] += PERSONAL_WEIGHT / (RRF_K + r + 1)
-    order = sorted(fused, key=lambda i: (-fused[i], i))[:k]
-    hits = [SearchHit(i, fused[i], _matched(index, query, i, mentions, lists, dense, personalised))
-            for i in order]
-    return SearchResult(mentions, hits, personalised, {name: len(r) for name, r in lists.items()})
+    if encoder is not None and index.text_emb is not None and text.strip():
+        dense = index.text_emb @ encoder.encode(text)
+        ranks["dense"] = _ranks(dense, mask, CANDIDATES_PER_LIST, DENSE_FLOOR)
+    graph = graph_scores(index, u.mentions)
+    ranks["graph"] = _ranks(graph, mask, CANDIDATES_PER_LIST)
+    if not terms(text) and not u.mentions and u.of("filter"):
+        ranks["popular"] = _ranks(np.log1p(c.popularity) + 1e-6, mask, CANDIDATES_PER_LIST)
+    return Retrieval(ranks, lexical, dense, graph)
 
 
-def _matched(index: ServingIndex, query: str, i: int, mentions: list[Mention], lists: dict[str, dict[int, int]],
-             dense: np.ndarray | None, personalised: bool) -> list[str]:
+def search(index: ServingIndex, query: str, k: int, *, encoder: QueryEncoder | None,
+           filter_mask: np.ndarray | None = None, user_vector: np.ndarray | None = None,
+           personal_weight: float = PERSONAL_WEIGHT) -> SearchResult:
+    u = index.parser.parse(query)
+    mask = index.catalog.active.copy() if filter_mask is None else index.catalog.active & filter_mask
+    if u.filter_mask is not None:
+        mask &= u.filter_mask
+    nothing_known = u.known_terms == 0 and not u.mentions and not (not terms(u.search_text) and u.of("filter"))
+    r = retrieve(index, u, mask, encoder) if not nothing_known else Retrieval({}, np.zeros(0), None, np.zeros(0))
+    cand = r.candidates()
+    result = SearchResult(u.mentions, [], False, {name: len(x) for name, x in r.ranks.items()}, u,
+                          ranker=index.ranker.name)
+    if not len(cand):
+        result.suggestions = index.parser.suggestions(u)
+        return result
+    query_terms = terms(u.search_text)
+    features = feature_matrix(u, r, cand, index.parser.title_terms, index.catalog.popularity, query_terms)
+    fused = _rank_fusion(index.ranker.score(features))
+    personalised = user_vector is not None
+    if user_vector is not None:
+        fused += personal_weight * _rank_fusion(_affinity(index, cand, user_vector))
+    tiers = kept_counts(u, cand)
+    order = np.lexsort((cand, -fused, -tiers))[:k]
+    result.personalised = personalised
+    result.hits = [SearchHit(int(cand[j]), float(fused[j]),
+                             _matched(index, u, int(cand[j]), r, personalised)) for j in order]
+    return result
+
+
+def _rank_fusion(scores: np.ndarray) -> np.ndarray:
+    """``1 / (RRF_K + rank)`` of each score in ``scores`` (-inf ranks last): rank-based, so the ranker's and the
+    personal scores need no common scale."""
+    ranks = np.empty(len(scores), dtype=np.float64)
+    ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
+    return np.where(np.isfinite(scores), 1.0 / (RRF_K + ranks), 0.0)
+
+
+def _affinity(index: ServingIndex, cand: np.ndarray, user_vector: np.ndarray) -> np.ndarray:
+    return np.where(index.has_embedding[cand], index.product_emb[cand] @ user_vector, -np.inf)
+
+
+def _matched(index: ServingIndex, u: Understanding, i: int, r: Retrieval, personalised: bool) -> list[str]:
     c = index.catalog
     out = []
-    for m in mentions:
+    for m in u.mentions:
         if m.index in set(c.attributes[m.node_type].row(i).tolist()):
             out.append(f"{m.node_type}={m.name}")
-    if i in lists["bm25"]:
-        words = index.bm25.matched_terms(query, i)
+    for con in u.constraints:
+        if con.how == "rank" and con.keep is not None and con.keep[i]:
+            out.append(f"{con.kind}={con.value}")
+    if i in r.ranks.get("bm25", {}):
+        words = index.bm25.matched_terms(u.search_text, i)
         if words:
             out.append("text: " + ", ".join(words))
-    if dense is not None and i in lists.get("dense", {}) and dense[i] >= MIN_SEMANTIC:
-        out.append(f"semantic similarity {dense[i]:.2f}")
+    if r.dense is not None and i in r.ranks.get("dense", {}):
+        out.append(f"semantic similarity {r.dense[i]:.2f}")
     if personalised:
         out.append("ranked for you")
-    return out
+    return list(dict.fromkeys(out))

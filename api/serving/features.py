@@ -1,0 +1,77 @@
+"""Ranking features of one query's candidates: what the ranker (learned or hand-weighted) scores.
+
+One row per candidate product, one column per name in :data:`FEATURES`. Every column is computed from the
+same in-memory index that serves, so the features a ranker is trained on are the features it is served with.
+The user's model score is not a column: personalisation is blended after ranking with a configured weight
+(:mod:`api.serving.search`), so the judged labels, which have no user, train the ranker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from api.serving.understand import Understanding
+
+FEATURES: tuple[str, ...] = (
+    "bm25", "bm25_norm", "bm25_rrf", "dense", "dense_rrf", "graph", "graph_rrf", "title_cover",
+    "kept", "brand", "product_type", "attributes", "popularity",
+)
+RRF_K = 60.0
+
+
+@dataclass
+class Retrieval:
+    """The candidate lists of one query: product -> 0-based rank per list, and the raw score arrays."""
+
+    ranks: dict[str, dict[int, int]]
+    bm25: np.ndarray
+    dense: np.ndarray | None
+    graph: np.ndarray
+
+    def candidates(self) -> np.ndarray:
+        found = {i for r in self.ranks.values() for i in r}
+        return np.array(sorted(found), dtype=np.int64)
+
+
+def _rrf(ranks: dict[int, int], cand: np.ndarray) -> np.ndarray:
+    return np.array([1.0 / (RRF_K + ranks[i] + 1) if i in ranks else 0.0 for i in cand.tolist()])
+
+
+def _fraction(cand: np.ndarray, keeps: list[np.ndarray]) -> np.ndarray:
+    if not keeps:
+        return np.zeros(len(cand))
+    return np.mean([k[cand] for k in keeps], axis=0)
+
+
+def feature_matrix(u: Understanding, r: Retrieval, cand: np.ndarray, title_terms: list[frozenset[str]],
+                   popularity: np.ndarray, query_terms: list[str]) -> np.ndarray:
+    """``[len(cand), len(FEATURES)]`` float32 features (see :data:`FEATURES` for the order)."""
+    bm25 = r.bm25[cand].astype(np.float64)
+    rank_keeps = [c for c in u.of("rank") if c.keep is not None]
+    by_kind = {kind: [c.keep for c in rank_keeps if c.kind == kind and c.keep is not None]
+               for kind in ("brand", "product_type")}
+    others = [c.keep for c in rank_keeps if c.kind not in by_kind and c.keep is not None]
+    terms = set(query_terms)
+    cover = np.array([len(terms & title_terms[i]) / len(terms) if terms else 0.0 for i in cand.tolist()])
+    pop = np.log1p(popularity[cand]) / max(float(np.log1p(popularity.max())) if len(popularity) else 1.0, 1e-9)
+    cols = {
+        "bm25": bm25, "bm25_norm": bm25 / max(float(bm25.max()) if len(bm25) else 0.0, 1e-9),
+        "bm25_rrf": _rrf(r.ranks.get("bm25", {}), cand),
+        "dense": r.dense[cand] if r.dense is not None else np.zeros(len(cand)),
+        "dense_rrf": _rrf(r.ranks.get("dense", {}), cand),
+        "graph": r.graph[cand] / max(float(r.graph.max()) if len(r.graph) else 0.0, 1e-9),
+        "graph_rrf": _rrf(r.ranks.get("graph", {}), cand),
+        "title_cover": cover,
+        "kept": _fraction(cand, [c.keep for c in rank_keeps if c.keep is not None]),
+        "brand": _fraction(cand, by_kind["brand"]), "product_type": _fraction(cand, by_kind["product_type"]),
+        "attributes": _fraction(cand, others), "popularity": pop,
+    }
+    return np.stack([np.asarray(cols[name], dtype=np.float64) for name in FEATURES], axis=1).astype(np.float32)
+
+
+def kept_counts(u: Understanding, cand: np.ndarray) -> np.ndarray:
+    """Per candidate, how many of the query's rank constraints it keeps (the tier it ranks in)."""
+    keeps = [c.keep[cand] for c in u.of("rank") if c.keep is not None]
+    return np.sum(keeps, axis=0).astype(np.int64) if keeps else np.zeros(len(cand), dtype=np.int64)

@@ -1,0 +1,104 @@
+"""The search ranker: a LightGBM lambdarank model trained on judged queries (and feedback), or, until one is
+trained, hand-set weights over the same features.
+
+The trained ranker lives next to the model bundles, in ``<artifacts>/search-ranker/`` (``model.txt``, the
+LightGBM booster; ``meta.json``, the feature names it was trained on and how it scored), so retraining the
+recommendation model keeps it and a new ranker never needs a new bundle. A ranker whose feature names differ
+from :data:`api.serving.features.FEATURES` (the code changed since it was trained) is not used: the
+hand-set weights serve, and ``/ready`` notes why.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from api.serving.features import FEATURES
+
+log = logging.getLogger("cartograph.api")
+RANKER_DIR = "search-ranker"
+#: The hand-set fallback: the reciprocal-rank fusion of the three lists (as before the ranker existed),
+#: with small nudges for titles that contain the query's words and for popular products.
+FALLBACK_WEIGHTS: dict[str, float] = {"bm25_rrf": 1.0, "dense_rrf": 1.0, "graph_rrf": 1.0, "title_cover": 0.01,
+                                      "popularity": 0.002}
+
+
+class Ranker(Protocol):
+    name: str
+
+    def score(self, features: np.ndarray) -> np.ndarray: ...
+
+
+class WeightedRanker:
+    """A linear score with fixed weights per feature name."""
+
+    def __init__(self, weights: dict[str, float], name: str = "weights") -> None:
+        unknown = set(weights) - set(FEATURES)
+        if unknown:
+            raise ValueError(f"unknown ranking features: {sorted(unknown)}")
+        self.name = name
+        self._w = np.array([weights.get(f, 0.0) for f in FEATURES], dtype=np.float64)
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(features @ self._w, dtype=np.float64)
+
+
+class LightGBMRanker:
+    """A trained LightGBM booster over :data:`FEATURES`."""
+
+    def __init__(self, booster: Any, name: str) -> None:
+        self.booster = booster
+        self.name = name
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        if not len(features):
+            return np.zeros(0)
+        return np.asarray(self.booster.predict(features, num_threads=1), dtype=np.float64)
+
+
+def fallback_ranker() -> WeightedRanker:
+    return WeightedRanker(FALLBACK_WEIGHTS)
+
+
+def ranker_dir(artifacts_dir: Path) -> Path:
+    return artifacts_dir / RANKER_DIR
+
+
+def load_ranker(artifacts_dir: Path) -> tuple[Ranker, str | None]:
+    """(the trained ranker, or the fallback; a note saying why the fallback serves, or None)."""
+    folder = ranker_dir(artifacts_dir)
+    if not (folder / "model.txt").is_file():
+        return fallback_ranker(), None
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        if tuple(meta.get("features", ())) != FEATURES:
+            return fallback_ranker(), f"search ranker in {folder} was trained on other features: not used"
+        import lightgbm
+
+        booster = lightgbm.Booster(model_file=str(folder / "model.txt"))
+        return LightGBMRanker(booster, f"lambdarank@{meta.get('trained', '?')}"), None
+    except (OSError, ValueError, KeyError) as e:
+        return fallback_ranker(), f"search ranker in {folder} unreadable ({e}): hand-set weights serve"
+
+
+def save_ranker(artifacts_dir: Path, model_text: str, meta: dict[str, Any]) -> Path:
+    """Write the ranker beside the bundles, replacing the old one in one rename (a crash leaves the old one)."""
+    folder = ranker_dir(artifacts_dir)
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / "model.txt").write_text(model_text, encoding="utf-8")
+    (tmp / "meta.json").write_text(json.dumps({**meta, "features": list(FEATURES)}, indent=2), encoding="utf-8")
+    old = folder.with_name(folder.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(tmp, folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return folder

@@ -1,0 +1,240 @@
+"""Query understanding: what the user typed, read against the catalog before anything is retrieved.
+
+In order: price phrases (:mod:`api.serving.price`) and negations (:mod:`api.serving.negation`) are read and
+taken out of the text; words the catalog does not know are spelling-corrected against the catalog's own
+vocabulary (:mod:`api.serving.spelling`); the corrected text is linked to brand / category / entity nodes
+(:mod:`api.serving.linking`) and typed with the extraction's own extractor (patterns and lexicons of
+:mod:`kg.extract.lexicon`, built with the catalog's brand and category names, so a query is read with the
+schema the products were read with: product type, colour, size, quantity, audience, material, feature...).
+
+The result lists **constraints**: each typed span of the query, with the products that keep it (linked to a
+node of that name, or whose text has all its words). Brand and the typed attributes are *rank* constraints:
+a product that breaks one never ranks above a product that keeps more (:mod:`api.serving.search`). Price
+(where the catalog has prices) and negation are *filters*. A price phrase in a catalog without prices is
+recognised and said back as not applied.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from api.serving.bm25 import BM25Index
+from api.serving.catalog import Catalog
+from api.serving.linking import EntityLinker, Mention
+from api.serving.negation import Negation, NegationIndex, parse_negations
+from api.serving.price import PriceRange, parse_price
+from api.serving.spelling import Correction, SpellCorrector, vocabulary
+from api.serving.text import STOPWORDS, normalize, term, terms, tokens
+from kg.extract.lexicon import Lexicon, LexiconExtractor
+from kg.extract.normalise import canonical_key
+from kg.extract.schema import EntityType
+
+#: A word as the normaliser sees it: apostrophes inside it belong to it ("l'oreal" is one word, "loreal").
+_WORD = re.compile(r"[^\W_]+(?:['\u2019`][^\W_]+)*")
+#: Typed spans that are not constraints: too vague to rank by ("set", "kit" as product types).
+_VAGUE = frozenset({"set", "kit", "pack", "refill", "case", "card", "tab", "pad", "tray", "stand", "box", "gel"})
+CHEAP_QUANTILE = 0.25
+
+
+@dataclass
+class Constraint:
+    """One thing the query asks for, and how the search used it.
+
+    Attributes:
+        kind: brand, product_type, color, size, quantity, audience, material, feature, ingredient, model_number,
+            compatible_with, price or negation.
+        value: the canonical value ("Maybelline", "red", "<= 10", "fragrance").
+        text: the query's words that said it.
+        how: ``rank`` (products keeping it rank above those breaking it), ``filter`` (products breaking it are
+            left out) or ``not_applied`` (with ``note`` saying why).
+        keep: per catalog product, whether it keeps the constraint (None for price: see the filter mask).
+    """
+
+    kind: str
+    value: str
+    text: str
+    how: str
+    note: str = ""
+    keep: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass
+class Understanding:
+    original: str
+    corrected: str
+    corrections: list[Correction]
+    search_text: str
+    """What retrieval sees: the corrected query without price and negation phrases."""
+    mentions: list[Mention]
+    constraints: list[Constraint]
+    price: PriceRange | None
+    negations: list[Negation]
+    unknown_words: list[str]
+    known_terms: int
+    """How many of the search text's terms the catalog's texts or names use (0: nothing can match)."""
+
+    def of(self, how: str) -> list[Constraint]:
+        return [c for c in self.constraints if c.how == how]
+
+    @property
+    def filter_mask(self) -> np.ndarray | None:
+        masks = [c.keep for c in self.of("filter") if c.keep is not None]
+        return np.logical_and.reduce(masks) if masks else None
+
+
+def _apply(text: str, corrections: list[Correction]) -> str:
+    """``text`` with each corrected word replaced (whole words, any case)."""
+    for c in corrections:
+        text = re.sub(rf"(?i)(?<![^\W_]){re.escape(c.original)}(?![^\W_])", c.corrected, text)
+    return text
+
+
+class QueryParser:
+    """Everything understanding needs from one catalog, built once per serving index."""
+
+    def __init__(self, catalog: Catalog, bm25: BM25Index, linker: EntityLinker) -> None:
+        self.catalog = catalog
+        self.bm25 = bm25
+        self.linker = linker
+        names = [([term(w) for w in tokens(catalog.display_name(t, i))], len(catalog.members[t].row(i)))
+                 for t in catalog.node_ids for i in range(len(catalog.node_ids[t]))]
+        self.speller = SpellCorrector(vocabulary(bm25.document_frequencies(), names))
+        self.extractor = LexiconExtractor(Lexicon(catalog.node_names["brand"], catalog.node_names["category"]))
+        self.negation = NegationIndex(catalog.texts)
+        self.title_terms = [frozenset(terms(t)) for t in catalog.titles]
+        prices = catalog.price[np.isfinite(catalog.price)]
+        self.has_prices = bool(len(prices))
+        self.cheap_max = float(np.quantile(prices, CHEAP_QUANTILE)) if len(prices) else None
+
+    def parse(self, query: str) -> Understanding:
+        price, rest = parse_price(query, self.cheap_max)
+        negations, rest = parse_negations(rest)
+        corrected, corrections, unknown = self._correct(rest)
+        mentions = self.linker.link(corrected)
+        search_terms = terms(corrected)
+        known = sum(1 for t in search_terms if self.speller.known(t))
+        typed = self._typed(corrected)
+        # A brand that is also a typed word here ("clear" in "clear nail polish") is read as the word.
+        typed_words = {w for c in typed for w in tokens(c.text)}
+        brands = [m for m in mentions if not set(tokens(m.text)) <= typed_words]
+        constraints = self._brands(brands) + typed
+        constraints += self._negation_constraints(negations)
+        if price is not None:
+            constraints.append(self._price(price))
+        return Understanding(query, _apply(query, corrections), corrections, corrected, mentions,
+                             constraints, price, negations, unknown, known)
+
+    # -- spelling ---------------------------------------------------------------------------------------
+    def _correct(self, text: str) -> tuple[str, list[Correction], list[str]]:
+        corrections: list[Correction] = []
+        unknown: list[str] = []
+
+        def fix(m: re.Match[str]) -> str:
+            word = normalize(m.group())
+            if not word or word in STOPWORDS or word.isdigit() or self._known(word):
+                return m.group()
+            better = self.speller.correct(word)
+            if better is None:
+                unknown.append(word)
+                return m.group()
+            corrections.append(Correction(word, better))
+            return better
+
+        return _WORD.sub(fix, text), corrections, unknown
+
+    def _known(self, word: str) -> bool:
+        parts = tokens(word)
+        return all(self.speller.known(term(p)) or self.speller.known(p) for p in parts)
+
+    def suggestions(self, u: Understanding, n: int = 5) -> list[str]:
+        """Queries to try when ``u`` matches nothing: its unknown words respelled, else popular categories."""
+        out: list[str] = []
+        for word in u.unknown_words:
+            for alt in self.speller.suggest(word):
+                out.append(u.search_text.replace(word, alt) if word in u.search_text else alt)
+        if u.of("filter"):
+            out.append(u.search_text)  # the same words without the price limit / negation
+        if not out:
+            sizes = self.catalog.members["category"].sizes()
+            common = sizes <= 0.3 * max(self.catalog.num_products, 1)  # not a whole department
+            for i in np.argsort(-np.where(common, sizes, 0), kind="stable")[:n]:
+                if sizes[i]:
+                    out.append(self.catalog.display_name("category", int(i)))
+        return list(dict.fromkeys(s for s in out if s.strip()))[:n]
+
+    # -- constraints ----------------------------------------------------------------------------------
+    def _members(self, node_type: str, indexes: list[int]) -> np.ndarray:
+        keep = np.zeros(self.catalog.num_products, dtype=bool)
+        for i in indexes:
+            keep[self.catalog.members[node_type].row(i)] = True
+        return keep
+
+    def _brands(self, mentions: list[Mention]) -> list[Constraint]:
+        by_text: dict[str, list[Mention]] = {}
+        for m in mentions:
+            if m.node_type == "brand":
+                by_text.setdefault(m.text, []).append(m)
+        out = []
+        for text, ms in by_text.items():
+            keep = self._members("brand", [m.index for m in ms])
+            # A product without a brand field keeps it when its text names the brand.
+            no_brand = self.catalog.attributes["brand"].sizes() == 0
+            keep |= no_brand & self._has_words(text)
+            out.append(Constraint("brand", ms[0].name, text, "rank", keep=keep))
+        return out
+
+    def _has_words(self, text: str) -> np.ndarray:
+        keep = np.zeros(self.catalog.num_products, dtype=bool)
+        words = terms(text)
+        if not words:
+            return keep
+        docs = self.bm25.docs_with(words[0])
+        for w in words[1:]:
+            docs = np.intersect1d(docs, self.bm25.docs_with(w), assume_unique=True)
+        keep[docs] = True
+        return keep
+
+    def _typed(self, text: str) -> list[Constraint]:
+        out = []
+        for entity_type, start, end, _, _ in self.extractor.spans(text, is_title=False):
+            span = text[start:end]
+            if entity_type is EntityType.BRAND or normalize(span) in _VAGUE:
+                continue
+            # The extraction's canonical form: "lip colour" is "lip color", "eyeliners" is "eyeliner".
+            value = canonical_key(entity_type, span) or normalize(span)
+            keep = self._has_words(value)
+            for name in dict.fromkeys((span, value)):
+                for m in self.linker.link(name):
+                    if m.text == normalize(name) and m.node_type != "brand":
+                        keep |= self._members(m.node_type, [m.index])
+            out.append(Constraint(entity_type.value, value, span, "rank", keep=keep))
+        return out
+
+    def _negation_constraints(self, negations: list[Negation]) -> list[Constraint]:
+        out = []
+        n = self.catalog.num_products
+        for neg in negations:
+            says_free = np.zeros(n, dtype=bool)
+            says_free[self.negation.negating(neg.word)] = True
+            mentions = np.zeros(n, dtype=bool)
+            mentions[self.bm25.docs_with(neg.word)] = True
+            out.append(Constraint("negation", neg.word, neg.phrase, "filter", keep=~mentions | says_free))
+            out.append(Constraint("feature", f"{neg.word} free", neg.phrase, "rank", keep=says_free))
+        return out
+
+    def _price(self, price: PriceRange) -> Constraint:
+        if not self.has_prices:
+            return Constraint("price", price.describe() if price.max or price.min else "cheap", price.phrase,
+                              "not_applied", note="this catalog has no prices")
+        p = self.catalog.price
+        keep = np.isfinite(p)
+        if price.min is not None:
+            keep &= p >= price.min
+        if price.max is not None:
+            keep &= p <= price.max
+        note = f"cheap: at most the catalog's lower-quartile price {price.max:g}" if price.cheap and price.max \
+            else ""
+        return Constraint("price", price.describe(), price.phrase, "filter", note=note, keep=keep)

@@ -1,0 +1,293 @@
+"""Search understanding and ranking on a hand-made catalog (no bundle, no MiniLM): spelling, plurals, brand,
+type, colour, audience, price, negation, any script, no-match answers, the constraint guarantee against
+personalisation, the ranker artefact and the feedback log."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import hypothesis
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+
+from api.feedback import FeedbackLog, feedback_labels
+from api.ranker_training import LabelsError, read_labels, train_ranker
+from api.routes.validation import check_query_text
+from api.serving.bm25 import BM25Index
+from api.serving.catalog import Catalog, Csr
+from api.serving.features import FEATURES
+from api.serving.filters import FilterResolver
+from api.serving.index import ServingIndex
+from api.serving.linking import EntityLinker
+from api.serving.negation import parse_negations
+from api.serving.price import parse_price
+from api.serving.ranker import WeightedRanker, fallback_ranker, load_ranker, ranker_dir, save_ranker
+from api.serving.search import search
+from api.serving.text import terms, tokens
+from api.serving.understand import QueryParser
+
+PRODUCTS = [  # title, brand, category, price
+    ("maybelline eyestudio gel eyeliner black", "Maybelline", "Eyeliner", 8.0),
+    ("maybelline great lash mascara", "Maybelline", "Mascara", 6.0),
+    ("revlon colorstay eyeliner pencil", "Revlon", "Eyeliner", 9.0),
+    ("evermarket liquid eyeliner waterproof", "Evermarket", "Eyeliner", 4.0),
+    ("nyx matte lipstick red", "NYX", "Lipstick", 5.0),
+    ("revlon super lustrous lipstick red", "Revlon", "Lipstick", 12.0),
+    ("nyx lipstick nude", "NYX", "Lipstick", 7.0),
+    ("suave kids shampoo", "Suave", "Shampoo", 3.0),
+    ("suave shampoo daily clarifying", "Suave", "Shampoo", 4.0),
+    ("cerave fragrance free moisturizing lotion", "CeraVe", "Lotion", 15.0),
+    ("vaseline lotion with fragrance", "Vaseline", "Lotion", 5.0),
+    ("jergens lotion cherry almond", "Jergens", "Lotion", 6.0),
+    ("口红 红色 唇膏", "NYX", "Lipstick", 9.0),
+    ("clear shampoo for men", "Clear", "Shampoo", 8.0),
+    ("loreal paris colour riche lipstick", "L'Oreal Paris", "Lipstick", 11.0),
+]
+
+
+def _index(prices: bool = True) -> ServingIndex:
+    n = len(PRODUCTS)
+    brands = sorted({p[1] for p in PRODUCTS})
+    cats = sorted({p[2] for p in PRODUCTS})
+    b = np.array([brands.index(p[1]) for p in PRODUCTS])
+    cat = np.array([cats.index(p[2]) for p in PRODUCTS])
+    rows = np.arange(n)
+    empty = Csr.from_pairs(np.zeros(0), np.zeros(0), n)
+    titles = [p[0] for p in PRODUCTS]
+    catalog = Catalog(
+        product_ids=[f"p{i}" for i in range(n)], titles=titles, texts=titles, active=np.ones(n, dtype=bool),
+        price=np.array([p[3] if prices else np.nan for p in PRODUCTS]),
+        node_ids={"brand": [x.lower() for x in brands], "category": [x.lower() for x in cats], "entity": []},
+        node_names={"brand": brands, "category": cats, "entity": []},
+        attributes={"brand": Csr.from_pairs(rows, b, n), "category": Csr.from_pairs(rows, cat, n), "entity": empty},
+        members={"brand": Csr.from_pairs(b, rows, len(brands)), "category": Csr.from_pairs(cat, rows, len(cats)),
+                 "entity": Csr.from_pairs(np.zeros(0), np.zeros(0), 0)},
+        links={"also_bought": empty, "also_viewed": empty, "bought_together": empty},
+        user_ids=[], history=Csr.from_pairs(np.zeros(0), np.zeros(0), 0), history_kind=np.zeros(0, np.int8),
+        popularity=np.arange(n, dtype=np.float32), source="store",
+    )
+    bm25, linker = BM25Index(catalog.texts), EntityLinker(catalog)
+    emb = np.random.default_rng(0).normal(size=(n, 8)).astype(np.float32)
+    return ServingIndex(
+        version="v1", model="test", created="", catalog=catalog, product_emb=emb, product_unit=emb,
+        has_embedding=np.ones(n, dtype=bool), recommendable=np.ones(n, dtype=bool),
+        user_emb=np.zeros((0, 8), np.float32), user_index={}, text_emb=None, bm25=bm25, linker=linker,
+        filters=FilterResolver(catalog), parser=QueryParser(catalog, bm25, linker), ranker=fallback_ranker())
+
+
+_shared_index = functools.cache(_index)
+
+
+@pytest.fixture(scope="module")
+def index() -> ServingIndex:
+    return _shared_index()
+
+
+def _ids(index: ServingIndex, q: str, k: int = 10, **kw: object) -> list[str]:
+    return [index.catalog.product_ids[h.index] for h in search(index, q, k, encoder=None, **kw).hits]  # type: ignore[arg-type]
+
+
+def _user_loving(index: ServingIndex, product: int) -> np.ndarray:
+    return np.asarray(index.product_emb[product] * 100.0, dtype=np.float32)
+
+
+# -- brand, type, plurals, spelling ----------------------------------------------------------------------
+def test_a_typed_brand_ranks_first_even_against_personalisation(index: ServingIndex) -> None:
+    plain = _ids(index, "maybelline eyeliner")
+    assert plain[0] == "p0"
+    for lover in (2, 3):  # a user whose model loves the Revlon / Evermarket eyeliner
+        personal = _ids(index, "maybelline eyeliner", user_vector=_user_loving(index, lover), personal_weight=10)
+        assert personal[0] == "p0", personal
+        assert personal.index("p0") < personal.index(f"p{lover}")
+
+
+def test_personalisation_never_lifts_a_product_breaking_more_constraints() -> None:
+    index = _index()
+    rng = np.random.default_rng(1)
+    for q in ("maybelline eyeliner", "red lipstick", "kids shampoo", "revlon lipstick red"):
+        u = index.parser.parse(q)
+        keeps = [c.keep for c in u.of("rank")]
+        for _ in range(20):
+            hits = search(index, q, 20, encoder=None, user_vector=rng.normal(size=8).astype(np.float32) * 50,
+                          personal_weight=float(rng.uniform(0, 10))).hits
+            tiers = [sum(bool(k[h.index]) for k in keeps if k is not None) for h in hits]
+            assert tiers == sorted(tiers, reverse=True), (q, tiers)
+
+
+def test_plurals_meet_singulars(index: ServingIndex) -> None:
+    assert terms("eyeliners lipsticks") == ["eyeliner", "lipstick"]
+    u = index.parser.parse("maybelline eyeliners")
+    assert [(c.kind, c.value) for c in u.of("rank")] == [("brand", "Maybelline"), ("product_type", "eyeliner")]
+    assert _ids(index, "maybelline eyeliners")[0] == "p0"
+
+
+def test_misspelled_brand_is_corrected_against_the_catalog(index: ServingIndex) -> None:
+    result = search(index, "maybeline eyeliner", 5, encoder=None)
+    u = result.understanding
+    assert u is not None
+    assert [(c.original, c.corrected) for c in u.corrections] == [("maybeline", "maybelline")]
+    assert u.corrected == "maybelline eyeliner"
+    assert index.catalog.product_ids[result.hits[0].index] == "p0"
+
+
+def test_a_brand_that_is_also_a_colour_is_read_as_the_colour(index: ServingIndex) -> None:
+    u = index.parser.parse("clear lipstick")
+    assert [(c.kind, c.value) for c in u.of("rank")] == [("color", "clear"), ("product_type", "lipstick")]
+
+
+def test_known_words_are_never_corrected(index: ServingIndex) -> None:
+    assert not index.parser.parse("nyx lipstick nude").corrections
+    u = index.parser.parse("L'Oréal lipstik")
+    assert [(c.original, c.corrected) for c in u.corrections] == [("lipstik", "lipstick")]
+    assert u.corrected == "L'Oréal lipstick" and u.unknown_words == []
+
+
+# -- colour, price, audience, negation ------------------------------------------------------------------
+def test_colour_ranks_and_price_filters(index: ServingIndex) -> None:
+    result = search(index, "red lipstick under 10 dollars", 10, encoder=None)
+    u = result.understanding
+    assert u is not None
+    kinds = {(c.kind, c.value, c.how) for c in u.constraints}
+    assert {("color", "red", "rank"), ("product_type", "lipstick", "rank"), ("price", "<= 10", "filter")} <= kinds
+    ids = [index.catalog.product_ids[h.index] for h in result.hits]
+    assert ids[0] == "p4"  # red, lipstick, 5 dollars; p5 is red but 12 dollars
+    assert "p5" not in ids and all(index.catalog.price[h.index] <= 10 for h in result.hits)
+
+
+def test_price_is_said_back_where_the_catalog_has_none() -> None:
+    u = _index(prices=False).parser.parse("red lipstick under $10")
+    price = [c for c in u.constraints if c.kind == "price"]
+    assert [(c.how, c.note) for c in price] == [("not_applied", "this catalog has no prices")]
+    assert u.filter_mask is None
+
+
+@pytest.mark.parametrize(("q", "bounds", "rest"), [
+    ("red lipstick under 10 dollars", (None, 10.0), "red lipstick"),
+    ("lipstick under $9.99", (None, 9.99), "lipstick"),
+    ("shampoo between 5 and 15", (5.0, 15.0), "shampoo"),
+    ("lipstick $5-$15", (5.0, 15.0), "lipstick"),
+    ("lotion over 20", (20.0, None), "lotion"),
+    ("cheap mascara", (None, 4.5), "mascara"),
+])
+def test_price_phrases(q: str, bounds: tuple[float | None, float | None], rest: str) -> None:
+    price, text = parse_price(q, cheap_max=4.5)
+    assert price is not None and (price.min, price.max) == bounds and text == rest
+
+
+@pytest.mark.parametrize("q", ["3-5 ft ruler", "up to 24 hours wear", "under 5 ml", "from paris"])
+def test_numbers_that_are_not_prices(q: str) -> None:
+    assert parse_price(q, cheap_max=4.5) == (None, q)
+
+
+def test_audience_is_recognised_and_ranks(index: ServingIndex) -> None:
+    u = index.parser.parse("shampoo for kids")
+    assert ("audience", "kid") in {(c.kind, c.value) for c in u.of("rank")}
+    assert _ids(index, "shampoo for kids")[0] == "p7"
+
+
+@pytest.mark.parametrize("q", ["lotion without fragrance", "fragrance free lotion", "fragrance-free lotion"])
+def test_negation_filters_out_what_the_user_excluded(index: ServingIndex, q: str) -> None:
+    ids = _ids(index, q)
+    assert "p10" not in ids  # "with fragrance"
+    assert ids[0] == "p9"  # says "fragrance free": it keeps the positive constraint too
+    assert "p11" in ids  # never mentions fragrance: allowed
+
+
+def test_negation_parser() -> None:
+    negs, rest = parse_negations("paraben-free shampoo without sulfates")
+    assert [n.word for n in negs] == ["paraben", "sulfate"] and rest == "shampoo"
+    assert parse_negations("No7 serum") == ([], "No7 serum")
+
+
+# -- scripts, no match ---------------------------------------------------------------------------------
+def test_any_script_is_tokenised_and_searched(index: ServingIndex) -> None:
+    assert check_query_text("口红") == "口红"
+    assert tokens("口红笔 red") == ["口红", "红笔", "red"]
+    assert _ids(index, "口红")[0] == "p12"
+
+
+def test_a_query_matching_nothing_answers_no_items_and_suggestions(index: ServingIndex) -> None:
+    for q in ("xqzv blorf", "мыло"):
+        result = search(index, q, 10, encoder=None)
+        assert result.hits == [] and result.suggestions, q
+    result = search(index, "lipstik", 10, encoder=None)  # close to a catalog word: corrected, not empty
+    assert result.hits and result.understanding is not None and result.understanding.corrections
+
+
+def test_a_filter_that_leaves_nothing_suggests_the_query_without_it(index: ServingIndex) -> None:
+    result = search(index, "revlon lipstick under 3 dollars", 10, encoder=None)
+    assert result.hits == [] and "revlon lipstick" in result.suggestions
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(st.text(max_size=60) | st.lists(st.sampled_from(
+    ["under", "$10", "without", "free", "-", "red", "maybeline", "口红", "for", "kids", "lipstick", "cheap", "between",
+     "5", "and", "no", "eyeliners", "Ä", "l'oréal", "20", "dollars", "over"]), max_size=8).map(" ".join))
+def test_any_text_is_understood_and_filters_hold(q: str) -> None:
+    index = _shared_index()
+    result = search(index, q, 10, encoder=None, user_vector=np.ones(8, np.float32))
+    u = result.understanding
+    assert u is not None
+    for c in u.of("filter"):
+        assert c.keep is not None and all(c.keep[h.index] for h in result.hits), (q, c)
+    assert result.hits or result.suggestions or not index.catalog.active.any()
+
+
+# -- ranker artefact, training, feedback ----------------------------------------------------------------
+def test_weighted_ranker_refuses_unknown_features() -> None:
+    with pytest.raises(ValueError, match="unknown ranking features"):
+        WeightedRanker({"nope": 1.0})
+
+
+def test_ranker_trains_saves_and_loads(index: ServingIndex, tmp_path: Path) -> None:
+    labels = [("maybelline eyeliner", "p0", 3), ("maybelline eyeliner", "p2", 1), ("red lipstick", "p4", 3),
+              ("red lipstick", "p5", 3), ("red lipstick", "p6", 1), ("kids shampoo", "p7", 3),
+              ("lotion", "p9", 2), ("lotion", "p11", 2)]
+    report = train_ranker(index, None, labels, tmp_path, rounds=10)
+    assert report["train_queries"] == 4 and set(report["train_ndcg@10"]) == {"lambdarank", "weights"}
+    ranker, note = load_ranker(tmp_path)
+    assert note is None and ranker.name.startswith("lambdarank@")
+    assert ranker.score(np.zeros((3, len(FEATURES)), np.float32)).shape == (3,)
+    meta = json.loads((ranker_dir(tmp_path) / "meta.json").read_text())
+    save_ranker(tmp_path, (ranker_dir(tmp_path) / "model.txt").read_text(), {**meta})
+    (ranker_dir(tmp_path) / "meta.json").write_text(json.dumps({**meta, "features": ["other"]}))
+    fallback, note = load_ranker(tmp_path)
+    assert fallback.name == "weights" and note and "other features" in note
+
+
+def test_labels_file_errors_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_text('{"query": "q", "product_id": "p0", "grade": "E"}\n{"query": "q", "grade": 2}\n')
+    with pytest.raises(LabelsError, match=r"labels.jsonl:2"):
+        read_labels(path)
+    path.write_text('{"query": "q", "product_id": "p0", "grade": "E"}\n')
+    assert read_labels(path) == [("q", "p0", 3)]
+
+
+def test_feedback_log_becomes_graded_labels(tmp_path: Path) -> None:
+    log = FeedbackLog(tmp_path / "feedback" / "search.jsonl")
+    log.search("a" * 32, "red lipstick", "u1", ["p4", "p5", "p6", "p1"])
+    log.event("a" * 32, "u1", "p6", 3, "cart")
+    log.event("a" * 32, "u1", "p4", 1, "click")
+    log.event("b" * 32, "u1", "p4", 1, "click")  # a query id never logged: ignored
+    with (tmp_path / "feedback" / "search.jsonl").open("a") as f:
+        f.write('{"kind": "ev')  # a torn last line
+    assert sorted(feedback_labels(log.path)) == [("red lipstick", "p4", 1), ("red lipstick", "p5", 0),
+                                                 ("red lipstick", "p6", 2)]
+
+
+def test_ranker_training_command_says_when_there_is_nothing_to_learn_from(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cartograph.cli import app
+
+    env = {"CARTOGRAPH_HOME": str(tmp_path), "CARTOGRAPH_STORE_BACKEND": "embedded"}
+    result = CliRunner().invoke(app, ["search-ranker", "train"], env=env)
+    assert result.exit_code == 1 and "no labels" in result.output
+    bad = tmp_path / "labels.jsonl"
+    bad.write_text("not json\n")
+    result = CliRunner().invoke(app, ["search-ranker", "train", "--labels", str(bad)], env=env)
+    assert result.exit_code == 1 and "labels.jsonl:1" in result.output
