@@ -41,7 +41,7 @@ def show(pool: dict[str, dict[str, Any]], first: str, last: str) -> None:
         print(f"## {qid} [{q['kind']}/{q['band']}] {q['text']!r}" + (f" = {extra!r}" if extra else ""))
         for i, p in enumerate(row["products"]):
             cats = ",".join(c for c in p["categories"] if c.lower() != "beauty")[:70]
-            print(f"{i:2d} {p['brand'][:18]} | {cats} | {_clean(p['title'], 90)} | {_clean(p['description'], 70)}")
+            print(f"{i:2d} {p['brand'][:18]} | {cats} | {_clean(p['title'], 85)} | {_clean(p['description'], 40)}")
 
 
 def add(pool: dict[str, dict[str, Any]], grades: Path) -> int:
