@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import ir_measures
-from ir_measures import RR, R, nDCG, P
+from ir_measures import RR, P, R, nDCG
 
 GRADES = {"E": 3, "S": 2, "C": 1, "I": 0}
 ESCI_GAINS = {3: 100, 2: 10, 1: 1, 0: 0}
