@@ -1,0 +1,76 @@
+"""The search benchmark's targets (issue 17) and its Markdown tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+METRICS = ("ndcg@10", "p@5", "p@5_es", "mrr", "recall@50")
+SINGLE_RETRIEVERS = ("bm25", "dense")
+
+
+def targets(res: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Which of issue 17's benchmark targets the final ranker meets on these results."""
+    final = res["final"]
+    nd = final.get("ndcg@10", 0.0)
+    bm25 = res["bm25"].get("ndcg@10", 0.0)
+    best_name = max(SINGLE_RETRIEVERS, key=lambda r: res[r].get("ndcg@10", 0.0))
+    best = res[best_name].get("ndcg@10", 0.0)
+    miss = final["misspelled_vs_corrected"]
+    plain, personal = res["graph"].get("ndcg@10", 0.0), res["personalised"].get("ndcg@10", 0.0)
+    lowered = sum(1 for q, v in res["personalised"]["per_query_ndcg@10"].items()
+                  if v < res["graph"]["per_query_ndcg@10"].get(q, 0.0) - 1e-9)
+    return {
+        "ndcg@10 >= 1.25x bm25": {"holds": nd >= 1.25 * bm25,
+                                  "detail": f"{nd:.4f} vs 1.25 x {bm25:.4f} = {1.25 * bm25:.4f}"},
+        "ndcg@10 >= 1.10x best single retriever": {
+            "holds": nd >= 1.10 * best, "detail": f"{nd:.4f} vs 1.10 x {best_name} {best:.4f} = {1.10 * best:.4f}"},
+        "p@5 >= 0.90": {"holds": final.get("p@5", 0.0) >= 0.90, "detail": f"{final.get('p@5', 0.0):.4f}"},
+        "misspelled >= 0.8x corrected": {
+            "holds": miss["asked_ndcg@10"] >= 0.8 * miss["corrected_ndcg@10"],
+            "detail": f"{miss['asked_ndcg@10']:.4f} vs 0.8 x {miss['corrected_ndcg@10']:.4f} "
+                      f"over {miss['queries']} queries"},
+        "0 filler": {"holds": final["filler_per_no_match_query"] == 0,
+                     "detail": f"{final['filler_per_no_match_query']:.2f} results per no-match query "
+                               f"({final['no_match_queries']} queries)"},
+        "personalisation never lowers ndcg@10": {
+            "holds": personal >= plain,
+            "detail": f"{personal:.4f} with a user vs {plain:.4f} without; lower on {lowered} queries"},
+    }
+
+
+def _row(name: str, r: dict[str, Any]) -> str:
+    cells = [f"{r.get(m, 0.0):.4f}" for m in METRICS]
+    lat = r["latency_ms"]
+    return (f"| {name} | {' | '.join(cells)} | {r['zero_result_rate']:.3f} | {r['filler_per_no_match_query']:.1f} "
+            f"| {lat['p50']:.1f} / {lat['p99']:.1f} |")
+
+
+def _table(res: dict[str, Any]) -> list[str]:
+    lines = ["| row | nDCG@10 | P@5 (E) | P@5 (E+S) | MRR | recall@50 | zero-result | filler | ms p50 / p99 |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    return lines + [_row(name, r) for name, r in res.items()]
+
+
+def _kinds(res: dict[str, Any]) -> list[str]:
+    kinds = sorted({k for r in res.values() for k in r["by_kind"]} | {b for r in res.values() for b in r["by_band"]})
+    lines = ["| nDCG@10 by kind | " + " | ".join(res) + " |", "|---|" + "---|" * len(res)]
+    for k in kinds:
+        cells = []
+        for r in res.values():
+            sub = r["by_kind"].get(k) or r["by_band"].get(k)
+            cells.append(f"{sub['ndcg@10']:.3f} ({sub['queries']})" if sub else "-")
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    res = doc["results"]
+    out = [f"# Search on judged queries ({doc['split']} split)", "",
+           f"{doc['queries']} queries over {', '.join(doc['catalogs'])}; {doc['judged_pairs']} judged pairs in all "
+           "splits. Queries without an Exact product (the no-match kind) count only for the filler column. "
+           "Unjudged results count as Irrelevant.", ""]
+    for scope, rows in res.items():
+        out += [f"## {scope}", "", *_table(rows), "", *_kinds(rows), ""]
+    out += ["## Targets (issue 17, on all catalogs)", ""]
+    out += [f"- {'holds' if c['holds'] else 'FAILS'}: {name} ({c['detail']})" for name, c in doc["targets"].items()]
+    return "\n".join(out) + "\n"
