@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from api.deps import IndexDep, StateDep, StoreDep
 from api.errors import NotFoundError
 from api.explain import QUERIES, explain
+from api.limits import GraphSlotDep
 from api.models import CypherQuery, Explanation, ExplanationPath, PathNode, PathRelationship
 from api.routes.params import ProductIdPath, UserIdPath
 from api.routes.products import product_index
@@ -16,13 +17,17 @@ from api.routes.products import product_index
 router = APIRouter(tags=["explanations"])
 
 
-@router.get("/users/{user_id}/explanations/{product_id}", response_model=Explanation)
+@router.get("/users/{user_id}/explanations/{product_id}", response_model=Explanation,
+            responses={503: {"description": "every graph slot is taken (Retry-After says when to retry), "
+                             "or the graph is unavailable"}})
 def get_explanation(
     user_id: UserIdPath, product_id: ProductIdPath, index: IndexDep, state: StateDep, store: StoreDep,
+    _slot: GraphSlotDep,
     limit: Annotated[int, Query(ge=1, le=20, description="paths to return")] = 5,
 ) -> Explanation:
     """The best graph paths (at most 3 hops) between the user and the product, as nodes and relationships,
-    each with the parameterised Cypher that shows it in Neo4j Browser. Reads the graph store."""
+    each with the parameterised Cypher that shows it in Neo4j Browser. Reads the graph store: at most
+    ``graph_concurrency`` at once, more are answered 503 with Retry-After."""
     product_index(index, product_id)
     if user_id not in index.catalog.user_index and user_id not in state.recent:
         raise NotFoundError(f"unknown user {user_id!r}")
