@@ -1,0 +1,223 @@
+"""Events benchmark: acknowledged events per second and their latency, with explanation clients beside.
+
+    .venv/bin/python bench/events.py --duration 20                       # embedded store, about 1 minute
+    .venv/bin/python bench/events.py --neo4j-uri bolt://127.0.0.1:7687 --neo4j-password ...   # and Neo4j
+
+What it does, per store (the embedded one; Neo4j too when ``--neo4j-uri`` is given):
+
+1. The API in its own process (``create_app`` under uvicorn, one worker, a fresh event log) on the home of
+   ``bench/apiserver.py`` (the shipped sample, quickstart-trained once).
+2. ``--explain-clients`` threads (8) asking for explanations of random (user, product) pairs in a loop; a 503
+   (every graph slot taken) is retried after 0.1 s, sooner than its Retry-After asks, to press harder.
+3. ``wrk`` posting events for ``--duration`` seconds over ``--concurrency`` connections: each event a new user
+   (so the graph check below can count them), product and type cycling through the catalog. An event is
+   acknowledged when answered 202: it is then on disk (group commit) and in the user's recommendations.
+4. After the load: the time until the graph writer's backlog (``cartograph_events_backlog``) is empty, then the
+   server is stopped and the graph is counted: every acknowledged event must be an edge there.
+
+Writes ``bench/results/events.json`` and prints a markdown table. Needs ``wrk``. The machine's load average
+is recorded before and after: on a shared machine every figure is inflated by the other work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from apiserver import RESULTS, ROOT, cartograph, ensure_home, machine, metric, sample_ids, start_server
+
+WRK_EVENTS = r"""
+local threadn = 0
+local types = {"view", "view", "view", "cart", "purchase"}
+setup = function(thread)
+  thread:set("tid", threadn)
+  threadn = threadn + 1
+end
+init = function(args)
+  products = {}
+  for line in io.lines(args[1]) do table.insert(products, line) end
+  n = #products
+  prefix = args[2]
+  counter = 0
+end
+request = function()
+  counter = counter + 1
+  local body = string.format('{"user_id":"%s-%d-%d","product_id":"%s","type":"%s"}', prefix, tid, counter,
+                             products[(counter * 7919) % n + 1], types[counter % 5 + 1])
+  return wrk.format("POST", "/events", {["Content-Type"] = "application/json"}, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format(
+    'RESULT {"p50_ms": %.3f, "p90_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f, "requests": %d, "seconds": %.3f, ' ..
+    '"non_2xx": %d, "connect_errors": %d, "read_errors": %d, "timeouts": %d}\n',
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000, summary.requests, summary.duration / 1e6, summary.errors.status,
+    summary.errors.connect, summary.errors.read, summary.errors.timeout))
+end
+"""
+
+
+def wrk_events(base: str, products: list[str], prefix: str, connections: int, seconds: int, threads: int
+               ) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        script, product_file = Path(tmp) / "events.lua", Path(tmp) / "products.txt"
+        script.write_text(WRK_EVENTS)
+        product_file.write_text("\n".join(products) + "\n")
+        out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+                              "-s", str(script), base, "--", str(product_file), prefix],
+                             capture_output=True, text=True, check=True).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("RESULT "))
+    result: dict[str, Any] = json.loads(line[len("RESULT "):])
+    errors = result["non_2xx"] + result["read_errors"] + result["timeouts"]
+    result["acknowledged"] = result["requests"] - result["non_2xx"]
+    result["acks_per_s"] = round(result["acknowledged"] / result["seconds"], 1)
+    result["errors"] = errors
+    return result
+
+
+class ExplainClients:
+    """Threads asking for explanations in a loop, counting answers by status."""
+
+    def __init__(self, base: str, users: list[str], products: list[str], clients: int) -> None:
+        self.netloc = urllib.parse.urlparse(base).netloc
+        self.users, self.products, self.clients = users, products, clients
+        self.counts: dict[str, int] = {}
+        self.latencies: list[float] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(clients)]
+
+    def _run(self, seed: int) -> None:
+        rng = random.Random(seed)
+        conn = http.client.HTTPConnection(self.netloc, timeout=30)
+        while not self._stop.is_set():
+            path = f"/users/{urllib.parse.quote(rng.choice(self.users))}/explanations/" \
+                   f"{urllib.parse.quote(rng.choice(self.products))}"
+            start = time.perf_counter()
+            try:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                response.read()
+                status = str(response.status)
+            except OSError as e:
+                status = type(e).__name__
+                conn.close()
+                conn = http.client.HTTPConnection(self.netloc, timeout=30)
+            with self._lock:
+                self.counts[status] = self.counts.get(status, 0) + 1
+                if status == "200":
+                    self.latencies.append(time.perf_counter() - start)
+            if status == "503":
+                self._stop.wait(0.1)
+
+    def __enter__(self) -> ExplainClients:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+
+
+def count_in_graph(settings: dict[str, Any], prefix: str) -> int:
+    from kg.config import Settings
+    from kg.store import open_store
+
+    with open_store(Settings(**settings), read_only=settings["store_backend"] == "embedded") as store:
+        rows = store.query("MATCH (u:User)-[r]->(:Product) WHERE u.id STARTS WITH $prefix RETURN count(r) AS n",
+                           {"prefix": prefix + "-"})
+    return int(rows[0]["n"])
+
+
+def run_store(name: str, settings: dict[str, Any], home: Path, args: argparse.Namespace) -> dict[str, Any]:
+    users, products = sample_ids(home)
+    prefix = f"bench{int(time.time())}"
+    print(f"== {name}", flush=True)
+    proc, base = start_server(settings)
+    try:
+        wrk_events(base, products, f"{prefix}warm", 4, 3, 1)
+        load_before = os.getloadavg()
+        with ExplainClients(base, users, products, args.explain_clients) as explainers:
+            events = wrk_events(base, products, prefix, args.concurrency, args.duration, args.wrk_threads)
+        load_after = os.getloadavg()
+        start = time.monotonic()
+        while metric(base, "cartograph_events_backlog") > 0 and time.monotonic() - start < 300:
+            time.sleep(0.2)
+        drain_s = time.monotonic() - start
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    in_graph = count_in_graph(settings, prefix)
+    lat = sorted(explainers.latencies)
+    result = {
+        "store": name, "concurrency": args.concurrency, "duration_s": args.duration, "events": events,
+        "explain": {"clients": args.explain_clients, "answers": explainers.counts,
+                    "ok_per_s": round(len(lat) / events["seconds"], 1),
+                    "p50_ms": round(lat[len(lat) // 2] * 1000, 1) if lat else None,
+                    "p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 1) if lat else None},
+        "backlog_drained_s": round(drain_s, 2), "in_graph": in_graph,
+        "lost": max(0, events["acknowledged"] - in_graph),
+        "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in load_after],
+    }
+    print(json.dumps(result, indent=1), flush=True)
+    return result
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    lines = ["| store | connections | acks/s | p50 ms | p99 ms | errors | explanations 200/s (503s) "
+             "| backlog drained s | acked / in graph | load avg (1 min) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in doc["runs"]:
+        e, x = r["events"], r["explain"]
+        lines.append(f"| {r['store']} | {r['concurrency']} | {e['acks_per_s']:,.0f} | {e['p50_ms']:.1f} "
+                     f"| {e['p99_ms']:.1f} | {e['errors']} | {x['ok_per_s']} ({x['answers'].get('503', 0)}) "
+                     f"| {r['backlog_drained_s']} | {e['acknowledged']:,} / {r['in_graph']:,} "
+                     f"| {r['loadavg_before'][0]} -> {r['loadavg_after'][0]} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", type=Path, default=ROOT / "var" / "bench-events")
+    parser.add_argument("--duration", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--wrk-threads", type=int, default=1)
+    parser.add_argument("--explain-clients", type=int, default=8)
+    parser.add_argument("--neo4j-uri", default=None, help="also run on this Neo4j (the sample is ingested)")
+    parser.add_argument("--neo4j-user", default="neo4j")
+    parser.add_argument("--neo4j-password", default=None)
+    parser.add_argument("--out", type=Path, default=RESULTS / "events.json")
+    args = parser.parse_args()
+    home = args.home.resolve()
+    ensure_home(home, {"CARTOGRAPH_STORE_BACKEND": "embedded"})
+    common = {"home": str(home), "bundle_watch_s": 0, "serve_threads": 1}
+    runs = [run_store("embedded", {**common, "store_backend": "embedded", "neo4j_uri": None,
+                                   "event_log_dir": tempfile.mkdtemp(prefix="events-")}, home, args)]
+    if args.neo4j_uri:
+        neo4j = {"store_backend": "neo4j", "neo4j_uri": args.neo4j_uri, "neo4j_user": args.neo4j_user,
+                 "neo4j_password": args.neo4j_password}
+        env = {"CARTOGRAPH_HOME": str(home), **{f"CARTOGRAPH_{k.upper()}": str(v) for k, v in neo4j.items()}}
+        cartograph("ingest", str(ROOT / "data" / "sample"), "--no-progress", env=env)
+        runs.append(run_store("neo4j", {**common, **neo4j, "event_log_dir": tempfile.mkdtemp(prefix="events-")},
+                              home, args))
+    doc = {"machine": machine(), "runs": runs,
+           "note": "measured on a shared machine (see the load averages), not an idle one"}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(markdown(doc))
+
+
+if __name__ == "__main__":
+    main()
