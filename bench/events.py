@@ -7,12 +7,14 @@ What it does, per store (the embedded one; Neo4j too when ``--neo4j-uri`` is giv
 
 1. The API in its own process (``create_app`` under uvicorn, one worker, a fresh event log) on the home of
    ``bench/apiserver.py`` (the shipped sample, quickstart-trained once).
-2. ``--explain-clients`` threads (8) asking for explanations of random (user, product) pairs in a loop; a 503
-   (every graph slot taken) is retried after 0.1 s, sooner than its Retry-After asks, to press harder.
-3. ``wrk`` posting events for ``--duration`` seconds over ``--concurrency`` connections: each event a new user
-   (so the graph check below can count them), product and type cycling through the catalog. An event is
-   acknowledged when answered 202: it is then on disk (group commit) and in the user's recommendations.
-4. After the load: the time until the graph writer's backlog (``cartograph_events_backlog``) is empty, then the
+2. Two phases of ``--duration`` seconds each: ``wrk`` posting events over ``--concurrency`` connections alone,
+   then the same with ``--explain-clients`` threads (8) asking for explanations of random (user, product) pairs
+   in a loop beside it (a 503, every graph slot taken, is retried after 0.1 s, sooner than its Retry-After
+   asks, to press harder). Each event is a new user (so the graph check below can count them), product and
+   type cycling through the catalog. An event is acknowledged when answered 202: it is then on disk (group
+   commit) and in the user's recommendations. The server's CPU seconds per acknowledged event are recorded
+   beside the rate: on a shared machine the rate says more about the other work than about the service.
+3. After the load: the time until the graph writer's backlog (``cartograph_events_backlog``) is empty, then the
    server is stopped and the graph is counted: every acknowledged event must be an edge there.
 
 Writes ``bench/results/events.json`` and prints a markdown table. Needs ``wrk``. The machine's load average
@@ -34,6 +36,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+import psutil
 from apiserver import RESULTS, ROOT, cartograph, ensure_home, machine, metric, sample_ids, start_server
 
 WRK_EVENTS = r"""
@@ -141,6 +144,32 @@ def count_in_graph(settings: dict[str, Any], prefix: str) -> int:
     return int(rows[0]["n"])
 
 
+def server_cpu_s(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def phase(base: str, pid: int, users: list[str], products: list[str], prefix: str, clients: int,
+          args: argparse.Namespace) -> dict[str, Any]:
+    """One load: wrk posting events, ``clients`` explanation clients beside; with the server's CPU seconds."""
+    load_before, cpu_before = os.getloadavg(), server_cpu_s(pid)
+    with ExplainClients(base, users, products, clients) as explainers:
+        events = wrk_events(base, products, prefix, args.concurrency, args.duration, args.wrk_threads)
+    cpu = server_cpu_s(pid) - cpu_before
+    lat = sorted(explainers.latencies)
+    return {
+        "explain_clients": clients, "events": events,
+        "explain": {"answers": explainers.counts, "ok_per_s": round(len(lat) / events["seconds"], 1),
+                    "p50_ms": round(lat[len(lat) // 2] * 1000, 1) if lat else None,
+                    "p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 1) if lat else None},
+        # CPU the server spent per acknowledged event (explanations included when they ran): a figure that
+        # other work on a shared machine inflates far less than the rate does.
+        "server_cpu_s": round(cpu, 2), "server_cpu_ms_per_ack": round(1000 * cpu / max(1, events["acknowledged"]), 3),
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 def run_store(name: str, settings: dict[str, Any], home: Path, args: argparse.Namespace) -> dict[str, Any]:
     users, products = sample_ids(home)
     prefix = f"bench{int(time.time())}"
@@ -148,10 +177,8 @@ def run_store(name: str, settings: dict[str, Any], home: Path, args: argparse.Na
     proc, base = start_server(settings)
     try:
         wrk_events(base, products, f"{prefix}warm", 4, 3, 1)
-        load_before = os.getloadavg()
-        with ExplainClients(base, users, products, args.explain_clients) as explainers:
-            events = wrk_events(base, products, prefix, args.concurrency, args.duration, args.wrk_threads)
-        load_after = os.getloadavg()
+        phases = [phase(base, proc.pid, users, products, f"{prefix}a", 0, args),
+                  phase(base, proc.pid, users, products, f"{prefix}x", args.explain_clients, args)]
         start = time.monotonic()
         while metric(base, "cartograph_events_backlog") > 0 and time.monotonic() - start < 300:
             time.sleep(0.2)
@@ -159,32 +186,28 @@ def run_store(name: str, settings: dict[str, Any], home: Path, args: argparse.Na
     finally:
         proc.terminate()
         proc.wait(60)
-    in_graph = count_in_graph(settings, prefix)
-    lat = sorted(explainers.latencies)
-    result = {
-        "store": name, "concurrency": args.concurrency, "duration_s": args.duration, "events": events,
-        "explain": {"clients": args.explain_clients, "answers": explainers.counts,
-                    "ok_per_s": round(len(lat) / events["seconds"], 1),
-                    "p50_ms": round(lat[len(lat) // 2] * 1000, 1) if lat else None,
-                    "p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 1) if lat else None},
-        "backlog_drained_s": round(drain_s, 2), "in_graph": in_graph,
-        "lost": max(0, events["acknowledged"] - in_graph),
-        "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in load_after],
-    }
+    for p in phases:
+        tag = f"{prefix}{'x' if p['explain_clients'] else 'a'}"
+        p["in_graph"] = count_in_graph(settings, tag)
+        p["lost"] = max(0, p["events"]["acknowledged"] - p["in_graph"])
+    result = {"store": name, "concurrency": args.concurrency, "duration_s": args.duration, "phases": phases,
+              "backlog_drained_s": round(drain_s, 2)}
     print(json.dumps(result, indent=1), flush=True)
     return result
 
 
 def markdown(doc: dict[str, Any]) -> str:
-    lines = ["| store | connections | acks/s | p50 ms | p99 ms | errors | explanations 200/s (503s) "
-             "| backlog drained s | acked / in graph | load avg (1 min) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| store | explanation clients | connections | acks/s | p50 ms | p99 ms | errors "
+             "| server CPU ms / ack | explanations 200/s (503s) | acked / in graph | load avg (1 min) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in doc["runs"]:
-        e, x = r["events"], r["explain"]
-        lines.append(f"| {r['store']} | {r['concurrency']} | {e['acks_per_s']:,.0f} | {e['p50_ms']:.1f} "
-                     f"| {e['p99_ms']:.1f} | {e['errors']} | {x['ok_per_s']} ({x['answers'].get('503', 0)}) "
-                     f"| {r['backlog_drained_s']} | {e['acknowledged']:,} / {r['in_graph']:,} "
-                     f"| {r['loadavg_before'][0]} -> {r['loadavg_after'][0]} |")
+        for p in r["phases"]:
+            e, x = p["events"], p["explain"]
+            lines.append(f"| {r['store']} | {p['explain_clients']} | {r['concurrency']} | {e['acks_per_s']:,.0f} "
+                         f"| {e['p50_ms']:.1f} | {e['p99_ms']:.1f} | {e['errors']} | {p['server_cpu_ms_per_ack']} "
+                         f"| {x['ok_per_s']} ({x['answers'].get('503', 0)}) "
+                         f"| {e['acknowledged']:,} / {p['in_graph']:,} "
+                         f"| {p['loadavg_before'][0]} -> {p['loadavg_after'][0]} |")
     return "\n".join(lines)
 
 
