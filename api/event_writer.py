@@ -28,7 +28,7 @@ log = logging.getLogger("cartograph.api")
 class GraphWriter:
     """Writes the log's events into ``store``; :meth:`start` it, :meth:`stop` it (see the module docstring)."""
 
-    def __init__(self, events: EventLog, store: GraphStore, *, batch: int = 5000, linger_s: float = 0.05,
+    def __init__(self, events: EventLog, store: GraphStore, *, batch: int = 5000, linger_s: float = 1.0,
                  min_backoff_s: float = 0.2, max_backoff_s: float = 5.0) -> None:
         self.events = events
         self.store = store

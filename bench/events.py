@@ -14,7 +14,9 @@ What it does, per store (the embedded one; Neo4j too when ``--neo4j-uri`` is giv
    type cycling through the catalog. An event is acknowledged when answered 202: it is then on disk (group
    commit) and in the user's recommendations. The server's CPU seconds per acknowledged event are recorded
    beside the rate: on a shared machine the rate says more about the other work than about the service.
-3. After the load: the time until the graph writer's backlog (``cartograph_events_backlog``) is empty, then the
+3. In this process, the CPU per event of the log's group commit and of the graph writer's batches
+   (``--parts-only`` runs just these and adds them to an existing result file).
+4. After the load: the time until the graph writer's backlog (``cartograph_events_backlog``) is empty, then the
    server is stopped and the graph is counted: every acknowledged event must be an edge there.
 
 Writes ``bench/results/events.json`` and prints a markdown table. Needs ``wrk``. The machine's load average
@@ -196,6 +198,57 @@ def run_store(name: str, settings: dict[str, Any], home: Path, args: argparse.Na
     return result
 
 
+def parts() -> dict[str, Any]:
+    """CPU per event of the two pieces behind the HTTP layer, in this process: the log's group commit (5000
+    appends, 16 in flight) and the graph writer's batch write (batches of 100, 1000, 5000 into a fresh
+    embedded store opened as the API opens it)."""
+    import asyncio
+    import resource
+
+    from api.eventlog import EventLog, LoggedEvent
+    from api.events import store_events
+    from kg.config import Settings
+    from kg.store import open_store
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        log = EventLog(Path(tmp) / "log").open()
+
+        async def burst(n: int, in_flight: int) -> None:
+            gate = asyncio.Semaphore(in_flight)
+
+            async def one(i: int) -> None:
+                async with gate:
+                    await log.append_async(f"u{i}", "P1", "view", i)
+
+            await asyncio.gather(*(one(i) for i in range(n)))
+
+        c0, t0 = cpu(), time.perf_counter()
+        asyncio.run(burst(5000, 16))
+        out["log_append"] = {"events": 5000, "per_s_wall": round(5000 / (time.perf_counter() - t0)),
+                             "cpu_ms_per_event": round(1000 * (cpu() - c0) / 5000, 3)}
+        log.close()
+        store = open_store(Settings(home=Path(tmp) / "home", store_backend="embedded", neo4j_uri=None), shared=True)
+        store.init_schema()
+        store.upsert_nodes("Product", [{"id": f"P{i}", "title": "x", "active": True} for i in range(2000)])
+        seq = 0
+        for size in (100, 1000, 5000):
+            batch = [LoggedEvent(seq + i + 1, f"user{seq + i}", f"P{i % 2000}", ("view", "purchase")[i % 2], i)
+                     for i in range(size)]
+            seq += size
+            c0, t0 = cpu(), time.perf_counter()
+            store_events(store, batch)
+            out[f"graph_batch_{size}"] = {"per_s_wall": round(size / (time.perf_counter() - t0)),
+                                          "cpu_ms_per_event": round(1000 * (cpu() - c0) / size, 3)}
+        store.close()
+    print(json.dumps(out), flush=True)
+    return out
+
+
 def markdown(doc: dict[str, Any]) -> str:
     lines = ["| store | explanation clients | connections | acks/s | p50 ms | p99 ms | errors "
              "| server CPU ms / ack | explanations 200/s (503s) | acked / in graph | load avg (1 min) |",
@@ -222,7 +275,13 @@ def main() -> None:
     parser.add_argument("--neo4j-user", default="neo4j")
     parser.add_argument("--neo4j-password", default=None)
     parser.add_argument("--out", type=Path, default=RESULTS / "events.json")
+    parser.add_argument("--parts-only", action="store_true", help="only the in-process parts (no server)")
     args = parser.parse_args()
+    if args.parts_only:
+        doc = json.loads(args.out.read_text()) if args.out.is_file() else {}
+        doc["parts"] = {"machine": machine(), **parts()}
+        args.out.write_text(json.dumps(doc, indent=2) + "\n")
+        return
     home = args.home.resolve()
     ensure_home(home, {"CARTOGRAPH_STORE_BACKEND": "embedded"})
     common = {"home": str(home), "bundle_watch_s": 0, "serve_threads": 1}
@@ -235,7 +294,7 @@ def main() -> None:
         cartograph("ingest", str(ROOT / "data" / "sample"), "--no-progress", env=env)
         runs.append(run_store("neo4j", {**common, **neo4j, "event_log_dir": tempfile.mkdtemp(prefix="events-")},
                               home, args))
-    doc = {"machine": machine(), "runs": runs,
+    doc = {"machine": machine(), "runs": runs, "parts": {"machine": machine(), **parts()},
            "note": "measured on a shared machine (see the load averages), not an idle one"}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2) + "\n")

@@ -85,8 +85,9 @@ class Settings(BaseSettings):
     event_commit_max: int = Field(1000, ge=1, le=100_000, description="events at most in one fsync")
     event_segment_mb: int = Field(16, ge=1, le=4096, description="the log starts a new file past this size")
     event_writer_batch: int = Field(5000, ge=1, le=100_000, description="events per graph write at most")
-    event_writer_linger_s: float = Field(0.05, ge=0, le=60, description="how long the graph writer gathers "
-                                         "events after the first one arrives, before writing them in one batch")
+    event_writer_linger_s: float = Field(1.0, ge=0, le=60, description="how long the graph writer gathers "
+                                         "events after the first one arrives, before writing them in one batch "
+                                         "(each batch has a fixed cost: fewer, larger ones)")
     graph_concurrency: int = Field(2, ge=1, le=256, description="graph-bound requests (explanations) in flight "
                                    "at once; more are answered 503 with Retry-After, so they cannot starve "
                                    "events and cached answers")
