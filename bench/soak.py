@@ -87,7 +87,8 @@ class Window:
         self.outcomes[kind][outcome] += 1
         self.latencies.setdefault(kind, []).append(seconds)
 
-    def summary(self, t: float, rss: int) -> dict[str, Any]:
+    def summary(self, t: float, rss: int, loadavg: float) -> dict[str, Any]:
+        """Outcomes of the requests started in this interval (call once all of them have finished)."""
         errors = sum(n for kind in self.outcomes.values() for o, n in kind.items() if o not in ("ok", "shed"))
         shed = sum(kind.get("shed", 0) for kind in self.outcomes.values())
         answered = sum(sum(kind.values()) for kind in self.outcomes.values())
@@ -98,7 +99,7 @@ class Window:
                              "p99_ms": round(values[int(len(values) * 0.99)] * 1000, 1)}
         return {"t_s": round(t), "started": self.started, "answered": answered, "errors": errors, "shed": shed,
                 "rss_mb": round(rss / 2**20, 1), "outcomes": self.outcomes, "latency": latency,
-                "loadavg_1m": round(os.getloadavg()[0], 2)}
+                "loadavg_1m": round(loadavg, 2)}
 
 
 async def one(session: aiohttp.ClientSession, base: str, kind: str, request: tuple[str, str, Any],
@@ -120,7 +121,7 @@ async def soak(base: str, pid: int, load: Load, args: argparse.Namespace) -> lis
     server = psutil.Process(pid)
     kinds, weights = list(MIX), list(MIX.values())
     rng = random.Random(2)
-    timeline: list[dict[str, Any]] = []
+    closed: list[tuple[float, int, float, Window]] = []  # (t, server RSS, load average, requests started)
     window = Window()
     timeout = aiohttp.ClientTimeout(total=args.timeout)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=256)) as session:
@@ -138,15 +139,16 @@ async def soak(base: str, pid: int, load: Load, args: argparse.Namespace) -> lis
                 window.started += 1
             sent += due
             if now >= next_report:
-                timeline.append(window.summary(now - start, server.memory_info().rss))
-                print(json.dumps({k: v for k, v in timeline[-1].items() if k not in ("outcomes", "latency")}),
+                closed.append((now - start, server.memory_info().rss, os.getloadavg()[0], window))
+                print(json.dumps({"t_s": round(now - start), "started": window.started,
+                                  "rss_mb": round(closed[-1][1] / 2**20, 1), "loadavg_1m": closed[-1][2]}),
                       flush=True)
                 window = Window()
                 next_report += args.interval
             await asyncio.sleep(0.005)
-        await asyncio.gather(*tasks)
-        timeline.append(window.summary(time.monotonic() - start, server.memory_info().rss))
-    return timeline
+        closed.append((time.monotonic() - start, server.memory_info().rss, os.getloadavg()[0], window))
+        await asyncio.gather(*tasks)  # each request is counted in the interval it started in
+    return [w.summary(t, rss, load) for t, rss, load, w in closed]
 
 
 def markdown(doc: dict[str, Any]) -> str:
