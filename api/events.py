@@ -5,9 +5,10 @@ Event types map to the schema's interaction relationships. The schema has no car
 would teach the next training run purchases that abandoned carts never became). In memory it keeps its own
 type and weighs between a view and a purchase when recent items are pooled into the user's vector.
 
-When the graph cannot take an event (a rebuild job holds the embedded graph, Neo4j is down), the event is
-appended to a spool file (``<home>/events/pending.jsonl``, flushed to disk) and written to the graph, in
-order, before the next event that finds the graph available: an accepted event is never lost.
+An event is acknowledged once it is in the event log on disk (:mod:`api.eventlog`, group commit); the graph
+writer (:mod:`api.event_writer`) writes it into the graph in batches, in the background, with
+:func:`store_events`. While the graph cannot take events (a rebuild job holds the embedded graph, Neo4j is
+down) they wait in the log: an acknowledged event is never lost.
 
 The in-memory buffer is what makes an event count at once, without retraining: the last
 ``settings.recent_items`` events per user, for at most ``max_users`` users (least recently active dropped).
@@ -16,14 +17,12 @@ It is per process: several API replicas each see their own users' events until t
 
 from __future__ import annotations
 
-import json
-import os
 import threading
-import time
 from collections import OrderedDict, deque
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass
 
+from api.eventlog import LoggedEvent
 from kg.schema import NodeLabel, RelType
 from kg.store import GraphStore
 
@@ -83,82 +82,23 @@ class RecentEvents:
             return len(self._users)
 
 
-def store_event(store: GraphStore, user_id: str, product_id: str, event_type: str, ts: int | None) -> str:
-    """Write one event to the graph: the user node (created if new) and its interaction edge.
+def store_events(store: GraphStore, events: Sequence[LoggedEvent]) -> int:
+    """Write a batch of events to the graph, in log order, on one held connection: the user nodes (created if
+    new), then one edge upsert per relationship type. Returns how many events named a product the graph does
+    not hold (nothing is written for those).
 
-    ``ts`` (epoch seconds, now when absent) is the time of the latest event of that type for the pair.
-    Returns the relationship type written.
+    The edge's ``ts`` is that of the pair's last event of the type in log order, as if written one by one
+    (within a batch only the last row per pair is sent: one ``MERGE`` per pair). Upserts: writing the same
+    batch twice (a crash between the write and the checkpoint) leaves the graph as after once.
     """
-    rel = EVENT_RELATIONSHIP[event_type]
-    store.upsert_nodes(NodeLabel.USER, [{"id": user_id}])
-    store.upsert_relationships(rel, [{"src": user_id, "dst": product_id, "ts": int(ts if ts is not None
-                                                                                    else time.time())}])
-    return rel.value
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    """One event as the graph gets it (``ts`` resolved)."""
-
-    user_id: str
-    product_id: str
-    type: str
-    ts: int
-
-
-class EventSpool:
-    """Events accepted while the graph was unavailable: a JSON-lines file, written to the graph in order by
-    :meth:`drain` before newer events. Thread-safe within the process; one API process per spool file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
-
-    @property
-    def lock(self) -> threading.Lock:
-        """Held by every write of the spool file; erasing a user (api/privacy.py) holds it while it rewrites it."""
-        return self._lock
-
-    def append(self, event: StoredEvent) -> None:
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(asdict(event)) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-
-    def __len__(self) -> int:
-        with self._lock:
-            return self._count()
-
-    def _count(self) -> int:
-        if not self.path.is_file():
-            return 0
-        with self.path.open(encoding="utf-8") as f:
-            return sum(1 for line in f if line.strip())
-
-    def drain(self, store: GraphStore) -> int:
-        """Write the spooled events to the graph, oldest first; returns how many. Stops at the first failure
-        (the StoreError propagates) and keeps the events not yet written, so none is lost or doubled:
-        events are upserts, so one written just before a crash and again after is written once."""
-        with self._lock:
-            if not self.path.is_file():
-                return 0
-            lines = [line for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
-            done = 0
-            try:
-                for line in lines:
-                    event = StoredEvent(**json.loads(line))
-                    store_event(store, event.user_id, event.product_id, event.type, event.ts)
-                    done += 1
-            finally:
-                self._rewrite(lines[done:])
-            return done
-
-    def _rewrite(self, lines: list[str]) -> None:
-        if not lines:
-            self.path.unlink(missing_ok=True)
-            return
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        os.replace(tmp, self.path)
+    users = {event.user_id: None for event in events}
+    edges: dict[RelType, dict[tuple[str, str], int]] = {}
+    for event in events:
+        edges.setdefault(EVENT_RELATIONSHIP[event.type], {})[(event.user_id, event.product_id)] = event.ts
+    missing = 0
+    with store.holding():
+        store.upsert_nodes(NodeLabel.USER, [{"id": user} for user in users])
+        for rel, pairs in edges.items():
+            result = store.upsert_relationships(rel, [{"src": u, "dst": p, "ts": ts} for (u, p), ts in pairs.items()])
+            missing += result.missing_endpoints
+    return missing

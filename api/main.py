@@ -3,7 +3,7 @@
 Nothing happens at import. The lifespan, at startup: builds the settings (unless given), sets the torch
 threads, opens the graph store (an unreachable store is reported by ``/ready`` as degraded, not fatal), loads
 the query encoder, builds the serving index of the current bundle (no bundle: the service starts unready
-and ``POST /admin/reload`` can load one later) and writes events an earlier run spooled to disk. Errors
+and ``POST /admin/reload`` can load one later), opens the event log and starts its graph writer. Errors
 raised as :class:`api.errors.ApiError` become ``{"detail": message}`` with their status; a store failure
 becomes 503; :mod:`api.contract` holds these handlers, the body limit and the rest of the error contract.
 """
@@ -74,13 +74,14 @@ def create_app(settings: Settings | None = None, *, loader: IndexLoader | None =
         enc = encoder if encoder is not None else await anyio.to_thread.run_sync(_load_encoder, s)
         state = ServiceState(s, st, metrics, enc, loader or default_loader)
         await anyio.to_thread.run_sync(state.load_initial)
-        await anyio.to_thread.run_sync(state.drain_spool)  # events a previous run spooled and did not write
+        await anyio.to_thread.run_sync(state.start_events)  # the event log and its graph writer
         state.start_watching()  # a bundle published by a rebuild is picked up without a call
         app.state.service = state
         try:
             yield
         finally:
             state.stop_watching()
+            await anyio.to_thread.run_sync(state.stop_events)
             if store is None:  # a store passed in belongs to the caller
                 state.close()
             blas_limits.restore_original_limits()

@@ -38,6 +38,10 @@ class ApiMetrics:
         self.bundle_products = Gauge("cartograph_bundle_products", "Products in the serving index",
                                      registry=self.registry)
         self.events = Counter("cartograph_events", "Feedback events accepted", ["type"], registry=self.registry)
+        self.events_backlog = Gauge("cartograph_events_backlog", "Events in the event log not yet written into "
+                                    "the graph", registry=self.registry)
+        self.graph_busy = Counter("cartograph_graph_busy", "Graph-bound requests refused with 503 because every "
+                                  "graph slot was taken", registry=self.registry)
         self.reloads = Counter("cartograph_reloads", "Bundle reloads", ["outcome"], registry=self.registry)
         self.store_up = Gauge("cartograph_store_up", "1 when the graph store answered the last check",
                               registry=self.registry)

@@ -210,8 +210,8 @@ class EventAccepted(BaseModel):
     type: str
     stored_as: str = Field(description="relationship written to the graph (cart is stored as VIEWED)")
     recent_items: int = Field(description="events of this user now pooled into their recommendations")
-    queued: bool = Field(False, description="true (status 202) when the graph was busy or down: the event is "
-                         "spooled to disk and written to the graph, in order, when it is available again")
+    queued: bool = Field(True, description="always true: the event is in the event log on disk and is "
+                         "written to the graph, in order, by a background writer (later while a job holds it)")
 
 
 class Forgotten(BaseModel):

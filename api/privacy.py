@@ -8,8 +8,11 @@ running it again:
    the one it serves (at its next watch tick), treats the user as unknown, whatever a bundle file still holds;
 2. the user's node and every edge of it (interactions, RECOMMENDED) leave the graph, so the next training or
    rebuild does not see them;
-3. their lines leave the event files under ``<home>/events/`` (the spool; JSON lines with ``user_id``) and the
-   ingest and rebuild quarantine files under ``<home>`` (raw records: any line holding the id as a string).
+3. their lines leave the JSON-lines files under ``<home>/events/`` (an older spool) and ``<home>/feedback/``
+   (search feedback), and the ingest and rebuild quarantine files under ``<home>`` (raw records: any line
+   holding the id as a string). The event log's segments (``<home>/events/*.log``) are not rewritten under the
+   running log: its graph writer skips a forgotten user's events (:mod:`api.event_writer`), and a segment is
+   deleted once the writer has passed it.
 """
 
 from __future__ import annotations
@@ -28,9 +31,8 @@ from kg.store import GraphStore
 if TYPE_CHECKING:  # the command line imports this module: no torch at its start
     from api.serving.index import ServingIndex
 
-#: Where events are kept as JSON lines with a ``user_id`` field (the spool; an event log kept there is purged
-#: the same way).
-EVENTS_DIR = "events"
+#: Folders under the home holding JSON lines with a ``user_id`` field: an older event spool, search feedback.
+USER_LINE_DIRS = ("events", "feedback")
 
 
 @dataclass(frozen=True)
@@ -52,14 +54,14 @@ def _quarantine_files(home: Path) -> Iterator[Path]:
 
 
 def purge_user_events(settings: Settings, user_id: str) -> int:
-    """Drop the user's lines from every JSON-lines file under ``<home>/events/``; returns how many went.
+    """Drop the user's lines from every JSON-lines file under ``<home>/events/`` and ``<home>/feedback/``;
+    returns how many went.
 
     Callers that append to those files hold their lock around this call (see :func:`forget_user`).
     """
-    folder = settings.home / EVENTS_DIR
-    if not folder.is_dir():
-        return 0
-    return sum(purge_jsonl(p, user_id, key="user_id") for p in sorted(folder.rglob("*.jsonl")) if p.is_file())
+    files = [p for d in USER_LINE_DIRS for p in sorted((settings.home / d).rglob("*.jsonl"))
+             if (settings.home / d).is_dir() and p.is_file()]
+    return sum(purge_jsonl(p, user_id, key="user_id") for p in files)
 
 
 def forget_user(settings: Settings, store: GraphStore, user_id: str, *,

@@ -15,7 +15,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from api.events import EventSpool, RecentEvents
+from api.event_writer import GraphWriter
+from api.eventlog import EventLog
+from api.events import RecentEvents
 from api.feedback import FEEDBACK_FILE, FeedbackLog
 from api.metrics import ApiMetrics
 from api.privacy import hide_forgotten
@@ -45,10 +47,15 @@ class ServiceState:
         self.encoder = encoder
         self.loader = loader
         self.recent = RecentEvents(settings.recent_items)
-        self.spool = EventSpool(settings.home / "events" / "pending.jsonl")
         self._registry = registry_path(settings)
         self._registry_stamp: int | None = None
         self.feedback = FeedbackLog(settings.home / FEEDBACK_FILE)
+        self.events = EventLog(settings.event_log_dir, segment_bytes=settings.event_segment_mb << 20,
+                               commit_max=settings.event_commit_max,
+                               commit_window_s=settings.event_commit_window_ms / 1000)
+        self.writer: GraphWriter | None = None
+        # Graph-bound requests (explanations) in flight at once (api.limits).
+        self.graph_slots = threading.BoundedSemaphore(settings.graph_concurrency)
         self.index: ServingIndex | None = None
         self.index_error: str | None = None
         self.started = time.time()
@@ -132,8 +139,7 @@ class ServiceState:
         return True
 
     def start_watching(self) -> None:
-        """Every ``settings.bundle_watch_s`` seconds (0: never), check for a newly published bundle and write
-        spooled events to the graph if it is available again."""
+        """Every ``settings.bundle_watch_s`` seconds (0: never), check for a newly published bundle."""
         interval = self.settings.bundle_watch_s
         if interval <= 0 or self._watcher is not None:
             return
@@ -143,7 +149,6 @@ class ServiceState:
                 try:
                     self.check_for_new_bundle()
                     self.apply_forgotten()  # users erased by `cartograph forget-user` meanwhile
-                    self.drain_spool()  # spooled events reach the graph once a job lets go of it
                 except Exception:  # the watcher must outlive any one bad check
                     log.exception("bundle watcher check failed")
 
@@ -175,19 +180,27 @@ class ServiceState:
             log.info("hid %d forgotten users from the served bundle and the recent events", len(set(hidden + recent)))
         return list(dict.fromkeys(hidden + recent))
 
-    def drain_spool(self) -> int:
-        """Write events spooled while the graph was unavailable (also those left by an earlier run of the
-        service), oldest first, if the graph is available now; returns how many were written."""
-        if self.store is None or not self.spool.path.is_file():
-            return 0
-        try:
-            written = self.spool.drain(self.store)
-        except CartographError as e:  # still unavailable: they stay spooled, the next event or tick retries
-            log.info("spooled events kept, graph still unavailable: %s", str(e).splitlines()[0])
-            return 0
-        if written:
-            log.info("wrote %d spooled events to the graph", written)
-        return written
+    # -- events ---------------------------------------------------------------------------------------------
+    def start_events(self) -> None:
+        """Open the event log (cutting a torn tail a kill left), take in a spool file the API kept before the
+        log existed, and start the graph writer, which resumes from the log's checkpoint."""
+        self.events.open()
+        legacy = self.settings.home / "events" / "pending.jsonl"
+        if legacy.is_file():
+            log.info("moved %d spooled events into the event log", self.events.import_jsonl(legacy))
+        self.metrics.events_backlog.set_function(lambda: self.events.backlog)
+        if self.store is not None:
+            self.writer = GraphWriter(self.events, self.store, batch=self.settings.event_writer_batch,
+                                      linger_s=self.settings.event_writer_linger_s, forgotten=self._registry)
+            self.writer.start()
+
+    def stop_events(self) -> None:
+        """Stop the writer after a last bounded attempt at the backlog (what is left waits in the log for the
+        next start), then close the log. Safe to call twice."""
+        if self.writer is not None:
+            self.writer.stop()
+            self.writer = None
+        self.events.close()
 
     def store_status(self) -> tuple[bool, str]:
         """(reachable, message) of the graph store, checked now."""
@@ -209,6 +222,7 @@ class ServiceState:
 
     def close(self) -> None:
         self.stop_watching()
+        self.stop_events()
         if self._reload_thread is not None:
             self._reload_thread.join(timeout=60)
         if self.store is not None:

@@ -28,7 +28,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 StoreBackend = Literal["auto", "embedded", "neo4j"]
 #: Paths that default to a place under ``home`` (field -> relative path).
-DERIVED_PATHS: dict[str, str] = {"embedded_path": "graph.lbug", "data_dir": "data", "artifacts_dir": "artifacts"}
+DERIVED_PATHS: dict[str, str] = {"embedded_path": "graph.lbug", "data_dir": "data", "artifacts_dir": "artifacts",
+                                 "event_log_dir": "events"}
 
 
 class Settings(BaseSettings):
@@ -81,6 +82,21 @@ class Settings(BaseSettings):
                                           "against the search ranker's (0: search is not personalised)")
     bundle_watch_s: float = Field(5.0, ge=0, le=3600, description="how often the API checks the artifacts' "
                                   "current pointer and reloads a newly published bundle (0: only POST /admin/reload)")
+    # Events (api/eventlog.py, api/event_writer.py): acknowledged once in the append-only log on disk.
+    event_log_dir: Path = Field(Path("var/events"), description="the API's event log (default: home/events); "
+                                "one API process per directory")
+    event_commit_window_ms: float = Field(0.0, ge=0, le=100, description="group commit: how long the log "
+                                          "waits to gather more events before one fsync (0: the events that "
+                                          "arrive during the previous fsync form the next group)")
+    event_commit_max: int = Field(1000, ge=1, le=100_000, description="events at most in one fsync")
+    event_segment_mb: int = Field(16, ge=1, le=4096, description="the log starts a new file past this size")
+    event_writer_batch: int = Field(5000, ge=1, le=100_000, description="events per graph write at most")
+    event_writer_linger_s: float = Field(1.0, ge=0, le=60, description="how long the graph writer gathers "
+                                         "events after the first one arrives, before writing them in one batch "
+                                         "(each batch has a fixed cost: fewer, larger ones)")
+    graph_concurrency: int = Field(2, ge=1, le=256, description="graph-bound requests (explanations) in flight "
+                                   "at once; more are answered 503 with Retry-After, so they cannot starve "
+                                   "events and cached answers")
 
     @model_validator(mode="before")
     @classmethod

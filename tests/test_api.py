@@ -8,6 +8,7 @@ inductive path runs) and starts the app under TestClient. Text embeddings go thr
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
@@ -25,7 +26,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from api.events import EventSpool, StoredEvent
+from api.event_writer import GraphWriter
+from api.eventlog import EventLog
 from api.main import create_app
 from cartograph.cli import app as cli_app
 from cartograph.commands.quickstart import train_quick
@@ -252,7 +254,7 @@ def test_a_422_does_not_echo_a_large_input(client: TestClient) -> None:
 def test_event_fields_are_strictly_typed(client: TestClient, ts: Any) -> None:
     """JSON types as the schema declares them: 5.0 is an integer in JSON Schema, false and "5" are not."""
     body = {"user_id": "strict-user", "product_id": "B002S8TOYU", "type": "view", "ts": ts}
-    assert client.post("/events", json=body).status_code == (201 if ts is None or ts == 5.0 else 422)
+    assert client.post("/events", json=body).status_code == (202 if ts is None or ts == 5.0 else 422)
 
 
 def test_route_errors_have_the_schema_shape(client: TestClient) -> None:
@@ -313,23 +315,31 @@ def test_events_are_stored_and_change_the_next_recommendations(served: Served, c
     target = "B002S8TOYU"
     for kind in ("view", "cart", "purchase"):
         r = client.post("/events", json={"user_id": user, "product_id": target, "type": kind})
-        assert r.status_code == 201, r.text
+        assert r.status_code == 202 and r.json()["queued"], r.text
     assert r.json()["stored_as"] == "PURCHASED" and r.json()["recent_items"] == 3
-    after = client.get(f"/users/{user}/recommendations", params={"k": 10}).json()
+    after = client.get(f"/users/{user}/recommendations", params={"k": 10}).json()  # at once, from memory
     assert after["strategy"] == "personalised+recent"
     assert [i["product"]["id"] for i in after["items"]] != [i["product"]["id"] for i in before["items"]]
     assert target not in {i["product"]["id"] for i in after["items"]}  # now seen
-    # The event is in the graph: the explanation finds the direct path.
+    # The background writer puts the event into the graph: the explanation finds the direct path.
+    assert _writer(served).flush(timeout=30)
     explanation = client.get(f"/users/{user}/explanations/{target}").json()
     assert any(p["kind"] == "direct" and p["relationships"][0]["type"] == "PURCHASED" for p in explanation["paths"])
 
 
-def test_cart_is_stored_as_viewed_and_a_new_user_is_created(client: TestClient) -> None:
+def _writer(served: Served) -> GraphWriter:
+    writer = served.client.app.state.service.writer  # type: ignore[attr-defined]
+    assert isinstance(writer, GraphWriter)
+    return writer
+
+
+def test_cart_is_stored_as_viewed_and_a_new_user_is_created(served: Served, client: TestClient) -> None:
     r = client.post("/events", json={"user_id": "carter-1", "product_id": "B003H8180I", "type": "cart"})
-    assert r.status_code == 201 and r.json()["stored_as"] == "VIEWED"
+    assert r.status_code == 202 and r.json()["stored_as"] == "VIEWED"
     rec = client.get("/users/carter-1/recommendations", params={"k": 3}).json()
     assert rec["strategy"] == "pooled_items"
     assert "added to your cart" in rec["items"][0]["reason"]
+    assert _writer(served).flush(timeout=30)
     explanation = client.get("/users/carter-1/explanations/B003H8180I").json()
     assert explanation["paths"][0]["relationships"][0]["type"] == "VIEWED"
 
@@ -524,7 +534,8 @@ def test_collaborative_explanations_count_other_shoppers_and_never_name_them(ser
     for user, product in (("privacy-me", via), ("privacy-other-1", via), ("privacy-other-1", target),
                           ("privacy-other-2", via), ("privacy-other-2", target)):
         r = client.post("/events", json={"user_id": user, "product_id": product, "type": "purchase", "ts": 100})
-        assert r.status_code == 201, r.text
+        assert r.status_code == 202, r.text
+    assert served.client.app.state.service.writer.flush(timeout=30)  # type: ignore[attr-defined]
     r = client.get(f"/users/privacy-me/explanations/{target}", params={"limit": 20})
     assert r.status_code == 200, r.text
     assert "privacy-other" not in r.text
@@ -664,25 +675,31 @@ def graph_held_by_another_process(settings: Settings) -> Iterator[None]:
         child.communicate(timeout=60)  # closing stdin lets it go
 
 
-def test_while_a_job_holds_the_graph_events_are_spooled_then_written(served: Served, client: TestClient) -> None:
+def test_while_a_job_holds_the_graph_events_wait_in_the_log_then_are_written(served: Served,
+                                                                            client: TestClient) -> None:
     user = "spool-user-1"
     popular = client.get("/users/nobody/recommendations", params={"k": 2}).json()["items"]
     products = [item["product"]["id"] for item in popular]
+    writer, events = _writer(served), served.client.app.state.service.events  # type: ignore[attr-defined]
     with graph_held_by_another_process(served.settings):
-        r = client.post("/events", json={"user_id": user, "product_id": products[0], "type": "purchase", "ts": 10})
-        assert r.status_code == 202 and r.json()["queued"], r.text
-        assert r.json()["recent_items"] == 1  # it counts for recommendations at once all the same
+        for product, kind, ts in ((products[0], "purchase", 10), (products[1], "view", 20)):
+            r = client.post("/events", json={"user_id": user, "product_id": product, "type": kind, "ts": ts})
+            assert r.status_code == 202 and r.json()["queued"], r.text
+        assert r.json()["recent_items"] == 2  # they count for recommendations at once all the same
         ready = client.get("/ready").json()
         assert ready["ready"] and ready["degraded"] and not ready["store"]["reachable"]
         explained = client.get(f"/users/{user}/explanations/{products[1]}")
         assert explained.status_code == 503 and "graph store unavailable" in explained.json()["detail"]
         assert str(served.settings.home) not in explained.text and "graph.lbug" not in explained.text
         assert client.get(f"/users/{user}/recommendations").status_code == 200  # served from memory
-    spool = served.client.app.state.service.spool  # type: ignore[attr-defined]
-    assert len(spool) == 1
-    r = client.post("/events", json={"user_id": user, "product_id": products[1], "type": "view", "ts": 20})
-    assert r.status_code == 201 and not r.json()["queued"]
-    assert len(spool) == 0 and not spool.path.exists()
+        deadline = time.monotonic() + 30
+        while writer.last_error is None:  # the writer gathers for a while, then tries and is refused
+            assert time.monotonic() < deadline, "the writer did not try to write the logged events"
+            time.sleep(0.05)
+        assert not writer.flush(timeout=1.0)  # it cannot write them while the job holds the graph
+        assert events.backlog >= 2
+    assert writer.flush(timeout=30), "the writer did not write the logged events once the graph was free"
+    assert events.backlog == 0
     assert _user_edges(served, user) == [{"rel": "PURCHASED", "p": products[0], "ts": 10},
                                          {"rel": "VIEWED", "p": products[1], "ts": 20}]
 
@@ -693,37 +710,123 @@ def _user_edges(served: Served, user: str) -> list[dict[str, Any]]:
                        "ORDER BY ts", {"u": user})
 
 
-def test_events_spooled_by_an_earlier_run_are_written_at_startup(served: Served, client: TestClient) -> None:
+def test_events_logged_by_an_earlier_run_are_written_at_startup(served: Served, client: TestClient,
+                                                                tmp_path: Path) -> None:
     product = client.get("/users/nobody/recommendations", params={"k": 1}).json()["items"][0]["product"]["id"]
-    spool = EventSpool(served.settings.home / "events" / "pending.jsonl")
-    spool.append(StoredEvent("restarted-user", product, "purchase", 30))  # as a stopped API leaves it
+    settings = served.settings.model_copy(update={"event_log_dir": tmp_path / "events"})  # its own log
+    log = EventLog(settings.event_log_dir).open()
+    log.append("restarted-user", product, "purchase", 30)  # as a stopped API leaves it: logged, not written
+    log.close()
+    legacy = served.settings.home / "events" / "pending.jsonl"  # the spool file of the API before the log
+    legacy.write_text(f'{{"user_id": "spooled-user", "product_id": "{product}", "type": "view", "ts": 31}}\n')
     encoder = served.client.app.state.service.encoder  # type: ignore[attr-defined]  (share the loaded model)
-    with TestClient(create_app(served.settings, encoder=encoder)):
-        assert not spool.path.exists()
+    with TestClient(create_app(settings, encoder=encoder)) as restarted:
+        assert restarted.app.state.service.writer.flush(timeout=30)  # type: ignore[attr-defined]
+        assert not legacy.exists()
     assert _user_edges(served, "restarted-user") == [{"rel": "PURCHASED", "p": product, "ts": 30}]
+    assert _user_edges(served, "spooled-user") == [{"rel": "VIEWED", "p": product, "ts": 31}]
 
 
-def test_spooled_events_are_written_when_the_graph_is_free_again_without_a_call(served: Served) -> None:
-    settings = served.settings.model_copy(update={"bundle_watch_s": 0.2})
+def test_explanations_beyond_the_graph_slots_get_503_with_retry_after(served: Served, client: TestClient) -> None:
+    slots = served.client.app.state.service.graph_slots  # type: ignore[attr-defined]
+    user = _a_user(served)
+    taken = 0
+    while slots.acquire(blocking=False):  # as many explanations in flight as allowed
+        taken += 1
+    try:
+        r = client.get(f"/users/{user}/explanations/B002S8TOYU")
+        assert r.status_code == 503 and r.headers["Retry-After"] == "1", r.text
+        assert client.post("/events", json={"user_id": user, "product_id": "B002S8TOYU", "type": "view"}
+                           ).status_code == 202  # events do not wait for the graph
+    finally:
+        for _ in range(taken):
+            slots.release()
+    assert taken == served.settings.graph_concurrency
+    assert client.get(f"/users/{user}/explanations/B002S8TOYU").status_code == 200
+    busy = [line for line in client.get("/metrics").text.splitlines() if line.startswith("cartograph_graph_busy_total")]
+    assert busy and float(busy[0].split()[-1]) >= 1
+
+
+KILLED_API = r"""
+import sys, uvicorn
+import api.main
+from api.main import create_app
+from kg.config import Settings
+api.main._load_encoder = lambda settings: None  # no text model: events do not need one, and it starts faster
+settings = Settings(store_backend="embedded", home=sys.argv[1], neo4j_uri=None, bundle_watch_s=0,
+                    event_log_dir=sys.argv[2], event_writer_linger_s=0.2)
+uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[3]), log_level="warning")
+"""
+
+
+def _post_events_until_refused(port: int, worker: int, product: str, acked: list[str]) -> None:
+    """Post events (one new user each) on one keep-alive connection; record those answered 202."""
+    import http.client
+    import json
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    for i in range(100_000):
+        user = f"kill9-{worker}-{i}"
+        try:
+            conn.request("POST", "/events", json.dumps({"user_id": user, "product_id": product, "type": "view",
+                                                        "ts": 1000 + i}), {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+        except OSError:
+            return  # the server was killed
+        if response.status == 202:
+            acked.append(user)
+
+
+def test_events_acknowledged_before_a_kill_9_of_the_api_all_reach_the_graph(served: Served, client: TestClient,
+                                                                            tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    product = client.get("/users/nobody/recommendations", params={"k": 1}).json()["items"][0]["product"]["id"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log_dir = tmp_path / "events"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_API, str(served.settings.home), str(log_dir), str(port)],
+                             cwd=PROJECT_ROOT)
+    try:
+        deadline = time.monotonic() + 600  # a busy shared machine: minutes to load the index
+        while True:
+            assert child.poll() is None and time.monotonic() < deadline, "the API did not start"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        acked: list[str] = []
+        workers = [threading.Thread(target=_post_events_until_refused, args=(port, w, product, acked))
+                   for w in range(8)]
+        for w in workers:
+            w.start()
+        while len(acked) < 300 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        child.kill()  # SIGKILL, in the middle of the burst
+        child.wait()
+    for w in workers:
+        w.join()
+    assert child.returncode == -signal.SIGKILL and len(acked) >= 300
+    settings = served.settings.model_copy(update={"event_log_dir": log_dir})
     encoder = served.client.app.state.service.encoder  # type: ignore[attr-defined]
-    with TestClient(create_app(settings, encoder=encoder)) as watching:
-        product = watching.get("/users/nobody/recommendations", params={"k": 1}).json()["items"][0]["product"]["id"]
-        spool = watching.app.state.service.spool  # type: ignore[attr-defined]
-        with graph_held_by_another_process(settings):
-            r = watching.post("/events", json={"user_id": "ticked-user", "product_id": product, "type": "view",
-                                               "ts": 40})
-            assert r.status_code == 202 and r.json()["queued"], r.text
-            time.sleep(0.5)  # a few watcher ticks while the graph is held: the event must stay spooled
-            assert len(spool) == 1
-        deadline = time.monotonic() + 30
-        while spool.path.exists():
-            assert time.monotonic() < deadline, "the watcher did not write the spooled event"
-            time.sleep(0.1)
-    assert _user_edges(served, "ticked-user") == [{"rel": "VIEWED", "p": product, "ts": 40}]
+    with TestClient(create_app(settings, encoder=encoder)) as restarted:
+        assert restarted.app.state.service.writer.flush(timeout=60)  # type: ignore[attr-defined]
+    store = served.client.app.state.service.store  # type: ignore[attr-defined]
+    rows = store.query("MATCH (u:User)-[r:VIEWED]->(p:Product {id: $p}) WHERE u.id STARTS WITH 'kill9-' "
+                       "RETURN u.id AS u, count(r) AS n", {"p": product})
+    edges = {r["u"]: r["n"] for r in rows}
+    assert not set(acked) - set(edges), f"{len(set(acked) - set(edges))} acknowledged events lost"
+    assert set(edges.values()) == {1}  # none written twice
 
 
-def test_a_published_bundle_is_picked_up_without_a_call(served: Served) -> None:
-    settings = served.settings.model_copy(update={"bundle_watch_s": 0.2})
+def test_a_published_bundle_is_picked_up_without_a_call(served: Served, tmp_path: Path) -> None:
+    settings = served.settings.model_copy(update={"bundle_watch_s": 0.2, "event_log_dir": tmp_path / "events"})
     encoder = served.client.app.state.service.encoder  # type: ignore[attr-defined]  (share the loaded model)
     with TestClient(create_app(settings, encoder=encoder)) as watching:
         before = watching.get("/ready").json()["bundle"]["bundle_version"]

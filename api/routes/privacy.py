@@ -18,10 +18,10 @@ router = APIRouter(tags=["privacy"])
 @router.delete("/users/{user_id}", response_model=Forgotten, dependencies=[AdminDep],
                responses=error_responses(401, 503))
 def forget(user_id: UserIdPath, state: StateDep, store: StoreDep) -> Forgotten:
-    """Erase the user: from the graph (node, interactions, recommendations), the event spool, quarantine
+    """Erase the user: from the graph (node, interactions, recommendations), event and feedback files, quarantine
     files, this process's recent events and the served bundle; recorded so that no bundle serves them again.
     Idempotent: a second call finds nothing left and says so. Needs the graph (503 while a job holds it)."""
-    report = forget_user(state.settings, store, user_id, events_lock=state.spool.lock)
+    report = forget_user(state.settings, store, user_id)
     index = state.index
     if index is not None:
         hide_forgotten(index, frozenset({user_digest(user_id)}))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -142,6 +143,12 @@ class GraphStore(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections and file locks. Safe to call twice."""
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Run the statements inside on one connection, kept for the whole block (a batch of writes). Here:
+        nothing to hold; the embedded engine, when it shares its file, otherwise reopens it per statement."""
+        yield
 
     def __enter__(self) -> Self:
         return self

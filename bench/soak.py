@@ -1,0 +1,199 @@
+"""Soak: the API under a steady mixed load for minutes; errors and the server's memory over time.
+
+    .venv/bin/python bench/soak.py --minutes 10 --rate 200        # the target run (an idle machine)
+    .venv/bin/python bench/soak.py --minutes 2 --rate 100         # a short run: proves the script, not the target
+
+Open loop: requests are started at ``--rate`` per second whatever the answers take (a slow server does not slow
+the load down, as real traffic would not), mixed as recommendations 35%, search 20%, similar items 20%,
+events 20%, explanations 5% (random users, products and two-word queries from product titles; each event a
+new (user, product) pair of the catalog). The API runs in its own process (``bench/apiserver.py``).
+
+Every ``--interval`` seconds it records: requests started and answered, errors (5xx other than a shed
+explanation, 4xx, timeouts, refused connections), explanations shed (503 with Retry-After: the graph-slot
+limit doing its job, not an error), p50/p99 latency per kind, and the server's resident memory (RSS).
+Writes ``bench/results/soak.json`` and prints a markdown table; the load average is recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+from apiserver import RESULTS, ROOT, ensure_home, machine, sample_ids, start_server
+
+MIX = {"recommend": 0.35, "search": 0.20, "similar": 0.20, "events": 0.20, "explain": 0.05}
+
+
+def search_queries(home: Path, n: int = 2000) -> list[str]:
+    from kg.config import Settings
+    from kg.store import open_store
+
+    with open_store(Settings(home=home, store_backend="embedded", neo4j_uri=None), read_only=True) as store:
+        titles = [r["t"] for r in store.query("MATCH (p:Product) WHERE p.title IS NOT NULL RETURN p.title AS t")]
+    rng = random.Random(0)
+    queries = []
+    for _ in range(n):
+        words = [w for w in rng.choice(titles).lower().split() if w.isalpha() and len(w) > 2]
+        if len(words) >= 2:
+            start = rng.randrange(0, len(words) - 1)
+            queries.append(" ".join(words[start:start + 2]))
+    return queries
+
+
+class Load:
+    """Builds one request of a kind: (method, path, JSON body or None)."""
+
+    def __init__(self, users: list[str], products: list[str], queries: list[str]) -> None:
+        self.users, self.products, self.queries = users, products, queries
+        self.rng = random.Random(1)
+        self.counter = 0
+
+    def request(self, kind: str) -> tuple[str, str, dict[str, Any] | None]:
+        q = urllib.parse.quote
+        user, product = q(self.rng.choice(self.users)), q(self.rng.choice(self.products))
+        if kind == "recommend":
+            return "GET", f"/users/{user}/recommendations?k=10", None
+        if kind == "search":
+            return "GET", f"/search?k=10&q={q(self.rng.choice(self.queries))}", None
+        if kind == "similar":
+            return "GET", f"/products/{product}/similar?k=10", None
+        if kind == "explain":
+            return "GET", f"/users/{user}/explanations/{product}", None
+        self.counter += 1
+        return "POST", "/events", {"user_id": f"soak-{self.counter}", "product_id": self.rng.choice(self.products),
+                                   "type": self.rng.choice(("view", "cart", "purchase"))}
+
+
+class Window:
+    """What one interval saw."""
+
+    def __init__(self) -> None:
+        self.started = 0
+        self.outcomes: dict[str, dict[str, int]] = {}
+        self.latencies: dict[str, list[float]] = {}
+
+    def record(self, kind: str, outcome: str, seconds: float) -> None:
+        self.outcomes.setdefault(kind, {}).setdefault(outcome, 0)
+        self.outcomes[kind][outcome] += 1
+        self.latencies.setdefault(kind, []).append(seconds)
+
+    def summary(self, t: float, rss: int, loadavg: float) -> dict[str, Any]:
+        """Outcomes of the requests started in this interval (call once all of them have finished)."""
+        errors = sum(n for kind in self.outcomes.values() for o, n in kind.items() if o not in ("ok", "shed"))
+        shed = sum(kind.get("shed", 0) for kind in self.outcomes.values())
+        answered = sum(sum(kind.values()) for kind in self.outcomes.values())
+        latency = {}
+        for kind, values in self.latencies.items():
+            values.sort()
+            latency[kind] = {"p50_ms": round(values[len(values) // 2] * 1000, 1),
+                             "p99_ms": round(values[int(len(values) * 0.99)] * 1000, 1)}
+        return {"t_s": round(t), "started": self.started, "answered": answered, "errors": errors, "shed": shed,
+                "rss_mb": round(rss / 2**20, 1), "outcomes": self.outcomes, "latency": latency,
+                "loadavg_1m": round(loadavg, 2)}
+
+
+async def one(session: aiohttp.ClientSession, base: str, kind: str, request: tuple[str, str, Any],
+              window: Window) -> None:
+    method, path, body = request
+    start = time.perf_counter()
+    try:
+        async with session.request(method, base + path, json=body) as response:
+            await response.read()
+            status = response.status
+            shed = status == 503 and kind == "explain" and "Retry-After" in response.headers
+            outcome = "ok" if status < 300 else "shed" if shed else str(status)
+    except (TimeoutError, aiohttp.ClientError) as e:
+        outcome = type(e).__name__
+    window.record(kind, outcome, time.perf_counter() - start)
+
+
+async def soak(base: str, pid: int, load: Load, args: argparse.Namespace) -> list[dict[str, Any]]:
+    server = psutil.Process(pid)
+    kinds, weights = list(MIX), list(MIX.values())
+    rng = random.Random(2)
+    closed: list[tuple[float, int, float, Window]] = []  # (t, server RSS, load average, requests started)
+    window = Window()
+    timeout = aiohttp.ClientTimeout(total=args.timeout)
+    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=256)) as session:
+        tasks: set[asyncio.Task[None]] = set()
+        start = time.monotonic()
+        next_report = start + args.interval
+        sent = 0
+        while (now := time.monotonic()) < start + args.minutes * 60:
+            due = int((now - start) * args.rate) - sent  # open loop: catch up to the schedule
+            for _ in range(due):
+                kind = rng.choices(kinds, weights)[0]
+                task = asyncio.create_task(one(session, base, kind, load.request(kind), window))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                window.started += 1
+            sent += due
+            if now >= next_report:
+                closed.append((now - start, server.memory_info().rss, os.getloadavg()[0], window))
+                print(json.dumps({"t_s": round(now - start), "started": window.started,
+                                  "rss_mb": round(closed[-1][1] / 2**20, 1), "loadavg_1m": closed[-1][2]}),
+                      flush=True)
+                window = Window()
+                next_report += args.interval
+            await asyncio.sleep(0.005)
+        closed.append((time.monotonic() - start, server.memory_info().rss, os.getloadavg()[0], window))
+        await asyncio.gather(*tasks)  # each request is counted in the interval it started in
+    return [w.summary(t, rss, load) for t, rss, load, w in closed]
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    t = doc["totals"]
+    return "\n".join([
+        "| minutes | rate req/s | requests | errors | explanations shed | RSS start MB | RSS end MB | RSS max MB "
+        "| load avg (1 min) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {doc['minutes']} | {doc['rate']} | {t['answered']:,} | {t['errors']} | {t['shed']} "
+        f"| {t['rss_first_mb']} | {t['rss_last_mb']} | {t['rss_max_mb']} | {t['loadavg_1m_min']} - "
+        f"{t['loadavg_1m_max']} |"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", type=Path, default=ROOT / "var" / "bench-events")
+    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--interval", type=float, default=10)
+    parser.add_argument("--timeout", type=float, default=10, help="seconds before a request counts as an error")
+    parser.add_argument("--out", type=Path, default=RESULTS / "soak.json")
+    args = parser.parse_args()
+    home = args.home.resolve()
+    ensure_home(home, {"CARTOGRAPH_STORE_BACKEND": "embedded"})
+    users, products = sample_ids(home)
+    load = Load(users, products, search_queries(home))
+    settings = {"home": str(home), "store_backend": "embedded", "neo4j_uri": None, "bundle_watch_s": 0,
+                "serve_threads": 1, "event_log_dir": tempfile.mkdtemp(prefix="soak-events-")}
+    proc, base = start_server(settings)
+    try:
+        timeline = asyncio.run(soak(base, proc.pid, load, args))
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    rss = [w["rss_mb"] for w in timeline]
+    loads = [w["loadavg_1m"] for w in timeline]
+    totals = {"answered": sum(w["answered"] for w in timeline), "errors": sum(w["errors"] for w in timeline),
+              "shed": sum(w["shed"] for w in timeline), "rss_first_mb": rss[0], "rss_last_mb": rss[-1],
+              "rss_max_mb": max(rss), "loadavg_1m_min": min(loads), "loadavg_1m_max": max(loads)}
+    doc = {"machine": machine(), "minutes": args.minutes, "rate": args.rate, "mix": MIX, "totals": totals,
+           "timeline": timeline}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(markdown(doc))
+
+
+if __name__ == "__main__":
+    main()
