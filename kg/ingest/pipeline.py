@@ -45,6 +45,7 @@ from typing import IO, Any, NamedTuple
 from pydantic import ValidationError as PydanticValidationError
 from rich.progress import Progress
 
+from kg.faults import fault_point
 from kg.ingest import bulk, delta
 from kg.ingest.cleaning import (
     MAX_DESCRIPTION_CHARS,
@@ -369,6 +370,7 @@ class _Ingest:
             if isinstance(stage.target, NodeLabel) or stage.kind in _REFERENCING:  # not derived edges
                 stats.upserted += written
                 stats.unchanged += unchanged
+            fault_point("ingest:mid-load")  # crash tests: a kill with part of the graph written
 
     def write(
         self, stage: _Stage, method: LoadMethod, table_size: int, advance: Callable[[int], None]
