@@ -30,7 +30,7 @@ from kg.ingest.report import IngestReport
 from kg.progress import progress_bars
 from kg.schema import NodeLabel, node_spec, rel_spec
 
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=30, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # -- values an attacker (or a broken exporter) puts in a field --------------------------------------------------
