@@ -1,15 +1,19 @@
 """Stage, then publish: an ingest into the embedded store is built in a copy of the database and swapped in.
 
-Readers (the API, ``cartograph query``) never see a half-loaded graph: they read the live file, untouched
-until the ingest has loaded everything and closed the copy; then one ``os.replace`` (atomic on one file
-system) puts the copy in its place, and the next statement of every reader opens the new graph. A crash or
+Readers (the API, ``cartograph query``) never see a half-loaded graph: the live file is untouched until the
+ingest has loaded everything and closed the copy; then one ``os.replace`` (atomic on one file system) puts the
+copy in its place, and the next statement of every reader opens the new graph. A crash or
 an exception at any point before that leaves the live graph as it was and a stale copy, which the next run
 removes first: so a rerun after a kill starts from the same graph as the killed run, and takes the bulk path
 (``COPY``) whenever the killed run could.
 
 One ingest at a time per database (an advisory lock file beside it). The live file must not change while
-the copy is built: a write to it in the meantime (the API writing an event) would be lost by the swap, so
-the publish compares the live file's size and modification time with those at the copy and refuses to swap
+the copy is built (a write to it in the meantime would be lost by the swap), so the run holds the engine's
+write lock on it from the copy to the swap, as an unstaged ingest did: the API, which opens the graph per
+statement, spools events meanwhile and writes them into the new graph afterwards, and answers explanations
+with 503 (its recommendations come from memory). The lock is taken with no write, so the old file is left
+byte for byte as it was; closing that handle after the swap touches only the old file. As a second check the
+publish compares the live file's size and modification time with those at the copy and refuses to swap
 (:class:`~kg.errors.IngestAbortedError`, nothing published) when they differ. A write-ahead log left beside
 the live file by a crashed writer is checkpointed into it before the copy, by opening and closing it.
 
@@ -25,7 +29,7 @@ import fcntl
 import os
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from kg.config import Settings
@@ -55,17 +59,26 @@ def staged(settings: Settings) -> Iterator[Settings]:
     live.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(live.with_name(live.name + LOCK_SUFFIX)):
         _remove(stage)  # what a killed run left
+        existed = live.exists()
         _checkpoint(live, settings)
-        before = _snapshot(live)
-        if live.exists():
-            shutil.copyfile(live, stage)
-        try:
-            yield settings.model_copy(update={"embedded_path": stage})
-        except BaseException:
-            _remove(stage)
-            raise
-        fault_point("ingest:before-publish")
-        _publish(stage, live, before)
+        holder = EmbeddedStore(live, QueryLibrary(settings.cypher_dir), settings.batch_size)
+        with ExitStack() as keep_open:
+            # Closing any descriptor of a file drops this process's fcntl locks on it (POSIX), the engine's
+            # included: the copy's source stays open until the holder has closed (ExitStack: last in, first out).
+            source = keep_open.enter_context(live.open("rb")) if existed else None
+            keep_open.callback(holder.close)  # the old file's handle; it wrote nothing: the new file is untouched
+            holder.query("RETURN 1 AS one")  # the engine's write lock on the live file, held to the swap
+            before = _snapshot(live)
+            if source is not None:
+                with stage.open("wb") as target:
+                    shutil.copyfileobj(source, target, 16 << 20)
+            try:
+                yield settings.model_copy(update={"embedded_path": stage})
+            except BaseException:
+                _remove(stage)
+                raise
+            fault_point("ingest:before-publish")
+            _publish(stage, live, before)  # while the lock is held: no writer slips in before the swap
 
 
 def _publish(stage: Path, live: Path, before: tuple[int, int] | None) -> None:
