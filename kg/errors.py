@@ -43,6 +43,10 @@ class ValidationError(CartographError):
     """Input data is malformed; the message says which record and why."""
 
 
+class IngestAbortedError(CartographError):
+    """An ingest could not publish what it loaded; the graph is as it was before the run."""
+
+
 class ExtractionError(CartographError):
     """Entity extraction cannot run at all (no model, no endpoint, an endpoint refusing every request)."""
 

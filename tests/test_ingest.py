@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from cartograph.cli import app
 from kg.config import PROJECT_ROOT, Settings, load_settings
+from kg.ingest.cleaning import MAX_RAW_DESCRIPTION_CHARS
 from kg.ingest.pipeline import dump_graph, ingest
 from kg.ingest.readers.cartograph import CartographReader
 from kg.ingest.records import RecordKind
@@ -235,7 +236,9 @@ def test_one_megabyte_description_is_truncated_and_reported(store: GraphStore, l
     assert report.cleaning["descriptions truncated to 20000 chars"] == 1
     row = one(store, "MATCH (p:Product {id: 'big'}) RETURN p.description AS d, p.description_raw AS raw")
     assert len(row["d"]) <= 20_000 and row["d"].endswith("…") and row["d"].startswith("Refill pack")
-    assert row["raw"] == huge  # the raw text is kept whole, so cleaning can be redone
+    # the raw copy is kept for redoing cleaning, capped: a 1 MB accident does not get a second 1 MB copy
+    assert row["raw"] == huge[:MAX_RAW_DESCRIPTION_CHARS]
+    assert report.cleaning[f"raw descriptions truncated to {MAX_RAW_DESCRIPTION_CHARS} chars"] == 1
 
 
 def test_unknown_columns_are_dropped_and_counted_not_quarantined(store: GraphStore, load: Any, tmp_path: Path) -> None:

@@ -10,10 +10,10 @@ from explore_graph import build_small_graph
 from typer.testing import CliRunner
 
 from cartograph.cli import app
-from kg.config import Settings, load_settings
+from kg.config import PROJECT_ROOT, Settings, load_settings
 from kg.errors import QueryError, WriteRefusedError
 from kg.explore.params import check_against, parse_param, parse_params
-from kg.explore.readonly import check_read_only, run_read_only, write_clauses
+from kg.explore.readonly import check_read_only, refusals, run_read_only
 from kg.store import GraphStore, open_store
 
 # -- the tokenizer ----------------------------------------------------------------------------------------------
@@ -35,6 +35,45 @@ REFUSED = [
     "UNWIND [1] AS x FOREACH (y IN [x] | CREATE (:Brand {id: 'y'}))",
     "MATCH (n) /* harmless? */ DELETE n",
     "MATCH (n) WITH n // comment\nDELETE n",
+    # issue 16: what the engine's read-only mode lets through, and what the deny-list missed
+    "COPY (MATCH (p:Product) RETURN p.id) TO '/tmp/cartograph-leak.csv'",
+    "EXPORT DATABASE '/tmp/cartograph-export'",
+    "IMPORT DATABASE '/tmp/cartograph-export'",
+    "LOAD FROM '/etc/passwd' (header = false) RETURN *",
+    "LOAD httpfs",
+    "MATCH (p:Product) UPDATE p",
+    "UNINSTALL httpfs",
+    "INSTALL httpfs",
+    "COMMENT ON TABLE Product IS 'pwned'",
+    "USE neo4j MATCH (n) RETURN n",
+    "ATTACH '/tmp/other.lbug' AS other (dbtype lbug)",
+    "DETACH other",
+    "CHECKPOINT",
+    "BEGIN TRANSACTION",
+    "ALTER TABLE Product ADD x INT64",
+    "MATCH (p:Product) SET p.title = 'x' RETURN p",
+    "MATCH (p:Product)-[r]->() DELETE r",
+    "MATCH (p:Product) REMOVE p:Product",
+    "MERGE (b:Brand {id: 'x'}) ON CREATE SET b.name = 'x'",
+    "CALL db.createLabel('X')",
+    "CALL dbms.setConfigValue('db.logs.query.enabled', 'off')",
+    "CALL apoc.load.json('file:///etc/passwd') YIELD value RETURN value",
+    "CALL apoc.periodic.iterate('MATCH (n) RETURN n', 'DELETE n', {})",
+    "RETURN apoc.cypher.runFirstColumnSingle('CREATE (n) RETURN n', {}) AS x",
+    "CALL project_graph('g', ['Product'], [])",
+    "LOAD CSV WITH HEADERS FROM 'file:///x.csv' AS row MERGE (:Brand {id: row.id})",
+    "MATCH (n) CALL { WITH n SET n.x = 1 } IN TRANSACTIONS RETURN 1",
+    "CREATE DATABASE other",
+    "SHOW USERS",
+    "PROFILE MATCH (n) RETURN n",
+    "TRUNCATE Product",
+    "MATCH (n) RETURN n UNION CREATE (m) RETURN m",
+    "MATCH (n) WHERE EXISTS { CREATE (m) } RETURN n",
+    "MATCH (n) RETURN n ORDER BY n.id DESC FUTURECLAUSE n",
+    "MATCH (n) RETURN n /* unterminated comment DELETE n",
+    "MATCH (n) RETURN n, `unterminated DELETE n",
+    "MATCH (n) RETURN n, 'unterminated\\' DELETE n",
+    "RETURN 1; RETURN 2",
 ]
 
 ALLOWED = [
@@ -50,23 +89,46 @@ ALLOWED = [
     "CALL db.labels() YIELD label RETURN label",
     "MATCH (p:Product) WHERE p.title = 'it\\'s DELETE' RETURN p.id",
     "MATCH (u:User)-[:PURCHASED]->(p) RETURN u.id, count(p) AS n ORDER BY n DESC LIMIT 5",
+    "MATCH (p:Product) WHERE p.title = 'a\\\\' RETURN p.id;",
+    "OPTIONAL MATCH (p:Product) WITH p, 0x1F AS h UNWIND [1, 2] AS x RETURN p.id AS delete, x, h SKIP 1 LIMIT 2",
+    "MATCH (p:Product) WHERE p.price IS NOT NULL AND p.title STARTS WITH 'a' RETURN CASE WHEN p.active THEN 1 "
+    "ELSE 0 END AS a",
+    "MATCH (p:Product) RETURN p.id UNION ALL MATCH (b:Brand) RETURN b.id",
+    "MATCH (p:Product) WHERE EXISTS { MATCH (p)-[:MADE_BY]->(:Brand) } RETURN p {.id, .title}",
+    "MATCH (p:Product) CALL { WITH p MATCH (p)<-[:PURCHASED]-(u) RETURN count(u) AS n } RETURN p.id, n",
+    "MATCH (a:Product)-[e:ALSO_BOUGHT* SHORTEST 1..3]->(b:Product) RETURN length(e)",
+    "CALL db.relationshipTypes() YIELD relationshipType RETURN relationshipType",
+    "CALL table_info('Product') RETURN *",
+    "SHOW INDEXES YIELD name RETURN name",
+    "RETURN apoc.text.join(['a', 'b'], ',') AS s",
+    "MATCH (n) WHERE n.id = 'escaped\\' DETACH DELETE n //' RETURN n",  # one string: both engines escape \\'
+    "MATCH (`a`` DELETE n //`:Product) RETURN 1",  # one backquoted name: both engines double ``
 ]
 
 
 @pytest.mark.parametrize("cypher", REFUSED)
 def test_write_clauses_are_refused_with_a_clear_message(cypher: str) -> None:
-    with pytest.raises(WriteRefusedError, match="read-only statements only"):
+    with pytest.raises(WriteRefusedError, match="read statements only"):
         check_read_only(cypher)
 
 
 @pytest.mark.parametrize("cypher", ALLOWED)
 def test_reads_with_write_words_in_literals_comments_and_names_are_allowed(cypher: str) -> None:
-    assert write_clauses(cypher) == []
+    assert refusals(cypher) == []
+
+
+@pytest.mark.parametrize("path", sorted((PROJECT_ROOT / "cypher" / "explore").glob("*.cypher")), ids=lambda p: p.name)
+def test_every_named_explore_query_passes_the_guard(path: Path) -> None:
+    assert refusals(path.read_text(encoding="utf-8")) == []
 
 
 def test_the_message_names_each_clause_and_where() -> None:
-    assert write_clauses("MATCH (n) DETACH DELETE n") == ["DETACH (at character 10)", "DELETE (at character 17)"]
-    assert "not a known read-only procedure" in write_clauses("CALL apoc.periodic.iterate('a', 'b', {})")[0]
+    assert refusals("MATCH (n) DETACH DELETE n") == ["DETACH (at character 10: not a read clause)",
+                                                      "DELETE (at character 17: not a read clause)"]
+    assert "not a read-only procedure on the allow-list" in refusals("CALL apoc.periodic.iterate('a', 'b', {})")[0]
+    assert refusals("UNINSTALL httpfs") == ["UNINSTALL (at character 0: a statement must start with MATCH, "
+                                            "OPTIONAL MATCH, WITH, UNWIND, RETURN, CALL or SHOW)"]
+    assert refusals("MATCH (n) RETURN n; RETURN 1")[0] == "2 statements separated by ';' (one statement at a time)"
     with pytest.raises(QueryError, match="empty query"):
         check_read_only("  // nothing\n")
 
@@ -114,6 +176,19 @@ def test_run_read_only_reads_and_refuses_writes_on_every_backend(store: GraphSto
     with pytest.raises(WriteRefusedError):
         run_read_only(store, "MATCH (b:Brand) DETACH DELETE b", {})
     assert store.count_nodes()["Brand"] == 3
+
+
+@pytest.mark.parametrize("cypher", REFUSED)
+def test_every_refused_attempt_is_refused_on_every_backend_and_changes_nothing(
+        cypher: str, store: GraphStore, tmp_path: Path) -> None:
+    build_small_graph(store)
+    before = store.count_nodes(), store.count_relationships()
+    target = tmp_path / "written"
+    attempt = cypher.replace("/tmp/cartograph-leak.csv", str(target)).replace("/tmp/cartograph-export", str(target))
+    with pytest.raises(WriteRefusedError, match="read statements only"):
+        run_read_only(store, attempt, {})
+    assert (store.count_nodes(), store.count_relationships()) == before
+    assert not target.exists()
 
 
 def test_the_embedded_store_opened_read_only_rejects_a_write_that_got_past_the_check(settings: Settings) -> None:

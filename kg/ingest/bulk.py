@@ -43,7 +43,7 @@ def supports_copy(store: GraphStore) -> bool:
 def _column(name: str, prop_type: PropType, rows: Sequence[Mapping[str, Any]]) -> pa.Array:
     try:
         return pa.array([row.get(name) for row in rows], type=_ARROW_TYPES[prop_type])
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as e:  # validation bounds make these a bug
         raise ValidationError(f"bulk load: column {name!r} must hold {prop_type.value} values: {e}") from e
 
 

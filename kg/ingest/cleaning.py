@@ -26,6 +26,10 @@ from dataclasses import dataclass
 #: Default caps, in characters, of cleaned text (see :func:`clean_product_text`).
 MAX_TITLE_CHARS = 1_000
 MAX_DESCRIPTION_CHARS = 20_000
+#: Caps of the raw copies kept beside cleaned text (markup makes raw text a few times longer than the prose
+#: it holds): enough to redo cleaning for any real listing, not a second copy of a scraping accident.
+MAX_RAW_TITLE_CHARS = 4 * MAX_TITLE_CHARS
+MAX_RAW_DESCRIPTION_CHARS = 5 * MAX_DESCRIPTION_CHARS
 #: Above this size a list literal is not parsed (parsing is linear, but a stray 50 MB blob is not prose).
 _MAX_LITERAL_CHARS = 5_000_000
 _ELLIPSIS = "…"

@@ -45,10 +45,16 @@ from typing import IO, Any, NamedTuple
 from pydantic import ValidationError as PydanticValidationError
 from rich.progress import Progress
 
+from kg.faults import fault_point
 from kg.ingest import bulk, delta
-from kg.ingest.cleaning import MAX_DESCRIPTION_CHARS, clean_product_text
+from kg.ingest.cleaning import (
+    MAX_DESCRIPTION_CHARS,
+    MAX_RAW_DESCRIPTION_CHARS,
+    MAX_RAW_TITLE_CHARS,
+    clean_product_text,
+)
 from kg.ingest.quality import DataQuality, assess
-from kg.ingest.readers.base import Reader
+from kg.ingest.readers.base import MAX_RAW_CHARS, Reader
 from kg.ingest.records import (
     MODEL_BY_KIND,
     CategoryRecord,
@@ -77,6 +83,8 @@ _INTERACTION_TYPES = {
 _LINK_TYPES = {kind: RelType(kind.value.upper()) for kind in LinkKind}
 _REFERENCING = (RecordKind.INTERACTION, RecordKind.LINK)  # kinds a reference check may quarantine
 _LOOKUP_CHUNK = 1000
+MAX_QUARANTINE_LINE_CHARS = 64_000
+"""A quarantine line longer than this keeps only the first :data:`MAX_RAW_CHARS` of its record."""
 
 
 class Reason(NamedTuple):
@@ -130,6 +138,13 @@ def reader_reason(error: str) -> Reason:
     return Reason(head if len(head) <= 80 else "unparseable record", error)
 
 
+def _capped(text: str | None, max_chars: int) -> tuple[str | None, bool]:
+    """``text`` cut to ``max_chars`` and whether it was cut."""
+    if text is None or len(text) <= max_chars:
+        return text, False
+    return text[:max_chars], True
+
+
 # -- the pipeline ----------------------------------------------------------------------------------------
 class _Ingest:
     """State of one ingest run; :func:`ingest` drives it."""
@@ -146,7 +161,12 @@ class _Ingest:
 
     def quarantine(self, raw: RawRecord, reason: Reason) -> None:
         line = {"kind": raw.kind.value, "location": raw.location, "reason": reason.text, "record": raw.data}
-        self.quarantine_file.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+        text = json.dumps(line, ensure_ascii=False, default=str)
+        if len(text) > MAX_QUARANTINE_LINE_CHARS:  # a 1 MB bad record: enough of it to find it, not a copy
+            record = json.dumps(raw.data, ensure_ascii=False, default=str)
+            line["record"] = {"truncated": record[:MAX_RAW_CHARS], "chars": len(record)}
+            text = json.dumps(line, ensure_ascii=False, default=str)
+        self.quarantine_file.write(text + "\n")
         self.report.kinds[raw.kind].quarantined += 1
         self.reasons[reason.key] += 1
 
@@ -261,10 +281,13 @@ class _Ingest:
         if given & {"title", "description", "title_raw", "description_raw"}:
             text = clean_product_text(record.title, record.description,
                                       max_description_chars=self.max_description_chars)
+            title_raw = _capped(record.title_raw or text.title_raw, MAX_RAW_TITLE_CHARS)
+            description_raw = _capped(record.description_raw or text.description_raw, MAX_RAW_DESCRIPTION_CHARS)
             row.update(title=text.title, description=text.description, text_hash=text.text_hash,
-                       title_raw=record.title_raw or text.title_raw,
-                       description_raw=record.description_raw or text.description_raw)
+                       title_raw=title_raw[0], description_raw=description_raw[0])
             self.cleaning.update({
+                f"raw titles truncated to {MAX_RAW_TITLE_CHARS} chars": int(title_raw[1]),
+                f"raw descriptions truncated to {MAX_RAW_DESCRIPTION_CHARS} chars": int(description_raw[1]),
                 "titles changed by cleaning (raw kept)": int(text.title_raw is not None),
                 "descriptions changed by cleaning (raw kept)": int(text.description_raw is not None),
                 "titles truncated": int(text.title_truncated),
@@ -347,6 +370,7 @@ class _Ingest:
             if isinstance(stage.target, NodeLabel) or stage.kind in _REFERENCING:  # not derived edges
                 stats.upserted += written
                 stats.unchanged += unchanged
+            fault_point("ingest:mid-load")  # crash tests: a kill with part of the graph written
 
     def write(
         self, stage: _Stage, method: LoadMethod, table_size: int, advance: Callable[[int], None]

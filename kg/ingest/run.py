@@ -1,5 +1,8 @@
 """One ingest run: create the schema, load a dataset, and count the graph.
 
+On the embedded store the run is staged (:mod:`kg.ingest.staging`): loaded into a copy of the graph and
+swapped in whole, so readers see the old graph or the new one, never a half-loaded one.
+
 Every run writes its quarantine file and report under ``<home>/ingest/<UTC timestamp>/`` unless told otherwise,
 so earlier runs stay inspectable. Quarantined records are data problems, reported, not failures of the run.
 """
@@ -16,6 +19,7 @@ from kg.ingest.cleaning import MAX_DESCRIPTION_CHARS
 from kg.ingest.pipeline import ingest
 from kg.ingest.readers import open_reader
 from kg.ingest.report import IngestReport
+from kg.ingest.staging import staged
 from kg.store import open_store
 
 
@@ -61,7 +65,8 @@ def run_ingest(
     """Create the schema, ingest ``source`` into the configured store, return the report and graph counts."""
     reader = open_reader(source, None if fmt is Format.AUTO else fmt.value)
     folder = run_dir(settings)
-    with open_store(settings) as store:
+    # Embedded: built in a copy, swapped in only once complete (the store closes before the swap).
+    with staged(settings) as target, open_store(target) as store:
         store.init_schema()
         result = ingest(
             reader, store,
@@ -69,4 +74,5 @@ def run_ingest(
             report_path=report or folder / "report.json",
             progress=progress, max_description_chars=max_description_chars,
         )
-        return IngestRun(result, store.count_nodes(), store.count_relationships())
+        counts = store.count_nodes(), store.count_relationships()
+    return IngestRun(result, *counts)

@@ -18,8 +18,6 @@ extraction is incremental by content hash, so each finds its own work even after
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +26,8 @@ from typing import Any, Protocol
 
 from kg.config import Settings
 from kg.errors import CartographError, RebuildError
+from kg.faults import FAULT_ENV as FAULT_ENV  # re-exported: the crash tests name it from here
+from kg.faults import fault_point
 from kg.rebuild.diff import ChangeSet, diff_catalog
 from kg.rebuild.lock import RebuildLock
 from kg.rebuild.record import JobInputs, JobRecord, Outcome, file_sha256, utc_now
@@ -36,17 +36,6 @@ from kg.schema import NodeLabel, RelType
 Log = Callable[[str], None]
 
 
-#: Environment variable naming a fault point (:func:`fault_point`) at which the job kills itself with SIGKILL.
-FAULT_ENV = "CARTOGRAPH_FAULT"
-
-
-def fault_point(name: str) -> None:
-    """Fault injection for the crash tests: die here, like a killed job, when ``$CARTOGRAPH_FAULT`` names this
-    point. Points: ``<step>:start`` for every step, ``graph:after-ingest``,
-    ``model:after-train``, ``publish:before-swap``. SIGKILL, not an exception: nothing gets to clean up, as
-    with a real crash."""
-    if os.environ.get(FAULT_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass

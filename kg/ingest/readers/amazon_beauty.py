@@ -101,8 +101,8 @@ class AmazonBeautyReader(BaseReader):
             users, items = maps["id2user"], maps["id2item"]
             if not isinstance(users, dict) or not isinstance(items, dict):
                 raise TypeError("id2user and id2item must be JSON objects")
-        except (ValueError, KeyError, TypeError) as e:
-            raise ValidationError(f"{path}: not a P5 datamaps file ({type(e).__name__}: {e})") from e
+        except (ValueError, KeyError, TypeError, RecursionError, MemoryError) as e:
+            raise ValidationError(f"{path}: not a P5 datamaps file ({type(e).__name__}: {str(e)[:200]})") from e
 
         def by_id(mapping: dict[str, Any]) -> dict[str, str]:
             return {k: str(v) for k, v in sorted(mapping.items(), key=lambda kv: (len(kv[0]), kv[0]))}

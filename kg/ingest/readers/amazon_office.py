@@ -29,9 +29,11 @@ from typing import Any
 
 from kg.errors import ValidationError
 from kg.ingest.readers.base import (
+    MAX_RAW_CHARS,
     BaseReader,
     NameIndex,
     broken,
+    iter_lines,
     read_text,
     record,
     require_files,
@@ -168,7 +170,7 @@ class AmazonIndexReader(BaseReader):
         text = read_text(path)  # one JSON object: these index files are small (a 5-core subset)
         try:
             items = json.loads(text)
-        except json.JSONDecodeError as e:
+        except (ValueError, RecursionError) as e:  # JSONDecodeError, too many digits, too deep
             self.note(f"{self.items_file} is not valid JSON; items recovered one by one")
             yield from _recover_entries(text, path, e)
             return
@@ -255,23 +257,35 @@ def _parse_window(row: dict[str, str], location: str, split: str) -> tuple[str, 
 def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str], str, str | None]]:
     """(first line number, row by column, raw text, error) of each CSV row; a row the csv module rejects
     comes back with its error so that the caller reports it, and reading goes on."""
-    with path.open(encoding="utf-8", errors="replace", newline="") as f:
-        reader = csv.reader(f)
+    line_errors: list[str] = []
+
+    def lines() -> Iterator[str]:  # bounded lines (iter_lines), so that one huge line is one bad row
+        for line in iter_lines(path):
+            if line.error:
+                line_errors.append(line.error)
+            yield line.text + "\n"
+
+    reader = csv.reader(lines())
+    try:
         header = next(reader, None)
-        missing = [c for c in CSV_COLUMNS if c not in (header or [])]
-        if missing:
-            raise ValidationError(f"{path}: missing column(s) {missing}; expected a header with {list(CSV_COLUMNS)}")
-        while True:
-            start = reader.line_num + 1
-            try:
-                fields = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as e:
-                yield start, {}, "", f"invalid CSV: {e}"
-                continue
-            if not any(fields):
-                continue
+    except csv.Error as e:
+        raise ValidationError(f"{path}: unreadable CSV header: {e}") from e
+    missing = [c for c in CSV_COLUMNS if c not in (header or [])]
+    if missing or line_errors:
+        raise ValidationError(f"{path}: missing column(s) {missing}; expected a header with {list(CSV_COLUMNS)}")
+    while True:
+        start = reader.line_num + 1
+        line_errors.clear()
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            yield start, {}, "", f"invalid CSV: {e}"
+            continue
+        if line_errors:
+            yield start, {}, _to_csv(fields)[:MAX_RAW_CHARS], line_errors[0]
+        elif any(fields):
             yield start, dict(zip(header or [], fields, strict=False)), _to_csv(fields), None
 
 
@@ -306,7 +320,7 @@ def _unquote(key: str) -> str:
 _ENTRY = re.compile(r'^( *)"((?:[^"\\]|\\.)*)"\s*:\s*\{', re.MULTILINE)
 
 
-def _recover_entries(text: str, path: Path, cause: json.JSONDecodeError) -> Iterator[tuple[str, Any, str | None]]:
+def _recover_entries(text: str, path: Path, cause: Exception) -> Iterator[tuple[str, Any, str | None]]:
     """Entries of a damaged ``{"id": {...}, ...}`` file: each entry starts a line at the first entry's indent."""
     starts = list(_ENTRY.finditer(text))
     if not starts:
@@ -319,7 +333,7 @@ def _recover_entries(text: str, path: Path, cause: json.JSONDecodeError) -> Iter
         key = _unquote(m.group(2))
         try:
             item, _ = decoder.raw_decode(chunk)
-        except json.JSONDecodeError as e:
-            yield key, chunk.strip(), f"item is not valid JSON: {e}"
+        except (ValueError, RecursionError) as e:  # JSONDecodeError, too many digits, too deep
+            yield key, chunk.strip()[:MAX_RAW_CHARS], f"item is not valid JSON: {str(e)[:200] or type(e).__name__}"
             continue
         yield key, item, None

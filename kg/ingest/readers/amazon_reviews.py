@@ -25,7 +25,7 @@ literals) is quarantined with the reason; one bad line costs one record.
 from __future__ import annotations
 
 import csv
-import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kg.errors import ValidationError
-from kg.ingest.readers.base import BaseReader, NameIndex, broken, clean_name, iter_lines, record
+from kg.ingest.readers.base import BaseReader, NameIndex, broken, clean_name, iter_lines, parse_json, record
 from kg.ingest.records import RawRecord, RecordKind, slug
 
 
@@ -247,7 +247,7 @@ class AmazonReviewsReader(BaseReader):
         if value is None or isinstance(value, bool):
             return None
         if isinstance(value, int | float):
-            return float(value)
+            return _as_float(value)
         text = str(value).strip()
         if not text or text in {"—", "-", "None", "null"}:
             return None
@@ -308,7 +308,11 @@ class AmazonReviewsReader(BaseReader):
             if line.error:
                 yield location, (line.text, line.error)
                 continue
-            fields = next(csv.reader([line.text]), [])
+            try:
+                fields = next(csv.reader([line.text]), [])
+            except csv.Error as e:
+                yield location, (line.text, f"invalid CSV: {e}")
+                continue
             if len(fields) != 4:
                 yield location, (line.text, f"invalid CSV: {len(fields)} fields, expected 4 "
                                  f"({','.join(header or CSV_2018_COLUMNS)})")
@@ -353,11 +357,10 @@ def _json_lines(path: Path) -> Iterator[tuple[str, dict[str, Any] | None, str, s
         if line.error:
             yield location, None, line.text, line.error
             continue
-        try:
-            value = json.loads(line.text)
-        except json.JSONDecodeError as e:
+        value, error = parse_json(line.text)
+        if error is not None:
             reason = ("not JSON: a Python literal (the 2014 release's eval-style lines; convert them to JSON "
-                      "first)" if _PY_LITERAL.match(line.text) else f"invalid JSON: {e.msg} at column {e.colno}")
+                      "first)" if _PY_LITERAL.match(line.text) else error)
             yield location, None, line.text, reason
             continue
         if not isinstance(value, dict):
@@ -404,8 +407,18 @@ def _number(text: str) -> float | str:
         return text  # the pipeline quarantines it, naming the field
 
 
+def _as_float(value: float) -> float:
+    """``float(value)``; an integer too large for a float becomes infinity (quarantined as not finite)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
 def _seconds(value: Any, divisor: int) -> int | Any:
     """Epoch seconds from seconds or milliseconds; a value that is not a number is passed on to be rejected."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and value == value:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value // divisor
+    if isinstance(value, float) and math.isfinite(value):
         return int(value // divisor)
-    return value
+    return value  # NaN, infinity: the pipeline quarantines it, naming the field

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import html
+import json
 import re
 import zlib
 from abc import ABC, abstractmethod
@@ -29,6 +30,13 @@ from kg.ingest.records import RawRecord, RecordKind, slug
 
 MAX_RAW_CHARS = 2000
 """A broken record keeps at most this much of its text: enough to find and fix it, not a second copy."""
+MAX_LINE_BYTES = 16 * 1024 * 1024
+"""The longest line a reader takes (bytes, end of line excluded). A longer one is a broken record with this
+reason, its first bytes kept, the rest skipped without being held: a 2 GB single-line file costs about this
+much memory, not 2 GB. The longest lines of the supported dumps (Amazon 2018 meta) are well under 1 MB."""
+MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
+"""The largest file read whole (a JSON document such as ``datamaps.json``, ``<Category>.item.json``, JSON-LD):
+past it the source is refused with :class:`ValidationError` naming the limit."""
 
 
 @runtime_checkable
@@ -80,6 +88,24 @@ def broken(kind: RecordKind, raw: str, location: str, reason: str) -> RawRecord:
     return RawRecord(kind=kind, data={"raw": raw[:MAX_RAW_CHARS]}, location=location, error=reason)
 
 
+def parse_json(text: str) -> tuple[Any, str | None]:
+    """``(value, None)``, or ``(None, reason)`` for text that is not JSON the parser can take.
+
+    Not only :class:`json.JSONDecodeError`: deep nesting raises :class:`RecursionError`, a number of more than
+    4,300 digits :class:`ValueError` (Python's int limit), a huge document :class:`MemoryError`; each is one
+    bad record, never the end of the ingest."""
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as e:
+        return None, f"invalid JSON: {e.msg} (column {e.colno})"
+    except RecursionError:
+        return None, "invalid JSON: nested too deeply to parse"
+    except ValueError as e:  # e.g. "Exceeds the limit (4300 digits) for integer string conversion"
+        return None, f"invalid JSON: {str(e)[:200]}"
+    except MemoryError:
+        return None, "invalid JSON: too large to parse"
+
+
 # -- files ---------------------------------------------------------------------------------------------
 
 
@@ -92,17 +118,25 @@ class Line(NamedTuple):
     """Set when the line is not valid UTF-8."""
 
 
-def iter_lines(path: Path) -> Iterator[Line]:
+def iter_lines(path: Path, max_bytes: int | None = None) -> Iterator[Line]:
     """Every line of a text file, gzip-compressed when its name ends in ``.gz``, blank lines included
     (several PGPR files are aligned by line number, so a blank line is data).
 
-    Lines are decoded one by one so that one bad byte spoils one record, not the file. A file that cannot be
-    opened or decompressed at all raises :class:`ValidationError` naming it.
+    Lines are decoded one by one so that one bad byte spoils one record, not the file. A line longer than
+    ``max_bytes`` (default :data:`MAX_LINE_BYTES`) comes back with ``error`` set and only its first bytes; the
+    rest is skipped in chunks, never held. A file that cannot be opened or decompressed at all raises
+    :class:`ValidationError` naming it.
     """
+    limit = MAX_LINE_BYTES if max_bytes is None else max_bytes
     opener: Any = gzip.open if path.name.endswith(".gz") else open
     try:
         with opener(path, "rb") as f:
-            for number, raw in enumerate(f, start=1):
+            number = 0
+            while raw := f.readline(limit + 1):
+                number += 1
+                if len(raw) > limit and not raw.endswith(b"\n"):
+                    yield _too_long(f, number, raw, limit)
+                    continue
                 raw = raw.rstrip(b"\r\n")
                 try:
                     yield Line(number, raw.decode("utf-8"), None)
@@ -112,9 +146,24 @@ def iter_lines(path: Path) -> Iterator[Line]:
         raise ValidationError(f"cannot read {path}: {e}") from e
 
 
+def _too_long(f: Any, number: int, head: bytes, limit: int) -> Line:
+    """The :class:`Line` for an over-long line, after skipping the rest of it."""
+    rest, skipped = head, len(head)
+    while rest and not rest.endswith(b"\n"):
+        rest = f.readline(1 << 20)
+        skipped += len(rest)
+    text = head[: MAX_RAW_CHARS * 4].decode("utf-8", errors="replace")[:MAX_RAW_CHARS]
+    return Line(number, text, f"line too long: {skipped} bytes, the limit is {limit} (line skipped)")
+
+
 def read_text(path: Path) -> str:
-    """A whole UTF-8 file (bad bytes replaced), or :class:`ValidationError` naming it."""
+    """A whole UTF-8 file (bad bytes replaced), or :class:`ValidationError` naming it (unreadable, or larger
+    than :data:`MAX_DOCUMENT_BYTES`)."""
     try:
+        size = path.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise ValidationError(f"{path} is {size} bytes: a file read whole may hold at most "
+                                  f"{MAX_DOCUMENT_BYTES} (split it, or use a line-per-record format)")
         return path.read_bytes().decode("utf-8", errors="replace")
     except OSError as e:
         raise ValidationError(f"cannot read {path}: {e}") from e

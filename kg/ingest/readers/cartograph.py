@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kg.errors import ValidationError
-from kg.ingest.readers.base import BaseReader, NameIndex, broken, clean_name, iter_lines, record
+from kg.ingest.readers.base import BaseReader, NameIndex, broken, clean_name, iter_lines, parse_json, record
 from kg.ingest.records import RawRecord, RecordKind, slug
 
 #: File stem -> record kind, in reading order (referenced things first).
@@ -118,10 +118,9 @@ class CartographReader(BaseReader):
             if line.error:
                 yield broken(kind, text, location, line.error)
                 continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as e:
-                yield broken(kind, text, location, f"invalid JSON: {e.msg} (column {e.colno})")
+            obj, error = parse_json(text)
+            if error is not None:
+                yield broken(kind, text, location, error)
                 continue
             if isinstance(obj, dict):
                 yield record(kind, obj, location)

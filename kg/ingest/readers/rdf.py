@@ -188,10 +188,13 @@ def _number(value: Node) -> float | None:
         return None
     python = value.toPython()
     if isinstance(python, int | float | Decimal) and not isinstance(python, bool):
-        return float(python)
+        try:
+            return float(python)
+        except OverflowError:  # an integer too large for a float: passed on as not finite, then quarantined
+            return float("inf")
     try:
         return float(Decimal(str(value).strip()))
-    except InvalidOperation:
+    except (InvalidOperation, ValueError, OverflowError):  # ValueError: a signalling NaN
         return None
 
 
