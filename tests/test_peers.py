@@ -276,7 +276,8 @@ def test_recbole_stop_reasons() -> None:
     log = runner.record_epochs(trainer)
     assert runner.fit(trainer, None, None, args) == "early stopping"
     assert len(log) == 12 and log[-1]["epoch"] == 12 and log[-1]["valid_ndcg@10"] == pytest.approx(1.2)
-    assert runner.fit(_FakeTrainer(50, stop_after=None), None, None, args).startswith("epoch cap (50): did not converge")
+    capped_by_epochs = runner.fit(_FakeTrainer(50, stop_after=None), None, None, args)
+    assert capped_by_epochs.startswith("epoch cap (50): did not converge")
     capped = type("Args", (), {"epochs": 50, "time_cap": 0.05})()
     slow = _FakeTrainer(50, stop_after=None, epoch_seconds=0.02)
     assert runner.fit(slow, None, None, capped) == "time cap (0 s): did not converge, lower bound"

@@ -33,16 +33,15 @@ for _p in (ROOT, ROOT / "bench", HERE):
         sys.path.insert(0, str(_p))
 
 import convert  # noqa: E402
-
 from copurchase_lookup import lookup_score_fn  # noqa: E402
 
 from gnn.config import TrainConfig  # noqa: E402
 from gnn.data import GraphSnapshot, Split  # noqa: E402
 from gnn.metrics import ScoreFn, embedding_score_fn, evaluate_rankings, top_k_rankings  # noqa: E402
-from gnn.pipeline import train_all  # noqa: E402
 from gnn.pipeline import text_features as pipeline_text_features  # noqa: E402
+from gnn.pipeline import train_all  # noqa: E402
 from gnn.prepared import Prepared, prepare_split  # noqa: E402
-from gnn.train import TrainResult, peak_rss_mb, train_model  # noqa: E402
+from gnn.train import TrainResult, peak_rss_mb  # noqa: E402
 from kg.text import TextEncoder  # noqa: E402
 
 CONFIG_DIR = ROOT / "bench" / "configs"

@@ -159,7 +159,8 @@ def markdown(doc: dict[str, Any]) -> str:
     parts = [f"## Cartograph vs converged RecBole peers{quick}",
              f"Machine: {doc.get('machine', {}).get('cpus', '?')} CPU cores, {doc.get('threads', '?')} torch threads; "
              f"whole run {doc.get('wall_seconds', 0) / 60:.0f} min; time cap per peer run: "
-             f"{f'{cap:.0f} s' if cap else 'none'}; co-purchase lists: {'in every graph' if doc.get('copurchase') else 'off'}."]
+             f"{f'{cap:.0f} s' if cap else 'none'}; co-purchase lists: "
+             f"{'in every graph' if doc.get('copurchase') else 'off'}."]
     for name, entry in doc.get("datasets", {}).items():
         parts.append(dataset_table(name, entry))
         if name == "amazon-beauty":
