@@ -71,12 +71,13 @@ def run_logged(cmd: list[str], log_path: Path, *, env: dict[str, str] | None = N
     return f"exit {done.returncode}: {tail[0]} (log: {log_path})"
 
 
-def seeds_for(plan: dict[str, Any], dataset: str, model: str, quick: bool) -> list[int]:
-    """The plan's seeds for ``model`` on ``dataset`` (``quick``: the first ``quick.seeds`` of them)."""
+def seeds_for(plan: dict[str, Any], dataset: str, model: str, quick: bool, most: int | None = None) -> list[int]:
+    """The plan's seeds for ``model`` on ``dataset``: the first ``quick.seeds`` of them with ``quick``, the first
+    ``most`` with ``most``."""
     ds = plan["datasets"][dataset]
     seeds = ds["cartograph_seeds"] if model == cartograph_side.SERVED else \
         ds["seeds"].get(model, ds["seeds"]["default"])
-    return list(seeds[:plan["quick"]["seeds"]] if quick else seeds)
+    return list(seeds[:plan["quick"]["seeds"] if quick else most])
 
 
 def peer_command(args: argparse.Namespace, plan: dict[str, Any], dataset: str, model: str, seed: int) -> list[str]:
@@ -105,7 +106,7 @@ def train_everything(args: argparse.Namespace, plan: dict[str, Any], dataset: st
     skipped (the exports are on disk under ``<work>/out``)."""
     errors: dict[str, str] = {}
     logs = args.work_dir / "logs" / dataset
-    for seed in seeds_for(plan, dataset, cartograph_side.SERVED, args.quick):
+    for seed in [] if args.no_cartograph else seeds_for(plan, dataset, cartograph_side.SERVED, args.quick, args.seeds):
         error = run_logged(cartograph_command(args, plan, dataset, seed), logs / f"Cartograph.seed{seed}.log")
         log(f"{dataset}: Cartograph seed {seed} {error or 'done'}")
         if error:
@@ -119,7 +120,7 @@ def train_everything(args: argparse.Namespace, plan: dict[str, Any], dataset: st
             errors[model] = f"not run: {skip}"
             log(f"{dataset}: {model} not run ({skip})")
             continue
-        for seed in seeds_for(plan, dataset, model, args.quick):
+        for seed in seeds_for(plan, dataset, model, args.quick, args.seeds):
             path = cartograph_side.export_path(args.work_dir / "out", dataset, model, seed)
             if args.reuse_peers and path.is_file():
                 log(f"{dataset}: {model} seed {seed} reused from {path}")
@@ -155,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
                     "a run it stops is reported as 'did not converge: lower bound'")
     ap.add_argument("--copurchase", action="store_true",
                     help="co-purchase lists in every model's graph (they know the future: never the headline)")
+    ap.add_argument("--seeds", type=int, help="at most this many seeds per model (default: the plan's)")
+    ap.add_argument("--no-cartograph", action="store_true", help="train no Cartograph model (its rows come from "
+                    "exports already in --work-dir, if any: e.g. a run of the peers alone)")
     ap.add_argument("--no-book", action="store_true", help="skip amazon-book-kgat")
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--work-dir", type=Path, default=ROOT / "var" / "peers")

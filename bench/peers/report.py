@@ -42,8 +42,9 @@ def _rss(m: dict[str, Any]) -> str:
 def _order(name: str, row: dict[str, Any]) -> tuple[int, str]:
     if name == CARTOGRAPH:
         return -1, name
-    kind = row.get("kind", "graph")
-    return _KIND_ORDER.get(kind, 3 if name.startswith(CARTOGRAPH) else 2), name
+    if name.startswith(CARTOGRAPH):  # the other candidates, after the peers
+        return 3, name
+    return _KIND_ORDER.get(row.get("kind", "graph"), 2), name
 
 
 def _mean_sd(row: dict[str, Any], metric: str) -> str:

@@ -203,7 +203,9 @@ def build(args: argparse.Namespace, name: str, epochs: int, params: dict[str, An
     dataset = create_dataset(config)
     # RecBole's full-ranking evaluation takes eval_batch_size // n_items users per batch: its default 4096 means
     # one amazon-beauty user per batch and 211 s of Python overhead per validation pass. Batch by users instead.
-    config["eval_batch_size"] = dataset.item_num * (args.eval_users if args.model != "KGCN" else 16)
+    # (A sequential model's loader batches rows as they are: there eval_batch_size is a number of users.)
+    users = args.eval_users if args.model != "KGCN" else 16
+    config["eval_batch_size"] = users if args.model in SEQUENTIAL_MODELS else dataset.item_num * users
     loaders = data_preparation(config, dataset)
     load_s = time.perf_counter() - t0
     init_seed(config["seed"], config["reproducibility"])  # the model's initialisation does not depend on loading
