@@ -134,11 +134,27 @@ def train_everything(args: argparse.Namespace, plan: dict[str, Any], dataset: st
     return errors
 
 
+def written_split(args: argparse.Namespace, dataset: str) -> tuple[Any, Any, dict[str, Any]]:
+    """(snapshot, split, summary) of the files an earlier run wrote, checked against Cartograph's split."""
+    snapshot = convert.build_snapshot(dataset, args.data_dir, args.work_dir)
+    split = convert.peer_split(snapshot)
+    written = convert.read_split(args.work_dir / dataset, dataset, snapshot)
+    if not all(convert.same_pairs(written[p], getattr(split, p)) for p in convert.PARTS):
+        raise SystemExit(f"{dataset}: the files in {args.work_dir / dataset} are not this split; "
+                         "run without --report-only")
+    summary = json.loads((args.work_dir / dataset / "split.json").read_text(encoding="utf-8"))
+    return snapshot, split, summary
+
+
 def run_dataset(args: argparse.Namespace, dataset: str, plan: dict[str, Any]) -> dict[str, Any]:
     t = time.perf_counter()
-    snapshot, split, summary = convert.convert(dataset, args.data_dir, args.work_dir, copurchase=args.copurchase)
-    log(f"{dataset}: converted ({time.perf_counter() - t:.0f} s): {json.dumps(summary['split'])}")
-    errors = train_everything(args, plan, dataset)
+    if args.report_only:
+        snapshot, split, summary = written_split(args, dataset)
+        errors: dict[str, str] = {}
+    else:
+        snapshot, split, summary = convert.convert(dataset, args.data_dir, args.work_dir, copurchase=args.copurchase)
+        log(f"{dataset}: converted ({time.perf_counter() - t:.0f} s): {json.dumps(summary['split'])}")
+        errors = train_everything(args, plan, dataset)
     rows = significance.collect(args.work_dir / "out", dataset, snapshot, split,
                                 [cartograph_side.SERVED, *args.models], plan, errors)
     compared = significance.compare(rows)
@@ -159,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, help="at most this many seeds per model (default: the plan's)")
     ap.add_argument("--no-cartograph", action="store_true", help="train no Cartograph model (its rows come from "
                     "exports already in --work-dir, if any: e.g. a run of the peers alone)")
+    ap.add_argument("--report-only", action="store_true", help="train nothing: score the exports already in "
+                    "--work-dir (of the --models given, plus Cartograph's rows) and write the report")
     ap.add_argument("--no-book", action="store_true", help="skip amazon-book-kgat")
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--work-dir", type=Path, default=ROOT / "var" / "peers")
@@ -200,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         doc["datasets"][dataset] = run_dataset(args, dataset, plan)
         doc["wall_seconds"] = round(time.perf_counter() - start, 1)
         write_results(doc, args.out, stem)  # after each dataset, so that a long run shows what it has
-    if not args.no_book:
+    if not args.no_book and not args.report_only:
         out = args.work_dir / "out" / "amazon-book-kgat.json"
         epochs = plan["quick"]["book_epochs"] if args.quick else None
         cmd = [sys.executable, str(PEERS_DIR / "cartograph_side.py"), "amazon-book", "--data-dir", str(args.data_dir),

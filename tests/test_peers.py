@@ -325,7 +325,7 @@ def test_collect_seeds_compare_and_report(convert: ModuleType, ml_dir: Path, tmp
     doc = {"datasets": {"amazon-beauty": {"split": {"products": 4, "split": {"test": 2}}, "rows": rows,
                                           "significance": compared}}, "machine": {"cpus": 2}, "threads": 2}
     md = report.markdown(doc)
-    assert "**did not converge: lower bound** (epoch cap (500)" in md
+    assert "| **epoch cap (500): did not converge, lower bound** |" in md
     assert "| **Cartograph** (kg_sasrec) |" in md and "| KGAT | | | not run: too slow |" in md
     assert "Cartograph / best peer (SASRec, mean NDCG@10 0.9077): **1.10x** (95% interval 1.00-" in md
     assert "**not met**" in md  # the interval does not exclude 1

@@ -120,7 +120,7 @@ def export_doc(name: str, dataset: str, prepared: Prepared, score: ScoreFn, top_
                    config=result.config.model_dump(),
                    seconds_per_epoch=round(result.train_seconds / max(len(result.history), 1), 2),
                    stopped_by="early stopping" if len(result.history) < result.config.epochs else
-                   f"epoch cap ({result.config.epochs})",
+                   f"epoch cap ({result.config.epochs}): did not converge, lower bound",
                    converged=len(result.history) < result.config.epochs or not result.config.trainable)
     return doc
 

@@ -70,8 +70,8 @@ def _status(name: str, row: dict[str, Any]) -> str:
         return row["seeds"][0].get("note", "no training")
     if row["converged"]:
         return "early stopping"
-    stopped = {s.get("stopped_by", "?") for s in row["seeds"]}
-    return "**did not converge: lower bound** (" + "; ".join(sorted(stopped)) + ")"
+    stopped = {s.get("stopped_by", "?") for s in row["seeds"]}  # each says "did not converge, lower bound"
+    return "**" + "; ".join(sorted(stopped)) + "**"
 
 
 def dataset_table(name: str, entry: dict[str, Any]) -> str:

@@ -71,7 +71,7 @@ def bootstrap_ratio(ours: np.ndarray, theirs: np.ndarray, *, resamples: int = 20
 
 
 _KEEP = ("kind", "train_seconds", "seconds_per_epoch", "epochs_run", "best_epoch", "stopped_by", "converged",
-         "peak_rss_mb", "served_kind", "selection", "candidates_seconds", "text_seconds", "refit", "note",
+         "peak_rss_mb", "rss_source", "served_kind", "selection", "candidates_seconds", "text_seconds", "refit", "note",
          "test_input", "params", "recbole_best_valid", "own_metrics")
 
 
