@@ -101,6 +101,8 @@ def dataset_table(name: str, entry: dict[str, Any]) -> str:
 def verdict(entry: dict[str, Any]) -> str:
     """The target line: Cartograph / best peer with its interval, and whether that peer converged."""
     rows, sig = entry["rows"], entry.get("significance", {})
+    if "error" in sig:
+        return f"No ratio: {sig['error']}."
     best = sig.get("best_peer")
     if not best or best not in sig.get("vs", {}):
         return "No peer finished: no ratio."
