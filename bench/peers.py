@@ -1,16 +1,28 @@
-"""Cartograph against RecBole's knowledge-graph recommenders: same data, same split, same metric code. One command:
+"""Cartograph against converged RecBole peers: same data, same split, same metric code. One command:
 
     bash bench/peers/setup.sh                      # once: RecBole's own venv, .venv-peers
-    nice .venv/bin/python bench/peers.py           # everything, under two hours on 2 cores
-    nice .venv/bin/python bench/peers.py --quick   # 1-2 epochs per model: checks the pipeline end to end
+    nice .venv/bin/python bench/peers.py           # every dataset, every peer, every seed of the plan
+    nice .venv/bin/python bench/peers.py --quick   # 1 epoch per model: checks the pipeline end to end
 
-For ml-100k-kg and amazon-beauty: Cartograph's snapshot and split (``bench/peers/convert.py``: leave-one-out by
-time order, no cold products) are written as RecBole atomic files; Cartograph's model (``bench/configs/
-<dataset>.json``) and RecBole's BPR, LightGCN, CKE, KGCN, KGAT, KGIN (``bench/peers/run_recbole_models.py`` in
-the peers venv, epochs / patience / time budget from ``bench/configs/peers.json``) each train in a process of
-their own on that split and export every test user's top-100 products, train and valid items excluded. Then
-Recall@10/20 and NDCG@10/20 of every export are computed here by :func:`gnn.metrics.evaluate_rankings`.
-amazon-book-kgat: Cartograph without KG or text on KGAT's published split, beside the published figures.
+Per dataset (``--datasets``): Cartograph's snapshot and standard split (``bench/peers/convert.py``:
+leave-one-out by time order, no product withheld, co-purchase lists off unless ``--copurchase``) are written
+as RecBole atomic files (pairs, pairs with valid added to train for the refit, and sequential rows whose
+histories are Cartograph's); then, each in a process of its own and for every seed of the plan
+(``bench/configs/peers.json``):
+
+- Cartograph (``bench/peers/cartograph_side.py``): the model ``cartograph train`` serves (TrainConfig's
+  defaults: every candidate trained, the best on validation served), plus the other candidates, popularity
+  and, where there are co-purchase lists, the co-purchase lookup (knows the future) as sanity rows;
+- RecBole's sequential SASRec, BERT4Rec, GRU4Rec and graph BPR, LightGCN, CKE, KGCN, KGAT, KGIN
+  (``bench/peers/run_recbole_models.py`` in the peers venv): early stopping on valid NDCG@10 with the plan's
+  patience, no wall-clock limit unless ``--time-cap``; graph models refitted on train + valid for their
+  early-stopped epoch count so that the test reads the valid interaction, as the sequential models do.
+
+Every export (each test user's top 100, train and valid items excluded) is scored here by
+:func:`gnn.metrics.evaluate_rankings`; per seed, then mean and spread over the seeds. Per-user test NDCG@10
+(mean over seeds) gives a paired bootstrap interval for Cartograph's ratio to every row
+(``bench/peers/significance.py``). amazon-book-kgat: Cartograph alone on KGAT's published split, beside the
+published figures.
 
 Writes ``bench/results/peers.json``, ``peers.md`` and ``peers.png`` (``peers_quick.*`` with ``--quick``).
 """
@@ -36,116 +48,146 @@ for _p in (ROOT, PEERS_DIR):
 import cartograph_side  # noqa: E402
 import convert  # noqa: E402
 import report  # noqa: E402
+import significance  # noqa: E402
 
-PEER_MODELS = ("BPR", "LightGCN", "CKE", "KGCN", "KGAT", "KGIN")
+SEQUENTIAL_PEERS = ("SASRec", "BERT4Rec", "GRU4Rec")
+GRAPH_PEERS = ("BPR", "LightGCN", "CKE", "KGCN", "KGAT", "KGIN")
+PEER_MODELS = SEQUENTIAL_PEERS + GRAPH_PEERS
 
 
 def log(message: str) -> None:
     print(f"[peers {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def run_json(cmd: list[str], out: Path, *, env: dict[str, str] | None = None, cwd: Path | None = None,
-             log_path: Path) -> dict[str, Any]:
-    """Run ``cmd`` (its output to ``log_path``) and return the JSON it wrote to ``out``, or ``{"error": ...}``."""
-    out.unlink(missing_ok=True)
+def run_logged(cmd: list[str], log_path: Path, *, env: dict[str, str] | None = None,
+               cwd: Path | None = None) -> str | None:
+    """Run ``cmd`` (its output to ``log_path``); None when it succeeded, else the error line."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
     with log_path.open("w", encoding="utf-8") as f:
         done = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=cwd, check=False)
-    wall = time.perf_counter() - start
-    if done.returncode != 0 or not out.is_file():
-        tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or ["no output"]
-        return {"error": f"exit {done.returncode}: {tail[0]}", "log": str(log_path), "wall_seconds": round(wall, 1)}
-    doc: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
-    doc["wall_seconds"] = round(wall, 1)
-    doc["log"] = str(log_path)
-    return doc
+    if done.returncode == 0:
+        return None
+    tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or ["no output"]
+    return f"exit {done.returncode}: {tail[0]} (log: {log_path})"
 
 
-def peer_command(args: argparse.Namespace, dataset: str, model: str, plan: dict[str, Any]) -> list[str]:
-    step = plan["quick"] if args.quick else plan["datasets"][dataset][model]
+def seeds_for(plan: dict[str, Any], dataset: str, model: str, quick: bool, most: int | None = None) -> list[int]:
+    """The plan's seeds for ``model`` on ``dataset``: the first ``quick.seeds`` of them with ``quick``, the first
+    ``most`` with ``most``."""
+    ds = plan["datasets"][dataset]
+    seeds = ds["cartograph_seeds"] if model == cartograph_side.SERVED else \
+        ds["seeds"].get(model, ds["seeds"]["default"])
+    return list(seeds[:plan["quick"]["seeds"] if quick else most])
+
+
+def peer_command(args: argparse.Namespace, plan: dict[str, Any], dataset: str, model: str, seed: int) -> list[str]:
+    quick = plan["quick"] if args.quick else {}
+    epochs = quick.get("epochs", plan["epochs"])
+    stopping = quick.get("stopping_step", plan["stopping_step"])
+    cap = args.time_cap if args.time_cap is not None else plan.get("time_cap_s")
     return [str(args.peers_python), str(PEERS_DIR / "run_recbole_models.py"), "--data-path", str(args.work_dir),
-            "--dataset", dataset, "--model", model, "--epochs", str(step["epochs"]),
-            "--stopping-step", str(step["stopping_step"]), "--time-budget", str(step["time_budget"]),
-            "--threads", str(args.threads), "--top-k", str(plan["top_k"]), "--out", str(args.work_dir / "out")]
+            "--dataset", dataset, "--model", model, "--seed", str(seed), "--epochs", str(epochs),
+            "--stopping-step", str(stopping), "--time-cap", str(cap or 0),
+            "--params", json.dumps(plan["models"][model]["params"]), "--threads", str(args.threads),
+            "--top-k", str(plan["top_k"]), "--out", str(args.work_dir / "out")]
 
 
-def worker_command(args: argparse.Namespace, job: str, out: Path, *, dataset: str | None = None,
-                   epochs: int | None = None, top_k: int = 100) -> list[str]:
-    cmd = [sys.executable, str(PEERS_DIR / "cartograph_side.py"), job, "--data-dir", str(args.data_dir),
-           "--work-dir", str(args.work_dir), "--threads", str(args.threads), "--top-k", str(top_k), "--out", str(out)]
-    if dataset:
-        cmd += ["--dataset", dataset]
-    if epochs is not None:
-        cmd += ["--epochs", str(epochs)]
-    return cmd
+def cartograph_command(args: argparse.Namespace, plan: dict[str, Any], dataset: str, seed: int) -> list[str]:
+    cmd = [sys.executable, str(PEERS_DIR / "cartograph_side.py"), "cartograph", "--dataset", dataset,
+           "--data-dir", str(args.data_dir), "--work-dir", str(args.work_dir), "--seed", str(seed),
+           "--threads", str(args.threads), "--top-k", str(plan["top_k"]), "--out", str(args.work_dir / "out")]
+    if args.quick:
+        cmd += ["--epochs", str(plan["quick"]["cartograph_epochs"])]
+    return cmd + (["--copurchase"] if args.copurchase else [])
 
 
-def summarise(doc: dict[str, Any], metrics: dict[str, float]) -> dict[str, Any]:
-    keep = ("train_seconds", "text_seconds", "history", "peak_rss_mb", "epochs", "epochs_run", "best_epoch",
-            "stopped_by", "rss_source", "wall_seconds", "stopping_step", "time_budget_s", "recbole_best_valid",
-            "own_metrics", "reused",
-            "config", "versions", "log")
-    out = {"metrics": metrics, **{k: doc[k] for k in keep if k in doc}}
-    if out.get("stopped_by", "early stopping or epochs") == "early stopping or epochs":
-        cap = doc.get("epochs") or doc.get("config", {}).get("epochs")
-        out["stopped_by"] = "epoch cap" if cap and doc.get("epochs_run", 0) >= cap else "early stopping"
-    return out
-
-
-def run_dataset(args: argparse.Namespace, dataset: str, plan: dict[str, Any]) -> dict[str, Any]:
-    t = time.perf_counter()
-    snapshot, split, summary = convert.convert(dataset, args.data_dir, args.work_dir)
-    log(f"{dataset}: converted ({time.perf_counter() - t:.0f} s): {json.dumps(summary['split'])}")
-    out_dir, logs = args.work_dir / "out" / dataset, args.work_dir / "logs" / dataset
-    runs: dict[str, dict[str, Any]] = {}
-    epochs = plan["quick"]["cartograph_epochs"] if args.quick else \
-        plan["datasets"][dataset].get("Cartograph", {}).get("max_epochs")
-    runs["Cartograph"] = run_json(worker_command(args, "cartograph", out_dir / "Cartograph.json", dataset=dataset,
-                                                 epochs=epochs, top_k=plan["top_k"]),
-                                  out_dir / "Cartograph.json", log_path=logs / "Cartograph.log")
-    log(f"{dataset}: Cartograph done ({runs['Cartograph'].get('error') or runs['Cartograph']['train_seconds']})")
+def train_everything(args: argparse.Namespace, plan: dict[str, Any], dataset: str) -> dict[str, str]:
+    """Run Cartograph's job and every peer for every seed; returns ``row -> error`` for what failed or was
+    skipped (the exports are on disk under ``<work>/out``)."""
+    errors: dict[str, str] = {}
+    logs = args.work_dir / "logs" / dataset
+    for seed in [] if args.no_cartograph else seeds_for(plan, dataset, cartograph_side.SERVED, args.quick, args.seeds):
+        error = run_logged(cartograph_command(args, plan, dataset, seed), logs / f"Cartograph.seed{seed}.log")
+        log(f"{dataset}: Cartograph seed {seed} {error or 'done'}")
+        if error:
+            errors[cartograph_side.SERVED] = error
     env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "OMP_NUM_THREADS": str(args.threads)}
     scratch = args.work_dir / "run"  # RecBole writes log_tensorboard/ into its working directory
     scratch.mkdir(parents=True, exist_ok=True)
     for model in args.models:
-        skip = plan["datasets"][dataset].get(model, {}).get("skip")
+        skip = plan["datasets"][dataset].get("skip", {}).get(model)
         if skip:
-            runs[model] = {"error": f"not run: {skip}"}
+            errors[model] = f"not run: {skip}"
             log(f"{dataset}: {model} not run ({skip})")
             continue
-        if args.reuse_peers and (out_dir / f"{model}.json").is_file():
-            runs[model] = {**json.loads((out_dir / f"{model}.json").read_text(encoding="utf-8")), "reused": True}
-            log(f"{dataset}: {model} reused from {out_dir / f'{model}.json'}")
-            continue
-        runs[model] = run_json(peer_command(args, dataset, model, plan), out_dir / f"{model}.json", env=env,
-                               cwd=scratch, log_path=logs / f"{model}.log")
-        log(f"{dataset}: {model} done ({runs[model].get('error') or runs[model]['train_seconds']})")
-    models: dict[str, Any] = {}
-    for name in [*args.models, "Cartograph"]:
-        doc = runs[name]
-        if "error" in doc:
-            models[name] = doc
-            continue
-        models[name] = summarise(doc, cartograph_side.evaluate_export(doc, snapshot, split))
-    return {"split": summary, "models": models}
+        for seed in seeds_for(plan, dataset, model, args.quick, args.seeds):
+            path = cartograph_side.export_path(args.work_dir / "out", dataset, model, seed)
+            if args.reuse_peers and path.is_file():
+                log(f"{dataset}: {model} seed {seed} reused from {path}")
+                continue
+            path.unlink(missing_ok=True)
+            error = run_logged(peer_command(args, plan, dataset, model, seed), logs / f"{model}.seed{seed}.log",
+                               env=env, cwd=scratch)
+            log(f"{dataset}: {model} seed {seed} {error or 'done'}")
+            if error:
+                errors[model] = error
+    return errors
+
+
+def written_split(args: argparse.Namespace, dataset: str) -> tuple[Any, Any, dict[str, Any]]:
+    """(snapshot, split, summary) of the files an earlier run wrote, checked against Cartograph's split."""
+    snapshot = convert.build_snapshot(dataset, args.data_dir, args.work_dir)
+    split = convert.peer_split(snapshot)
+    written = convert.read_split(args.work_dir / dataset, dataset, snapshot)
+    if not all(convert.same_pairs(written[p], getattr(split, p)) for p in convert.PARTS):
+        raise SystemExit(f"{dataset}: the files in {args.work_dir / dataset} are not this split; "
+                         "run without --report-only")
+    summary = json.loads((args.work_dir / dataset / "split.json").read_text(encoding="utf-8"))
+    return snapshot, split, summary
+
+
+def run_dataset(args: argparse.Namespace, dataset: str, plan: dict[str, Any]) -> dict[str, Any]:
+    t = time.perf_counter()
+    if args.report_only:
+        snapshot, split, summary = written_split(args, dataset)
+        errors: dict[str, str] = {}
+    else:
+        snapshot, split, summary = convert.convert(dataset, args.data_dir, args.work_dir, copurchase=args.copurchase)
+        log(f"{dataset}: converted ({time.perf_counter() - t:.0f} s): {json.dumps(summary['split'])}")
+        errors = train_everything(args, plan, dataset)
+    rows = significance.collect(args.work_dir / "out", dataset, snapshot, split,
+                                [cartograph_side.SERVED, *args.models], plan, errors)
+    compared = significance.compare(rows)
+    for row in rows.values():
+        row.pop("per_user_ndcg@10", None)  # 22k numbers a row: the exports in <work>/out keep what made them
+    return {"split": summary, "rows": rows, "significance": compared}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="1-2 epochs per model; writes peers_quick.*")
-    ap.add_argument("--datasets", default=",".join(convert.DATASETS))
+    ap.add_argument("--quick", action="store_true", help="1 epoch per model, 1 seed; writes peers_quick.*")
+    ap.add_argument("--datasets", default="ml-100k-kg,amazon-beauty")
     ap.add_argument("--models", default=",".join(PEER_MODELS), help="RecBole models, comma-separated")
+    ap.add_argument("--time-cap", type=float, help="seconds of training per peer run (default: the plan's, none); "
+                    "a run it stops is reported as 'did not converge: lower bound'")
+    ap.add_argument("--copurchase", action="store_true",
+                    help="co-purchase lists in every model's graph (they know the future: never the headline)")
+    ap.add_argument("--seeds", type=int, help="at most this many seeds per model (default: the plan's)")
+    ap.add_argument("--no-cartograph", action="store_true", help="train no Cartograph model (its rows come from "
+                    "exports already in --work-dir, if any: e.g. a run of the peers alone)")
+    ap.add_argument("--report-only", action="store_true", help="train nothing: score the exports already in "
+                    "--work-dir (of the --models given, plus Cartograph's rows) and write the report")
     ap.add_argument("--no-book", action="store_true", help="skip amazon-book-kgat")
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--work-dir", type=Path, default=ROOT / "var" / "peers")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument("--stem", help="result file names (default: peers, peers_quick with --quick)")
     ap.add_argument("--plan", type=Path, default=ROOT / "bench" / "configs" / "peers.json")
     ap.add_argument("--peers-python", type=Path, default=ROOT / ".venv-peers" / "bin" / "python")
     ap.add_argument("--threads", type=int)
     ap.add_argument("--reuse-peers", action="store_true",
-                    help="take each peer's export from an earlier run in --work-dir (same split: convert checks it) "
-                         "and train only Cartograph; the report marks the reused rows")
+                    help="keep every peer export already in --work-dir (same split: convert checks it) and train "
+                         "only what is missing")
     ap.add_argument("--merge", action="store_true",
                     help="keep the other datasets (and amazon-book) of an existing result file; replace those run")
     args = ap.parse_args(argv)
@@ -160,11 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     args.work_dir, args.data_dir = args.work_dir.resolve(), args.data_dir.resolve()
     start = time.perf_counter()
     doc: dict[str, Any] = {
-        "quick": args.quick, "threads": args.threads, "plan": plan, "datasets": {},
+        "quick": args.quick, "threads": args.threads, "plan": plan, "copurchase": args.copurchase,
+        "time_cap_s": args.time_cap if args.time_cap is not None else plan.get("time_cap_s"), "datasets": {},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "processor": platform.machine()},
         "metric_code": "gnn.metrics.evaluate_rankings on each model's exported top-100 (train+valid items excluded)",
     }
-    stem = "peers_quick" if args.quick else "peers"
+    stem = args.stem or ("peers_quick" if args.quick else "peers")
     previous = args.out / f"{stem}.json"
     if args.merge and previous.is_file():
         old = json.loads(previous.read_text(encoding="utf-8"))
@@ -175,14 +218,17 @@ def main(argv: list[str] | None = None) -> int:
         doc["datasets"][dataset] = run_dataset(args, dataset, plan)
         doc["wall_seconds"] = round(time.perf_counter() - start, 1)
         write_results(doc, args.out, stem)  # after each dataset, so that a long run shows what it has
-    if not args.no_book:
+    if not args.no_book and not args.report_only:
         out = args.work_dir / "out" / "amazon-book-kgat.json"
         epochs = plan["quick"]["book_epochs"] if args.quick else None
-        book = run_json(worker_command(args, "amazon-book", out, epochs=epochs), out,
-                        log_path=args.work_dir / "logs" / "amazon-book-kgat.log")
-        if "error" in book:
-            log(f"amazon-book-kgat failed: {book['error']}")
+        cmd = [sys.executable, str(PEERS_DIR / "cartograph_side.py"), "amazon-book", "--data-dir", str(args.data_dir),
+               "--work-dir", str(args.work_dir), "--threads", str(args.threads), "--out", str(out),
+               *(["--epochs", str(epochs)] if epochs else [])]
+        error = run_logged(cmd, args.work_dir / "logs" / "amazon-book-kgat.log")
+        if error:
+            log(f"amazon-book-kgat failed: {error}")
         else:
+            book = json.loads(out.read_text(encoding="utf-8"))
             book.pop("history", None)
             doc["amazon-book-kgat"] = book
     doc["wall_seconds"] = round(time.perf_counter() - start, 1)

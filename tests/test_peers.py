@@ -1,6 +1,7 @@
-"""bench/peers: the RecBole converter keeps Cartograph's split exactly; atomic file format; amazon-book split;
-KGAT's NDCG convention; the plain-torch torch_scatter stand-in. Small hand-made inputs: no peers venv needed.
-The end-to-end run (both venvs, real data) is marked ``bench``."""
+"""bench/peers: the RecBole converter keeps Cartograph's split exactly (pairs, refit set, sequential histories);
+atomic file format; amazon-book split; KGAT's NDCG convention; the plain-torch torch_scatter stand-in; how a
+RecBole run's stop is classified; per-seed aggregation, bootstrap and the report. Small hand-made inputs: no
+peers venv needed. The end-to-end run (both venvs, real data) is marked ``bench``."""
 
 from __future__ import annotations
 
@@ -103,9 +104,10 @@ def test_snapshot_kg_from_product_relations(convert: ModuleType, ml_dir: Path) -
     snap.item_edges["also_bought"] = np.array([[1], [3]])
     triples, links = convert.snapshot_kg(snap)
     assert ("p:1", "made_by", "b:acme") in triples and ("p:3", "made_by", "b:acme") in triples
-    assert ("p:2", "also_bought", "p:4") in triples
     assert ("p:1", "mentions", "e:m.animation") in triples
-    assert len(triples) == 3 + 5
+    assert len(triples) == 2 + 5  # the co-purchase lists know the future: left out by default
+    with_copurchase, _ = convert.snapshot_kg(snap, copurchase=True)
+    assert set(with_copurchase) - set(triples) == {("p:2", "also_bought", "p:4")}
     assert links == [("1", "p:1"), ("2", "p:2"), ("3", "p:3"), ("4", "p:4")]
 
 
@@ -137,7 +139,7 @@ def test_significance_per_user_ndcg_and_paired_bootstrap(convert: ModuleType, ml
     split = convert.peer_split(snap)
     # test: user 10 -> movie 2, user 20 -> movie 4; user 20's train movie 1 and valid movie 3 are skipped in ranking
     doc = {"top_k": 20, "rankings": {"10": ["2", "3", "1"], "20": ["1", "2", "4"]}}
-    scores = sig.per_user_ndcg(doc, snap, split)
+    scores = sig.per_user_ndcg(doc, snap, split, 20)
     by_user = dict(zip((snap.ids["user"][u] for u in split.test[0]), scores.tolist(), strict=True))
     assert by_user == pytest.approx({"10": 1.0, "20": 1 / math.log2(3)})
     assert scores.mean() == pytest.approx(side.evaluate_export(doc, snap, split)["ndcg@20"])
@@ -214,6 +216,122 @@ def test_torch_scatter_stand_in() -> None:
     assert soft.tolist() == pytest.approx([0.25, 1.0, 0.75])
 
 
+def test_refit_and_sequential_files(convert: ModuleType, atomic: ModuleType, ml_dir: Path, tmp_path: Path) -> None:
+    snap = convert.ml100k_snapshot(ml_dir)
+    split = convert.peer_split(snap)
+    out = tmp_path / "work"
+    convert.write_recbole_dataset(snap, split, out, "ml", shipped_kg=ml_dir)
+    assert convert.write_refit_dataset(out, "ml") == {"train": 7}
+    refit = {(u, p) for u, p in atomic.read_atomic(out / "ml-refit" / "ml-refit.train.inter")[1]}
+    assert refit == {("10", "1"), ("10", "3"), ("20", "1"), ("30", "2"), ("30", "1"), ("10", "4"), ("20", "3")}
+    assert (out / "ml-refit" / "ml-refit.kg").read_text() == (out / "ml" / "ml.kg").read_text()
+    # user 10 in time order: 1 (100), 3 (200), 4 (300, valid), 2 (400, test); user 20: 1, 3 (valid), 4 (test);
+    # user 30 (train only): 2, 1. History cut to 1 item to check the cut keeps the most recent.
+    assert convert.write_sequential_dataset(snap, split, out, "ml", max_len=1) == {"train": 2, "valid": 2, "test": 2}
+    rows = {part: atomic.read_atomic(out / "ml-seq" / f"ml-seq.{part}.inter")[1] for part in convert.PARTS}
+    assert rows["train"] == [["10", "1", "3"], ["30", "2", "1"]]
+    assert rows["valid"] == [["10", "3", "4"], ["20", "1", "3"]]
+    assert rows["test"] == [["10", "4", "2"], ["20", "3", "4"]]
+    convert.check_sequential(out, "ml", snap, split, max_len=1)
+    convert.write_sequential_dataset(snap, split, out, "ml")
+    rows = {part: atomic.read_atomic(out / "ml-seq" / f"ml-seq.{part}.inter")[1] for part in convert.PARTS}
+    assert rows["valid"] == [["10", "1 3", "4"], ["20", "1", "3"]]
+    assert rows["test"] == [["10", "1 3 4", "2"], ["20", "1 3", "4"]]  # test reads train + valid, in order
+    convert.check_sequential(out, "ml", snap, split)
+    path = out / "ml-seq" / "ml-seq.test.inter"
+    path.write_text(path.read_text().replace("1 3 4\t2", "1 3\t2"))  # the valid item missing from a test history
+    with pytest.raises(RuntimeError, match="history of user 10 is not the test history"):
+        convert.check_sequential(out, "ml", snap, split)
+
+
+class _FakeTrainer:
+    """What ``run_recbole_models.fit`` and ``record_epochs`` use of a RecBole trainer: a fit loop that stops
+    after ``stop_after`` epochs (RecBole's early stop) or at ``epochs``."""
+
+    def __init__(self, epochs: int, stop_after: int | None, epoch_seconds: float = 0.0) -> None:
+        self.epochs, self.stop_after, self.epoch_seconds = epochs, stop_after, epoch_seconds
+        self.train_loss_dict: dict[int, float] = {}
+
+    def _train_epoch(self, *args: object, **kwargs: object) -> float:
+        import time
+
+        time.sleep(self.epoch_seconds)
+        return 1.0
+
+    def _valid_epoch(self, *args: object, **kwargs: object) -> tuple[float, dict[str, float]]:
+        return 0.1 * len(self.train_loss_dict), {}
+
+    def fit(self, *args: object, **kwargs: object) -> None:
+        for epoch in range(self.epochs):
+            self.train_loss_dict[epoch] = self._train_epoch()
+            self._valid_epoch()
+            if self.stop_after is not None and epoch + 1 >= self.stop_after:
+                return
+
+
+def test_recbole_stop_reasons() -> None:
+    runner = _module("run_recbole_models")
+    args = type("Args", (), {"epochs": 50, "time_cap": 0.0})()
+    trainer = _FakeTrainer(50, stop_after=12)
+    log = runner.record_epochs(trainer)
+    assert runner.fit(trainer, None, None, args) == "early stopping"
+    assert len(log) == 12 and log[-1]["epoch"] == 12 and log[-1]["valid_ndcg@10"] == pytest.approx(1.2)
+    capped_by_epochs = runner.fit(_FakeTrainer(50, stop_after=None), None, None, args)
+    assert capped_by_epochs.startswith("epoch cap (50): did not converge")
+    capped = type("Args", (), {"epochs": 50, "time_cap": 0.05})()
+    slow = _FakeTrainer(50, stop_after=None, epoch_seconds=0.02)
+    assert runner.fit(slow, None, None, capped) == "time cap (0 s): did not converge, lower bound"
+    assert 2 <= len(slow.train_loss_dict) < 50
+
+
+def test_collect_seeds_compare_and_report(convert: ModuleType, ml_dir: Path, tmp_path: Path) -> None:
+    sig, report, side = _module("significance"), _module("report"), _module("cartograph_side")
+    snap = convert.ml100k_snapshot(ml_dir)
+    split = convert.peer_split(snap)  # test: user 10 -> movie 2, user 20 -> movie 4
+
+    def export(row: str, seed: int, rankings: dict[str, list[str]], **extra: object) -> None:
+        path = side.export_path(tmp_path, "ml", row, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"seed": seed, "top_k": 20, "rankings": rankings, **extra}))
+
+    export("Cartograph", 0, {"10": ["2"], "20": ["4"]}, served_kind="kg_sasrec", converged=True)
+    export("SASRec", 1, {"10": ["4", "2"], "20": ["4"]}, kind="sequential", converged=True, epochs_run=15,
+           best_epoch=4, seconds_per_epoch=2.0, train_seconds=30.0)
+    export("SASRec", 2, {"10": ["2"], "20": ["1", "2", "4"]}, kind="sequential", converged=True, epochs_run=14,
+           best_epoch=3, seconds_per_epoch=2.0, train_seconds=28.0)
+    export("BPR", 1, {"10": ["2"], "20": ["2"]}, kind="graph", converged=False, epochs_run=500, best_epoch=500,
+           stopped_by="epoch cap (500): did not converge, lower bound", rankings_train_input={"10": [], "20": []},
+           refit={"epochs": 500, "train_seconds": 9.0, "rankings": {}})
+    export("Popularity", 0, {"10": ["3"], "20": ["2"]})
+    rows = sig.collect(tmp_path, "ml", snap, split, ["Cartograph", "SASRec", "BPR", "KGAT"],
+                       errors={"KGAT": "not run: too slow"})
+    assert list(rows) == ["Cartograph", "SASRec", "BPR", "KGAT", "Popularity"]
+    assert rows["KGAT"] == {"error": "not run: too slow"}
+    assert rows["Cartograph"]["mean"]["ndcg@10"] == pytest.approx(1.0)
+    # SASRec seed 1: user 10's valid movie 4 is skipped, so movie 2 ranks first; user 20 -> 1. Seed 2: user 10 -> 1;
+    # user 20's train movie 1 is skipped, movie 2 ranks first, movie 4 second -> 1/log2(3).
+    sas, second = rows["SASRec"], 1 / math.log2(3)
+    assert [s["metrics"]["ndcg@10"] for s in sas["seeds"]] == pytest.approx([1.0, (1 + second) / 2])
+    assert sas["mean"]["ndcg@10"] == pytest.approx((3 + second) / 4)
+    assert sas["std"]["ndcg@10"] == pytest.approx(np.std([1.0, (1 + second) / 2], ddof=1))
+    assert sas["converged"] and sas["kind"] == "sequential"
+    assert rows["BPR"]["mean"]["ndcg@10"] == pytest.approx(0.5) and not rows["BPR"]["converged"]
+    assert rows["BPR"]["seeds"][0]["metrics_train_input"]["ndcg@10"] == 0.0
+    assert "rankings" not in rows["BPR"]["seeds"][0]["refit"]
+    assert rows["Popularity"]["kind"] == "sanity"
+    compared = sig.compare(rows, resamples=200)
+    assert compared["best_peer"] == "SASRec" and compared["best_converged_peer"] == "SASRec"
+    assert compared["vs"]["BPR"]["ratio"] == pytest.approx(2.0)
+    doc = {"datasets": {"amazon-beauty": {"split": {"products": 4, "split": {"test": 2}}, "rows": rows,
+                                          "significance": compared}}, "machine": {"cpus": 2}, "threads": 2}
+    md = report.markdown(doc)
+    assert "| **epoch cap (500): did not converge, lower bound** |" in md
+    assert "| **Cartograph** (kg_sasrec) |" in md and "| KGAT | | | not run: too slow |" in md
+    assert "Cartograph / best peer (SASRec, mean NDCG@10 0.9077): **1.10x** (95% interval 1.00-" in md
+    assert "**not met**" in md  # the interval does not exclude 1
+    assert "BPR 0.0000 -> 0.5000" in md and "WEARec | 0.0599 | 0.0688" in md
+
+
 @pytest.mark.bench
 def test_peers_quick_end_to_end(tmp_path: Path) -> None:
     """bench/peers.py --quick on ml-100k-kg with two peers: both venvs, real data, real training."""
@@ -222,14 +340,15 @@ def test_peers_quick_end_to_end(tmp_path: Path) -> None:
         pytest.skip("needs .venv-peers (bash bench/peers/setup.sh) and ../shared/data/ml-100k-kg")
     done = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "bench" / "peers.py"), "--quick", "--datasets", "ml-100k-kg",
-         "--models", "BPR,KGAT", "--no-book", "--work-dir", str(tmp_path / "work"), "--out", str(tmp_path / "out")],
+         "--models", "SASRec,BPR", "--no-book", "--work-dir", str(tmp_path / "work"), "--out", str(tmp_path / "out")],
         capture_output=True, text=True, timeout=3000, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     doc = json.loads((tmp_path / "out" / "peers_quick.json").read_text())
-    models = doc["datasets"]["ml-100k-kg"]["models"]
-    assert set(models) == {"BPR", "KGAT", "Cartograph"}
-    for name, m in models.items():
-        assert "metrics" in m, (name, m.get("error"))
-        assert m["metrics"]["users"] == 943
-        assert 0 < m["metrics"]["ndcg@20"] < 1
+    rows = doc["datasets"]["ml-100k-kg"]["rows"]
+    assert {"SASRec", "BPR", "Cartograph", "Popularity"} <= set(rows)
+    for name, row in rows.items():
+        assert "mean" in row, (name, row.get("error"))
+        assert row["seeds"][0]["metrics"]["users"] == 943
+        assert 0 < row["mean"]["ndcg@20"] < 1
+    assert "refit" in rows["BPR"]["seeds"][0]
     assert (tmp_path / "out" / "peers_quick.png").stat().st_size > 1000

@@ -1,12 +1,17 @@
 """Cartograph's side of the peers benchmark: train on the peers' split, export rankings, or evaluate any model's.
 
 Runs in Cartograph's venv, in a process of its own per training (``bench/peers.py`` starts it) so that the
-peak memory it reports is that training's. Three jobs:
+peak memory it reports is that training's. Jobs:
 
-- :func:`train_cartograph`: the model of ``bench/configs/<dataset>.json`` (whatever the GNN work has tuned it
-  to; ``cold_fraction`` forced to 0, see ``convert.py``) on exactly the split written for RecBole, then each
-  test user's top ``top_k`` products, train and valid items excluded: the same export as the peers'.
-- :func:`train_amazon_book`: Cartograph without KG and without text on KGAT's Amazon-book train/test split.
+- :func:`train_cartograph`: the model ``cartograph train`` serves: :class:`~gnn.config.TrainConfig`'s
+  defaults (``model="auto"``: every candidate trained and the best on validation NDCG@10 served, through
+  :func:`gnn.pipeline.train_all`, as ``bench/quality.py --variant standard`` runs it), on exactly the split
+  written for RecBole and the snapshot ``bench/datasets.py`` makes; each test user's top ``top_k`` products
+  (test-phase vectors: the model reads train + valid), train and valid items excluded: the same export as
+  the peers'. Beside it, one export per other candidate, and two sanity rows: popularity (the candidate) and,
+  where the dataset has co-purchase lists, the co-purchase lookup (``bench/copurchase_lookup.py``, which
+  knows the future).
+- :func:`train_amazon_book`: Cartograph (the same default config) on KGAT's Amazon-book train/test split.
 - :func:`evaluate_export`: Recall/NDCG@10/20 (and hit@10, MRR@K, coverage@10) of any exported ranking with
   :func:`gnn.metrics.evaluate_rankings`: one metric implementation for every model.
 """
@@ -23,20 +28,25 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-for _p in (ROOT, HERE):
+for _p in (ROOT, ROOT / "bench", HERE):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
 import convert  # noqa: E402
+from copurchase_lookup import lookup_score_fn  # noqa: E402
 
 from gnn.config import TrainConfig  # noqa: E402
 from gnn.data import GraphSnapshot, Split  # noqa: E402
-from gnn.metrics import embedding_score_fn, evaluate_rankings, top_k_rankings  # noqa: E402
+from gnn.metrics import ScoreFn, embedding_score_fn, evaluate_rankings, top_k_rankings  # noqa: E402
+from gnn.pipeline import text_features as pipeline_text_features  # noqa: E402
+from gnn.pipeline import train_all  # noqa: E402
 from gnn.prepared import Prepared, prepare_split  # noqa: E402
-from gnn.train import TrainResult, peak_rss_mb, train_model  # noqa: E402
+from gnn.train import TrainResult, peak_rss_mb  # noqa: E402
+from kg.text import TextEncoder  # noqa: E402
 
 CONFIG_DIR = ROOT / "bench" / "configs"
-
+#: Row names of the exports the cartograph job writes beside the served model's.
+SERVED, POPULARITY, LOOKUP = "Cartograph", "Popularity", "Co-purchase lookup"
 
 
 def load_config(dataset: str, *, epochs: int | None = None, threads: int = 2) -> TrainConfig:
@@ -62,12 +72,17 @@ def text_features(snapshot: GraphSnapshot, cache_dir: Path, threads: int) -> dic
     return features
 
 
-def export_rankings(prepared: Prepared, result: TrainResult, top_k: int) -> np.ndarray:
-    """``[num_users, top_k]`` product indexes for the test users (``-1`` rows for the others)."""
+def export_rankings(prepared: Prepared, score: ScoreFn, top_k: int) -> np.ndarray:
+    """``[num_users, top_k]`` product indexes for the test users (``-1`` rows for the others), ranked by
+    ``score`` with the exclusions and candidates of the test evaluation (:func:`gnn.evaluation.evaluate_phases`)."""
     split, snapshot = prepared.split, prepared.snapshot
-    return top_k_rankings(embedding_score_fn(result.user_emb, result.product_emb), np.unique(split.test[0]),
-                          split.num_users, split.num_products, top_k, exclude=[split.train, split.valid],
-                          candidates=split.warm_mask & snapshot.active)
+    return top_k_rankings(score, np.unique(split.test[0]), split.num_users, split.num_products, top_k,
+                          exclude=[split.train, split.valid], candidates=split.warm_mask & snapshot.active)
+
+
+def result_score(result: TrainResult) -> ScoreFn:
+    """A trained model's test scores: its test-phase vectors (train + valid read as input)."""
+    return embedding_score_fn(result.user_emb, result.product_emb)
 
 
 def rankings_to_ids(rankings: np.ndarray, snapshot: GraphSnapshot) -> dict[str, list[str]]:
@@ -86,31 +101,63 @@ def ids_to_rankings(by_user: dict[str, list[str]], snapshot: GraphSnapshot, top_
     return out
 
 
-def train_cartograph(dataset: str, data_dir: Path, work_dir: Path, *, epochs: int | None, threads: int,
-                     top_k: int) -> dict[str, Any]:
-    """Train Cartograph's model on the written split; returns the export document (see module docstring)."""
-    snapshot = convert.build_snapshot(dataset, data_dir, work_dir, ingest=False)
+def default_config(*, seed: int = 0, threads: int = 2, epochs: int | None = None) -> TrainConfig:
+    """:class:`TrainConfig`'s defaults (what ``cartograph train`` runs) with the run's seed and threads;
+    ``epochs`` only for the pipeline check (``--quick``)."""
+    update: dict[str, Any] = {"seed": seed, "num_threads": threads, **({"epochs": epochs} if epochs else {})}
+    return TrainConfig().model_copy(update=update)
+
+
+def export_doc(name: str, dataset: str, prepared: Prepared, score: ScoreFn, top_k: int,
+               result: TrainResult | None = None, **extra: Any) -> dict[str, Any]:
+    """One row's export document (the shape ``run_recbole_models.py`` writes for a peer)."""
+    rankings = export_rankings(prepared, score, top_k)
+    doc: dict[str, Any] = {"model": name, "dataset": dataset, "top_k": top_k,
+                           "rankings": rankings_to_ids(rankings, prepared.snapshot), **extra}
+    if result is not None:
+        doc.update(train_seconds=round(result.train_seconds, 2), epochs_run=len(result.history),
+                   best_epoch=result.best_epoch, own_metrics=result.metrics, history=result.history,
+                   config=result.config.model_dump(),
+                   seconds_per_epoch=round(result.train_seconds / max(len(result.history), 1), 2),
+                   stopped_by="early stopping" if len(result.history) < result.config.epochs else
+                   f"epoch cap ({result.config.epochs}): did not converge, lower bound",
+                   converged=len(result.history) < result.config.epochs or not result.config.trainable)
+    return doc
+
+
+def train_cartograph(dataset: str, data_dir: Path, work_dir: Path, *, seed: int, epochs: int | None,
+                     threads: int, top_k: int, copurchase: bool = False) -> dict[str, dict[str, Any]]:
+    """Train what ``cartograph train`` serves on the written split; returns ``row name -> export document``
+    (see the module docstring)."""
+    import datasets
+
+    snapshot = convert.build_snapshot(dataset, data_dir, work_dir)
     split = convert.peer_split(snapshot)
     written = convert.read_split(work_dir / dataset, dataset, snapshot)
     for part in convert.PARTS:  # the files RecBole reads must be this very split
         if not convert.same_pairs(written[part], getattr(split, part)):
             raise RuntimeError(f"{dataset}: {part} differs from the files in {work_dir / dataset}; re-run convert")
-    cfg = load_config(dataset, epochs=epochs, threads=threads)
+    cfg = default_config(seed=seed, threads=threads, epochs=epochs).model_copy(update={"copurchase": copurchase})
     t = time.perf_counter()
-    features = text_features(snapshot, work_dir / "cache" / "text", threads) if cfg.model == "gnn" else None
+    has_text = any(t.strip() for t in snapshot.titles)
+    encoder = TextEncoder(cache_dir=work_dir / "cache" / "text", num_threads=threads)
+    features = pipeline_text_features(snapshot, encoder) if has_text else None
     text_s = time.perf_counter() - t
     prepared = prepare_split(snapshot, split, features, cfg)
-    result = train_model(prepared, cfg, progress=False, evaluate=("test",))
-    rankings = export_rankings(prepared, result, top_k)
-    return {
-        "model": "Cartograph", "dataset": dataset, "config": cfg.model_dump(),
-        "train_seconds": round(result.train_seconds, 2),
-        "text_seconds": round(text_s, 2), "peak_rss_mb": round(peak_rss_mb(), 1), "rss_source": "VmHWM",
-        "epochs": cfg.epochs,
-        "epochs_run": len(result.history), "best_epoch": result.best_epoch, "own_metrics": result.metrics,
-        "history": result.history, "threads": threads, "top_k": top_k,
-        "rankings": rankings_to_ids(rankings, snapshot),
-    }
+    main, others, selection = train_all(prepared, cfg, baselines=(), progress=False)
+    common = {"seed": seed, "threads": threads, "peak_rss_mb": round(peak_rss_mb(), 1), "rss_source": "VmHWM"}
+    docs = {SERVED: export_doc(SERVED, dataset, prepared, result_score(main), top_k, main, **common,
+                               served_kind=main.config.model, text_seconds=round(text_s, 2),
+                               selection=selection.to_dict() if selection else None,
+                               candidates_seconds=round(sum(r.train_seconds for r in others.values()), 2))}
+    for kind, result in others.items():
+        name = POPULARITY if kind == "popularity" else f"{SERVED} candidate {kind}"
+        docs[name] = export_doc(name, dataset, prepared, result_score(result), top_k, result, **common)
+    if dataset in datasets.WITH_COPURCHASE:
+        docs[LOOKUP] = export_doc(LOOKUP, dataset, prepared, lookup_score_fn(snapshot, split, "test"), top_k,
+                                  note="knows the future: co-purchase lists crawled after the interactions",
+                                  seed=seed, train_seconds=0.0, converged=True)
+    return docs
 
 
 def evaluate_export(doc: dict[str, Any], snapshot: GraphSnapshot, split: Split) -> dict[str, float]:
@@ -197,21 +244,27 @@ def kgat_ndcg(rankings: np.ndarray, positives: np.ndarray, k: int) -> float:
 
 
 def train_amazon_book(data_dir: Path, *, epochs: int | None, threads: int) -> dict[str, Any]:
-    """Cartograph (``gnn_notext``, interactions only) on KGAT's Amazon-book split; test metrics both ways."""
+    """Cartograph (the default config, interactions only) on KGAT's Amazon-book split; test metrics both ways."""
     snapshot, split = amazon_book_split(data_dir / "amazon-book-kgat")
-    cfg = load_config("amazon-book-kgat", epochs=epochs, threads=threads)
+    cfg = default_config(threads=threads, epochs=epochs)
     prepared = prepare_split(snapshot, split, None, cfg)
-    result = train_model(prepared, cfg, progress=False, evaluate=("test",))
-    rankings = export_rankings(prepared, result, 20)
+    result, _, selection = train_all(prepared, cfg, baselines=(), progress=False)
+    rankings = export_rankings(prepared, result_score(result), 20)
     metrics = evaluate_rankings(rankings, split.test, split.num_products, exclude=[split.train, split.valid])
     return {
-        "model": f"Cartograph ({cfg.model})", "dataset": "amazon-book-kgat", "config": cfg.model_dump(),
+        "model": f"Cartograph ({result.config.model})", "dataset": "amazon-book-kgat", "config": cfg.model_dump(),
+        "selection": selection.to_dict() if selection else None,
         "split": split.summary(), "split_note": split.meta["valid"], "train_seconds": round(result.train_seconds, 2),
         "peak_rss_mb": round(peak_rss_mb(), 1), "rss_source": "VmHWM", "epochs_run": len(result.history),
         "best_epoch": result.best_epoch,
         "metrics": metrics, "ndcg@20_kgat_code": kgat_ndcg(rankings, split.test, 20), "own_metrics": result.metrics,
         "history": result.history,
     }
+
+
+def export_path(out_dir: Path, dataset: str, row: str, seed: int) -> Path:
+    """Where a row's export for one seed lives: ``<out>/<dataset>/<row>/seed<seed>.json`` (as for the peers)."""
+    return out_dir / dataset / row / f"seed{seed}.json"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,18 +275,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", choices=convert.DATASETS)
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--work-dir", type=Path, required=True)
-    ap.add_argument("--epochs", type=int)
+    ap.add_argument("--epochs", type=int, help="epoch cap: the pipeline check only (--quick)")
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--top-k", type=int, default=100)
-    ap.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    ap.add_argument("--copurchase", action="store_true", help="co-purchase lists as graph edges (know the future)")
+    ap.add_argument("--out", type=Path, required=True,
+                    help="cartograph: the exports folder (<out>/<dataset>/<row>/seed<seed>.json); amazon-book: a file")
     args = ap.parse_args(argv)
     if args.job == "cartograph":
         if args.dataset is None:
             ap.error("--dataset is required for the cartograph job")
-        doc = train_cartograph(args.dataset, args.data_dir, args.work_dir, epochs=args.epochs, threads=args.threads,
-                               top_k=args.top_k)
-    else:
-        doc = train_amazon_book(args.data_dir, epochs=args.epochs, threads=args.threads)
+        docs = train_cartograph(args.dataset, args.data_dir, args.work_dir, seed=args.seed, epochs=args.epochs,
+                                threads=args.threads, top_k=args.top_k, copurchase=args.copurchase)
+        for row, doc in docs.items():
+            path = export_path(args.out, args.dataset, row, args.seed)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(doc, default=float) + "\n", encoding="utf-8")
+        served = docs[SERVED]
+        print(f"Cartograph on {args.dataset} (seed {args.seed}): served {served['served_kind']}, "
+              f"{served['train_seconds']:.0f} s (+{served['candidates_seconds']:.0f} s other candidates)",
+              file=sys.stderr)
+        return 0
+    doc = train_amazon_book(args.data_dir, epochs=args.epochs, threads=args.threads)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, default=float) + "\n", encoding="utf-8")
     print(f"{doc['model']} on {doc['dataset']}: {doc['train_seconds']:.0f} s, peak RSS {doc['peak_rss_mb']:.0f} MB",

@@ -4,10 +4,21 @@ the interactions Cartograph does.
     .venv/bin/python bench/peers/convert.py --dataset ml-100k-kg --data-dir ../shared/data [--work-dir var/peers]
 
 The split is made by Cartograph's own code (:func:`gnn.data.split_snapshot`, leave-one-out by time order per
-user, users with fewer than ``min_interactions`` interactions train only) with ``cold_fraction=0``: RecBole
-cannot rank an item it never saw in training, so the comparison is on the warm test set, and no product is
-withheld. The three parts are written as RecBole benchmark files ``<name>.train.inter``, ``.valid.inter``,
-``.test.inter`` (config ``benchmark_filename: [train, valid, test]``), which RecBole uses as given.
+user, users with fewer than ``min_interactions`` interactions train only) with ``cold_fraction=0``: the
+standard split, the one ``cartograph train`` and ``bench/quality.py --variant standard`` use. Three RecBole
+datasets are written under the work dir, each as benchmark files ``<name>.train.inter``, ``.valid.inter``,
+``.test.inter`` (config ``benchmark_filename: [train, valid, test]``), which RecBole uses as given:
+
+- ``<dataset>``: (user, item) pairs, with ``.item``, ``.kg``, ``.link``: what the graph peers train on;
+- ``<dataset>-refit``: the same with the valid pairs added to train (``valid`` repeats them; it is never
+  evaluated): a graph peer is refitted on it for its early-stopped epoch count, so that at test time it has the
+  valid interaction as input, as a sequential model does (``run_recbole_models.py``);
+- ``<dataset>-seq``: RecBole's sequential format, (user, ``item_id_list``, item): one train row per train
+  interaction after a user's first (history = the train items before it), one valid row (history = the user's
+  train items), one test row (history = train + valid items); histories in Cartograph's order (time, then
+  sequence number, then product index: :func:`gnn.data.user_histories`), the last :data:`SEQ_MAX_LEN` kept.
+  RecBole's own augmentation does the same for the train rows; it is done here so that valid and test read
+  exactly these histories (checked on read-back by :func:`check_sequential`).
 
 The graphs:
 
@@ -18,12 +29,14 @@ The graphs:
   one end becomes ``(movie)-[:MENTIONS]->(Entity other end)`` (all 91,631 triples have a movie at one end;
   the relation name is not kept: Cartograph's ``MENTIONS`` is untyped). RecBole gets the shipped ``.kg`` and
   ``.link`` unchanged (with their 24 relation types).
-- ``amazon-beauty``: ingested by Cartograph's own reader and pipeline into an embedded store under the work
-  dir, then read back with :func:`~gnn.data.snapshot_from_store` (the graph ``cartograph train`` sees).
-  RecBole's KG is made from that graph's product relations: ``made_by`` (brand), ``in_category``,
-  ``also_bought``, ``also_viewed``, ``bought_together`` (and ``mentions`` when entities were extracted) as
-  triples between entities ``p:<product>``, ``b:<brand>``, ``c:<category>``, ``e:<entity>``; every product
-  is linked to its ``p:`` entity. So both sides see the same knowledge graph.
+- ``amazon-beauty``, ``amazon-office``: the snapshot ``bench/datasets.py`` makes (Cartograph's reader and
+  ingest into an embedded store under the work dir, entities extracted as ``cartograph quickstart`` does):
+  the graph ``cartograph train`` and ``bench/quality.py`` see. RecBole's KG is made from that graph's product
+  relations: ``made_by`` (brand), ``in_category``, ``mentions`` (extracted entities) as triples between
+  entities ``p:<product>``, ``b:<brand>``, ``c:<category>``, ``e:<entity>``; every product is linked to its
+  ``p:`` entity. The co-purchase lists (``also_bought``, ``also_viewed``, ``bought_together``) only with
+  ``copurchase=True``: they were crawled after the interactions and know the future of the split (off in
+  Cartograph's default config too). So both sides see the same knowledge graph.
 
 Ids are Cartograph's own (RecBole tokens), so a peer's ranking maps back to product indexes by id.
 """
@@ -49,11 +62,25 @@ for _p in (ROOT, HERE):
 
 from atomic import column, read_atomic, write_atomic  # noqa: E402
 
-from gnn.data import INTERACTION_TYPES, ITEM_RELATIONS, GraphSnapshot, Split, snapshot_from_store, split_snapshot  # noqa: E402
+from gnn.data import (  # noqa: E402
+    COPURCHASE_RELATIONS,
+    INTERACTION_TYPES,
+    ITEM_RELATIONS,
+    GraphSnapshot,
+    Split,
+    split_snapshot,
+    user_histories,
+)
 from kg.schema import RelType  # noqa: E402
 
-DATASETS = ("ml-100k-kg", "amazon-beauty")
+DATASETS = ("ml-100k-kg", "amazon-beauty", "amazon-office")
 PARTS = ("train", "valid", "test")
+#: RecBole dataset names beside ``<dataset>``: the refit set (valid added to train) and the sequential set.
+REFIT_SUFFIX, SEQ_SUFFIX = "-refit", "-seq"
+#: Most recent items in a sequential row's history: RecBole's MAX_ITEM_LIST_LENGTH default (overall.yaml), and
+#: SASRec's setting for Amazon Beauty (Kang & McAuley 2018, n = 50). The sequential peers' configs must match.
+SEQ_MAX_LEN = 50
+SEQ_HEADER = ["user_id:token", "item_id_list:token_seq", "item_id:token"]
 #: RecBole config keys that make it use the written split as is.
 BENCHMARK_FILENAME = list(PARTS)
 ML100K_PREFIX = "ml-100k"
@@ -124,54 +151,22 @@ def _pairs(path: Path, a: str, b: str) -> Iterator[tuple[str, str]]:
     yield from zip(column(header, rows, a), column(header, rows, b), strict=True)
 
 
-# -- amazon-beauty: Cartograph's own ingest ---------------------------------------------------------------
+# -- the Amazon sets: Cartograph's own ingest (bench/datasets.py) ----------------------------------------
 
 
-def ingest_store(src: Path, store_path: Path) -> None:
-    """Ingest the dataset folder ``src`` with Cartograph's reader and pipeline into a fresh embedded store."""
-    from kg.config import PROJECT_ROOT
-    from kg.ingest import pipeline
-    from kg.ingest.readers import open_reader
-    from kg.queries import QueryLibrary
-    from kg.store.embedded import EmbeddedStore
+def build_snapshot(dataset: str, data_dir: Path, work_dir: Path) -> GraphSnapshot:
+    """Cartograph's snapshot of ``dataset`` (one of :data:`DATASETS`) from ``data_dir/<dataset>``: the one
+    ``bench/quality.py`` trains on (``bench/datasets.py``; an Amazon set's embedded store in ``work_dir`` is
+    made once and reused)."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+    bench = str(ROOT / "bench")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
+    import datasets  # bench/datasets.py imports this module: imported here, not at the top
 
-    for stale in (store_path, store_path.with_name(store_path.name + ".wal")):
-        if stale.is_dir():
-            shutil.rmtree(stale)
-        elif stale.exists():
-            stale.unlink()
-    store_path.parent.mkdir(parents=True, exist_ok=True)
-    store = EmbeddedStore(store_path, QueryLibrary(PROJECT_ROOT / "cypher"))
-    store.init_schema()
-    with store:
-        pipeline.ingest(open_reader(src), store, quarantine_path=store_path.with_suffix(".quarantine.jsonl"),
-                        report_path=store_path.with_suffix(".ingest.json"), progress=False)
-
-
-def store_snapshot(store_path: Path) -> GraphSnapshot:
-    from kg.config import PROJECT_ROOT
-    from kg.queries import QueryLibrary
-    from kg.store.embedded import EmbeddedStore
-
-    with EmbeddedStore(store_path, QueryLibrary(PROJECT_ROOT / "cypher"), read_only=True) as store:
-        return snapshot_from_store(store)
-
-
-def build_snapshot(dataset: str, data_dir: Path, work_dir: Path, *, ingest: bool = True) -> GraphSnapshot:
-    """Cartograph's snapshot of ``dataset`` (one of :data:`DATASETS`) from ``data_dir/<dataset>``.
-
-    ``ingest=False`` reads the embedded store a previous call left in ``work_dir`` (amazon-beauty)."""
-    src = data_dir / dataset
-    if not src.is_dir():
-        raise FileNotFoundError(f"{src} does not exist: --data-dir must hold the {dataset} folder")
-    if dataset == "ml-100k-kg":
-        return ml100k_snapshot(src)
-    if dataset == "amazon-beauty":
-        store_path = work_dir / f"{dataset}.lbug"
-        if ingest or not store_path.exists():
-            ingest_store(src, store_path)
-        return store_snapshot(store_path)
-    raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+    snapshot, _ = datasets.load(dataset, data_dir, work_dir)
+    return snapshot
 
 
 def peer_split(snapshot: GraphSnapshot, *, seed: int = 0, min_interactions: int = 3) -> Split:
@@ -184,10 +179,14 @@ def peer_split(snapshot: GraphSnapshot, *, seed: int = 0, min_interactions: int 
 _ENTITY_PREFIX = {"product": "p:", "brand": "b:", "category": "c:", "entity": "e:"}
 
 
-def snapshot_kg(snapshot: GraphSnapshot) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
-    """(KG triples, item -> entity links) from the snapshot's product relations (see the module docstring)."""
+def snapshot_kg(snapshot: GraphSnapshot, *, copurchase: bool = False
+                ) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+    """(KG triples, item -> entity links) from the snapshot's product relations (see the module docstring);
+    the co-purchase relations only with ``copurchase``."""
     triples: list[tuple[str, str, str]] = []
     for name, (_, target) in ITEM_RELATIONS.items():
+        if name in COPURCHASE_RELATIONS and not copurchase:
+            continue
         edges = snapshot.item_edges[name]
         src_ids, dst_ids = snapshot.ids["product"], snapshot.ids[target]
         for s, d in edges.T.tolist():
@@ -201,11 +200,12 @@ def _one_line(text: str) -> str:
 
 
 def write_recbole_dataset(snapshot: GraphSnapshot, split: Split, out_dir: Path, name: str, *,
-                          shipped_kg: Path | None = None) -> dict[str, Any]:
+                          shipped_kg: Path | None = None, copurchase: bool = False) -> dict[str, Any]:
     """Write ``out_dir/<name>/<name>.{train,valid,test}.inter``, ``.item``, ``.kg``, ``.link`` and ``split.json``.
 
     ``shipped_kg``: a folder whose ``<prefix>.kg``/``.link`` are copied as RecBole's KG (ml-100k); otherwise the
-    KG comes from the snapshot (:func:`snapshot_kg`). Returns the summary also written to ``split.json``.
+    KG comes from the snapshot (:func:`snapshot_kg`, co-purchase lists with ``copurchase``). Returns the summary
+    also written to ``split.json``.
     """
     ds_dir = out_dir / name
     ds_dir.mkdir(parents=True, exist_ok=True)
@@ -223,12 +223,13 @@ def write_recbole_dataset(snapshot: GraphSnapshot, split: Split, out_dir: Path, 
             header, rows = read_atomic(shipped_kg / f"{ML100K_PREFIX}.{suffix}")
             counts[suffix] = write_atomic(ds_dir / f"{name}.{suffix}", header, rows)
     else:
-        triples, links = snapshot_kg(snapshot)
+        triples, links = snapshot_kg(snapshot, copurchase=copurchase)
         counts["kg"] = write_atomic(ds_dir / f"{name}.kg", ["head_id:token", "relation_id:token", "tail_id:token"],
                                     triples)
         counts["link"] = write_atomic(ds_dir / f"{name}.link", ["item_id:token", "entity_id:token"], links)
     summary = {"dataset": name, "snapshot_id": snapshot.snapshot_id, "rows": counts,
                "users": snapshot.num_users, "products": snapshot.num_products,
+               "copurchase_in_kg": copurchase if shipped_kg is None else None,
                "split": {"cold_fraction": split.cold_fraction, "seed": split.seed, **split.summary()}}
     (ds_dir / "split.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
@@ -254,28 +255,114 @@ def same_pairs(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.array_equal(canon(a), canon(b)))
 
 
-def convert(dataset: str, data_dir: Path, work_dir: Path, *, ingest: bool = True,
-            min_interactions: int = 3) -> tuple[GraphSnapshot, Split, dict[str, Any]]:
-    """Snapshot, split and write ``dataset``; checks that the files read back to the same split."""
-    snapshot = build_snapshot(dataset, data_dir, work_dir, ingest=ingest)
+def write_refit_dataset(out_dir: Path, name: str) -> dict[str, int]:
+    """``<name>-refit``: ``<name>``'s files with the valid pairs appended to train (see the module docstring)."""
+    src, dst = out_dir / name, out_dir / f"{name}{REFIT_SUFFIX}"
+    dst.mkdir(parents=True, exist_ok=True)
+    header, train = read_atomic(src / f"{name}.train.inter")
+    _, valid = read_atomic(src / f"{name}.valid.inter")
+    counts = {"train": write_atomic(dst / f"{dst.name}.train.inter", header, [*train, *valid])}
+    for part in ("valid", "test"):
+        shutil.copyfile(src / f"{name}.{part}.inter", dst / f"{dst.name}.{part}.inter")
+    for suffix in ("item", "kg", "link"):
+        shutil.copyfile(src / f"{name}.{suffix}", dst / f"{dst.name}.{suffix}")
+    return counts
+
+
+def sequential_rows(snapshot: GraphSnapshot, split: Split, max_len: int = SEQ_MAX_LEN
+                    ) -> dict[str, list[tuple[int, list[int], int]]]:
+    """``part -> [(user, history, target)]`` (indexes) of the sequential files (see the module docstring)."""
+    train_hist = user_histories(snapshot, split, "valid")
+    test_hist = user_histories(snapshot, split, "test")
+    rows: dict[str, list[tuple[int, list[int], int]]] = {"train": [], "valid": [], "test": []}
+    for u, items in enumerate(train_hist):
+        seq = items.tolist()
+        rows["train"] += [(u, seq[max(0, i - max_len):i], seq[i]) for i in range(1, len(seq))]
+    for u, p in split.valid.T.tolist():
+        rows["valid"].append((u, train_hist[u][-max_len:].tolist(), p))
+    for u, p in split.test.T.tolist():
+        rows["test"].append((u, test_hist[u][-max_len:].tolist(), p))
+    return rows
+
+
+def write_sequential_dataset(snapshot: GraphSnapshot, split: Split, out_dir: Path, name: str, *,
+                             max_len: int = SEQ_MAX_LEN) -> dict[str, int]:
+    """``<name>-seq``: RecBole's sequential benchmark files (see the module docstring); returns the row counts."""
+    seq_name = f"{name}{SEQ_SUFFIX}"
+    ds_dir = out_dir / seq_name
+    ds_dir.mkdir(parents=True, exist_ok=True)
+    users, products = snapshot.ids["user"], snapshot.ids["product"]
+    counts = {}
+    for part, rows in sequential_rows(snapshot, split, max_len).items():
+        counts[part] = write_atomic(ds_dir / f"{seq_name}.{part}.inter", SEQ_HEADER,
+                                    ((users[u], " ".join(products[h] for h in hist), products[p])
+                                     for u, hist, p in rows))
+    return counts
+
+
+def check_sequential(out_dir: Path, name: str, snapshot: GraphSnapshot, split: Split,
+                     max_len: int = SEQ_MAX_LEN) -> None:
+    """Read the sequential files back and fail unless: the (user, target) pairs of each part are the split's;
+    every valid row's history is the user's train items in order, every test row's is train + valid (the valid
+    item last); every train row's history is the train items before its target. (Each cut to ``max_len``.)"""
+    seq_name = f"{name}{SEQ_SUFFIX}"
+    u_index, p_index = snapshot.index("user"), snapshot.index("product")
+    train_hist = [h.tolist() for h in user_histories(snapshot, split, "valid")]
+    valid_item = dict(split.valid.T.tolist())
+    for part in PARTS:
+        header, rows = read_atomic(out_dir / seq_name / f"{seq_name}.{part}.inter")
+        if header != SEQ_HEADER:
+            raise RuntimeError(f"{seq_name}.{part}.inter: header {header}, expected {SEQ_HEADER}")
+        seen, position = [], np.zeros(len(train_hist), dtype=np.int64)  # train rows: a user's in order
+        for n, (user, hist_ids, target) in enumerate(rows, start=2):
+            u, p = u_index[user], p_index[target]
+            hist = [p_index[h] for h in hist_ids.split()]
+            if part == "train":
+                position[u] += 1
+                i, full = position[u], train_hist[u]
+                expected = full[max(0, i - max_len):i] if i < len(full) and full[i] == p else None
+            elif part == "valid":
+                expected = train_hist[u][-max_len:]
+            else:
+                expected = [*train_hist[u], valid_item[u]][-max_len:] if u in valid_item else None
+            if hist != expected:
+                raise RuntimeError(f"{seq_name}.{part}.inter:{n}: history of user {user} is not the {part} history")
+            seen.append((u, p))
+        if part == "train" and any(position[u] != max(len(h) - 1, 0) for u, h in enumerate(train_hist)):
+            raise RuntimeError(f"{seq_name}.train.inter: not one row per train interaction after each user's first")
+        pairs = np.array(seen, dtype=np.int64).T.reshape(2, -1)
+        if part != "train" and not same_pairs(pairs, getattr(split, part)):
+            raise RuntimeError(f"{seq_name}.{part}.inter: (user, item) pairs differ from Cartograph's {part} split")
+
+
+def convert(dataset: str, data_dir: Path, work_dir: Path, *, snapshot: GraphSnapshot | None = None,
+            copurchase: bool = False, min_interactions: int = 3) -> tuple[GraphSnapshot, Split, dict[str, Any]]:
+    """Snapshot (unless given), split and write ``dataset``'s three RecBole datasets (module docstring); checks
+    that the files read back to the same split and the sequential histories to the ones Cartograph reads."""
+    snapshot = snapshot if snapshot is not None else build_snapshot(dataset, data_dir, work_dir)
     split = peer_split(snapshot, min_interactions=min_interactions)
     shipped = data_dir / dataset if dataset == "ml-100k-kg" else None
-    summary = write_recbole_dataset(snapshot, split, work_dir, dataset, shipped_kg=shipped)
+    summary = write_recbole_dataset(snapshot, split, work_dir, dataset, shipped_kg=shipped, copurchase=copurchase)
     back = read_split(work_dir / dataset, dataset, snapshot)
     for part in PARTS:
         if not same_pairs(back[part], getattr(split, part)):
             raise RuntimeError(f"{dataset}: the written {part} file does not read back to Cartograph's split")
+    summary["rows_refit"] = write_refit_dataset(work_dir, dataset)
+    summary["rows_sequential"] = write_sequential_dataset(snapshot, split, work_dir, dataset)
+    summary["sequential_max_len"] = SEQ_MAX_LEN
+    check_sequential(work_dir, dataset, snapshot, split)
     return snapshot, split, summary
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", choices=DATASETS, action="append", help="default: both")
+    ap.add_argument("--dataset", choices=DATASETS, action="append", help="default: all")
+    ap.add_argument("--copurchase", action="store_true", help="co-purchase lists in the KG (they know the future)")
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--work-dir", type=Path, default=ROOT / "var" / "peers")
     args = ap.parse_args(argv)
     for dataset in args.dataset or DATASETS:
-        _, _, summary = convert(dataset, args.data_dir, args.work_dir)
+        _, _, summary = convert(dataset, args.data_dir, args.work_dir, copurchase=args.copurchase)
         print(json.dumps(summary))
     return 0
 

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
+METRICS = ("ndcg@10", "recall@10", "ndcg@20", "recall@20")
 TARGET_RATIO = 1.10
 CARTOGRAPH = "Cartograph"
 #: Published on KGAT's Amazon-book split (../shared/data/README.md): (Recall@20, NDCG@20, source and NDCG code).
@@ -17,6 +17,18 @@ PUBLISHED_BOOK = (
     ("CKE", 0.1394, 0.0733, "KGAT-pytorch README"),
     ("KGCL", 0.1496, 0.0791, "KGCL log"),
 )
+#: Published on Amazon Beauty 5-core, leave-one-out by time, full ranking over all items (the S3-Rec full-ranking
+#: protocol; the figures and their sources as listed in issue 18): (model, NDCG@10, NDCG@20 or None, source).
+PUBLISHED_BEAUTY = (
+    ("SASRec (BCE, one negative)", "0.0318", None, "S3-Rec paper's full-ranking table (Zhou et al., CIKM 2020)"),
+    ("S3-Rec", "0.0327", None, "S3-Rec paper's full-ranking table"),
+    ("TIGER", "0.0384", None, "TIGER paper (Rajput et al., NeurIPS 2023)"),
+    ("SASRec (full-softmax CE)", "0.042-0.050", None, "reproductions with CE loss (range as quoted in issue 18)"),
+    ("WEARec", "0.0599", "0.0688", "WEARec paper (FMLP-Rec/BSARec code base)"),
+)
+#: Row order in the tables: Cartograph, the sequential peers, the graph peers, Cartograph's other candidates,
+#: then the sanity rows.
+_KIND_ORDER = {"cartograph": 0, "sequential": 1, "graph": 2, "sanity": 4}
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -24,61 +36,105 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 
 def _rss(m: dict[str, Any]) -> str:
-    """Peak RSS, only where it was measured per process (VmHWM): earlier runs read ru_maxrss, which a child
-    process inherits from its parent, so their figures were the orchestrator's."""
     return f"{m['peak_rss_mb']:.0f}" if m.get("rss_source") and "peak_rss_mb" in m else "n/a"
 
 
-def best_peer(models: dict[str, Any], metric: str) -> tuple[str, float] | None:
-    """The peer (any model but Cartograph) with the highest ``metric``, or None when no peer finished."""
-    peers = [(m["metrics"][metric], name) for name, m in models.items() if name != CARTOGRAPH and "metrics" in m]
-    if not peers:
-        return None
-    value, name = max(peers)
-    return name, value
+def _order(name: str, row: dict[str, Any]) -> tuple[int, str]:
+    if name == CARTOGRAPH:
+        return -1, name
+    if name.startswith(CARTOGRAPH):  # the other candidates, after the peers
+        return 3, name
+    return _KIND_ORDER.get(row.get("kind", "graph"), 2), name
 
 
-def ratios(models: dict[str, Any]) -> dict[str, float | None]:
-    """Cartograph's figure over the best peer's, per metric (None where either is missing or zero)."""
-    out: dict[str, float | None] = {}
-    ours = models.get(CARTOGRAPH, {}).get("metrics")
-    for metric in METRICS:
-        best = best_peer(models, metric)
-        out[metric] = ours[metric] / best[1] if ours and best and best[1] > 0 else None
-    return out
+def _mean_sd(row: dict[str, Any], metric: str) -> str:
+    mean, sd = row["mean"][metric], row["std"][metric]
+    return f"{mean:.4f} ± {sd:.4f}" if len(row["seeds"]) > 1 else f"{mean:.4f}"
+
+
+def _epochs(row: dict[str, Any]) -> str:
+    parts = [f"{s['epochs_run']} ({s['best_epoch']})" for s in row["seeds"] if "epochs_run" in s]
+    return ", ".join(parts) or "-"
+
+
+def _seconds(row: dict[str, Any]) -> tuple[str, str]:
+    seeds = row["seeds"]
+    per_epoch = [s["seconds_per_epoch"] for s in seeds if s.get("seconds_per_epoch")]
+    total = [s.get("train_seconds", 0.0) + (s.get("refit") or {}).get("train_seconds", 0.0)
+             + s.get("candidates_seconds", 0.0) for s in seeds]
+    return (f"{sum(per_epoch) / len(per_epoch):.1f}" if per_epoch else "-"), f"{sum(total) / len(total):.0f}"
+
+
+def _status(name: str, row: dict[str, Any]) -> str:
+    if row["kind"] == "sanity":
+        return row["seeds"][0].get("note", "no training")
+    if row["converged"]:
+        return "early stopping"
+    stopped = {s.get("stopped_by", "?") for s in row["seeds"]}  # each says "did not converge, lower bound"
+    return "**" + "; ".join(sorted(stopped)) + "**"
 
 
 def dataset_table(name: str, entry: dict[str, Any]) -> str:
-    models = entry["models"]
-    lines = [
-        "| model | " + " | ".join(METRICS) + " | train s | epochs run (best) | stopped by | peak RSS MB |",
-        "|---|" + "---:|" * len(METRICS) + "---:|---:|---|---:|",
-    ]
-    for model, m in models.items():
-        if "metrics" not in m:
-            lines.append(f"| {model} | {m.get('error', 'failed')[:110]} |" + " |" * (len(METRICS) + 3))
+    rows, sig = entry["rows"], entry.get("significance", {})
+    vs = sig.get("vs", {})
+    lines = ["| model | kind | seeds | " + " | ".join(METRICS) + " | Cartograph / row, NDCG@10 (95% interval) "
+             "| epochs run (best) | s / epoch | train s | stopped by | peak RSS MB |",
+             "|---|---|---:|" + "---:|" * len(METRICS) + "---:|---|---:|---:|---|---:|"]
+    for model, row in sorted(rows.items(), key=lambda kv: _order(*kv)):
+        if "mean" not in row:
+            lines.append(f"| {model} | | | {row.get('error', 'failed')[:150]} |" + " |" * (len(METRICS) + 6))
             continue
-        label = f"**{model}**" if model == CARTOGRAPH else model
-        if m.get("reused"):
-            label += " (earlier run)"
-        lines.append(
-            f"| {label} | " + " | ".join(_fmt(m["metrics"][k]) for k in METRICS)
-            + f" | {m['train_seconds']:.0f} | {m.get('epochs_run', '-')} ({m.get('best_epoch', '-')})"
-            + f" | {m.get('stopped_by', '-')} | {_rss(m)} |"
-        )
-    r = ratios(models)
-    lines.append("| Cartograph / best peer | " + " | ".join(
-        f"{_fmt(r[k], 2)}x" if r[k] is not None else "-" for k in METRICS) + " | | | | |")
-    best = best_peer(models, "ndcg@20")
-    verdict = ""
-    if r["ndcg@20"] is not None and best is not None:
-        met = r["ndcg@20"] >= TARGET_RATIO
-        verdict = (f"\n\nTarget (Cartograph >= {TARGET_RATIO:.2f}x the best peer's NDCG@20, here {best[0]}): "
-                   f"**{'met' if met else 'not met'}** ({r['ndcg@20']:.2f}x).")
+        label = f"**{model}** ({row['seeds'][0].get('served_kind', '?')})" if model == CARTOGRAPH else model
+        b = vs.get(model)
+        ratio = f"{b['ratio']:.2f}x ({b['ci95_low']:.2f}-{b['ci95_high']:.2f})" if b else "-"
+        per_epoch, total = _seconds(row)
+        lines.append(f"| {label} | {row['kind']} | {len(row['seeds'])} | "
+                     + " | ".join(_mean_sd(row, k) for k in METRICS)
+                     + f" | {ratio} | {_epochs(row)} | {per_epoch} | {total} | {_status(model, row)} "
+                     f"| {_rss(row['seeds'][0])} |")
     split = entry.get("split", {})
-    head = (f"### {name}: test, full ranking over {split.get('products', '?')} items, "
-            f"{split.get('split', {}).get('test', '?')} test users\n\n")
-    return head + "\n".join(lines) + verdict
+    head = (f"### {name}: test, leave-one-out, full ranking over {split.get('products', '?')} items, "
+            f"{split.get('split', {}).get('test', '?')} test users (valid interaction read as input)\n\n")
+    return head + "\n".join(lines) + "\n\n" + verdict(entry) + refit_note(rows)
+
+
+def verdict(entry: dict[str, Any]) -> str:
+    """The target line: Cartograph / best peer with its interval, and whether that peer converged."""
+    rows, sig = entry["rows"], entry.get("significance", {})
+    if "error" in sig:
+        return f"No ratio: {sig['error']}."
+    best = sig.get("best_peer")
+    if not best or best not in sig.get("vs", {}):
+        return "No peer finished: no ratio."
+    b, converged = sig["vs"][best], rows[best]["converged"]
+    met = b["ratio"] >= TARGET_RATIO and b["ci95_low"] > 1.0
+    text = (f"Cartograph / best peer ({best}, mean NDCG@10 {rows[best]['mean']['ndcg@10']:.4f}): **{b['ratio']:.2f}x** "
+            f"(95% interval {b['ci95_low']:.2f}-{b['ci95_high']:.2f}x); target >= {TARGET_RATIO:.2f}x with the "
+            f"interval above 1: **{'met' if met else 'not met'}**.")
+    if not converged:
+        text += f" {best} did not converge: its figure is a lower bound, so this is no win."
+    return text
+
+
+def refit_note(rows: dict[str, Any]) -> str:
+    """Graph peers: test NDCG@10 of the refitted model (valid read) against the early-stopped one (train only)."""
+    parts = []
+    for name, row in rows.items():
+        before = [s["metrics_train_input"]["ndcg@10"] for s in row.get("seeds", []) if "metrics_train_input" in s]
+        if before:
+            parts.append(f"{name} {sum(before) / len(before):.4f} -> {row['mean']['ndcg@10']:.4f}")
+    if not parts:
+        return ""
+    return ("\n\nGraph peers, test NDCG@10 of the early-stopped model (train only as input) -> refitted on train + "
+            "valid (the figure in the table): " + "; ".join(parts) + ".")
+
+
+def published_table() -> str:
+    lines = ["| model | NDCG@10 | NDCG@20 | source |", "|---|---:|---:|---|"]
+    lines += [f"| {m} | {n10} | {n20 or '-'} | {src} |" for m, n10, n20, src in PUBLISHED_BEAUTY]
+    return ("### Published on Amazon Beauty (not run here)\n\nProtocol: 5-core, leave-one-out by time (last item "
+            "test, the one before valid), full ranking over all items, the user's history excluded: the protocol "
+            "of the amazon-beauty table above.\n\n" + "\n".join(lines))
 
 
 def book_table(entry: dict[str, Any]) -> str:
@@ -101,39 +157,43 @@ def book_table(entry: dict[str, Any]) -> str:
 
 
 def markdown(doc: dict[str, Any]) -> str:
-    parts = [f"## Cartograph vs RecBole peers{' (QUICK MODE: 1-2 epochs, not results)' if doc.get('quick') else ''}",
+    quick = " (QUICK MODE: 1 epoch per model, not results)" if doc.get("quick") else ""
+    cap = doc.get("time_cap_s")
+    parts = [f"## Cartograph vs converged RecBole peers{quick}",
              f"Machine: {doc.get('machine', {}).get('cpus', '?')} CPU cores, {doc.get('threads', '?')} torch threads; "
-             f"whole run {doc.get('wall_seconds', 0) / 60:.0f} min."]
+             f"whole run {doc.get('wall_seconds', 0) / 60:.0f} min; time cap per peer run: "
+             f"{f'{cap:.0f} s' if cap else 'none'}; co-purchase lists: "
+             f"{'in every graph' if doc.get('copurchase') else 'off'}."]
     for name, entry in doc.get("datasets", {}).items():
         parts.append(dataset_table(name, entry))
+        if name == "amazon-beauty":
+            parts.append(published_table())
     if "amazon-book-kgat" in doc:
         parts.append(book_table(doc["amazon-book-kgat"]))
     return "\n\n".join(parts) + "\n"
 
 
 def chart(doc: dict[str, Any], path: Path) -> None:
-    """Grouped bars: NDCG@20 and Recall@20 of every model, one panel per dataset."""
+    """Bars: mean test NDCG@10 of every row (seed spread as error bars), one panel per dataset."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     datasets = list(doc.get("datasets", {}).items())
-    fig, axes = plt.subplots(1, max(len(datasets), 1), figsize=(6.5 * max(len(datasets), 1), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, max(len(datasets), 1), figsize=(7 * max(len(datasets), 1), 4.5), squeeze=False)
     for ax, (name, entry) in zip(axes[0], datasets, strict=False):
-        models = [(k, v) for k, v in entry["models"].items() if "metrics" in v]
-        xs = range(len(models))
-        width = 0.4
-        for offset, metric, color in ((-width / 2, "ndcg@20", "#1f77b4"), (width / 2, "recall@20", "#ff7f0e")):
-            values = [v["metrics"][metric] for _, v in models]
-            bars = ax.bar([x + offset for x in xs], values, width, label=metric, color=color)
-            for bar, (model, _) in zip(bars, models, strict=True):
-                if model == CARTOGRAPH:
-                    bar.set_edgecolor("black")
-                    bar.set_linewidth(1.5)
-        ax.set_xticks(list(xs), [k for k, _ in models], rotation=30, ha="right")
+        rows = sorted(((k, v) for k, v in entry["rows"].items() if "mean" in v), key=lambda kv: _order(*kv))
+        xs = list(range(len(rows)))
+        bars = ax.bar(xs, [v["mean"]["ndcg@10"] for _, v in rows], yerr=[v["std"]["ndcg@10"] for _, v in rows],
+                      color=["#1f77b4" if v["converged"] else "#bbbbbb" for _, v in rows], capsize=3)
+        for bar, (model, _) in zip(bars, rows, strict=True):
+            if model == CARTOGRAPH:
+                bar.set_edgecolor("black")
+                bar.set_linewidth(1.5)
+        ax.set_xticks(xs, [k for k, _ in rows], rotation=35, ha="right", fontsize=8)
+        ax.set_ylabel("test NDCG@10 (grey: did not converge)")
         ax.set_title(f"{name}{' (quick)' if doc.get('quick') else ''}")
-        ax.legend()
         ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
