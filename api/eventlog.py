@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kg.durable import fsync_path
 from kg.errors import CartographError
 
 log = logging.getLogger("cartograph.api")
@@ -74,14 +75,6 @@ Waiter = Callable[[BaseException | None], None]
 
 def _segment_name(first_seq: int) -> str:
     return f"{first_seq:020d}{SUFFIX}"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _read_segment(path: Path, start: int = 0) -> tuple[list[tuple[LoggedEvent, int]], int]:
@@ -214,7 +207,7 @@ class EventLog:
 
     def _start_segment(self, first_seq: int) -> None:
         fd = os.open(self._path(first_seq), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        _fsync_dir(self.directory)  # the new file's name is durable before any event in it is acknowledged
+        fsync_path(self.directory)  # the new file's name is durable before any event in it is acknowledged
         old, self._fd, self._active_size = self._fd, fd, 0
         with self._seg_lock:
             self._segments.append(first_seq)
@@ -395,7 +388,7 @@ class EventLog:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
-            _fsync_dir(self.directory)
+            fsync_path(self.directory)
         except OSError as e:
             raise EventLogError(f"cannot write the event log checkpoint {path}: {e}") from e
         self._checkpoint = seq

@@ -31,6 +31,19 @@ uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[2]), log_l
 """
 
 
+#: wrk's ``done`` hook: one ``RESULT {json}`` line with the latency percentiles and error counts.
+WRK_DONE = r"""
+done = function(summary, latency, requests)
+  io.write(string.format(
+    'RESULT {"p50_ms": %.3f, "p90_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f, "requests": %d, "seconds": %.3f, ' ..
+    '"non_2xx": %d, "connect_errors": %d, "read_errors": %d, "timeouts": %d}\n',
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000, summary.requests, summary.duration / 1e6, summary.errors.status,
+    summary.errors.connect, summary.errors.read, summary.errors.timeout))
+end
+"""
+
+
 def ensure_home(home: Path, env: dict[str, str]) -> None:
     if (home / "artifacts" / "current").is_file():
         return
@@ -55,20 +68,25 @@ def start_server(settings: dict[str, Any], env: dict[str, str] | None = None,
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", SERVER, json.dumps(settings), str(port)], cwd=ROOT,
                             env={**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)})
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600
+    return proc, wait_ready(proc, f"http://127.0.0.1:{port}")
+
+
+def wait_ready(proc: subprocess.Popen[bytes], base: str, timeout_s: float = 600) -> str:
+    """``base`` once the server at it answers /ready with ready (10 minutes at most: a first start may build
+    the text cache); raises if the process exits first."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
             with urllib.request.urlopen(base + "/ready", timeout=2) as r:
                 if json.load(r).get("ready"):
-                    return proc, base
+                    return base
         except OSError:
             pass
         time.sleep(1)
     proc.terminate()
-    raise RuntimeError("server not ready in 10 minutes")
+    raise RuntimeError(f"server not ready in {timeout_s:.0f} s")
 
 
 def metric(base: str, name: str) -> float:

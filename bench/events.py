@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from apiserver import RESULTS, ROOT, cartograph, ensure_home, machine, metric, sample_ids, start_server
+from apiserver import RESULTS, ROOT, WRK_DONE, cartograph, ensure_home, machine, metric, sample_ids, start_server
 
 WRK_EVENTS = r"""
 local threadn = 0
@@ -61,14 +61,6 @@ request = function()
                              products[(counter * 7919) % n + 1], types[counter % 5 + 1])
   return wrk.format("POST", "/events", {["Content-Type"] = "application/json"}, body)
 end
-done = function(summary, latency, requests)
-  io.write(string.format(
-    'RESULT {"p50_ms": %.3f, "p90_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f, "requests": %d, "seconds": %.3f, ' ..
-    '"non_2xx": %d, "connect_errors": %d, "read_errors": %d, "timeouts": %d}\n',
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
-    latency.max / 1000, summary.requests, summary.duration / 1e6, summary.errors.status,
-    summary.errors.connect, summary.errors.read, summary.errors.timeout))
-end
 """
 
 
@@ -76,7 +68,7 @@ def wrk_events(base: str, products: list[str], prefix: str, connections: int, se
                ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         script, product_file = Path(tmp) / "events.lua", Path(tmp) / "products.txt"
-        script.write_text(WRK_EVENTS)
+        script.write_text(WRK_EVENTS + WRK_DONE)
         product_file.write_text("\n".join(products) + "\n")
         out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
                               "-s", str(script), base, "--", str(product_file), prefix],

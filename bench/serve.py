@@ -31,7 +31,6 @@ import os
 import platform
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from apiserver import WRK_DONE, free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -59,14 +59,6 @@ end
 request = function()
   i = i % n + 1
   return wrk.format("GET", paths[i])
-end
-done = function(summary, latency, requests)
-  io.write(string.format(
-    'RESULT {"p50_ms": %.3f, "p90_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f, "requests": %d, "seconds": %.3f, ' ..
-    '"non_2xx": %d, "connect_errors": %d, "read_errors": %d, "timeouts": %d}\n',
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
-    latency.max / 1000, summary.requests, summary.duration / 1e6, summary.errors.status,
-    summary.errors.connect, summary.errors.read, summary.errors.timeout))
 end
 """
 
@@ -143,36 +135,17 @@ def run_server(home: Path, port: int, synthetic: bool) -> None:
                 access_log=False, loop="asyncio", http="h11")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(home: Path, synthetic: bool) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     cmd = [sys.executable, __file__, "--server", "--home", str(home), "--port", str(port)]
     proc = subprocess.Popen(cmd + (["--synthetic"] if synthetic else []))
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(base + "/ready", timeout=2) as r:
-                if json.load(r).get("ready"):
-                    return proc, base
-        except OSError:
-            pass
-        time.sleep(1)
-    proc.terminate()
-    raise RuntimeError("server not ready in 10 minutes")
+    return proc, wait_ready(proc, f"http://127.0.0.1:{port}")
 
 
 def wrk(base: str, paths: list[str], connections: int, seconds: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         script, path_file = Path(tmp) / "bench.lua", Path(tmp) / "paths.txt"
-        script.write_text(WRK_SCRIPT)
+        script.write_text(WRK_SCRIPT + WRK_DONE)
         path_file.write_text("\n".join(paths) + "\n")
         threads = min(2, connections)
         out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",

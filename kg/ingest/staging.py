@@ -33,6 +33,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from kg.config import Settings
+from kg.durable import fsync_path
 from kg.errors import IngestAbortedError, StoreUnavailableError
 from kg.faults import fault_point
 from kg.queries import QueryLibrary
@@ -89,9 +90,9 @@ def _publish(stage: Path, live: Path, before: tuple[int, int] | None) -> None:
     if _wal(stage).exists():  # the staged store was not closed cleanly: never publish half a database
         _remove(stage)
         raise IngestAbortedError(f"the staged copy {stage} was not closed cleanly; nothing was published")
-    _fsync(stage)
+    fsync_path(stage)
     os.replace(stage, live)
-    _fsync(live.parent)
+    fsync_path(live.parent)
 
 
 def _checkpoint(live: Path, settings: Settings) -> None:
@@ -136,9 +137,3 @@ def _remove(stage: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
