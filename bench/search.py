@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     homes = {c: args.work_dir / c for c in args.catalogs} | dict(h.split("=", 1) for h in args.homes)
     queries = [q for q in read_jsonl(args.queries) if q["catalog"] in homes
                and (args.pool or args.split == "all" or q["split"] == args.split)]
+    homes = {c: h for c, h in homes.items() if any(q["catalog"] == c for q in queries)}  # only those asked of
     started = time.perf_counter()
     results: dict[str, Any] = {}
     from contextlib import ExitStack
