@@ -71,11 +71,23 @@ class BrowserSession:
         self.driver.get(f"{self.http_url}/browser/?dbms={self.bolt_uri.replace('://', f'://{user}@')}")
         field = wait_for("login form", lambda: self.css("input[data-testid=password]"), 60)[0]
         field.send_keys(password)
-        self.css("button[data-testid=connect]")[0].click()
+        self.click(self.css("button[data-testid=connect]")[0])
         body = self.css("body")[0]
         wait_for("connection (\"You are connected\")", lambda: "You are connected as user" in body.text, 60)
         for close in self.css("[data-testid=dismissUDCBanner], button[aria-label='Close banner']"):
             close.click()
+
+    def click(self, element: Any) -> None:
+        """Click ``element``; if a banner or toast Browser shows on start lies over it, close those and click it
+        by script (CI once failed on "element click intercepted" over the connect button)."""
+        from selenium.common.exceptions import ElementClickInterceptedException
+
+        try:
+            element.click()
+        except ElementClickInterceptedException:
+            for close in self.css("[data-testid=dismissUDCBanner], button[aria-label='Close banner']"):
+                close.click()
+            self.driver.execute_script("arguments[0].click();", element)
 
     def run(self, command: str) -> Any:
         """Type ``command`` in the editor, run it, and return its frame once rendered."""
