@@ -130,7 +130,7 @@ def embed_new_products(model: GNNEncoder | KGSASRec, graph: HeteroData, id_maps:
     model.eval()
     with torch.no_grad():
         # A sequence model's product vectors are what it scores (and reads back as history): its output vectors.
-        out = model.output_vectors(model.item_vectors(data)) if isinstance(model, KGSASRec) else model(data)["product"]
+        out = model.served_item_vectors(data) if isinstance(model, KGSASRec) else model(data)["product"]
     p0 = int(graph["product"].num_nodes)
     return InductiveResult(out[p0:p0 + len(products)].clone(), unknown)
 

@@ -150,7 +150,8 @@ def metrics_document(main: TrainResult, baselines: dict[str, TrainResult], prepa
             "snapshot_id": prepared.snapshot.snapshot_id,
             "baselines": {k: entry(r) for k, r in baselines.items()},
             **({"selection": selection.to_dict()} if selection is not None else {}),
-            **({"recent_blend": main.recent_blend.to_dict()} if main.recent_blend is not None else {})}
+            **({"recent_blend": main.recent_blend.to_dict()} if main.recent_blend is not None else {}),
+            **({"calibration": main.model.calibration} if getattr(main.model, "calibration", None) else {})}
 
 
 def save_result(artifacts_dir: Path, prepared: Prepared, main: TrainResult,

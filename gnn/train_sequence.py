@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from gnn.config import TrainConfig
+from gnn.content import calibrate
 from gnn.fitting import History, fit_with_early_stopping
 from gnn.models.kg_sasrec import KGSASRec, pad_histories
 from gnn.prepared import Prepared
@@ -94,4 +95,5 @@ def fit_sequence_model(model: KGSASRec, prepared: Prepared, config: TrainConfig,
                                                   lambda: _epoch(model, optimizer, prepared, sequences, config, rng),
                                                   progress=progress)
     model.items.fit_cold_ids(prepared.data)
+    calibrate(model, prepared)
     return history, best_epoch

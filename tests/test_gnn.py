@@ -14,9 +14,11 @@ import torch
 
 from gnn.bundle import current_bundle_path, load_bundle
 from gnn.config import ModelKind, TrainConfig
+from gnn.content import DECAY_GRID, WEIGHT_GRID
 from gnn.data import INTERACTS, snapshot_from_store, split_snapshot, to_hetero_data
 from gnn.inductive import InductiveEncoder, NewProduct, embed_new_products
 from gnn.models import InputLayer
+from gnn.models.kg_sasrec import KGSASRec
 from gnn.models.registry import ENCODERS, MODELS, ModelShape, build_model, model_from_bundle
 from gnn.pipeline import save_result, train_all
 from gnn.prepared import prepare_split
@@ -532,7 +534,7 @@ def test_the_sequence_model_reads_the_valid_item_at_test_time(prepared) -> None:
     result = train_model(prepared, _tiny(model="kg_sasrec", epochs=2), progress=False)
     model = result.model
     with torch.no_grad():
-        items = model.item_vectors(prepared.graph_for("test"))
+        items = model.served_item_vectors(prepared.graph_for("test"))
         expected = model.user_vectors(items, prepared.histories("test"))
     torch.testing.assert_close(result.user_emb, expected)
     valid_users, _ = embed_for(model, prepared, "valid")
@@ -587,8 +589,6 @@ def test_kg_sasrec_trains_with_bf16_logits_and_label_smoothing(prepared) -> None
 
 
 def test_kg_sasrec_never_trains_against_withheld_products(prepared, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from gnn.models.kg_sasrec import KGSASRec
-
     scored: list[int] = []
     logits = KGSASRec.logits
 
@@ -613,3 +613,72 @@ def test_products_with_no_trained_id_get_one_from_their_text(prepared) -> None: 
     # The map is the least-squares fit on the warm products: it predicts their ids better than zeros do.
     residual = items.predicted_ids(prepared.data["product"].x[warm]) - items.table("product")[warm]
     assert residual.norm() < items.table("product")[warm].norm()
+
+
+# -- calibration after training (gnn.content) -------------------------------------------------------------
+def _small_sequence_model() -> KGSASRec:
+    return KGSASRec({"product": 4, "user": 2}, text_dim=3, hidden_channels=4, max_len=2, num_heads=1)
+
+
+def test_history_text_is_the_decayed_sum_of_the_last_items() -> None:
+    model = _small_sequence_model()
+    text = torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [1.0, 1.0, 0]])
+    got = model.history_text(text, [np.array([0, 1, 2]), np.array([], dtype=np.int64)], decay=0.5)
+    # max_len 2: items 1 and 2 are read; the newer (2) weighs 1, the older 0.5.
+    expected = torch.tensor([0.0, 0.5, 1.0]) / math.sqrt(1.25)
+    torch.testing.assert_close(got[0], expected)
+    assert torch.equal(got[1], torch.zeros(3))
+
+
+def test_the_text_channel_adds_lambda_times_the_text_cosine(prepared) -> None:  # type: ignore[no-untyped-def]
+    model = build_model(_tiny(model="kg_sasrec"), prepared.shape).eval()
+    graph, histories = prepared.graph_for("test"), prepared.histories("test")
+    with torch.no_grad():
+        users_off, items_off = model.embed_histories(graph, histories)
+        model.content_weight.fill_(0.3)
+        model.content_decay.fill_(0.7)
+        users_on, items_on = model.embed_histories(graph, histories)
+    d = model.hidden_channels
+    assert items_off.size(1) == d and items_on.size(1) == d + graph["product"].x.size(1)
+    text = torch.nn.functional.normalize(graph["product"].x.float(), dim=1)
+    cosine = model.history_text(text, histories, decay=0.7) @ text.T
+    torch.testing.assert_close(users_on @ items_on.T, users_off @ items_off.T + 0.3 * cosine)
+
+
+def test_cold_scale_moves_only_products_without_a_trained_id(prepared) -> None:  # type: ignore[no-untyped-def]
+    model = build_model(_tiny(model="kg_sasrec"), prepared.shape).eval()
+    graph = prepared.graph_for("test")
+    with torch.no_grad():
+        before = model.served_item_vectors(graph)
+        model.cold_scale.fill_(2.5)
+        after = model.served_item_vectors(graph)
+    trained = model.items.trained_mask(graph)
+    assert bool(trained.any()) and not bool(trained.all())
+    torch.testing.assert_close(after[trained], before[trained])
+    torch.testing.assert_close(after[~trained], 2.5 * before[~trained])
+
+
+def test_calibration_loads_as_trained_from_bundles_without_it(prepared) -> None:  # type: ignore[no-untyped-def]
+    model = build_model(_tiny(model="kg_sasrec"), prepared.shape)
+    model.content_weight.fill_(0.4)
+    state = model.state_dict()
+    fresh = build_model(_tiny(model="kg_sasrec"), prepared.shape)
+    fresh.load_state_dict(state)
+    assert float(fresh.content_weight) == pytest.approx(0.4)
+    old = {k: v for k, v in state.items() if k not in KGSASRec.CALIBRATION_DEFAULTS}
+    fresh.load_state_dict(old)
+    assert {k: float(getattr(fresh, k)) for k in KGSASRec.CALIBRATION_DEFAULTS} == KGSASRec.CALIBRATION_DEFAULTS
+
+
+def test_the_text_channel_chosen_is_the_best_validation_cell_and_what_is_evaluated(prepared) -> None:  # type: ignore[no-untyped-def]
+    result = train_model(prepared, _tiny(model="kg_sasrec", epochs=2), progress=False)
+    record = result.model.calibration
+    channel = record["text_channel"]
+    cells = channel["valid_ndcg@10"]
+    assert len(cells) == len(WEIGHT_GRID) * len(DECAY_GRID)
+    chosen = f"{channel['relative_weight']:g}@{channel['decay']:g}"
+    assert cells[chosen] == max(cells.values())
+    assert float(result.model.content_weight) == pytest.approx(channel["weight"], rel=1e-5)
+    # The valid figure the model reports is the chosen cell's: evaluation scores the calibrated vectors.
+    assert result.metrics["valid"]["ndcg@10"] == pytest.approx(cells[chosen], abs=1e-5)
+    assert record["cold_scale"] is not None and float(result.model.cold_scale) == pytest.approx(record["cold_scale"])

@@ -143,6 +143,17 @@ class ItemGraphEncoder(nn.Module):
             parts.append(self.text_proj(data["product"].x))
         return parts[0] if len(parts) == 1 else parts[0] + parts[1]
 
+    def trained_mask(self, data: HeteroData) -> Tensor:
+        """``[P]`` bool: products with a trained id vector (all of them when the encoder has no ids: then every
+        product is scored the same way)."""
+        num_products = int(data["product"].num_nodes)
+        if "product" not in self.emb:
+            return torch.ones(num_products, dtype=torch.bool)
+        warm = (data["product"].warm.clone() if "warm" in data["product"]
+                else torch.ones(num_products, dtype=torch.bool))
+        warm[self.table("product").size(0):] = False  # appended after training (inductive)
+        return warm
+
     def _product_ids(self, data: HeteroData) -> Tensor:
         """``[P, d]`` the id part of layer 0: trained ids for warm products, ids predicted from text (once
         fitted) for products with none, and none for products dropped by ``id_dropout`` while training."""

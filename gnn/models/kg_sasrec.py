@@ -4,6 +4,7 @@ causal self-attention encoder over the user's ordered history, scored against ev
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -45,17 +46,40 @@ class KGSASRec(nn.Module):
         temperature: cosine scores (user state and item vector L2-normalised, logits divided by this) instead of
             dot products; ``None``: dot products. Unit vectors keep popular items from winning by vector length.
 
+    Two buffers are set after training, on validation and the trained vectors (:mod:`gnn.content`), never by the
+    gradient, and are 0 / 1 (no effect) until then and in bundles written before they existed:
+
+    - ``content_weight`` (lambda) and ``content_decay`` (gamma): the text channel. What is served scores
+      ``<state_u, item_p> + lambda * cos(t_u, x_p)``, with ``t_u`` the gamma-decayed sum of the text of the
+      user's last ``max_len`` items (the newest weighs 1) and ``x_p`` the product's text. It is carried in the
+      vectors themselves, ``[item_p, unit(x_p)]`` and ``[state_u, lambda * unit(t_u)]``, so every consumer of
+      the dot product (evaluation, the bundle, ANN-free serving, :class:`gnn.history.HistoryEncoder`) gets it;
+    - ``cold_scale``: the served vector of a product with no trained id (cold, or added after training) is
+      multiplied by it, putting its scores on the scale trained products' scores have.
+
     Shapes:
         item_vectors(data) -> ``[P, d]``; states(items ``[P, d]``, seq ``[B, T]``, lengths ``[B]``) ->
-        ``[B, T, d]``; embed_histories(data, histories) -> (``[U, d]``, ``[P, d]``).
+        ``[B, T, d]``; served_item_vectors(data) -> ``[P, d']`` (``d' = d + T`` with the text channel, else
+        ``d``); user_vectors(``[P, d']``, histories) -> ``[U, d']``; embed_histories(data, histories) ->
+        (``[U, d']``, ``[P, d']``).
     """
+
+    #: Buffers fitted after training, and the value that leaves the model as trained.
+    CALIBRATION_DEFAULTS: ClassVar[dict[str, float]] = {"content_weight": 0.0, "content_decay": 1.0, "cold_scale": 1.0}
 
     def __init__(self, num_nodes: dict[str, int], text_dim: int, hidden_channels: int, *, num_layers: int = 2,
                  graph_weight: float = 0.5, product_id_embedding: bool = True, max_len: int = 50,
                  num_blocks: int = 2, num_heads: int = 1, dropout: float = 0.5,
                  temperature: float | None = None, id_dropout: float = 0.0) -> None:
         super().__init__()
-        self.max_len, self.temperature = max_len, temperature
+        self.max_len, self.temperature, self.hidden_channels = max_len, temperature, hidden_channels
+        self.content_weight: Tensor
+        self.content_decay: Tensor
+        self.cold_scale: Tensor
+        for name, value in self.CALIBRATION_DEFAULTS.items():
+            self.register_buffer(name, torch.tensor(value))
+        #: What :mod:`gnn.content` chose and why (validation figures), for the bundle's metrics.
+        self.calibration: dict[str, Any] = {}
         self.items = ItemGraphEncoder(num_nodes, text_dim, hidden_channels, num_layers=num_layers,
                                       graph_weight=graph_weight, product_id_embedding=product_id_embedding,
                                       id_dropout=id_dropout)
@@ -65,6 +89,40 @@ class KGSASRec(nn.Module):
     def reset_parameters(self) -> None:
         self.items.reset_parameters()
         self.encoder.reset_parameters()
+        for name, value in self.CALIBRATION_DEFAULTS.items():
+            getattr(self, name).fill_(value)
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        # Bundles written before the calibration existed load with the values that leave the model as trained.
+        for name, value in self.CALIBRATION_DEFAULTS.items():
+            state_dict.setdefault(prefix + name, torch.tensor(value))
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
+    @property
+    def has_text_channel(self) -> bool:
+        return float(self.content_weight) > 0
+
+    def served_item_vectors(self, data: HeteroData, item_vecs: Tensor | None = None) -> Tensor:
+        """``[P, d']`` what is scored: :meth:`output_vectors`, products with no trained id scaled by
+        ``cold_scale``, and the unit text vectors appended when the text channel is on."""
+        vecs = self.output_vectors(self.item_vectors(data) if item_vecs is None else item_vecs)
+        if float(self.cold_scale) != 1.0:
+            trained = self.items.trained_mask(data).unsqueeze(1)
+            vecs = torch.where(trained, vecs, vecs * self.cold_scale)
+        if self.has_text_channel:
+            vecs = torch.cat([vecs, F.normalize(data["product"].x.float(), dim=1)], dim=1)
+        return vecs
+
+    def history_text(self, text: Tensor, histories: Sequence[np.ndarray], decay: float | None = None) -> Tensor:
+        """``[len(histories), T]`` unit vectors of the decayed sum of the ``[P, T]`` text rows of each history's
+        last ``max_len`` items (newest weight 1, each older one ``decay`` times the next; default
+        ``content_decay``); zeros for an empty history."""
+        gamma = float(self.content_decay) if decay is None else decay
+        seq, lengths = pad_histories([h[-self.max_len:] for h in histories], text.size(0))
+        padded = torch.cat([text, text.new_zeros(1, text.size(1))], dim=0)
+        age = lengths.unsqueeze(1) - 1 - torch.arange(seq.size(1)).unsqueeze(0)
+        weights = torch.where(age >= 0, gamma ** age.clamp(min=0).to(text.dtype), text.new_zeros(()))
+        return F.normalize(torch.einsum("bt,btd->bd", weights, padded[seq]), dim=1)
 
     def item_vectors(self, data: HeteroData) -> Tensor:
         return self.items(data)
@@ -88,8 +146,13 @@ class KGSASRec(nn.Module):
         return self.encoder(padded[seq], lengths)
 
     def user_vectors(self, item_vecs: Tensor, histories: Sequence[np.ndarray], batch_size: int = 1024) -> Tensor:
-        """``[len(histories), d]``: the state after each history's last ``max_len`` items (a unit vector with cosine
-        scores); zeros for an empty one."""
+        """``[len(histories), d']``: the state after each history's last ``max_len`` items (a unit vector with
+        cosine scores), then, where ``item_vecs`` carry the text channel (``d' > d``), ``content_weight`` times the
+        history's text vector (:meth:`history_text`); zeros for an empty history."""
+        if item_vecs.size(1) > self.hidden_channels:
+            text = item_vecs[:, self.hidden_channels:]
+            states = self.user_vectors(item_vecs[:, :self.hidden_channels], histories, batch_size)
+            return torch.cat([states, self.content_weight * self.history_text(text, histories)], dim=1)
         out = item_vecs.new_zeros(len(histories), item_vecs.size(1))
         rows = sorted((i for i, h in enumerate(histories) if len(h)),
                       key=lambda i: min(len(histories[i]), self.max_len))
@@ -101,6 +164,6 @@ class KGSASRec(nn.Module):
         return self.output_vectors(out)
 
     def embed_histories(self, data: HeteroData, histories: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
-        """(user vectors after ``histories``, item vectors): the two sides of the dot product."""
-        item_vecs = self.item_vectors(data)
-        return self.user_vectors(item_vecs, histories), self.output_vectors(item_vecs)
+        """(user vectors after ``histories``, served item vectors): the two sides of the dot product."""
+        item_vecs = self.served_item_vectors(data)
+        return self.user_vectors(item_vecs, histories), item_vecs

@@ -1,0 +1,114 @@
+"""What the sequence model's softmax training leaves out, set after training without looking at test.
+
+Two calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffers and recorded in the bundle:
+
+- **The scale of products with no trained id** (:func:`fit_cold_scale`). A cold or new product's vector comes
+  from its text and edges alone; its scores sat far below trained products' (its vector is shorter: the ridge
+  map of :meth:`~gnn.models.item_graph.ItemGraphEncoder.fit_cold_ids` regresses to the mean). The scale is the
+  least-squares fit, over trained products, of their full scores on the scores the same products get with no
+  id. It uses no interaction with a cold product and no test item: it only puts an id-less vector on the scale
+  an id-bearing one has, so a new product is neither favoured nor buried for being new.
+- **The text channel** (:func:`choose_text_channel`): ``score + lambda * cos(user's decayed history text,
+  product text)``. The item vectors already read the text through one linear map learned for the softmax; the
+  raw cosine adds the content-based neighbour signal (a user who bought three staplers is shown staplers) that
+  the softmax spreads thin on long-tail products. ``lambda`` (in units of the spread of the model's own scores
+  over the spread of the cosines, so that one grid fits every catalog) and the decay are chosen by validation
+  NDCG@10, 0 among them: a catalog where text does not help keeps the model as trained.
+
+Both run on the best state :func:`gnn.fitting.fit_with_early_stopping` restored. The text channel is chosen on the
+same validation interactions early stopping read, one of :data:`WEIGHT_GRID` x :data:`DECAY_GRID`: the valid
+figure it reports is that much optimistic; test is untouched.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from gnn.evaluation import evaluate_embeddings
+from gnn.models.kg_sasrec import KGSASRec
+from gnn.prepared import Prepared
+
+#: lambda tried, in units of sd(model scores) / sd(text cosines) over the same users' candidates.
+WEIGHT_GRID: tuple[float, ...] = (0.0, 0.125, 0.25, 0.5, 1.0)
+#: gamma tried: 1.0 is the plain mean of the history's text; 0.7 halves an item's weight every two newer ones.
+DECAY_GRID: tuple[float, ...] = (0.7, 1.0)
+#: Users whose scores estimate the spreads and the cold scale (a sample: the figures are averages).
+SAMPLE_USERS = 512
+
+
+def _sample_users(histories: list[np.ndarray], seed: int = 0) -> list[int]:
+    users = [u for u, h in enumerate(histories) if len(h)]
+    rng = np.random.default_rng(seed)
+    return sorted(rng.choice(users, size=min(SAMPLE_USERS, len(users)), replace=False).tolist()) if users else []
+
+
+@torch.no_grad()
+def fit_cold_scale(model: KGSASRec, prepared: Prepared) -> float | None:
+    """Set ``model.cold_scale`` to the least-squares slope of trained products' scores on their id-less scores
+    (over sampled train histories) and return it; ``None`` (left at 1) when the model has no ids or no user."""
+    data, histories = prepared.graph_for("valid"), prepared.histories("valid")
+    trained = model.items.trained_mask(data)
+    users = _sample_users(histories)
+    if "product" not in model.items.emb or not users or not bool(trained.any()):
+        return None
+    model.eval()
+    full = model.output_vectors(model.item_vectors(data))
+    idless_graph = copy.copy(data)
+    idless_graph["product"].warm = torch.zeros(int(data["product"].num_nodes), dtype=torch.bool)
+    idless = model.output_vectors(model.item_vectors(idless_graph))
+    states = model.user_vectors(full, [histories[u] for u in users])
+    y, x = states @ full[trained].T, states @ idless[trained].T
+    scale = float((x * y).sum() / (x * x).sum().clamp(min=1e-12))
+    scale = min(max(scale, 0.0), 10.0)  # a degenerate fit must not blow cold products up or flip them
+    model.cold_scale.fill_(scale)
+    return scale
+
+
+def _spread(users: Tensor, items: Tensor) -> float:
+    """Mean over users of the standard deviation of their scores over ``items``."""
+    return float((users @ items.T).std(dim=1).mean())
+
+
+@torch.no_grad()
+def choose_text_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] | None:
+    """Try every (lambda, gamma) of the grids on validation, set the best (the smaller lambda on a tie) in the
+    model's buffers and return the record; ``None`` (channel off) when the products have no text."""
+    data, histories = prepared.graph_for("valid"), prepared.histories("valid")
+    if model.items.text_proj is None or "x" not in data["product"] or not any(len(h) for h in histories):
+        return None
+    model.eval()
+    model.content_weight.fill_(0.0)
+    items = model.served_item_vectors(data)
+    states = model.user_vectors(items, histories)
+    text = F.normalize(data["product"].x.float(), dim=1)
+    sample = _sample_users(histories)
+    unit = {g: model.history_text(text, histories, decay=g) for g in DECAY_GRID}
+    spread_ratio = _spread(states[sample], items) / max(_spread(unit[1.0][sample], text), 1e-12)
+    products = torch.cat([items, text], dim=1)
+    scores: dict[str, float] = {}
+    for gamma in DECAY_GRID:
+        for relative in WEIGHT_GRID:
+            users = torch.cat([states, relative * spread_ratio * unit[gamma]], dim=1)
+            valid = evaluate_embeddings(prepared, users, products, which=("valid",))["valid"]
+            scores[f"{relative:g}@{gamma:g}"] = round(valid["ndcg@10"], 6)
+    best = max(scores, key=lambda k: (scores[k], -float(k.split("@")[0])))
+    relative, gamma = (float(v) for v in best.split("@"))
+    model.content_weight.fill_(relative * spread_ratio)
+    model.content_decay.fill_(gamma)
+    return {"weight": round(relative * spread_ratio, 6), "relative_weight": relative, "decay": gamma,
+            "spread_ratio": round(spread_ratio, 6), "valid_ndcg@10": scores}
+
+
+def calibrate(model: KGSASRec, prepared: Prepared) -> dict[str, Any]:
+    """Both calibrations, in order (the text channel is chosen with cold products already on scale); the record
+    is kept on ``model.calibration`` for the bundle's metrics."""
+    record: dict[str, Any] = {"cold_scale": fit_cold_scale(model, prepared),
+                              "text_channel": choose_text_channel(model, prepared)}
+    model.calibration = record
+    return record
