@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -144,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                and (args.pool or args.split == "all" or q["split"] == args.split)]
     homes = {c: h for c, h in homes.items() if any(q["catalog"] == c for q in queries)}  # only those asked of
     started = time.perf_counter()
+    load_at_start = [round(x, 2) for x in os.getloadavg()]  # other work on the same cores inflates latency
     results: dict[str, Any] = {}
     from contextlib import ExitStack
 
@@ -172,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     doc = {"split": args.split, "catalogs": list(catalogs), "queries": len(queries),
            "judged_pairs": sum(len(v) for v in qrels.values()), "results": results, "targets": checks,
            "seconds": round(time.perf_counter() - started, 1),
-           "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()}}
+           "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
+                       "cores": os.cpu_count(), "load_average_at_start": load_at_start}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     args.out.with_suffix(".md").write_text(markdown(doc), encoding="utf-8")

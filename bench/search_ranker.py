@@ -135,7 +135,9 @@ def bench_ndcg(dev: list[DevQuery], rankings: list[list[str]]) -> float:
 
 def choose_no_match_similarity(dev: list[DevQuery]) -> tuple[float, dict[str, Any]]:
     """The similarity floor that answers the most dev no-match queries empty while emptying the fewest dev
-    queries that have an Exact product (each counts one), the middle of the best interval."""
+    queries that have an Exact product (each counts one): the middle of the widest interval of floors that do
+    best (among the queries no word or constraint matches, the floors between two of their top similarities
+    give the same answers)."""
     typed = [d for d in dev if d.text == d.query["text"] and d.found.ids]
     cols = {name: j for j, name in enumerate(FEATURES)}
 
@@ -150,8 +152,8 @@ def choose_no_match_similarity(dev: list[DevQuery]) -> tuple[float, dict[str, An
         lost = sum(1 for d in cuttable if d.has_exact and top_dense(d) <= lo)
         gains.append((caught - lost, lo, hi))
     top = max(g for g, _, _ in gains)
-    best = [(lo, hi) for g, lo, hi in gains if g == top]
-    theta = (best[0][0] + best[-1][1]) / 2  # the middle of the best interval(s), not an edge of them
+    lo, hi = max(((lo, hi) for g, lo, hi in gains if g == top), key=lambda x: x[1] - x[0])
+    theta = (lo + hi) / 2  # the middle of the widest best interval: the largest margin on either side
     detail = {"no_match_queries": sum(1 for d in typed if d.query["kind"] == "no-match"),
               "no_match_answered_empty": sum(1 for d in typed if d.query["kind"] == "no-match"
                                              and matches_nothing(d.found.features, theta)),

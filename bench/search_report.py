@@ -74,7 +74,13 @@ def markdown(doc: dict[str, Any]) -> str:
     out = [f"# Search on judged queries ({doc['split']} split)", "",
            f"{doc['queries']} queries over {', '.join(doc['catalogs'])}; {doc['judged_pairs']} judged pairs in all "
            "splits. Queries without an Exact product (the no-match kind) count only for the filler column. "
-           "Unjudged results count as Irrelevant.", ""]
+           "Unjudged results count as Irrelevant. `graph` is the API with the hand-set weights, `learned` with the "
+           "ranker trained on the dev split (bench/search_ranker.py), `personalised` / `final` that with a user.",
+           ""]
+    machine = doc.get("machine", {})
+    if "load_average_at_start" in machine:
+        out += [f"Load average at start {machine['load_average_at_start']} on {machine['cores']} cores; "
+                f"{doc['seconds']} s.", ""]
     for scope, rows in res.items():
         out += [f"## {scope}", "", *_table(rows), "", *_kinds(rows), ""]
     out += ["## Targets (issue 17, on all catalogs)", ""]
