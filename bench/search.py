@@ -5,9 +5,11 @@
     python bench/search.py --pool var/bench-search/pool.jsonl          # the pooled candidates, for labelling
 
 Rows (see ``search_methods.py``): ``bm25`` (titles, bm25s), ``dense`` (MiniLM), ``hybrid`` (their RRF),
-``graph`` (Cartograph's ``GET /search`` without a user: linking + BM25 + dense + graph expansion),
-``personalised`` (the same with a ``user_id``, for two users with history per query) and ``final`` (what the
-service answers a signed-in user: today the same requests as ``personalised``). Metrics (``search_eval.py``):
+``graph`` (Cartograph's ``GET /search`` without a user, ranked by the hand-set weights: linking + BM25 + dense +
+graph expansion fused by reciprocal rank), ``learned`` (the same API with the ranker ``bench/search_ranker.py``
+trained on the dev split, no user), ``personalised`` (that with a ``user_id``, for two users with history per
+query) and ``final`` (what the service answers a signed-in user: the same requests as ``personalised``). Train
+the ranker first; without one, ``learned`` is the hand-set weights again. Metrics (``search_eval.py``):
 nDCG@10 with ESCI gains, P@5 (Exact; Exact + Substitute), MRR, recall@50 over the queries with an Exact
 product; the zero-result rate over them; the filler (results returned) on the no-match queries; latency
 p50 / p99 per request. Misspelled queries are also run as corrected, against the same labels.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -38,14 +41,14 @@ from search_report import markdown, targets  # noqa: E402
 
 JUDGED = HERE / "search"
 CATALOGS = ("amazon-beauty", "amazon-office")
-ROWS = ("bm25", "dense", "hybrid", "graph", "personalised")
+ROWS = ("bm25", "dense", "hybrid", "graph", "learned", "personalised")
 K = 100
 FILLER_K = 10
 
 
 def _rankers(cat: Catalog, query_id: str) -> dict[str, list[Any]]:
     return {"bm25": [cat.methods["bm25"]], "dense": [cat.methods["dense"]], "hybrid": [cat.methods["hybrid"]],
-            "graph": [cat.methods["search"]],
+            "graph": [cat.methods["search"]], "learned": [cat.methods["learned"]],
             "personalised": [ApiSearch(cat.client, u) for u in cat.users_for(query_id)]}
 
 
@@ -142,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                and (args.pool or args.split == "all" or q["split"] == args.split)]
     homes = {c: h for c, h in homes.items() if any(q["catalog"] == c for q in queries)}  # only those asked of
     started = time.perf_counter()
+    load_at_start = [round(x, 2) for x in os.getloadavg()]  # other work on the same cores inflates latency
     results: dict[str, Any] = {}
     from contextlib import ExitStack
 
@@ -170,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     doc = {"split": args.split, "catalogs": list(catalogs), "queries": len(queries),
            "judged_pairs": sum(len(v) for v in qrels.values()), "results": results, "targets": checks,
            "seconds": round(time.perf_counter() - started, 1),
-           "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()}}
+           "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
+                       "cores": os.cpu_count(), "load_average_at_start": load_at_start}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     args.out.with_suffix(".md").write_text(markdown(doc), encoding="utf-8")

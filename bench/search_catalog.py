@@ -5,7 +5,8 @@ A catalog home (``<work-dir>/<catalog>``) holds ``graph.lbug`` (the embedded sto
 to it. :func:`prepare_home` runs those commands for whatever is missing (a LightGCN bundle of a few epochs:
 the personal signal only has to exist for the benchmark to measure what it does to the ranking; training the
 served default is ``bench/quality.py``'s job). :func:`open_catalog` reads the graph once and starts the API
-in-process on it.
+in-process on it, twice: with the ranker trained beside the bundles (``bench/search_ranker.py``), and with the
+hand-set weights (``CARTOGRAPH_SEARCH_RANKER=weights``), the baseline.
 """
 
 from __future__ import annotations
@@ -95,6 +96,9 @@ def open_catalog(name: str, home: Path, *, threads: int = 1) -> Iterator[Catalog
     from gnn.data import snapshot_from_store
 
     settings = Settings(store_backend="embedded", home=home, neo4j_uri=None, bundle_watch_s=0)
+    # The hand-set ranker's API beside it (the "graph" row); its own event log, one API per log directory.
+    baseline = Settings(store_backend="embedded", home=home, neo4j_uri=None, bundle_watch_s=0,
+                        search_ranker="weights", event_log_dir=home / "events-baseline")
     with open_store(settings, read_only=True) as store:
         snapshot = snapshot_from_store(store)
     ids = snapshot.ids["product"]
@@ -106,6 +110,7 @@ def open_catalog(name: str, home: Path, *, threads: int = 1) -> Iterator[Catalog
     dense = Dense(ids, encoder.encode(snapshot.product_texts()), lambda q: encoder.encode([q])[0])
     counts = np.bincount(snapshot.inter_user, minlength=snapshot.num_users)
     users = [u for u, c in zip(snapshot.ids["user"], counts, strict=True) if c >= MIN_HISTORY]
-    with TestClient(create_app(settings)) as client:
-        methods = {"bm25": bm25, "dense": dense, "hybrid": Hybrid(bm25, dense), "search": ApiSearch(client)}
+    with TestClient(create_app(baseline)) as weights_client, TestClient(create_app(settings)) as client:
+        methods = {"bm25": bm25, "dense": dense, "hybrid": Hybrid(bm25, dense), "search": ApiSearch(weights_client),
+                   "learned": ApiSearch(client)}
         yield Catalog(name, products, methods, users, client)

@@ -78,8 +78,14 @@ class Settings(BaseSettings):
                                 "reads; larger ones are answered 413")
     serve_threads: int = Field(1, ge=1, le=64, description="torch threads in the API process (1 did best)")
     recent_items: int = Field(20, ge=1, le=1000, description="per-user recent events kept in the API's memory")
-    search_personal_weight: float = Field(0.5, ge=0, le=10, description="weight of the user's model rank "
-                                          "against the search ranker's (0: search is not personalised)")
+    search_personal_weight: float | None = Field(None, ge=0, le=10, description="weight of the user's model "
+                                                 "rank against the search ranker's (0: search is not "
+                                                 "personalised; unset: the weight tuned with the trained "
+                                                 "ranker, 0.5 with the hand-set one)")
+    search_ranker: Literal["trained", "weights"] = Field("trained", description="the search ranker: the one "
+                                                         "trained beside the bundles when there is one, or "
+                                                         "always the hand-set weights (a switch back, and the "
+                                                         "search benchmark's baseline)")
     bundle_watch_s: float = Field(5.0, ge=0, le=3600, description="how often the API checks the artifacts' "
                                   "current pointer and reloads a newly published bundle (0: only POST /admin/reload)")
     # Events (api/eventlog.py, api/event_writer.py): acknowledged once in the append-only log on disk.

@@ -1,5 +1,6 @@
 """The judged-query search benchmark (bench/search.py): its metric glue on a hand-computed example, the frozen
-query set's shape, and one run of the whole benchmark on two queries over the shipped sample."""
+query set's shape, the ranker training's dev-only guard and its two choices (bench/search_ranker.py), and one run
+of the whole benchmark on two queries over the shipped sample."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import json
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from kg.config import PROJECT_ROOT, Settings
@@ -94,11 +97,69 @@ def test_the_benchmark_runs_on_the_sample(sample_home: Path, tmp_path: Path) -> 
                               "--qrels", str(tmp_path / "r.jsonl"), "--out", str(out)]) == 0
     doc = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
     res = doc["results"]["all"]
-    assert set(res) == {"bm25", "dense", "hybrid", "graph", "personalised", "final"}
+    assert set(res) == {"bm25", "dense", "hybrid", "graph", "learned", "personalised", "final"}
     assert res["bm25"]["queries"] == 2  # the no-match query has no Exact product: filler only
     assert res["bm25"]["by_kind"]["brand"]["ndcg@10"] > 0  # eyeliners are in the titles
     assert res["bm25"]["misspelled_vs_corrected"]["corrected_ndcg@10"] > 0
     assert all(0.0 <= r["ndcg@10"] <= 1.0 and r["latency_ms"]["requests"] >= 2 for r in res.values())
     assert res["personalised"]["latency_ms"]["requests"] == 2 * 3  # two users per query
-    assert len(doc["targets"]) == 6
+    assert len(doc["targets"]) == 7
     assert "| bm25 |" in out.with_suffix(".md").read_text(encoding="utf-8")
+
+
+# -- bench/search_ranker.py: dev labels only, the no-match floor and the personal weight chosen on dev --------
+def test_the_ranker_trains_on_dev_labels_only() -> None:
+    import search_ranker
+
+    queries = [{"id": "a", "split": "dev"}, {"id": "b", "split": "dev"}]
+    qrels = [{"query_id": "a", "product_id": "p", "label": "E"}, {"query_id": "t", "product_id": "p", "label": "E"},
+             {"query_id": "b", "product_id": "q", "label": "C"}]
+    assert search_ranker.dev_labels(queries, qrels) == {"a": {"p": 3}, "b": {"q": 1}}  # test query t left out
+    with pytest.raises(search_ranker.SplitError, match="not dev: t"):
+        search_ranker.dev_labels([*queries, {"id": "t", "split": "test"}], qrels)
+
+
+def _dev_query(kind: str, top_dense: float, *, cover: float = 0.5, exact: bool = True,
+               affinities: list[np.ndarray] | None = None, n: int = 3) -> Any:
+    import search_ranker
+
+    from api.ranker_training import Candidates
+    from api.serving.features import FEATURES
+
+    features = np.zeros((n, len(FEATURES)), np.float32)
+    features[:, FEATURES.index("query_terms")] = 2
+    features[:, FEATURES.index("text_cover")] = cover
+    features[:, FEATURES.index("dense")] = np.linspace(top_dense, top_dense - 0.1, n)
+    ids = [f"{kind}{top_dense}-{i}" for i in range(n)]
+    graded = {ids[0]: 3} if exact else {ids[0]: 0}
+    query = {"id": ids[0], "text": ids[0], "kind": kind}
+    return search_ranker.DevQuery(query, ids[0], Candidates(ids, features, np.zeros(n, np.int64)), graded,
+                                  affinities or [])
+
+
+def test_the_no_match_floor_is_the_middle_of_the_widest_best_interval() -> None:
+    import search_ranker
+
+    dev = [_dev_query("no-match", 0.20, exact=False), _dev_query("no-match", 0.30, exact=False),
+           _dev_query("no-match", 0.50, exact=False), _dev_query("type", 0.40), _dev_query("type", 0.55),
+           _dev_query("type", 0.90), _dev_query("type", 0.35, cover=1.0)]  # all words found: never cut
+    theta, detail = search_ranker.choose_no_match_similarity(dev)
+    # floors in (0.30, 0.40] catch two and lose none; (0.50, 0.55] catches three but loses one (same net 2,
+    # narrower): the middle of the wider one
+    assert theta == pytest.approx(0.35)
+    assert detail == {"no_match_queries": 3, "no_match_answered_empty": 2, "queries_with_exact_answered_empty": 0}
+
+
+def test_the_personal_weight_is_the_one_that_serves_dev_queries_best() -> None:
+    import search_ranker
+
+    loves_first = [np.array([3.0, 2.0, 1.0])]  # the user's model agrees with the grades
+    loves_last = [np.array([1.0, 2.0, 3.0])]
+    for affinity, expected in ((loves_first, 0.0), (loves_last, 0.0)):
+        dev = [_dev_query("type", 0.9, affinities=affinity)]
+        oof = {0: np.array([3.0, 2.0, 1.0])}  # the ranker already has the Exact product first
+        weight, by_weight = search_ranker.choose_personal_weight(dev, oof, 0.3)
+        assert weight == expected and by_weight["0.0"] == pytest.approx(1.0)
+    dev = [_dev_query("type", 0.9, affinities=loves_first)]
+    weight, by_weight = search_ranker.choose_personal_weight(dev, {0: np.array([1.0, 2.0, 3.0])}, 0.3)
+    assert weight > 0 and by_weight[str(weight)] > by_weight["0.0"]  # the user's model fixes a wrong ranker

@@ -4,7 +4,9 @@ personalisation, the ranker artefact and the feedback log."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import itertools
 import json
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 from hypothesis import strategies as st
 
 from api.feedback import FeedbackLog, feedback_labels
-from api.ranker_training import LabelsError, read_labels, train_ranker
+from api.ranker_training import LABEL_GAIN, Groups, LabelsError, cross_validate, ndcg_at, read_labels, train_ranker
 from api.routes.validation import check_query_text
 from api.serving.bm25 import BM25Index
 from api.serving.catalog import Catalog, Csr
@@ -24,8 +26,15 @@ from api.serving.index import ServingIndex
 from api.serving.linking import EntityLinker
 from api.serving.negation import parse_negations
 from api.serving.price import parse_price
-from api.serving.ranker import WeightedRanker, fallback_ranker, load_ranker, ranker_dir, save_ranker
-from api.serving.search import search
+from api.serving.ranker import (
+    FALLBACK_WEIGHTS,
+    WeightedRanker,
+    fallback_ranker,
+    load_ranker,
+    ranker_dir,
+    save_ranker,
+)
+from api.serving.search import final_order, matches_nothing, search
 from api.serving.text import terms, tokens
 from api.serving.understand import QueryParser
 
@@ -291,3 +300,90 @@ def test_ranker_training_command_says_when_there_is_nothing_to_learn_from(tmp_pa
     bad.write_text("not json\n")
     result = CliRunner().invoke(app, ["search-ranker", "train", "--labels", str(bad)], env=env)
     assert result.exit_code == 1 and "labels.jsonl:1" in result.output
+
+
+# -- learned final stage: no-match decision, personal weight, constraint order -------------------------
+def _features(**cols: list[float]) -> np.ndarray:
+    n = len(next(iter(cols.values())))
+    out = np.zeros((n, len(FEATURES)), np.float32)
+    for name, values in cols.items():
+        out[:, FEATURES.index(name)] = values
+    return out
+
+
+def test_no_match_is_decided_from_word_constraint_and_similarity_features() -> None:
+    two_words = {"query_terms": [2.0, 2.0], "constraints": [1.0, 1.0]}
+    weak = _features(**two_words, text_cover=[0.5, 0.5], all_kept=[0.0, 0.0], dense=[0.40, 0.52])
+    assert matches_nothing(weak, 0.55)  # "dog food": one word known, no type kept, nothing similar enough
+    assert not matches_nothing(weak, 0.50)  # a product above the floor is a match
+    assert not matches_nothing(_features(**two_words, text_cover=[1.0, 0.5], dense=[0.1, 0.1]), 0.55)
+    assert not matches_nothing(_features(**two_words, all_kept=[0.0, 1.0], dense=[0.1, 0.1]), 0.55)
+    assert matches_nothing(np.zeros((0, len(FEATURES)), np.float32), 0.55)
+
+
+def test_a_query_matching_no_product_answers_suggestions_not_filler() -> None:
+    index = _index()
+    result = search(index, "revlon shampoo", 10, encoder=None)  # no Revlon shampoo, no text with both words
+    assert result.hits == [] and result.no_match and result.suggestions
+    lenient = dataclasses.replace(index, ranker=WeightedRanker(FALLBACK_WEIGHTS, no_match_similarity=0.0))
+    assert search(lenient, "revlon shampoo", 10, encoder=None).hits  # the floor decides it
+
+
+def test_the_rankers_own_personal_weight_applies_unless_one_is_given() -> None:
+    index = _index()
+    user = _user_loving(index, 3)
+    for weight, personalised in ((0.0, False), (2.0, True)):
+        tuned = dataclasses.replace(index, ranker=WeightedRanker(FALLBACK_WEIGHTS, personal_weight=weight))
+        assert search(tuned, "eyeliner", 5, encoder=None, user_vector=user).personalised is personalised
+        assert search(tuned, "eyeliner", 5, encoder=None, user_vector=user, personal_weight=1.0).personalised
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(st.integers(2, 40), st.integers(0, 2**31 - 1), st.floats(0, 10))
+def test_final_order_never_lifts_a_candidate_breaking_more_constraints(n: int, seed: int, weight: float) -> None:
+    rng = np.random.default_rng(seed)
+    tiers = rng.integers(0, 3, n)
+    order, fused = final_order(rng.normal(size=n), tiers, np.arange(n), rng.normal(size=n) * 100, weight)
+    assert sorted(order.tolist()) == list(range(n))
+    assert list(tiers[order]) == sorted(tiers, reverse=True)
+    for a, b in itertools.pairwise(order):  # within a tier, by the fused score
+        assert tiers[a] > tiers[b] or fused[a] >= fused[b]
+
+
+def test_ndcg_orders_by_tier_then_score_with_the_benchmark_gains() -> None:
+    # one query: candidate 0 is Exact but keeps no constraint, 1 is Substitute keeping one
+    groups = Groups(np.zeros((2, len(FEATURES)), np.float32), np.array([3, 2]), np.array([0, 1]), [2], ["q"])
+    ideal = LABEL_GAIN[3] + LABEL_GAIN[2] / np.log2(3)
+    served = LABEL_GAIN[2] + LABEL_GAIN[3] / np.log2(3)  # the tier puts the Substitute first, whatever the scores
+    assert ndcg_at(np.array([5.0, 0.0]), groups) == pytest.approx(served / ideal)
+    flat = dataclasses.replace(groups, tiers=np.array([0, 0]))
+    assert ndcg_at(np.array([5.0, 0.0]), flat) == pytest.approx(1.0)
+
+
+def test_cross_validation_scores_every_query_out_of_fold() -> None:
+    rng = np.random.default_rng(0)
+    sizes = [12] * 10
+    x = rng.normal(size=(sum(sizes), len(FEATURES))).astype(np.float32)
+    grades = np.clip(np.round(x[:, 0] + 1.5), 0, 3).astype(np.int32)  # the first feature predicts the grade
+    groups = Groups(x, grades, np.zeros(len(grades), np.int64), sizes, [f"q{i}" for i in range(10)])
+    score, oof = cross_validate(groups, {"n_estimators": 30, "min_child_samples": 3}, folds=5)
+    assert oof.shape == (len(grades),) and np.all(oof != 0)
+    assert score > ndcg_at(-x[:, 0], groups) and score > 0.8
+    with pytest.raises(LabelsError, match="cannot be cut into 5 folds"):
+        cross_validate(groups.subset([0, 1, 2]), {}, folds=5)
+
+
+def test_a_ranker_carries_its_tuned_weight_and_floor_and_a_bad_one_is_refused(index: ServingIndex,
+                                                                             tmp_path: Path) -> None:
+    labels = [("maybelline eyeliner", "p0", 3), ("red lipstick", "p4", 3), ("kids shampoo", "p7", 3)]
+    train_ranker(index, None, labels, tmp_path, rounds=10)
+    meta = json.loads((ranker_dir(tmp_path) / "meta.json").read_text())
+    assert meta["label_gain"] == list(LABEL_GAIN)
+    for tuned, (weight, floor) in (({}, (0.5, 0.55)), ({"personal_weight": 0.1, "no_match_similarity": 0.6},
+                                                       (0.1, 0.6))):
+        (ranker_dir(tmp_path) / "meta.json").write_text(json.dumps({**meta, **tuned}))
+        ranker, note = load_ranker(tmp_path)
+        assert note is None and (ranker.personal_weight, ranker.no_match_similarity) == (weight, floor)
+    (ranker_dir(tmp_path) / "meta.json").write_text(json.dumps({**meta, "personal_weight": "high"}))
+    ranker, note = load_ranker(tmp_path)
+    assert ranker.name == "weights" and note and "personal_weight must be a number" in note

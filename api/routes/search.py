@@ -77,10 +77,11 @@ def get_search(
         check_key(settings.api_key.get_secret_value(), x_api_key)  # a personalised search reads the user's data
     text = check_query_text(q)
     vector = None
-    if user_id is not None and state.settings.search_personal_weight > 0:
+    weight = state.settings.search_personal_weight
+    if user_id is not None and (index.ranker.personal_weight if weight is None else weight) > 0:
         vector = user_context(index, user_id, state.recent.get(user_id)).vector
     result = search(index, text, k, encoder=state.encoder, filter_mask=index.filters.mask(filters),
-                    user_vector=vector, personal_weight=state.settings.search_personal_weight)
+                    user_vector=vector, personal_weight=weight)
     u = result.understanding
     assert u is not None  # search always returns its understanding
     query_id = uuid.uuid4().hex

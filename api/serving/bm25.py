@@ -72,6 +72,16 @@ class BM25Index:
                 out[ids] += self._weights[term]
         return out
 
+    def coverage(self, query_terms: Sequence[str], docs: np.ndarray) -> np.ndarray:
+        """Per document of ``docs``, the share of the distinct ``query_terms`` its text contains (0 with none)."""
+        unique = list(dict.fromkeys(query_terms))
+        if not unique or not len(docs):
+            return np.zeros(len(docs))
+        found = np.zeros(self.num_docs, dtype=np.float64)
+        for t in unique:
+            found[self.docs_with(t)] += 1.0
+        return found[docs] / len(unique)
+
     def matched_terms(self, query: str, doc: int) -> list[str]:
         """The query's terms that occur in document ``doc`` (for "what matched")."""
         words = self._doc_terms[doc]

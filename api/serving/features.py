@@ -12,11 +12,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from api.serving.bm25 import BM25Index
+from api.serving.catalog import Catalog
 from api.serving.understand import Understanding
 
 FEATURES: tuple[str, ...] = (
-    "bm25", "bm25_norm", "bm25_rrf", "dense", "dense_rrf", "graph", "graph_rrf", "title_cover",
-    "kept", "brand", "product_type", "attributes", "popularity",
+    # retrieval: each list's raw score and reciprocal rank; how many lists found the product
+    "bm25", "bm25_norm", "bm25_rrf", "dense", "dense_rrf", "dense_gap", "graph", "graph_rrf", "lists",
+    # lexical match: share of the query's words in the title, in the whole text
+    "title_cover", "text_cover",
+    # typed constraints: share kept (all, brand, type, other attributes), all kept, share of linked nodes
+    "kept", "all_kept", "brand", "product_type", "attributes", "mentions",
+    "popularity",
+    # the query itself (constant within a query: lets the trees weigh the rest by kind of query)
+    "query_terms", "constraints", "corrected",
 )
 RRF_K = 60.0
 
@@ -45,28 +54,45 @@ def _fraction(cand: np.ndarray, keeps: list[np.ndarray]) -> np.ndarray:
     return np.mean([k[cand] for k in keeps], axis=0)
 
 
-def feature_matrix(u: Understanding, r: Retrieval, cand: np.ndarray, title_terms: list[frozenset[str]],
-                   popularity: np.ndarray, query_terms: list[str]) -> np.ndarray:
+def _mentions(u: Understanding, catalog: Catalog, cand: np.ndarray) -> np.ndarray:
+    """Per candidate, the share of the query's linked nodes (brand, category, entity) it is attached to."""
+    if not u.mentions:
+        return np.zeros(len(cand))
+    hit = np.zeros(catalog.num_products, dtype=np.float64)
+    for m in u.mentions:
+        hit[catalog.members[m.node_type].row(m.index)] += 1.0
+    return hit[cand] / len(u.mentions)
+
+
+def feature_matrix(u: Understanding, r: Retrieval, cand: np.ndarray, *, bm25_index: BM25Index, catalog: Catalog,
+                   title_terms: list[frozenset[str]], query_terms: list[str]) -> np.ndarray:
     """``[len(cand), len(FEATURES)]`` float32 features (see :data:`FEATURES` for the order)."""
     bm25 = r.bm25[cand].astype(np.float64)
-    rank_keeps = [c for c in u.of("rank") if c.keep is not None]
-    by_kind = {kind: [c.keep for c in rank_keeps if c.kind == kind and c.keep is not None]
+    rank_keeps = [c.keep for c in u.of("rank") if c.keep is not None]
+    by_kind = {kind: [c.keep for c in u.of("rank") if c.kind == kind and c.keep is not None]
                for kind in ("brand", "product_type")}
-    others = [c.keep for c in rank_keeps if c.kind not in by_kind and c.keep is not None]
+    others = [c.keep for c in u.of("rank") if c.kind not in by_kind and c.keep is not None]
     terms = set(query_terms)
     cover = np.array([len(terms & title_terms[i]) / len(terms) if terms else 0.0 for i in cand.tolist()])
+    popularity = catalog.popularity
     pop = np.log1p(popularity[cand]) / max(float(np.log1p(popularity.max())) if len(popularity) else 1.0, 1e-9)
+    dense = r.dense[cand].astype(np.float64) if r.dense is not None else np.zeros(len(cand))
+    kept = _fraction(cand, rank_keeps)
+    n = len(cand)
     cols = {
-        "bm25": bm25, "bm25_norm": bm25 / max(float(bm25.max()) if len(bm25) else 0.0, 1e-9),
+        "bm25": bm25, "bm25_norm": bm25 / max(float(bm25.max()) if n else 0.0, 1e-9),
         "bm25_rrf": _rrf(r.ranks.get("bm25", {}), cand),
-        "dense": r.dense[cand] if r.dense is not None else np.zeros(len(cand)),
-        "dense_rrf": _rrf(r.ranks.get("dense", {}), cand),
+        "dense": dense, "dense_rrf": _rrf(r.ranks.get("dense", {}), cand),
+        "dense_gap": dense - (float(dense.max()) if n else 0.0),
         "graph": r.graph[cand] / max(float(r.graph.max()) if len(r.graph) else 0.0, 1e-9),
         "graph_rrf": _rrf(r.ranks.get("graph", {}), cand),
-        "title_cover": cover,
-        "kept": _fraction(cand, [c.keep for c in rank_keeps if c.keep is not None]),
+        "lists": np.array([sum(i in ranks for ranks in r.ranks.values()) for i in cand.tolist()], dtype=np.float64),
+        "title_cover": cover, "text_cover": bm25_index.coverage(query_terms, cand),
+        "kept": kept, "all_kept": (kept >= 1.0).astype(np.float64) if rank_keeps else np.zeros(n),
         "brand": _fraction(cand, by_kind["brand"]), "product_type": _fraction(cand, by_kind["product_type"]),
-        "attributes": _fraction(cand, others), "popularity": pop,
+        "attributes": _fraction(cand, others), "mentions": _mentions(u, catalog, cand), "popularity": pop,
+        "query_terms": np.full(n, float(len(terms))), "constraints": np.full(n, float(len(rank_keeps))),
+        "corrected": np.full(n, float(bool(u.corrections))),
     }
     return np.stack([np.asarray(cols[name], dtype=np.float64) for name in FEATURES], axis=1).astype(np.float32)
 

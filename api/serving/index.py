@@ -207,7 +207,8 @@ def load_index(settings: Settings, store: GraphStore | None, *, dense: bool = Tr
         catalog = catalog_from_bundle(bundle)
     encoder = TextEncoder(cache_dir=settings.home / "cache" / "text", num_threads=settings.serve_threads) \
         if dense else None
-    ranker, ranker_note = load_ranker(settings.artifacts_dir)
+    ranker, ranker_note = load_ranker(settings.artifacts_dir) if settings.search_ranker == "trained" \
+        else (fallback_ranker(), "search ranker: hand-set weights (CARTOGRAPH_SEARCH_RANKER=weights)")
     index = build_index(bundle, catalog, text_encoder=encoder, ranker=ranker)
     if problem:
         index.notes.append(f"catalog from the bundle only (graph store: {problem})")

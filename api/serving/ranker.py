@@ -2,7 +2,9 @@
 trained, hand-set weights over the same features.
 
 The trained ranker lives next to the model bundles, in ``<artifacts>/search-ranker/`` (``model.txt``, the
-LightGBM booster; ``meta.json``, the feature names it was trained on and how it scored), so retraining the
+LightGBM booster; ``meta.json``, the feature names it was trained on, its configuration, how it scored, and
+the two settings chosen with it on validation queries: the weight of the personal rank and the dense
+similarity below which a query with no lexical or typed match answers nothing). So retraining the
 recommendation model keeps it and a new ranker never needs a new bundle. A ranker whose feature names differ
 from :data:`api.serving.features.FEATURES` (the code changed since it was trained) is not used: the
 hand-set weights serve, and ``/ready`` notes why.
@@ -29,8 +31,20 @@ FALLBACK_WEIGHTS: dict[str, float] = {"bm25_rrf": 1.0, "dense_rrf": 1.0, "graph_
                                       "popularity": 0.002}
 
 
+#: The hand-set ranker's personal weight (against its own rank's 1), as before the weight was tuned.
+FALLBACK_PERSONAL_WEIGHT = 0.5
+#: A query with no product holding all its words and none keeping all its typed constraints matches nothing
+#: when no product's dense similarity reaches this (the hand-set default; a trained ranker carries the one
+#: chosen on its validation queries). Made-up words reach ~0.45 with MiniLM, other shops' goods ~0.5.
+FALLBACK_NO_MATCH_SIMILARITY = 0.55
+
+
 class Ranker(Protocol):
     name: str
+    personal_weight: float
+    """Weight of the personal rank against this ranker's in the final blend (0: never personalised)."""
+    no_match_similarity: float
+    """See :data:`FALLBACK_NO_MATCH_SIMILARITY`."""
 
     def score(self, features: np.ndarray) -> np.ndarray: ...
 
@@ -38,11 +52,15 @@ class Ranker(Protocol):
 class WeightedRanker:
     """A linear score with fixed weights per feature name."""
 
-    def __init__(self, weights: dict[str, float], name: str = "weights") -> None:
+    def __init__(self, weights: dict[str, float], name: str = "weights", *,
+                 personal_weight: float = FALLBACK_PERSONAL_WEIGHT,
+                 no_match_similarity: float = FALLBACK_NO_MATCH_SIMILARITY) -> None:
         unknown = set(weights) - set(FEATURES)
         if unknown:
             raise ValueError(f"unknown ranking features: {sorted(unknown)}")
         self.name = name
+        self.personal_weight = personal_weight
+        self.no_match_similarity = no_match_similarity
         self._w = np.array([weights.get(f, 0.0) for f in FEATURES], dtype=np.float64)
 
     def score(self, features: np.ndarray) -> np.ndarray:
@@ -52,9 +70,12 @@ class WeightedRanker:
 class LightGBMRanker:
     """A trained LightGBM booster over :data:`FEATURES`."""
 
-    def __init__(self, booster: Any, name: str) -> None:
+    def __init__(self, booster: Any, name: str, *, personal_weight: float = FALLBACK_PERSONAL_WEIGHT,
+                 no_match_similarity: float = FALLBACK_NO_MATCH_SIMILARITY) -> None:
         self.booster = booster
         self.name = name
+        self.personal_weight = personal_weight
+        self.no_match_similarity = no_match_similarity
 
     def score(self, features: np.ndarray) -> np.ndarray:
         if not len(features):
@@ -82,9 +103,20 @@ def load_ranker(artifacts_dir: Path) -> tuple[Ranker, str | None]:
         import lightgbm
 
         booster = lightgbm.Booster(model_file=str(folder / "model.txt"))
-        return LightGBMRanker(booster, f"lambdarank@{meta.get('trained', '?')}"), None
-    except (OSError, ValueError, KeyError) as e:
+        return LightGBMRanker(booster, f"lambdarank@{meta.get('trained', '?')}",
+                              personal_weight=_setting(meta, "personal_weight", FALLBACK_PERSONAL_WEIGHT),
+                              no_match_similarity=_setting(meta, "no_match_similarity",
+                                                           FALLBACK_NO_MATCH_SIMILARITY)), None
+    except (OSError, ValueError, KeyError, TypeError) as e:
         return fallback_ranker(), f"search ranker in {folder} unreadable ({e}): hand-set weights serve"
+
+
+def _setting(meta: dict[str, Any], key: str, default: float) -> float:
+    """A number ``meta`` carries (the default when absent: a ranker trained before the setting existed)."""
+    value = meta.get(key, default)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 10:
+        raise ValueError(f"{key} must be a number in 0..10, not {value!r}")
+    return float(value)
 
 
 def save_ranker(artifacts_dir: Path, model_text: str, meta: dict[str, Any]) -> Path:

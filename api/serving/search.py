@@ -6,16 +6,19 @@
    negation): BM25 over product texts, dense similarity of the query's MiniLM embedding to the product texts'
    (only above :data:`DENSE_FLOOR`), and graph expansion (products connected to the linked nodes, more specific
    nodes weighing more: ``log(1 + P / degree)``, then popularity).
-3. The ranker (:mod:`api.serving.ranker`: learned lambdarank, or hand-set weights) scores the candidates'
+3. No match: when no candidate holds every word of the query, none keeps all its typed constraints and none is
+   densely similar enough (the ranker's ``no_match_similarity``), the answer is empty, with suggestions.
+4. The ranker (:mod:`api.serving.ranker`: learned lambdarank, or hand-set weights) scores the candidates'
    features (:mod:`api.serving.features`).
-4. With a user: the ranker's order and the user's model affinity order are fused, the personal rank weighing
-   ``personal_weight`` (``CARTOGRAPH_SEARCH_PERSONAL_WEIGHT``) against the ranker's 1.
-5. Final order: first by how many of the query's rank constraints a product keeps, then by score. So neither
+5. With a user: the ranker's order and the user's model affinity order are fused, the personal rank weighing
+   ``personal_weight`` (the ranker's, tuned on validation queries, unless
+   ``CARTOGRAPH_SEARCH_PERSONAL_WEIGHT`` sets one) against the ranker's 1.
+6. Final order: first by how many of the query's rank constraints a product keeps, then by score. So neither
    the ranker nor personalisation can put a product that breaks a typed constraint (a brand, a type, a
    colour) above one that keeps it.
 
-A query none of whose words the catalog knows, or whose filters leave nothing, answers no items and a few
-suggestions: never filler. Each hit lists what matched.
+A query none of whose words the catalog knows, that matches nothing (3.), or whose filters leave nothing,
+answers no items and a few suggestions: never filler. Each hit lists what matched.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from api.serving.features import RRF_K, Retrieval, feature_matrix, kept_counts
+from api.serving.features import FEATURES, RRF_K, Retrieval, feature_matrix, kept_counts
 from api.serving.index import ServingIndex
 from api.serving.linking import Mention
 from api.serving.query_encoder import QueryEncoder
@@ -33,8 +36,6 @@ from api.serving.text import terms
 from api.serving.understand import Understanding
 
 CANDIDATES_PER_LIST = 200
-#: Default weight of the personal rank against the ranker's (settings override it).
-PERSONAL_WEIGHT = 0.5
 #: Dense similarities below this neither bring a candidate in nor count as a "semantic" match: MiniLM finds
 #: some product about 0.4 similar to almost any string, made-up words included.
 DENSE_FLOOR = 0.45
@@ -57,6 +58,8 @@ class SearchResult:
     understanding: Understanding | None = None
     suggestions: list[str] = field(default_factory=list)
     ranker: str = ""
+    no_match: bool = False
+    """True when the query matched nothing the catalog holds (step 3), though some words were known."""
 
 
 def _ranks(scores: np.ndarray, mask: np.ndarray, n: int, floor: float = 0.0) -> dict[int, int]:
@@ -95,9 +98,30 @@ def retrieve(index: ServingIndex, u: Understanding, mask: np.ndarray, encoder: Q
     return Retrieval(ranks, lexical, dense, graph)
 
 
+def candidate_features(index: ServingIndex, u: Understanding, r: Retrieval, cand: np.ndarray) -> np.ndarray:
+    """The ranking features of ``cand`` (what the ranker serves with, and is trained on)."""
+    return feature_matrix(u, r, cand, bm25_index=index.bm25, catalog=index.catalog,
+                          title_terms=index.parser.title_terms, query_terms=terms(u.search_text))
+
+
+_COL = {name: j for j, name in enumerate(FEATURES)}
+
+
+def matches_nothing(features: np.ndarray, similarity_floor: float) -> bool:
+    """Whether a query's candidates hold nothing it asks for: no product has all its words, none keeps all its
+    typed constraints, and none reaches ``similarity_floor`` in dense similarity (made-up words and other
+    shops' goods: a word or two the catalog knows, "dog" of "dog food", only brings in unrelated products)."""
+    if not len(features):
+        return True
+    all_words = features[:, _COL["query_terms"]].max() > 0 and features[:, _COL["text_cover"]].max() >= 1.0
+    all_kept = features[:, _COL["constraints"]].max() > 0 and features[:, _COL["all_kept"]].max() >= 1.0
+    return not all_words and not all_kept and float(features[:, _COL["dense"]].max()) < similarity_floor
+
+
 def search(index: ServingIndex, query: str, k: int, *, encoder: QueryEncoder | None,
            filter_mask: np.ndarray | None = None, user_vector: np.ndarray | None = None,
-           personal_weight: float = PERSONAL_WEIGHT) -> SearchResult:
+           personal_weight: float | None = None) -> SearchResult:
+    """Answer ``query`` (see the module docstring). ``personal_weight`` None: the ranker's own."""
     u = index.parser.parse(query)
     mask = index.catalog.active.copy() if filter_mask is None else index.catalog.active & filter_mask
     if u.filter_mask is not None:
@@ -105,23 +129,37 @@ def search(index: ServingIndex, query: str, k: int, *, encoder: QueryEncoder | N
     nothing_known = u.known_terms == 0 and not u.mentions and not (not terms(u.search_text) and u.of("filter"))
     r = retrieve(index, u, mask, encoder) if not nothing_known else Retrieval({}, np.zeros(0), None, np.zeros(0))
     cand = r.candidates()
+    ranker = index.ranker
     result = SearchResult(u.mentions, [], False, {name: len(x) for name, x in r.ranks.items()}, u,
-                          ranker=index.ranker.name)
+                          ranker=ranker.name)
+    features = candidate_features(index, u, r, cand) if len(cand) else np.zeros((0, len(FEATURES)), np.float32)
+    filter_only = not terms(u.search_text) and not u.mentions and bool(u.of("filter"))
+    if len(cand) and not filter_only and matches_nothing(features, ranker.no_match_similarity):
+        result.no_match = True
+        cand = cand[:0]
     if not len(cand):
         result.suggestions = index.parser.suggestions(u)
         return result
-    query_terms = terms(u.search_text)
-    features = feature_matrix(u, r, cand, index.parser.title_terms, index.catalog.popularity, query_terms)
-    fused = _rank_fusion(index.ranker.score(features))
-    personalised = user_vector is not None
-    if user_vector is not None:
-        fused += personal_weight * _rank_fusion(_affinity(index, cand, user_vector))
-    tiers = kept_counts(u, cand)
-    order = np.lexsort((cand, -fused, -tiers))[:k]
+    weight = ranker.personal_weight if personal_weight is None else personal_weight
+    personalised = user_vector is not None and weight > 0
+    affinity = _affinity(index, cand, user_vector) if user_vector is not None and personalised else None
+    order, fused = final_order(ranker.score(features), kept_counts(u, cand), cand, affinity, weight)
+    order = order[:k]
     result.personalised = personalised
     result.hits = [SearchHit(int(cand[j]), float(fused[j]),
                              _matched(index, u, int(cand[j]), r, personalised)) for j in order]
     return result
+
+
+def final_order(scores: np.ndarray, tiers: np.ndarray, cand: np.ndarray, affinity: np.ndarray | None,
+                personal_weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """(positions of ``cand`` best first, fused score per candidate): the ranker's rank fused with the personal
+    rank (``affinity``, None: not personalised) by ``personal_weight``, ordered first by ``tiers`` (rank
+    constraints kept), so no weight lifts a product breaking a typed constraint above one keeping it."""
+    fused = _rank_fusion(scores)
+    if affinity is not None and personal_weight > 0:
+        fused = fused + personal_weight * _rank_fusion(affinity)
+    return np.lexsort((cand, -fused, -tiers)), fused
 
 
 def _rank_fusion(scores: np.ndarray) -> np.ndarray:

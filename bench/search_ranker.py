@@ -1,0 +1,255 @@
+"""Train the search ranker on the DEV split of the judged queries; the API serves it as the final stage.
+
+    python bench/search_ranker.py --data-dir ../shared/data          # both catalogs, then bench/search.py
+
+On the catalog homes ``bench/search.py`` prepares (``prepare_home``), for the dev queries only (the script
+refuses a labelled query of another split):
+
+1. each query (and a misspelled query's corrected form, with the same labels) is retrieved and featurised by
+   the API's own serving index (``api.ranker_training.query_candidates``), graded from ``qrels.jsonl``
+   (E 3, S 2, C 1, I 0; unjudged 0); the groups of both catalogs make one training set;
+2. LightGBM lambdarank settings are chosen among :data:`GRID` by 5-fold query-disjoint cross-validation on dev,
+   and the chosen ones are fit on all dev groups;
+3. the no-match similarity is chosen on the dev queries (most no-match queries answered empty, fewest real
+   queries lost), and the personal weight on the dev queries' benchmark users, ranked with the out-of-fold
+   scores of step 2 (scores the ranker gives queries it was not fit on, as at test time): the weight whose
+   served order has the best mean nDCG@10, the smaller on a tie (0 is a candidate);
+4. the model, its feature names, settings, the two choices and the dev figures are saved beside every catalog's
+   bundles (``<home>/artifacts/search-ranker/``), where the API loads it; the dev report goes to
+   ``bench/results/search_ranker.json``.
+
+Test figures come from ``bench/search.py`` afterwards, never from here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+for _p in (ROOT, HERE):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+import numpy as np  # noqa: E402
+from search_catalog import Catalog, open_catalog, prepare_home  # noqa: E402
+from search_eval import GRADES, mean, per_query, read_jsonl  # noqa: E402
+
+from api.ranker_training import (  # noqa: E402
+    LABEL_GAIN,
+    Candidates,
+    Groups,
+    cross_validate,
+    fit_booster,
+    query_candidates,
+)
+from api.serving.features import FEATURES  # noqa: E402
+from api.serving.ranker import fallback_ranker, save_ranker  # noqa: E402
+from api.serving.recommend import user_context  # noqa: E402
+from api.serving.search import final_order, matches_nothing  # noqa: E402
+
+JUDGED = HERE / "search"
+CATALOGS = ("amazon-beauty", "amazon-office")
+#: LightGBM settings tried (learning rate 0.05 throughout); few, so that cross-validation on ~110 dev queries
+#: chooses among real alternatives rather than fitting the folds.
+GRID: tuple[dict[str, Any], ...] = tuple(
+    {"n_estimators": n, "learning_rate": 0.05, "num_leaves": leaves, "min_child_samples": child}
+    for n in (100, 300) for leaves in (7, 15) for child in (5, 20))
+PERSONAL_WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+FOLDS = 5
+K = 100
+
+
+class SplitError(ValueError):
+    """A label of a query outside the dev split reached training."""
+
+
+def dev_labels(queries: list[dict[str, Any]], qrels: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """``{query_id: {product_id: grade}}`` for the given queries, which must all be dev queries."""
+    wrong = [q["id"] for q in queries if q.get("split") != "dev"]
+    if wrong:
+        raise SplitError(f"the ranker trains on dev queries only; not dev: {', '.join(wrong[:5])}")
+    ids = {q["id"] for q in queries}
+    out: dict[str, dict[str, int]] = {q: {} for q in ids}
+    for row in qrels:
+        if row["query_id"] in ids:
+            out[row["query_id"]][row["product_id"]] = GRADES[row["label"]]
+    return out
+
+
+@dataclass
+class DevQuery:
+    """One dev query as the API ranks it, with what tuning needs: grades, and each benchmark user's affinity."""
+
+    query: dict[str, Any]
+    text: str
+    found: Candidates
+    graded: dict[str, int]
+    affinities: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def has_exact(self) -> bool:
+        return any(g == GRADES["E"] for g in self.graded.values())
+
+
+def collect(cat: Catalog, queries: list[dict[str, Any]], labels: dict[str, dict[str, int]]) -> list[DevQuery]:
+    """Every dev query of ``cat`` (and the corrected form of a misspelled one) through the API's index."""
+    state = cat.client.app.state.service
+    index, encoder = state.index, state.encoder
+    out = []
+    for q in queries:
+        users = cat.users_for(q["id"])
+        vectors = [user_context(index, u, ()).vector for u in users]
+        for text in filter(None, (q["text"], q.get("corrected"))):
+            found = query_candidates(index, encoder, text)
+            rows = np.array([index.catalog.product_index[p] for p in found.ids], dtype=np.int64)
+            aff = [np.where(index.has_embedding[rows], index.product_emb[rows] @ v, -np.inf) for v in vectors
+                   if v is not None]
+            out.append(DevQuery(q, text, found, labels[q["id"]], aff))
+    return out
+
+
+def served(d: DevQuery, scores: np.ndarray, *, no_match_similarity: float, affinity: np.ndarray | None = None,
+           weight: float = 0.0) -> list[str]:
+    """The product ids the API answers for ``d`` given the ranker's ``scores`` (the same final stage)."""
+    if not d.found.ids or matches_nothing(d.found.features, no_match_similarity):
+        return []
+    order, _ = final_order(scores, d.found.tiers, np.arange(len(d.found.ids)), affinity, weight)
+    return [d.found.ids[j] for j in order[:K]]
+
+
+def bench_ndcg(dev: list[DevQuery], rankings: list[list[str]]) -> float:
+    """Mean nDCG@10 (the benchmark's ESCI gains) over the typed queries that have an Exact product."""
+    picked = [(d, r) for d, r in zip(dev, rankings, strict=True) if d.text == d.query["text"] and d.has_exact]
+    qrels = {d.query["id"]: d.graded for d, _ in picked}
+    return mean(per_query(qrels, {d.query["id"]: r for d, r in picked}).values()).get("ndcg@10", 0.0)
+
+
+def choose_no_match_similarity(dev: list[DevQuery]) -> tuple[float, dict[str, Any]]:
+    """The similarity floor that answers the most dev no-match queries empty while emptying the fewest dev
+    queries that have an Exact product (each counts one): the middle of the widest interval of floors that do
+    best (among the queries no word or constraint matches, the floors between two of their top similarities
+    give the same answers)."""
+    typed = [d for d in dev if d.text == d.query["text"] and d.found.ids]
+    cols = {name: j for j, name in enumerate(FEATURES)}
+
+    def top_dense(d: DevQuery) -> float:
+        return float(d.found.features[:, cols["dense"]].max())
+
+    cuttable = [d for d in typed if matches_nothing(d.found.features, 1.01)]  # no word or constraint match
+    points = sorted({0.0, 1.0, *(top_dense(d) for d in cuttable)})
+    gains = []
+    for lo, hi in itertools.pairwise(points):
+        caught = sum(1 for d in cuttable if d.query["kind"] == "no-match" and top_dense(d) <= lo)
+        lost = sum(1 for d in cuttable if d.has_exact and top_dense(d) <= lo)
+        gains.append((caught - lost, lo, hi))
+    top = max(g for g, _, _ in gains)
+    lo, hi = max(((lo, hi) for g, lo, hi in gains if g == top), key=lambda x: x[1] - x[0])
+    theta = (lo + hi) / 2  # the middle of the widest best interval: the largest margin on either side
+    detail = {"no_match_queries": sum(1 for d in typed if d.query["kind"] == "no-match"),
+              "no_match_answered_empty": sum(1 for d in typed if d.query["kind"] == "no-match"
+                                             and matches_nothing(d.found.features, theta)),
+              "queries_with_exact_answered_empty": sum(1 for d in typed if d.has_exact
+                                                       and matches_nothing(d.found.features, theta))}
+    return round(theta, 4), detail
+
+
+def choose_personal_weight(dev: list[DevQuery], oof: dict[int, np.ndarray], theta: float
+                           ) -> tuple[float, dict[str, float]]:
+    """The weight whose served order has the best mean dev nDCG@10 over the queries' users (smaller on a tie)."""
+    by_weight = {}
+    users = max((len(d.affinities) for d in dev), default=0)
+    for w in PERSONAL_WEIGHTS:
+        per_user = []
+        for j in range(users):
+            rows = [(d, served(d, oof[i], no_match_similarity=theta, affinity=d.affinities[j], weight=w))
+                    for i, d in enumerate(dev) if j < len(d.affinities)]
+            per_user.append(bench_ndcg([d for d, _ in rows], [r for _, r in rows]))
+        by_weight[w] = float(np.mean(per_user)) if per_user else 0.0
+    best = max(PERSONAL_WEIGHTS, key=lambda w: (round(by_weight[w], 6), -w))
+    return best, {str(w): round(v, 4) for w, v in by_weight.items()}
+
+
+def train(dev: list[DevQuery], homes: dict[str, Path], out: Path, seed: int = 0) -> dict[str, Any]:
+    """Steps 2-4 of the module docstring; returns the dev report."""
+    started = time.perf_counter()
+    learnable = [i for i, d in enumerate(dev) if any(d.graded.get(p, 0) > 0 for p in d.found.ids)]
+    groups = Groups.concat([Groups.of(dev[i].text, dev[i].found, dev[i].graded) for i in learnable])
+    cv = []
+    for params in GRID:
+        score, scores = cross_validate(groups, params, folds=FOLDS, seed=seed)
+        cv.append((score, params, scores))
+        print(f"cv nDCG@10 {score:.4f}  {params}", flush=True)
+    best_score, params, oof_rows = max(cv, key=lambda x: x[0])
+    starts = np.concatenate([[0], np.cumsum(groups.sizes)])
+    fallback = fallback_ranker()
+    oof = {i: fallback.score(d.found.features) for i, d in enumerate(dev)}  # queries with nothing to learn
+    oof.update({i: oof_rows[starts[g]:starts[g + 1]] for g, i in enumerate(learnable)})
+    theta, no_match = choose_no_match_similarity(dev)
+    weight, by_weight = choose_personal_weight(dev, oof, theta)
+    booster = fit_booster(groups, params, seed=seed)
+    dev_figures = {
+        "weights": bench_ndcg(dev, [served(d, fallback.score(d.found.features), no_match_similarity=theta)
+                                    for d in dev]),
+        "lambdarank_out_of_fold": bench_ndcg(dev, [served(d, oof[i], no_match_similarity=theta)
+                                                   for i, d in enumerate(dev)]),
+    }
+    report: dict[str, Any] = {
+        "trained": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), "trained_on": "bench/search dev split",
+        "dev_queries": sorted({d.query["id"] for d in dev}), "groups": len(groups.sizes),
+        "candidates": len(groups.grades), "params": params, "label_gain": list(LABEL_GAIN),
+        "cv": [{"params": p, "ndcg@10": round(s, 4)} for s, p, _ in cv], "cv_best_ndcg@10": round(best_score, 4),
+        "no_match_similarity": theta, "no_match_dev": no_match,
+        "personal_weight": weight, "personal_weight_dev_ndcg@10": by_weight,
+        "dev_ndcg@10": {k: round(v, 4) for k, v in dev_figures.items()},
+        "feature_importance_gain": dict(zip(FEATURES, (round(float(x), 1) for x in
+                                                       booster.feature_importance("gain")), strict=True)),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    for home in homes.values():
+        save_ranker(home / "artifacts", booster.model_to_string(), report)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--work-dir", type=Path, default=ROOT / "var" / "bench-search")
+    ap.add_argument("--catalogs", nargs="+", default=list(CATALOGS))
+    ap.add_argument("--homes", nargs="*", default=[], metavar="CATALOG=DIR")
+    ap.add_argument("--queries", type=Path, default=JUDGED / "queries.jsonl")
+    ap.add_argument("--qrels", type=Path, default=JUDGED / "qrels.jsonl")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "search_ranker.json")
+    args = ap.parse_args(argv)
+
+    homes = {c: args.work_dir / c for c in args.catalogs} | {c: Path(h) for c, h in
+                                                            (x.split("=", 1) for x in args.homes)}
+    queries = [q for q in read_jsonl(args.queries) if q["catalog"] in homes and q["split"] == "dev"]
+    labels = dev_labels(queries, read_jsonl(args.qrels))
+    dev: list[DevQuery] = []
+    with ExitStack() as stack:
+        for c, home in homes.items():
+            if c in CATALOGS and not args.homes:
+                prepare_home(home, args.data_dir / c)
+            cat = stack.enter_context(open_catalog(c, home))
+            dev += collect(cat, [q for q in queries if q["catalog"] == c], labels)
+    report = train(dev, homes, args.out)
+    print(json.dumps({k: report[k] for k in ("params", "cv_best_ndcg@10", "no_match_similarity", "no_match_dev",
+                                             "personal_weight", "personal_weight_dev_ndcg@10", "dev_ndcg@10")},
+                     indent=1))
+    print(f"saved the ranker beside the bundles of {', '.join(homes)}; wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
