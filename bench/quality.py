@@ -37,7 +37,9 @@ from copurchase_lookup import lookup_score_fn  # noqa: E402
 
 from gnn.config import TrainConfig  # noqa: E402
 from gnn.data import split_snapshot  # noqa: E402
+from gnn.evaluation import embed_for, evaluate_phases  # noqa: E402
 from gnn.metrics import evaluate_ranking  # noqa: E402
+from gnn.models.kg_sasrec import KGSASRec  # noqa: E402
 from gnn.pipeline import markdown_table, metrics_document, text_features, train_all  # noqa: E402
 from gnn.prepared import Prepared, prepare_split  # noqa: E402
 from gnn.train import peak_rss_mb  # noqa: E402
@@ -54,6 +56,26 @@ def lookup_metrics(prepared: Prepared) -> dict[str, float]:
     return evaluate_ranking(lookup_score_fn(snapshot, split, "test"), split.test, split.num_users,
                             split.num_products, exclude=[split.train, split.valid],
                             candidates=split.warm_mask & snapshot.active)
+
+
+def calibration_ablations(model: Any, prepared: Prepared) -> dict[str, Any]:
+    """The served kg_sasrec's test (and cold) figures with its after-training calibration undone
+    (:mod:`gnn.content`): the same trained weights, so the rows isolate what the calibration adds."""
+    if not isinstance(model, KGSASRec):
+        return {}
+    kept = {name: float(getattr(model, name)) for name in KGSASRec.CALIBRATION_DEFAULTS}
+    variants = {"kg_sasrec without the text channel": {"content_weight": 0.0},
+                "kg_sasrec without the text channel or the cold scale": {"content_weight": 0.0, "cold_scale": 1.0}}
+    rows: dict[str, Any] = {}
+    try:
+        for name, undone in variants.items():
+            for buffer, value in undone.items():
+                getattr(model, buffer).fill_(value)
+            rows[name] = {"metrics": evaluate_phases(prepared, lambda phase: embed_for(model, prepared, phase))}
+    finally:
+        for buffer, value in kept.items():
+            getattr(model, buffer).fill_(value)
+    return rows
 
 
 def _log(message: str) -> None:
@@ -94,6 +116,7 @@ def run(dataset: str, variant: str, data_dir: Path, work_dir: Path, threads: int
     main, others, selection = train_all(prepared, cfg, baselines=baselines,  # type: ignore[arg-type]
                                         progress=False, log=_log)
     doc = metrics_document(main, others, prepared, selection)
+    doc["baselines"].update(calibration_ablations(main.model, prepared))
     if dataset in datasets.WITH_COPURCHASE and variant != "cold":
         doc["baselines"]["copurchase_lookup (knows the future)"] = {"metrics": {"test": lookup_metrics(prepared)}}
     return {"dataset": dataset, "variant": variant, "config": cfg.model_dump(), "overrides": overrides or {},

@@ -16,6 +16,7 @@ from gnn.bundle import current_bundle_path, load_bundle
 from gnn.config import ModelKind, TrainConfig
 from gnn.content import DECAY_GRID, WEIGHT_GRID
 from gnn.data import INTERACTS, snapshot_from_store, split_snapshot, to_hetero_data
+from gnn.evaluation import embed_for, evaluate_phases
 from gnn.inductive import InductiveEncoder, NewProduct, embed_new_products
 from gnn.models import InputLayer
 from gnn.models.kg_sasrec import KGSASRec
@@ -529,7 +530,6 @@ def test_cold_products_compete_with_every_product(prepared) -> None:  # type: ig
 
 def test_the_sequence_model_reads_the_valid_item_at_test_time(prepared) -> None:  # type: ignore[no-untyped-def]
     """The user vector for the test is the encoder after train + valid: equal to running it on those histories."""
-    from gnn.evaluation import embed_for
 
     result = train_model(prepared, _tiny(model="kg_sasrec", epochs=2), progress=False)
     model = result.model
@@ -682,3 +682,25 @@ def test_the_text_channel_chosen_is_the_best_validation_cell_and_what_is_evaluat
     # The valid figure the model reports is the chosen cell's: evaluation scores the calibrated vectors.
     assert result.metrics["valid"]["ndcg@10"] == pytest.approx(cells[chosen], abs=1e-5)
     assert record["cold_scale"] is not None and float(result.model.cold_scale) == pytest.approx(record["cold_scale"])
+
+
+def test_the_quality_bench_reports_the_model_with_its_calibration_undone(prepared) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+    from quality import calibration_ablations
+
+    result = train_model(prepared, _tiny(model="kg_sasrec", epochs=2), progress=False)
+    model = result.model
+    model.content_weight.fill_(0.5)  # on, whatever validation chose on this toy data
+    model.cold_scale.fill_(3.0)
+    rows = calibration_ablations(model, prepared)
+    off = rows["kg_sasrec without the text channel"]["metrics"]
+    neither = rows["kg_sasrec without the text channel or the cold scale"]["metrics"]
+    assert set(off) == {"test", "cold"} and set(neither) == {"test", "cold"}
+    # The buffers are restored, and undoing them changes what the model scores.
+    assert float(model.content_weight) == 0.5 and float(model.cold_scale) == 3.0
+    model.content_weight.fill_(0.0)
+    model.cold_scale.fill_(1.0)
+    assert evaluate_phases(prepared, lambda phase: embed_for(model, prepared, phase)) == neither
+    assert calibration_ablations(object(), prepared) == {}
