@@ -663,11 +663,13 @@ def test_admin_disabled_without_a_key_and_unready_without_a_bundle(served: Serve
 
 @contextmanager
 def graph_held_by_another_process(settings: Settings) -> Iterator[None]:
-    """A child process that opens the embedded graph for writing and keeps it, as a rebuild job does."""
-    code = ("import sys, ladybug; db = ladybug.Database(sys.argv[1]); conn = ladybug.Connection(db); "
-            "print('holding', flush=True); sys.stdin.read()")
-    child = subprocess.Popen([sys.executable, "-c", code, str(settings.embedded_path)], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
+    """A child process that opens the embedded graph for writing and keeps it, as a rebuild job does (the API
+    lets go of the file when the job asks for it)."""
+    code = ("import sys; from pathlib import Path; from kg.config import Settings; from kg.store import open_store; "
+            "store = open_store(Settings(store_backend='embedded', home=Path(sys.argv[1]), neo4j_uri=None)); "
+            "store.ping(); print('holding', flush=True); sys.stdin.read()")
+    child = subprocess.Popen([sys.executable, "-c", code, str(settings.home)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "holding"
         yield
