@@ -24,7 +24,9 @@ import ladybug
 
 from kg.errors import QueryError, StoreUnavailableError
 from kg.queries import Dialect, QueryLibrary
-from kg.store.base import GraphStore, Record, StoreCapabilities
+from kg.schema import NodeSpec
+from kg.store import cypher_builder as cb
+from kg.store.base import GraphStore, Record, Row, StoreCapabilities
 
 #: ``<graph file>.wanted``: a process waiting for a file that a sharing process holds (re)writes it, with its
 #: token, every poll; the sharing process closes the file within :data:`RELEASE_POLL_S` and opens it again
@@ -209,6 +211,23 @@ class EmbeddedStore(GraphStore):
                 yield
             finally:
                 self._last_used = time.monotonic()
+
+    def _upsert_node_group(self, spec: NodeSpec, keys: frozenset[str], group: list[Row]) -> int:
+        """The engine plans ``UNWIND ... MERGE`` as a join over the whole node table (1.3 s for 1,000 users
+        beside 342,000: the API's event writer slowed as users came), while a key lookup per row is an index
+        probe (4 ms). So: look the keys up, ``CREATE`` the new nodes, ``SET`` the existing ones. The file has one
+        writing process and the block holds the connection, so nothing comes in between. A key twice in the
+        group: its last row wins, as ``MERGE`` then ``SET`` row by row leaves it."""
+        latest = {row[spec.key]: dict(row) for row in group}
+        with self.holding():
+            found = {r["key"] for r in self._execute(cb.existing_keys_query(spec), {"keys": list(latest)})}
+            new = [row for key, row in latest.items() if key not in found]
+            if new:
+                self._execute(cb.create_nodes_query(spec, keys, self.dialect), {"rows": new})
+            if found and keys != {spec.key}:
+                old = [row for key, row in latest.items() if key in found]
+                self._execute(cb.update_nodes_query(spec, keys, self.dialect), {"rows": old})
+        return len(group)
 
     def ping(self) -> None:
         self._execute("RETURN 1 AS ok")
