@@ -36,6 +36,11 @@ WANTED_SUFFIX = ".wanted"
 RELEASE_POLL_S = 0.05
 #: A marker not rewritten for this long is stale.
 WANTED_FRESH_S = 1.0
+#: The sharing store of this process that holds each file (resolved path). The engine's lock is per process, so
+#: a second store of the same process (tests start several apps) would open the file beside the first and each
+#: would miss the other's writes; it asks the holder to let go first instead.
+_HOLDERS: dict[Path, EmbeddedStore] = {}
+_HOLDERS_LOCK = threading.Lock()
 _INTERNAL_KEYS = frozenset({"_ID", "_LABEL", "_SRC", "_DST", "_id", "_label", "_src", "_dst"})
 #: What an embedded graph written by Kuzu (before Cartograph moved to LadybugDB) is called by default.
 KUZU_FILE = "graph.kuzu"
@@ -99,6 +104,7 @@ class EmbeddedStore(GraphStore):
         self._last_used = 0.0
         self._token = f"{os.getpid()}:{id(self)}"  # tells this store's own "wanted" marker from another's
         self._opened = 0  # counts opens: a releaser looks after the database of one open only
+        self._release_asked = False  # another store of this process wants the file
 
     def _connection(self) -> ladybug.Connection:
         if self._conn is None:
@@ -112,8 +118,11 @@ class EmbeddedStore(GraphStore):
             if self.release_between_calls and self._another_waits():
                 raise StoreUnavailableError(f"embedded graph at {self.path} is wanted by another process "
                                             "(a job); try again after it")
+            self._wait_for_holder_in_this_process()
             self._conn = self._open_waiting()
             if self.release_between_calls:
+                with _HOLDERS_LOCK:
+                    _HOLDERS[self.path.resolve()] = self
                 self._last_used = time.monotonic()
                 self._opened += 1
                 threading.Thread(target=self._release_when_idle_or_wanted, args=(self._opened,), daemon=True,
@@ -146,6 +155,18 @@ class EmbeddedStore(GraphStore):
             if opened or not self.release_between_calls:  # a sharing process that failed keeps asking
                 self._withdraw_ask()
 
+    def _wait_for_holder_in_this_process(self) -> None:
+        """Ask another sharing store of this process that holds the file to let go, and wait (``lock_wait_s`` at
+        most) until it has."""
+        with _HOLDERS_LOCK:
+            holder = _HOLDERS.get(self.path.resolve())
+        if holder is None or holder is self:
+            return
+        holder._release_asked = True
+        deadline = time.monotonic() + self.lock_wait_s
+        while holder._conn is not None and time.monotonic() < deadline:
+            time.sleep(RELEASE_POLL_S / 5)
+
     # -- sharing the file: the "wanted" marker ----------------------------------------------------------
     @property
     def _wanted_path(self) -> Path:
@@ -176,14 +197,18 @@ class EmbeddedStore(GraphStore):
             time.sleep(RELEASE_POLL_S)
             if self._conn is None or self._opened != opened:
                 return
-            if time.monotonic() - self._last_used < self.idle_release_s and not self._another_waits():
+            if not self._should_release():
                 continue
             with self._lock:  # waits for a statement or a held block to finish
                 if self._conn is None or self._opened != opened:
                     return
-                if time.monotonic() - self._last_used >= self.idle_release_s or self._another_waits():
+                if self._should_release():
                     self.close()
                     return
+
+    def _should_release(self) -> bool:
+        return (self._release_asked or time.monotonic() - self._last_used >= self.idle_release_s
+                or self._another_waits())
 
     def _execute(self, cypher: str, params: Mapping[str, Any] | None = None) -> list[Record]:
         with self._lock:
@@ -239,3 +264,7 @@ class EmbeddedStore(GraphStore):
             if self._db is not None:
                 self._db.close()
             self._conn = self._db = None
+            self._release_asked = False
+            with _HOLDERS_LOCK:
+                if _HOLDERS.get(self.path.resolve()) is self:
+                    del _HOLDERS[self.path.resolve()]
