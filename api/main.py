@@ -30,8 +30,8 @@ log = logging.getLogger("cartograph.api")
 
 
 def _open_store(settings: Settings) -> GraphStore:
-    # shared: the embedded engine lets go of the file between statements, so rebuild jobs can write the graph
-    # while the API serves (explanations answer 503 and events are queued until the job is done).
+    # shared: the embedded engine lets go of the file when idle or when a job asks for it, so rebuild jobs can
+    # write the graph while the API serves (explanations answer 503 and events are queued until the job is done).
     store = open_store(settings, shared=True)  # no I/O yet
     try:
         store.ping()
