@@ -116,19 +116,21 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class BodyLimitMiddleware:
-    """Answers 413 to a request whose body is over ``max_bytes`` (by Content-Length, or while it streams),
-    before the route reads it; the body is buffered (bounded by the limit) and replayed to the app."""
+    """Answers 413 to a request whose body is over ``max_bytes`` (``path_limits`` can give a path its own
+    limit), by Content-Length or while it streams, before the route reads it; the body is buffered (bounded by
+    the limit) and replayed to the app."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp, max_bytes: int, path_limits: dict[str, int] | None = None) -> None:
+        self.app, self.default_max_bytes, self.path_limits = app, max_bytes, dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        max_bytes = self.path_limits.get(scope["path"], self.default_max_bytes)
         declared = dict(scope.get("headers") or ()).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._too_large(scope, receive, send, max_bytes)
             return
         chunks, size, more = [], 0, True
         while more:
@@ -137,8 +139,8 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._too_large(scope, receive, send)
+            if size > max_bytes:
+                await self._too_large(scope, receive, send, max_bytes)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -153,7 +155,7 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = JSONResponse({"detail": f"request body over the limit of {self.max_bytes} bytes"},
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
+        response = JSONResponse({"detail": f"request body over the limit of {max_bytes} bytes"},
                                 status_code=413, headers={"Connection": "close"})
         await response(scope, receive, send)

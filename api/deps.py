@@ -62,7 +62,21 @@ async def require_client_key(
         check_key(settings.api_key.get_secret_value(), x_api_key)
 
 
+async def event_context(
+    request: Request,
+    x_api_key: Annotated[str | None, Header(max_length=256, description="the client key, when "
+                                            "CARTOGRAPH_API_KEY is set")] = None,
+) -> tuple[ServiceState, ServingIndex]:
+    """What POST /events needs, in one dependency: the client key check, the state and the index serving now.
+    The same checks as :data:`ClientKey`, :data:`StateDep` and :data:`IndexDep`; one dependency instead of
+    five nested ones, because FastAPI's dependency solving was a quarter of the route's CPU."""
+    state: ServiceState = request.app.state.service
+    await require_client_key(state.settings, x_api_key)
+    return state, await get_index(state)
+
+
 IndexDep = Annotated[ServingIndex, Depends(get_index)]
 ClientKey = Depends(require_client_key)
 StoreDep = Annotated[GraphStore, Depends(get_store)]
+EventContext = Annotated[tuple[ServiceState, ServingIndex], Depends(event_context)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -8,13 +8,14 @@ Layout of the directory (``settings.event_log_dir``, one API process per directo
 - ``checkpoint``: the highest ``seq`` the graph writer has written into the graph (all below it too). Written
   atomically (temporary file, fsync, rename); segments wholly at or below it are deleted (compaction).
 
-Group commit: :meth:`EventLog.append` / :meth:`EventLog.append_async` hand the event to one flusher thread and
-wait; the flusher writes every event waiting (up to ``commit_max``) with one ``write`` and one ``fdatasync``,
-then wakes their callers. Events that arrive while an fsync runs form the next group, so under load one fsync
-serves many requests; ``commit_window_s`` can also hold a group open to gather more. A caller returns only
-after its event's fsync: an acknowledged event survives a kill -9 (or a power cut, on a disk that honours
-fsync). A failed write or fsync fails every caller of its group (nothing acknowledged) and cuts the segment
-back to its size before the group.
+Group commit: :meth:`EventLog.append` / :meth:`EventLog.append_async` hand the event (``append_many*``: a batch
+of events, never split) to one flusher thread and wait; the flusher writes every event waiting (up to
+``commit_max``, or one larger batch whole) with one ``write`` and one ``fdatasync``, then wakes their callers.
+Events that arrive while an fsync runs form the next group, so under load one fsync serves many requests;
+``commit_window_s`` can also hold a group open to gather more. A caller returns only after its events' fsync:
+an acknowledged event survives a kill -9 (or a power cut, on a disk that honours fsync). A failed write or
+fsync fails every caller of its group (nothing acknowledged) and cuts the segment back to its size before the
+group.
 
 Recovery (:meth:`EventLog.open`): a kill during a write can leave a torn last line in the last segment; it was
 never acknowledged, and is cut off. Numbering resumes after the highest ``seq`` on disk or in the checkpoint.
@@ -93,9 +94,9 @@ def _read_segment(path: Path, start: int = 0) -> tuple[list[tuple[LoggedEvent, i
     return out, pos
 
 
-def _settle(group: list[tuple[LoggedEvent, Any]], error: BaseException | None) -> None:
+def _settle(group: list[tuple[list[LoggedEvent], Any]], error: BaseException | None) -> None:
     """Wake the callers of a group: a callable is called here; asyncio futures are resolved on their own loop,
-    with one ``call_soon_threadsafe`` per loop per group (not one per event)."""
+    with one ``call_soon_threadsafe`` per loop per group (not one per submission)."""
     by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
     for _, waiter in group:
         if isinstance(waiter, asyncio.Future):
@@ -127,7 +128,8 @@ class EventLog:
         self.commit_max = commit_max
         self.commit_window_s = commit_window_s
         self._cond = threading.Condition()  # guards _pending, _next_seq, _closing
-        self._pending: list[tuple[LoggedEvent, Any]] = []
+        self._pending: list[tuple[list[LoggedEvent], Any]] = []  # submissions: events and their one waiter
+        self._pending_events = 0
         self._next_seq = 1
         self._closing = False
         self._durable_cv = threading.Condition()  # guards _durable_seq
@@ -230,18 +232,27 @@ class EventLog:
             self._lock_fd = None
 
     # -- appending (group commit) ----------------------------------------------------------------------
-    def _submit(self, user_id: str, product_id: str, type_: str, ts: int, waiter: Any) -> LoggedEvent:
+    def _submit(self, events: list[tuple[str, str, str, int]], waiter: Any) -> list[LoggedEvent]:
+        """Number ``events`` (user, product, type, ts) and queue them as one submission: the flusher writes a
+        submission whole, in one group, so its waiter learns one outcome for all of its events."""
         with self._cond:
             if self._closing or self._flusher is None:
                 raise EventLogError("the event log is closed")
-            event = LoggedEvent(self._next_seq, user_id, product_id, type_, ts)
-            self._next_seq += 1
-            self._pending.append((event, waiter))  # in seq order: seq is given under the same lock
+            first = self._next_seq
+            logged = [LoggedEvent(first + i, *event) for i, event in enumerate(events)]
+            self._next_seq += len(logged)
+            self._pending.append((logged, waiter))  # in seq order: seq is given under the same lock
+            self._pending_events += len(logged)
             self._cond.notify()
-        return event
+        return logged
 
     def append(self, user_id: str, product_id: str, type_: str, ts: int) -> LoggedEvent:
         """Log one event; returns once it is on disk. Raises :class:`EventLogError` when it could not be."""
+        return self.append_many([(user_id, product_id, type_, ts)])[0]
+
+    def append_many(self, events: list[tuple[str, str, str, int]]) -> list[LoggedEvent]:
+        """Log events (user, product, type, ts) together: all are on disk when it returns (one fsync), or none
+        is acknowledged (:class:`EventLogError`)."""
         done = threading.Event()
         outcome: list[BaseException | None] = []
 
@@ -249,18 +260,36 @@ class EventLog:
             outcome.append(error)
             done.set()
 
-        event = self._submit(user_id, product_id, type_, ts, waiter)
+        logged = self._submit(events, waiter)
         done.wait()
         if outcome[0] is not None:
             raise EventLogError(f"event log write failed: {outcome[0]}") from outcome[0]
-        return event
+        return logged
 
     async def append_async(self, user_id: str, product_id: str, type_: str, ts: int) -> LoggedEvent:
         """:meth:`append` for the event loop: waits for the fsync without holding a thread."""
+        return (await self.append_many_async([(user_id, product_id, type_, ts)]))[0]
+
+    async def append_many_async(self, events: list[tuple[str, str, str, int]]) -> list[LoggedEvent]:
+        """:meth:`append_many` for the event loop (a batch request): one submission, one fsync."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        event = self._submit(user_id, product_id, type_, ts, future)
+        logged = self._submit(events, future)
         await future
-        return event
+        return logged
+
+    def _take_group(self) -> list[tuple[list[LoggedEvent], Any]]:
+        """Whole submissions from the front of the queue, up to ``commit_max`` events (at least one
+        submission, however large: a batch is never split). Called with ``_cond`` held."""
+        taken, count = 0, 0
+        while taken < len(self._pending):
+            size = len(self._pending[taken][0])
+            if taken and count + size > self.commit_max:
+                break
+            count, taken = count + size, taken + 1
+        group = self._pending[:taken]
+        del self._pending[:taken]
+        self._pending_events -= count
+        return group
 
     def _flush_loop(self) -> None:
         while True:
@@ -270,11 +299,10 @@ class EventLog:
                 if not self._pending:
                     return  # closing, nothing left
                 if self.commit_window_s > 0 and not self._closing:
-                    self._cond.wait_for(lambda: len(self._pending) >= self.commit_max or self._closing,
+                    self._cond.wait_for(lambda: self._pending_events >= self.commit_max or self._closing,
                                         self.commit_window_s)
-                group = self._pending[:self.commit_max]
-                del self._pending[:self.commit_max]
-            _settle(group, self._write_group([event for event, _ in group]))
+                group = self._take_group()
+            _settle(group, self._write_group([event for events, _ in group for event in events]))
 
     def _write_group(self, events: list[LoggedEvent]) -> OSError | None:
         assert self._fd is not None

@@ -214,6 +214,40 @@ class EventAccepted(BaseModel):
                          "written to the graph, in order, by a background writer (later while a job holds it)")
 
 
+class EventBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    events: list[Any] = Field(min_length=1, description="the events, each an object as POST /events takes "
+                              "(user_id, product_id, type, and optionally ts, query_id, position, action). Each "
+                              "is validated on its own: an invalid one is answered in its result and the valid "
+                              "ones are recorded all the same. At most CARTOGRAPH_EVENT_BATCH_MAX (1000) "
+                              "events; more: 413")
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int] = Field(description="where: body, events, the event's index, then the field")
+    msg: str
+    type: str
+    input: Any = Field(default=None, description="the refused value, when it is short")
+
+
+class EventResult(BaseModel):
+    index: int = Field(description="the event's position in the request's events, from 0")
+    status: Literal[202, 404, 422] = Field(description="202: recorded (on disk, pooled into the user's "
+                                           "recommendations); 422: invalid (detail says why); 404: unknown "
+                                           "product. Only 202 events are recorded")
+    stored_as: str | None = Field(default=None, description="202: the relationship written to the graph")
+    detail: list[ValidationIssue] | str | None = Field(default=None, description="422: what is wrong, as a 422 body "
+                                                       "says it; 404: which product is unknown")
+
+
+class EventBatchAccepted(BaseModel):
+    accepted: int = Field(description="events recorded: in the event log on disk (one fsync for the batch) "
+                          "and in their users' recommendations")
+    rejected: int = Field(description="events refused (not recorded): fix them and send them again")
+    results: list[EventResult] = Field(description="one per event, in the request's order")
+
+
 class Forgotten(BaseModel):
     user_id: str
     newly_forgotten: bool = Field(description="false when the user had been forgotten before")

@@ -9,6 +9,7 @@ serving and is reported by ``GET /admin/reload`` and the ``cartograph_reloads_to
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -34,6 +35,19 @@ IndexLoader = Callable[[Settings, GraphStore | None], ServingIndex]
 
 def default_loader(settings: Settings, store: GraphStore | None) -> ServingIndex:
     return load_index(settings, store)
+
+
+def freeze_heap() -> None:
+    """Collect what is garbage now, then put every object still alive (the index, the text model, the
+    libraries) out of the cyclic garbage collector's sight (``gc.freeze``): called once an index serves.
+
+    Why: the served process tracks about 600,000 objects, nearly all of them long-lived; a full (generation 2)
+    collection, which request churn triggers every few seconds, walked all of them holding the GIL for 230 to
+    670 ms, and every request of the process waited (the p99 of POST /events). Frozen, they are skipped. A
+    reload pays one full collection here, in its own thread (the previous index, unfrozen, is freed)."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 class ServiceState:
@@ -81,6 +95,7 @@ class ServiceState:
         except (FileNotFoundError, ValueError, OSError, CartographError) as e:
             self.index_error = f"no bundle loaded: {e}"
             log.warning("%s", self.index_error)
+        freeze_heap()
 
     def start_reload(self) -> dict[str, Any]:
         """Build the newest bundle's index in the background; returns the status (``state: running``).
@@ -111,6 +126,7 @@ class ServiceState:
                                   "seconds": round(time.perf_counter() - start, 2)}
             return
         self._swap(index)
+        freeze_heap()
         self.metrics.reloads.labels("succeeded").inc()
         self.reload_status = {**self.reload_status, "state": "succeeded", "version": index.version,
                               "seconds": round(time.perf_counter() - start, 2)}

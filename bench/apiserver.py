@@ -27,7 +27,7 @@ from api.main import create_app
 from kg.config import Settings
 settings = Settings(**json.loads(sys.argv[1]))
 uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning",
-            access_log=False, loop="asyncio", http="h11")
+            access_log=False)  # as `cartograph serve`: uvloop and httptools (auto) where installed
 """
 
 
@@ -53,7 +53,12 @@ def ensure_home(home: Path, env: dict[str, str]) -> None:
 
 
 def cartograph(*args: str, env: dict[str, str]) -> None:
-    subprocess.run([*CLI, *args], env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, cwd=ROOT, check=True)
+    subprocess.run([*CLI, *args], env={**os.environ, **env, "PYTHONPATH": pythonpath()}, cwd=ROOT, check=True)
+
+
+def pythonpath() -> str:
+    """This checkout first, then whatever PYTHONPATH already held."""
+    return os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
 
 
 def free_port() -> int:
@@ -67,7 +72,7 @@ def start_server(settings: dict[str, Any], env: dict[str, str] | None = None,
     """The real app (``create_app``) under uvicorn, one worker, in a child process; waits for /ready."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", SERVER, json.dumps(settings), str(port)], cwd=ROOT,
-                            env={**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)})
+                            env={**os.environ, **(env or {}), "PYTHONPATH": pythonpath()})
     return proc, wait_ready(proc, f"http://127.0.0.1:{port}")
 
 

@@ -94,7 +94,13 @@ class Settings(BaseSettings):
     event_commit_window_ms: float = Field(0.0, ge=0, le=100, description="group commit: how long the log "
                                           "waits to gather more events before one fsync (0: the events that "
                                           "arrive during the previous fsync form the next group)")
-    event_commit_max: int = Field(1000, ge=1, le=100_000, description="events at most in one fsync")
+    event_commit_max: int = Field(1000, ge=1, le=100_000, description="events at most in one fsync (a "
+                                  "larger batch is written whole)")
+    event_batch_max: int = Field(1000, ge=1, le=100_000, description="events at most in one POST /events/batch "
+                                 "(more: 413)")
+    event_batch_max_bytes: int = Field(1 << 20, ge=1024, le=100_000_000, description="largest body of POST "
+                                       "/events/batch (its own limit: max_body_bytes holds for every other "
+                                       "request); larger ones are answered 413")
     event_segment_mb: int = Field(16, ge=1, le=4096, description="the log starts a new file past this size")
     event_writer_batch: int = Field(5000, ge=1, le=100_000, description="events per graph write at most")
     event_writer_linger_s: float = Field(1.0, ge=0, le=60, description="how long the graph writer gathers "

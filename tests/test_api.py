@@ -27,7 +27,7 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from api.event_writer import GraphWriter
-from api.eventlog import EventLog
+from api.eventlog import EventLog, LoggedEvent
 from api.main import create_app
 from cartograph.cli import app as cli_app
 from cartograph.commands.quickstart import train_quick
@@ -359,6 +359,77 @@ def test_bad_events_are_refused(client: TestClient, body: dict[str, Any], status
     assert client.post("/events", json=body).status_code == status
 
 
+def _logged(served: Served) -> list[LoggedEvent]:
+    """Every event in the API's event log files, read from the files."""
+    log = served.client.app.state.service.events  # type: ignore[attr-defined]
+    return [LoggedEvent.parse(line) for path in log.segment_files() for line in path.read_bytes().splitlines(True)]
+
+
+def test_a_batch_records_its_valid_events_and_answers_each_invalid_one(served: Served, client: TestClient) -> None:
+    good = "B002S8TOYU"
+    events: list[Any] = [
+        {"user_id": "batch-1", "product_id": good, "type": "view", "ts": 50},
+        {"user_id": "batch-1", "product_id": "NOPE-404", "type": "view"},
+        {"user_id": "batch 2", "product_id": good, "type": "wishlist"},
+        {"user_id": "batch-2", "product_id": good, "type": "purchase", "ts": 60},
+        "not an event",
+        {"user_id": "batch-3", "product_id": good, "type": "cart", "extra": 1},
+        {"user_id": "batch-3", "product_id": good, "type": "cart", "ts": 70},
+    ]
+    r = client.post("/events/batch", json={"events": events})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert (body["accepted"], body["rejected"]) == (3, 4)
+    results = body["results"]
+    assert [x["index"] for x in results] == list(range(7))
+    assert [x["status"] for x in results] == [202, 404, 422, 202, 422, 422, 202]
+    assert [x.get("stored_as") for x in results if x["status"] == 202] == ["VIEWED", "PURCHASED", "VIEWED"]
+    assert results[1]["detail"] == "unknown product 'NOPE-404'"
+    assert {tuple(d["loc"]) for d in results[2]["detail"]} == {("body", "events", 2, "user_id"),
+                                                              ("body", "events", 2, "type")}
+    assert results[4]["detail"][0]["loc"] == ["body", "events", 4]
+    assert results[5]["detail"][0]["loc"] == ["body", "events", 5, "extra"]
+    # acknowledged == on disk: the three valid events are in the log files when the answer comes, nothing else
+    on_disk = [(e.user_id, e.product_id, e.type, e.ts) for e in _logged(served) if e.user_id.startswith("batch")]
+    assert on_disk == [("batch-1", good, "view", 50), ("batch-2", good, "purchase", 60), ("batch-3", good, "cart", 70)]
+    seqs = [e.seq for e in _logged(served) if e.user_id.startswith("batch")]
+    assert seqs == list(range(seqs[0], seqs[0] + 3))  # one submission: consecutive ids, one fsync
+    # pooled at once, and written to the graph by the background writer
+    assert client.get("/users/batch-2/recommendations", params={"k": 3}).json()["strategy"] == "pooled_items"
+    assert _writer(served).flush(timeout=30)
+    assert _user_edges(served, "batch-2") == [{"rel": "PURCHASED", "p": good, "ts": 60}]
+    assert _user_edges(served, "batch-3") == [{"rel": "VIEWED", "p": good, "ts": 70}]
+
+
+@pytest.mark.parametrize("body", [{"events": []}, {}, [], {"events": {"user_id": "u"}},
+                                  {"events": [{"user_id": "u", "product_id": "B002S8TOYU", "type": "view"}], "x": 1}])
+def test_a_malformed_batch_is_refused_whole(client: TestClient, body: Any) -> None:
+    r = client.post("/events/batch", json=body)
+    assert r.status_code == 422 and isinstance(r.json()["detail"], list), r.text
+
+
+def test_a_batch_over_the_limits_is_refused_413_and_records_nothing(served: Served, client: TestClient) -> None:
+    state = served.client.app.state.service  # type: ignore[attr-defined]
+    before = state.events.durable_seq
+    event = {"user_id": "too-many", "product_id": "B002S8TOYU", "type": "view"}
+    r = client.post("/events/batch", json={"events": [event] * (state.settings.event_batch_max + 1)})
+    assert r.status_code == 413 and "over the limit of 1000" in r.json()["detail"]
+    big = {"user_id": "x" * 128, "product_id": "B002S8TOYU", "type": "view"}  # about 190 bytes
+    r = client.post("/events/batch", json={"events": [big] * 6000})  # over 1 MiB
+    assert r.status_code == 413 and "request body over the limit of 1048576 bytes" in r.json()["detail"]
+    assert state.events.durable_seq == before
+    assert client.post("/events/batch", json={"events": [event] * 1000}).json()["accepted"] == 1000  # at the limit
+    # POST /events keeps its own, smaller body limit
+    assert client.post("/events", json={**event, "user_id": "y" * 70_000}).status_code == 413
+
+
+def test_a_batch_needs_the_client_key_when_one_is_configured(served: Served, client: TestClient) -> None:
+    body = {"events": [{"user_id": "key-batch", "product_id": "B002S8TOYU", "type": "view"}]}
+    with client_key(served, "client-secret"):
+        assert client.post("/events/batch", json=body).status_code == 401
+        assert client.post("/events/batch", json=body, headers={"X-API-Key": "client-secret"}).status_code == 202
+
+
 # -- search -----------------------------------------------------------------------------------------------
 def test_search_links_entities_and_says_what_matched(client: TestClient) -> None:
     r = client.get("/search", params={"q": "maybelline eyeliner", "k": 5})
@@ -663,11 +734,13 @@ def test_admin_disabled_without_a_key_and_unready_without_a_bundle(served: Serve
 
 @contextmanager
 def graph_held_by_another_process(settings: Settings) -> Iterator[None]:
-    """A child process that opens the embedded graph for writing and keeps it, as a rebuild job does."""
-    code = ("import sys, ladybug; db = ladybug.Database(sys.argv[1]); conn = ladybug.Connection(db); "
-            "print('holding', flush=True); sys.stdin.read()")
-    child = subprocess.Popen([sys.executable, "-c", code, str(settings.embedded_path)], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
+    """A child process that opens the embedded graph for writing and keeps it, as a rebuild job does (the API
+    lets go of the file when the job asks for it)."""
+    code = ("import sys; from pathlib import Path; from kg.config import Settings; from kg.store import open_store; "
+            "store = open_store(Settings(store_backend='embedded', home=Path(sys.argv[1]), neo4j_uri=None)); "
+            "store.ping(); print('holding', flush=True); sys.stdin.read()")
+    child = subprocess.Popen([sys.executable, "-c", code, str(settings.home)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "holding"
         yield

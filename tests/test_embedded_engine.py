@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,61 @@ def test_a_kuzu_graph_converts_with_every_row_and_value(kuzu_graph: Path) -> Non
     again = subprocess.run([sys.executable, str(CONVERT), str(kuzu_graph), str(target)], capture_output=True,
                            text=True, check=False)
     assert again.returncode != 0 and "exists" in again.stderr  # never overwrites
+
+
+# -- sharing the file: the API keeps it open between statements, a job asks for it ---------------------------
+JOB = r"""
+import sys
+from pathlib import Path
+from kg.config import PROJECT_ROOT
+from kg.queries import QueryLibrary
+from kg.store.embedded import EmbeddedStore
+store = EmbeddedStore(Path(sys.argv[1]), QueryLibrary(PROJECT_ROOT / "cypher"))  # a job: waits for the file
+store.upsert_nodes("User", [{"id": "written-by-the-job"}])
+print("holding", flush=True)
+sys.stdin.read()
+store.close()
+"""
+RAW_OPEN = "import sys, ladybug; ladybug.Connection(ladybug.Database(sys.argv[1]))"
+
+
+def _raw_open_fails(path: Path) -> bool:
+    """Whether a process that does not ask for the file (no marker) finds it locked."""
+    done = subprocess.run([sys.executable, "-c", RAW_OPEN, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 or "Could not set lock" in done.stderr, done.stderr
+    return done.returncode != 0
+
+
+def test_a_sharing_store_keeps_its_file_until_a_job_asks_then_gets_it_back(tmp_path: Path) -> None:
+    path = tmp_path / "graph.lbug"
+    shared = EmbeddedStore(path, QUERIES, release_between_calls=True)
+    shared.init_schema()
+    shared.upsert_nodes(NodeLabel.USER, [{"id": "u1"}])
+    assert _raw_open_fails(path)  # held between statements: no reopening (the GIL) per statement
+    job = subprocess.Popen([sys.executable, "-c", JOB, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           text=True, cwd=PROJECT_ROOT)
+    try:
+        assert job.stdout is not None and job.stdout.readline().strip() == "holding"  # it asked and got in
+        assert not path.with_name("graph.lbug.wanted").exists()  # the job withdrew its ask once in
+        with pytest.raises(StoreUnavailableError):
+            shared.query("MATCH (u:User) RETURN count(u) AS n")
+    finally:
+        job.communicate(timeout=60)
+    rows = shared.query("MATCH (u:User) RETURN u.id AS id ORDER BY id")  # back, with the job's write
+    assert [r["id"] for r in rows] == ["u1", "written-by-the-job"]
+    shared.close()
+
+
+def test_a_sharing_store_lets_go_of_its_file_when_idle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(EmbeddedStore, "idle_release_s", 0.3)
+    path = tmp_path / "graph.lbug"
+    shared = EmbeddedStore(path, QUERIES, release_between_calls=True)
+    shared.init_schema()
+    with shared.holding():  # a held block is never released under it
+        shared.upsert_nodes(NodeLabel.USER, [{"id": "u1"}])
+        time.sleep(0.6)
+        assert shared.query("MATCH (u:User) RETURN count(u) AS n") == [{"n": 1}]
+    time.sleep(0.6)
+    assert not _raw_open_fails(path)  # idle past idle_release_s: the file is free
+    assert shared.query("MATCH (u:User) RETURN count(u) AS n") == [{"n": 1}]  # and opens again on use
+    shared.close()

@@ -90,6 +90,72 @@ def test_a_failed_fsync_acknowledges_nothing_and_leaves_no_half_group(tmp_path: 
     assert [e.user_id for e in _log(tmp_path).read(0, 10)] == ["ok", "after"]
 
 
+def _on_disk(log: EventLog) -> list[tuple[int, str]]:
+    """(seq, user) of every whole line in the log's segment files, read from the files themselves."""
+    return [(e.seq, e.user_id) for path in log.segment_files()
+            for e in (LoggedEvent.parse(line) for line in path.read_bytes().splitlines(keepends=True))]
+
+
+def test_a_batch_is_written_whole_with_one_fsync_and_never_split(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    groups: list[int] = []
+    real = os.fdatasync
+
+    def counting(fd: int) -> None:
+        groups.append(len(_on_disk(log)))  # events on disk at each fsync
+        time.sleep(0.01)  # singles arrive while the batch is waiting for its fsync
+        real(fd)
+
+    log = _log(tmp_path, commit_max=10)
+    monkeypatch.setattr(os, "fdatasync", counting)
+    singles = [threading.Thread(target=lambda i=i: log.append(f"single{i}", "p", "view", i)) for i in range(15)]
+    for t in singles[:5]:
+        t.start()
+    batch = log.append_many([(f"batch{i}", "p", "purchase", i) for i in range(25)])  # over commit_max
+    for t in singles[5:]:
+        t.start()
+    for t in singles:
+        t.join()
+    assert [e.seq for e in batch] == list(range(batch[0].seq, batch[0].seq + 25))  # consecutive ids
+    disk = _on_disk(log)
+    assert [seq for seq, _ in disk] == list(range(1, 41)) and log.durable_seq == 40
+    # acknowledged == on disk: when append_many returned, the whole batch was in the files
+    assert {e.seq for e in batch} <= {seq for seq, _ in disk}
+    # no fsync saw part of the batch: it went to disk whole, in one group
+    first = batch[0].seq - 1
+    assert all(n <= first or n >= first + 25 for n in groups), groups
+    log.close()
+
+
+def test_a_failed_fsync_fails_the_whole_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = _log(tmp_path)
+    log.append("before", "p", "view", 1)
+
+    def broken(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", broken)
+    with pytest.raises(EventLogError, match="Input/output error"):
+        log.append_many([(f"lost{i}", "p", "view", i) for i in range(50)])
+    monkeypatch.undo()
+    log.append_many([("after1", "p", "view", 2), ("after2", "p", "cart", 3)])
+    assert [user for _, user in _on_disk(log)] == ["before", "after1", "after2"]
+    log.close()
+
+
+def test_async_batches_wait_for_their_fsync(tmp_path: Path) -> None:
+    log = _log(tmp_path)
+
+    async def batches() -> list[list[LoggedEvent]]:
+        return list(await asyncio.gather(*(log.append_many_async([(f"b{b}-{i}", "p", "view", i) for i in range(30)])
+                                           for b in range(10))))
+
+    for batch in asyncio.run(batches()):
+        assert [e.seq for e in batch] == list(range(batch[0].seq, batch[0].seq + 30))
+    assert log.durable_seq == 300 and len(_on_disk(log)) == 300
+    log.close()
+
+
 def test_a_torn_tail_is_cut_at_open_and_numbering_goes_on(tmp_path: Path) -> None:
     log = _log(tmp_path)
     for i in range(3):

@@ -11,7 +11,8 @@ def open_store(settings: Settings, *, read_only: bool = False, shared: bool = Fa
     """Build the configured store. No I/O happens until the first operation.
 
     ``shared``: a long-lived process (the API) that must let jobs in other processes write the graph; the
-    embedded engine then releases its file after every statement (Neo4j is shared by nature).
+    embedded engine then lets go of its file when idle or when another process asks for it (Neo4j is shared
+    by nature).
     """
     if settings.resolved_backend == "neo4j":
         from kg.store.neo4j import Neo4jStore

@@ -21,6 +21,7 @@ from kg.schema import (
     NODES,
     RELATIONSHIPS,
     NodeLabel,
+    NodeSpec,
     PropType,
     RelType,
     check_properties,
@@ -169,12 +170,16 @@ class GraphStore(ABC):
         for batch in _batches(rows, self.batch_size):
             for keys, group in _group_by_keys(batch).items():
                 self._validate_rows(f"node {spec.label.value}", dict(spec.properties), keys, group, ("id",))
-                query = cb.upsert_nodes_query(spec, keys, self.dialect)
-                written += self._scalar(query, {"rows": [dict(r) for r in group]}, "written")
+                written += self._upsert_node_group(spec, keys, group)
             requested += len(batch)
             if on_batch:
                 on_batch(len(batch))
         return UpsertResult(requested, written)
+
+    def _upsert_node_group(self, spec: NodeSpec, keys: frozenset[str], group: list[Row]) -> int:
+        """One statement's rows (one key set): ``MERGE`` by key, then ``SET``; returns the rows written."""
+        query = cb.upsert_nodes_query(spec, keys, self.dialect)
+        return self._scalar(query, {"rows": [dict(r) for r in group]}, "written")
 
     def upsert_relationships(
         self, rel_type: RelType | str, rows: Iterable[Row], *, on_batch: ProgressCallback | None = None

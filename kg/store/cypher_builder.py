@@ -33,6 +33,33 @@ def upsert_nodes_query(spec: NodeSpec, properties: Iterable[str], dialect: Diale
     )
 
 
+def existing_keys_query(spec: NodeSpec) -> str:
+    """The keys of ``$keys`` that name a node: one index probe per key."""
+    return f"UNWIND $keys AS key\nMATCH (n:{spec.label.value} {{{spec.key}: key}})\nRETURN n.{spec.key} AS key"
+
+
+def create_nodes_query(spec: NodeSpec, properties: Iterable[str], dialect: Dialect) -> str:
+    """``CREATE`` a node per row of ``$rows`` (keys known to be new), with the given properties."""
+    others = [p for p in properties if p != spec.key]
+    return (
+        "UNWIND $rows AS row\n"
+        f"CREATE (n:{spec.label.value} {{{spec.key}: row.{spec.key}}})"
+        f"{_set_clause('n', dict(spec.properties), others, dialect)}\n"
+        "RETURN count(n) AS written"
+    )
+
+
+def update_nodes_query(spec: NodeSpec, properties: Iterable[str], dialect: Dialect) -> str:
+    """``SET`` the given properties on the existing node of each row of ``$rows`` (looked up by key)."""
+    others = [p for p in properties if p != spec.key]
+    return (
+        "UNWIND $rows AS row\n"
+        f"MATCH (n:{spec.label.value} {{{spec.key}: row.{spec.key}}})"
+        f"{_set_clause('n', dict(spec.properties), others, dialect)}\n"
+        "RETURN count(n) AS written"
+    )
+
+
 def upsert_relationships_query(spec: RelSpec, properties: Iterable[str], dialect: Dialect) -> str:
     """``MERGE`` one edge per ``(row.src, row.dst)``; rows whose endpoints do not exist write nothing."""
     return (
