@@ -34,7 +34,15 @@ from api.serving.ranker import (
     ranker_dir,
     save_ranker,
 )
-from api.serving.search import final_order, matches_nothing, search
+from api.serving.search import (
+    NO_MATCH,
+    NO_TYPE,
+    final_order,
+    matches_nothing,
+    meaning_similarity,
+    no_match_reason,
+    search,
+)
 from api.serving.text import terms, tokens
 from api.serving.understand import QueryParser
 
@@ -57,7 +65,8 @@ PRODUCTS = [  # title, brand, category, price
 ]
 
 
-def _index(prices: bool = True) -> ServingIndex:
+def _index(prices: bool = True, descriptions: dict[int, str] | None = None) -> ServingIndex:
+    """The catalog of :data:`PRODUCTS`; ``descriptions`` adds text after some titles (product index -> text)."""
     n = len(PRODUCTS)
     brands = sorted({p[1] for p in PRODUCTS})
     cats = sorted({p[2] for p in PRODUCTS})
@@ -67,7 +76,9 @@ def _index(prices: bool = True) -> ServingIndex:
     empty = Csr.from_pairs(np.zeros(0), np.zeros(0), n)
     titles = [p[0] for p in PRODUCTS]
     catalog = Catalog(
-        product_ids=[f"p{i}" for i in range(n)], titles=titles, texts=titles, active=np.ones(n, dtype=bool),
+        product_ids=[f"p{i}" for i in range(n)], titles=titles,
+        texts=[f"{t} {(descriptions or {}).get(i, '')}".strip() for i, t in enumerate(titles)],
+        active=np.ones(n, dtype=bool),
         price=np.array([p[3] if prices else np.nan for p in PRODUCTS]),
         node_ids={"brand": [x.lower() for x in brands], "category": [x.lower() for x in cats], "entity": []},
         node_names={"brand": brands, "category": cats, "entity": []},
@@ -313,12 +324,48 @@ def _features(**cols: list[float]) -> np.ndarray:
 
 def test_no_match_is_decided_from_word_constraint_and_similarity_features() -> None:
     two_words = {"query_terms": [2.0, 2.0], "constraints": [1.0, 1.0]}
-    weak = _features(**two_words, text_cover=[0.5, 0.5], all_kept=[0.0, 0.0], dense=[0.40, 0.52])
+    weak = _features(**two_words, text_cover=[0.5, 0.0], all_kept=[0.0, 0.0], dense=[0.40, 0.52])
     assert matches_nothing(weak, 0.55)  # "dog food": one word known, no type kept, nothing similar enough
-    assert not matches_nothing(weak, 0.50)  # a product above the floor is a match
+    assert not matches_nothing(weak, 0.50)  # a product above the floor by meaning alone is a match
     assert not matches_nothing(_features(**two_words, text_cover=[1.0, 0.5], dense=[0.1, 0.1]), 0.55)
     assert not matches_nothing(_features(**two_words, all_kept=[0.0, 1.0], dense=[0.1, 0.1]), 0.55)
     assert matches_nothing(np.zeros((0, len(FEATURES)), np.float32), 0.55)
+
+
+def test_a_similarity_carried_by_a_shared_word_does_not_make_a_match() -> None:
+    # "guitar strings" corrected to "guitar spring": nail polishes of a "spring collection" are similar because
+    # they share "spring"; only a product sharing no word speaks for the query's meaning
+    shared = _features(query_terms=[2.0, 2.0], text_cover=[0.5, 0.5], dense=[0.62, 0.58])
+    assert meaning_similarity(shared) == 0.0 and no_match_reason(shared, 0.3) == NO_MATCH
+    by_meaning = _features(query_terms=[2.0, 2.0], text_cover=[0.5, 0.0], dense=[0.62, 0.48])
+    assert meaning_similarity(by_meaning) == pytest.approx(0.48) and no_match_reason(by_meaning, 0.3) is None
+    assert no_match_reason(by_meaning, 0.5) == NO_MATCH
+
+
+def test_a_query_naming_a_type_no_product_is_matches_nothing_whatever_else_matches() -> None:
+    typed = {"query_terms": [1.0, 1.0], "constraints": [1.0, 1.0], "product_types": [1.0, 1.0]}
+    # the product's description says the type (all words, constraint kept) but neither title nor category does
+    mentioned = _features(**typed, text_cover=[1.0, 1.0], all_kept=[1.0, 1.0], dense=[0.9, 0.9])
+    assert no_match_reason(mentioned, 0.3) == NO_TYPE
+    assert no_match_reason(_features(**typed, text_cover=[1.0, 1.0], all_kept=[1.0, 1.0], type_held=[0.0, 1.0]),
+                           0.3) is None
+    # of the type, but another word of the query ("car" of "car battery") in no product: its words decide
+    two = {**typed, "query_terms": [2.0, 2.0]}
+    assert no_match_reason(_features(**two, text_cover=[0.5, 1.0], type_held=[1.0, 0.0]), 0.3) == NO_MATCH
+    assert no_match_reason(_features(**two, text_cover=[1.0, 0.5], type_held=[1.0, 0.0]), 0.3) is None
+
+
+def test_a_type_only_a_description_mentions_is_not_held_and_answers_why() -> None:
+    # a pencil case whose description mentions perfume: it keeps the words "perfume", but is no perfume
+    index = _index(descriptions={2: "smells of perfume"})
+    result = search(index, "perfume", 10, encoder=None)
+    perfume = next(c for c in result.understanding.constraints if c.kind == "product_type")  # type: ignore[union-attr]
+    assert perfume.keep is not None and perfume.held is not None
+    assert perfume.keep.sum() == 1 and perfume.held.sum() == 0
+    assert result.hits == [] and result.suggestions
+    assert result.no_match == "no product in the catalog is a perfume (no title or category names it)"
+    eyeliner = search(index, "eyeliner", 10, encoder=None)  # in titles and a category: held, answered
+    assert eyeliner.hits and eyeliner.no_match == ""
 
 
 def test_a_query_matching_no_product_answers_suggestions_not_filler() -> None:

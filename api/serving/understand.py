@@ -37,6 +37,16 @@ _WORD = re.compile(r"[^\W_]+(?:['\u2019`][^\W_]+)*")
 #: Typed spans that are not constraints: too vague to rank by ("set", "kit" as product types).
 _VAGUE = frozenset({"set", "kit", "pack", "refill", "case", "card", "tab", "pad", "tray", "stand", "box", "gel"})
 CHEAP_QUANTILE = 0.25
+_NONE = np.zeros(0, dtype=np.int64)
+
+
+def _inverted(docs: list[frozenset[str]]) -> dict[str, np.ndarray]:
+    """Term -> sorted indexes of the documents (term sets) that have it."""
+    postings: dict[str, list[int]] = {}
+    for i, words in enumerate(docs):
+        for w in words:
+            postings.setdefault(w, []).append(i)
+    return {w: np.array(ids, dtype=np.int64) for w, ids in postings.items()}
 
 
 @dataclass
@@ -51,6 +61,10 @@ class Constraint:
         how: ``rank`` (products keeping it rank above those breaking it), ``filter`` (products breaking it are
             left out) or ``not_applied`` (with ``note`` saying why).
         keep: per catalog product, whether it keeps the constraint (None for price: see the filter mask).
+        held: for a product type, per product, whether the product *is* of that type: the type's words are in
+            its title, or it is in a category of that name (``keep`` also counts a description that only
+            mentions the type: an office product whose description says "lipstick" keeps ``lipstick`` but is
+            no lipstick). None for other kinds.
     """
 
     kind: str
@@ -59,6 +73,7 @@ class Constraint:
     how: str
     note: str = ""
     keep: np.ndarray | None = field(default=None, repr=False)
+    held: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -105,6 +120,7 @@ class QueryParser:
         self.extractor = LexiconExtractor(Lexicon(catalog.node_names["brand"], catalog.node_names["category"]))
         self.negation = NegationIndex(catalog.texts)
         self.title_terms = [frozenset(terms(t)) for t in catalog.titles]
+        self._title_docs = _inverted(self.title_terms)
         prices = catalog.price[np.isfinite(catalog.price)]
         self.has_prices = bool(len(prices))
         self.cheap_max = float(np.quantile(prices, CHEAP_QUANTILE)) if len(prices) else None
@@ -197,6 +213,17 @@ class QueryParser:
         keep[docs] = True
         return keep
 
+    def _title_has_words(self, text: str) -> np.ndarray:
+        """Per product, whether its title has every word of ``text``."""
+        keep = np.zeros(self.catalog.num_products, dtype=bool)
+        words = terms(text)
+        if words:
+            docs = self._title_docs.get(words[0], _NONE)
+            for w in words[1:]:
+                docs = np.intersect1d(docs, self._title_docs.get(w, _NONE), assume_unique=True)
+            keep[docs] = True
+        return keep
+
     def _typed(self, text: str) -> list[Constraint]:
         out = []
         for entity_type, start, end, _, _ in self.extractor.spans(text, is_title=False):
@@ -206,11 +233,16 @@ class QueryParser:
             # The extraction's canonical form: "lip colour" is "lip color", "eyeliners" is "eyeliner".
             value = canonical_key(entity_type, span) or normalize(span)
             keep = self._has_words(value)
+            is_type = entity_type is EntityType.PRODUCT_TYPE
+            held = self._title_has_words(value) if is_type else None
             for name in dict.fromkeys((span, value)):
                 for m in self.linker.link(name):
                     if m.text == normalize(name) and m.node_type != "brand":
-                        keep |= self._members(m.node_type, [m.index])
-            out.append(Constraint(entity_type.value, value, span, "rank", keep=keep))
+                        members = self._members(m.node_type, [m.index])
+                        keep |= members
+                        if held is not None and m.node_type == "category":
+                            held |= members
+            out.append(Constraint(entity_type.value, value, span, "rank", keep=keep, held=held))
         return out
 
     def _negation_constraints(self, negations: list[Negation]) -> list[Constraint]:
