@@ -43,8 +43,9 @@ from api.serving.search import (
     no_match_reason,
     search,
 )
+from api.serving.spelling import SpellCorrector, english_words, names_only_inside
 from api.serving.text import terms, tokens
-from api.serving.understand import QueryParser
+from api.serving.understand import Constraint, QueryParser, head_span
 
 PRODUCTS = [  # title, brand, category, price
     ("maybelline eyestudio gel eyeliner black", "Maybelline", "Eyeliner", 8.0),
@@ -163,6 +164,43 @@ def test_known_words_are_never_corrected(index: ServingIndex) -> None:
     u = index.parser.parse("L'Oréal lipstik")
     assert [(c.original, c.corrected) for c in u.corrections] == [("lipstik", "lipstick")]
     assert u.corrected == "L'Oréal lipstick" and u.unknown_words == []
+
+
+def test_a_correctly_spelled_english_word_is_not_corrected_into_a_catalog_word(index: ServingIndex) -> None:
+    assert {"helmet", "printer", "motion"} <= english_words() and "lipstik" not in english_words()
+    u = index.parser.parse("motion lotoin")  # "motion" is one edit from "lotion", but a word in its own right
+    assert [(c.original, c.corrected) for c in u.corrections] == [("lotoin", "lotion")]
+    assert u.unknown_words == ["motion"]
+    speller = SpellCorrector({"elmer": 50, "primer": 70, "epson": 60}, real_words={"helmet", "printer", "epsom"},
+                             brand_names={"epson"})
+    assert speller.correct("helmet") is None and speller.correct("printer") is None
+    assert speller.correct("epsom") == "epson"  # a real word one edit from a one-word brand: a slip
+    assert speller.correct("primr") == "primer"  # not a word: corrected as before
+    assert SpellCorrector({"elmer": 50}).correct("helmet") == "elmer"  # what the English list prevents
+
+
+def test_a_word_used_only_inside_a_longer_name_is_no_correction_target() -> None:
+    docs = {"dr": [1, 2], "dennis": [1, 2], "gross": [1, 2, 5], "epson": [3, 4, 6], "inks": [3, 4]}
+    def docs_with(w: str) -> np.ndarray:
+        return np.array(docs.get(w, []), dtype=np.int64)
+    names = [["dr", "dennis", "gross"], ["epson"], ["epson", "inks"], ["tangle", "teezer"]]
+    # "gross" and "epson" appear without the rest of their name; "epson" is also a whole name
+    assert names_only_inside(names, docs_with) == {"dr", "dennis", "inks", "tangle", "teezer"}
+    assert SpellCorrector({"dennis": 11}).correct("dennix") == "dennis"
+    speller = SpellCorrector({"dennis": 11}, not_targets={"dennis"})
+    assert speller.known("dennis") and speller.correct("dennix") is None
+
+
+def test_the_head_type_is_the_last_before_any_post_modifier() -> None:
+    def head(text: str, *types: str) -> str:
+        spans = [(text.index(t), text.index(t) + len(t), Constraint("product_type", t, t, "rank")) for t in types]
+        return head_span(text, spans).value
+    assert head("gel nail polish uv lamp", "nail polish", "lamp") == "lamp"
+    assert head("eye shadow palette", "eye shadow", "palette") == "palette"
+    assert head("brush for eyeliner", "brush", "eyeliner") == "brush"
+    assert head("refills for ballpoint pen", "refill", "ballpoint pen") == "refill"
+    assert head("shampoo for kids", "shampoo") == "shampoo"
+    assert head("for dry skin lotion", "lotion") == "lotion"  # no type before the preposition
 
 
 # -- colour, price, audience, negation ------------------------------------------------------------------
@@ -347,12 +385,34 @@ def test_a_query_naming_a_type_no_product_is_matches_nothing_whatever_else_match
     # the product's description says the type (all words, constraint kept) but neither title nor category does
     mentioned = _features(**typed, text_cover=[1.0, 1.0], all_kept=[1.0, 1.0], dense=[0.9, 0.9])
     assert no_match_reason(mentioned, 0.3) == NO_TYPE
-    assert no_match_reason(_features(**typed, text_cover=[1.0, 1.0], all_kept=[1.0, 1.0], type_held=[0.0, 1.0]),
-                           0.3) is None
+    assert no_match_reason(_features(**typed, text_cover=[1.0, 1.0], all_kept=[1.0, 1.0],
+                                     type_held=[0.0, 1.0], head_type_held=[0.0, 1.0]), 0.3) is None
     # of the type, but another word of the query ("car" of "car battery") in no product: its words decide
     two = {**typed, "query_terms": [2.0, 2.0]}
-    assert no_match_reason(_features(**two, text_cover=[0.5, 1.0], type_held=[1.0, 0.0]), 0.3) == NO_MATCH
-    assert no_match_reason(_features(**two, text_cover=[1.0, 0.5], type_held=[1.0, 0.0]), 0.3) is None
+    assert no_match_reason(_features(**two, text_cover=[0.5, 1.0], head_type_held=[1.0, 0.0]), 0.3) == NO_MATCH
+    assert no_match_reason(_features(**two, text_cover=[1.0, 0.5], head_type_held=[1.0, 0.0]), 0.3) is None
+
+
+def test_a_query_naming_two_types_asks_for_its_head_type_only() -> None:
+    two = {"query_terms": [3.0, 3.0], "constraints": [2.0, 2.0], "product_types": [2.0, 2.0],
+           "text_cover": [1.0, 1.0]}
+    # "gel nail polish uv lamp": a lamp whose text also says nail polish, no title naming both
+    lamp = _features(**two, type_held=[0.5, 0.5], head_type_held=[1.0, 0.0])
+    assert no_match_reason(lamp, 0.3) is None
+    # only products of the modifier type (nail polishes): none is a lamp
+    assert no_match_reason(_features(**two, type_held=[0.5, 0.5], head_type_held=[0.0, 0.0]), 0.3) == NO_TYPE
+
+
+def test_a_product_of_the_head_type_answers_a_two_type_query_and_the_reason_names_the_head() -> None:
+    index = _index(descriptions={0: "pairs with any mascara"})
+    result = search(index, "mascara and eyeliner", 10, encoder=None)
+    u = result.understanding
+    assert u is not None
+    assert [(c.value, c.head) for c in u.constraints if c.kind == "product_type"] == [
+        ("mascara", False), ("eyeliner", True)]
+    assert index.catalog.product_ids[result.hits[0].index] == "p0"  # an eyeliner with both words
+    lost = search(index, "eyeliner and perfume", 10, encoder=None)  # no product is a perfume
+    assert lost.hits == [] and lost.no_match.startswith("no product in the catalog is a perfume")
 
 
 def test_a_type_only_a_description_mentions_is_not_held_and_answers_why() -> None:

@@ -22,8 +22,9 @@ FEATURES: tuple[str, ...] = (
     # lexical match: share of the query's words in the title, in the whole text
     "title_cover", "text_cover",
     # typed constraints: share kept (all, brand, type, other attributes), all kept, share of linked nodes;
-    # share of the query's product types the product *is* (in its title or category, not only mentioned)
-    "kept", "all_kept", "brand", "product_type", "attributes", "mentions", "type_held",
+    # share of the query's product types the product *is* (in its title or category, not only mentioned), and
+    # whether it is the query's head type (the noun the rest of the query modifies: "lamp" of "nail polish uv lamp")
+    "kept", "all_kept", "brand", "product_type", "attributes", "mentions", "type_held", "head_type_held",
     "popularity",
     # the query itself (constant within a query: lets the trees weigh the rest by kind of query)
     "query_terms", "constraints", "corrected", "product_types",
@@ -74,6 +75,7 @@ def feature_matrix(u: Understanding, r: Retrieval, cand: np.ndarray, *, bm25_ind
                for kind in ("brand", "product_type")}
     others = [c.keep for c in u.of("rank") if c.kind not in by_kind and c.keep is not None]
     held = [c.held for c in u.of("rank") if c.kind == "product_type" and c.held is not None]
+    head = [c.held for c in u.of("rank") if c.kind == "product_type" and c.head and c.held is not None]
     terms = set(query_terms)
     cover = np.array([len(terms & title_terms[i]) / len(terms) if terms else 0.0 for i in cand.tolist()])
     popularity = catalog.popularity
@@ -93,7 +95,7 @@ def feature_matrix(u: Understanding, r: Retrieval, cand: np.ndarray, *, bm25_ind
         "kept": kept, "all_kept": (kept >= 1.0).astype(np.float64) if rank_keeps else np.zeros(n),
         "brand": _fraction(cand, by_kind["brand"]), "product_type": _fraction(cand, by_kind["product_type"]),
         "attributes": _fraction(cand, others), "mentions": _mentions(u, catalog, cand),
-        "type_held": _fraction(cand, held), "popularity": pop,
+        "type_held": _fraction(cand, held), "head_type_held": _fraction(cand, head), "popularity": pop,
         "query_terms": np.full(n, float(len(terms))), "constraints": np.full(n, float(len(rank_keeps))),
         "corrected": np.full(n, float(bool(u.corrections))), "product_types": np.full(n, float(len(held))),
     }

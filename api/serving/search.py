@@ -6,7 +6,8 @@
    negation): BM25 over product texts, dense similarity of the query's MiniLM embedding to the product texts'
    (only above :data:`DENSE_FLOOR`), and graph expansion (products connected to the linked nodes, more specific
    nodes weighing more: ``log(1 + P / degree)``, then popularity).
-3. No match: when the query names a product type no candidate is (by title or category), or when no
+3. No match: when the query names a product type and no candidate is of its head type (by title or category:
+   the type the rest of the query modifies, "lamp" of "gel nail polish uv lamp"), or when no
    candidate holds every word of the query, none keeps all its typed constraints (being of the type it names)
    and none is similar enough by meaning alone (the ranker's ``no_match_similarity``, over the candidates that
    share none of its words), the answer is empty, with suggestions and the reason.
@@ -124,15 +125,17 @@ def meaning_similarity(features: np.ndarray) -> float:
 def no_match_reason(features: np.ndarray, similarity_floor: float) -> str | None:
     """Why a query's candidates hold nothing it asks for, or None when they do.
 
-    :data:`NO_TYPE`: the query names a product type and no candidate *is* one (the type's words in its title,
-    or its category; a description that mentions the type does not count). :data:`NO_MATCH`: no candidate has
-    all its words, none keeps all its typed constraints (so being of its type, if it names one), and none
-    reaches ``similarity_floor`` by meaning alone (:func:`meaning_similarity`; the path for queries in another
-    language, whose words the catalog does not use)."""
+    :data:`NO_TYPE`: the query names a product type and no candidate *is* of its head type (the type's words in
+    its title, or its category; a description that mentions the type does not count). The head, not every
+    type named: the others modify it ("gel nail polish uv lamp" asks for a lamp, which no title need call a
+    nail polish). :data:`NO_MATCH`: no candidate of its head type (if it names one) has all its words or keeps
+    all its typed constraints, and none reaches ``similarity_floor`` by meaning alone
+    (:func:`meaning_similarity`; the path for queries in another language, whose words the catalog does not
+    use)."""
     if not len(features):
         return NO_MATCH
     has_type = features[:, _COL["product_types"]].max() > 0
-    of_type = features[:, _COL["type_held"]] >= 1.0 if has_type else np.ones(len(features), dtype=bool)
+    of_type = features[:, _COL["head_type_held"]] >= 1.0 if has_type else np.ones(len(features), dtype=bool)
     if not of_type.any():
         return NO_TYPE
     all_words = (features[:, _COL["query_terms"]] > 0) & (features[:, _COL["text_cover"]] >= 1.0)
@@ -187,8 +190,8 @@ def no_match_explanation(u: Understanding, reason: str | None, nothing_known: bo
     if nothing_known:
         return "the catalog uses none of the query's words"
     if reason == NO_TYPE:
-        types = ", ".join(c.value for c in u.constraints if c.kind == "product_type")
-        return f"no product in the catalog is a {types} (no title or category names it)"
+        head = next((c.value for c in u.constraints if c.kind == "product_type" and c.head), "")
+        return f"no product in the catalog is a {head} (no title or category names it)"
     if reason == NO_MATCH:
         return ("no product has all the query's words or keeps all its constraints, and none is similar "
                 "enough in meaning")
