@@ -128,6 +128,8 @@ class SearchResults(BaseModel):
     items: list[SearchHit]
     suggestions: list[str] = Field(default_factory=list,
                                    description="queries to try instead, when nothing matched (items empty)")
+    no_match: str = Field("", description="when items is empty: why nothing matched (no product of the type "
+                          "asked for; no product with the query's words, constraints or meaning; the filters)")
 
 
 class SimilarItem(BaseModel):

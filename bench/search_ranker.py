@@ -54,7 +54,7 @@ from api.ranker_training import (  # noqa: E402
 from api.serving.features import FEATURES  # noqa: E402
 from api.serving.ranker import fallback_ranker, save_ranker  # noqa: E402
 from api.serving.recommend import user_context  # noqa: E402
-from api.serving.search import final_order, matches_nothing  # noqa: E402
+from api.serving.search import final_order, matches_nothing, meaning_similarity  # noqa: E402
 
 JUDGED = HERE / "search"
 CATALOGS = ("amazon-beauty", "amazon-office")
@@ -136,13 +136,12 @@ def bench_ndcg(dev: list[DevQuery], rankings: list[list[str]]) -> float:
 def choose_no_match_similarity(dev: list[DevQuery]) -> tuple[float, dict[str, Any]]:
     """The similarity floor that answers the most dev no-match queries empty while emptying the fewest dev
     queries that have an Exact product (each counts one): the middle of the widest interval of floors that do
-    best (among the queries no word or constraint matches, the floors between two of their top similarities
-    give the same answers)."""
+    best (among the queries no word or constraint matches, the floors between two of their similarities by
+    meaning alone, :func:`meaning_similarity`, give the same answers)."""
     typed = [d for d in dev if d.text == d.query["text"] and d.found.ids]
-    cols = {name: j for j, name in enumerate(FEATURES)}
 
     def top_dense(d: DevQuery) -> float:
-        return float(d.found.features[:, cols["dense"]].max())
+        return meaning_similarity(d.found.features)
 
     cuttable = [d for d in typed if matches_nothing(d.found.features, 1.01)]  # no word or constraint match
     points = sorted({0.0, 1.0, *(top_dense(d) for d in cuttable)})

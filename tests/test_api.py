@@ -475,6 +475,7 @@ def test_search_says_how_it_understood_the_query(client: TestClient) -> None:
     assert {(c["kind"], c["how"]) for c in body["constraints"]} == {("brand", "rank"), ("product_type", "rank")}
     assert all(i["product"]["brand"] == "Maybelline" for i in body["items"][:3])
     assert len(body["query_id"]) == 32 and body["ranker"] == "weights" and body["suggestions"] == []
+    assert body["no_match"] == ""
 
 
 def test_personalised_search_keeps_the_typed_brand_and_type_first(served: Served, client: TestClient) -> None:
@@ -498,6 +499,7 @@ def test_search_in_another_script_is_searched_not_refused(client: TestClient) ->
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["items"] == [] and body["suggestions"]  # the sample has no Chinese text: no filler either
+    assert body["no_match"] == "the catalog uses none of the query's words"
 
 
 def test_a_click_on_a_search_hit_is_logged_for_ranker_training(served: Served, client: TestClient) -> None:

@@ -119,7 +119,7 @@ def test_the_ranker_trains_on_dev_labels_only() -> None:
         search_ranker.dev_labels([*queries, {"id": "t", "split": "test"}], qrels)
 
 
-def _dev_query(kind: str, top_dense: float, *, cover: float = 0.5, exact: bool = True,
+def _dev_query(kind: str, top_dense: float, *, cover: float = 0.0, exact: bool = True,
                affinities: list[np.ndarray] | None = None, n: int = 3) -> Any:
     import search_ranker
 

@@ -34,9 +34,18 @@ from api.serving.ranker import (
     ranker_dir,
     save_ranker,
 )
-from api.serving.search import final_order, matches_nothing, search
+from api.serving.search import (
+    NO_MATCH,
+    NO_TYPE,
+    final_order,
+    matches_nothing,
+    meaning_similarity,
+    no_match_reason,
+    search,
+)
+from api.serving.spelling import SpellCorrector, english_words, names_only_inside
 from api.serving.text import terms, tokens
-from api.serving.understand import QueryParser
+from api.serving.understand import Constraint, QueryParser, head_span
 
 PRODUCTS = [  # title, brand, category, price
     ("maybelline eyestudio gel eyeliner black", "Maybelline", "Eyeliner", 8.0),
@@ -57,7 +66,8 @@ PRODUCTS = [  # title, brand, category, price
 ]
 
 
-def _index(prices: bool = True) -> ServingIndex:
+def _index(prices: bool = True, descriptions: dict[int, str] | None = None) -> ServingIndex:
+    """The catalog of :data:`PRODUCTS`; ``descriptions`` adds text after some titles (product index -> text)."""
     n = len(PRODUCTS)
     brands = sorted({p[1] for p in PRODUCTS})
     cats = sorted({p[2] for p in PRODUCTS})
@@ -67,7 +77,9 @@ def _index(prices: bool = True) -> ServingIndex:
     empty = Csr.from_pairs(np.zeros(0), np.zeros(0), n)
     titles = [p[0] for p in PRODUCTS]
     catalog = Catalog(
-        product_ids=[f"p{i}" for i in range(n)], titles=titles, texts=titles, active=np.ones(n, dtype=bool),
+        product_ids=[f"p{i}" for i in range(n)], titles=titles,
+        texts=[f"{t} {(descriptions or {}).get(i, '')}".strip() for i, t in enumerate(titles)],
+        active=np.ones(n, dtype=bool),
         price=np.array([p[3] if prices else np.nan for p in PRODUCTS]),
         node_ids={"brand": [x.lower() for x in brands], "category": [x.lower() for x in cats], "entity": []},
         node_names={"brand": brands, "category": cats, "entity": []},
@@ -152,6 +164,43 @@ def test_known_words_are_never_corrected(index: ServingIndex) -> None:
     u = index.parser.parse("L'Oréal lipstik")
     assert [(c.original, c.corrected) for c in u.corrections] == [("lipstik", "lipstick")]
     assert u.corrected == "L'Oréal lipstick" and u.unknown_words == []
+
+
+def test_a_correctly_spelled_english_word_is_not_corrected_into_a_catalog_word(index: ServingIndex) -> None:
+    assert {"helmet", "printer", "motion"} <= english_words() and "lipstik" not in english_words()
+    u = index.parser.parse("motion lotoin")  # "motion" is one edit from "lotion", but a word in its own right
+    assert [(c.original, c.corrected) for c in u.corrections] == [("lotoin", "lotion")]
+    assert u.unknown_words == ["motion"]
+    speller = SpellCorrector({"elmer": 50, "primer": 70, "epson": 60}, real_words={"helmet", "printer", "epsom"},
+                             brand_names={"epson"})
+    assert speller.correct("helmet") is None and speller.correct("printer") is None
+    assert speller.correct("epsom") == "epson"  # a real word one edit from a one-word brand: a slip
+    assert speller.correct("primr") == "primer"  # not a word: corrected as before
+    assert SpellCorrector({"elmer": 50}).correct("helmet") == "elmer"  # what the English list prevents
+
+
+def test_a_word_used_only_inside_a_longer_name_is_no_correction_target() -> None:
+    docs = {"dr": [1, 2], "dennis": [1, 2], "gross": [1, 2, 5], "epson": [3, 4, 6], "inks": [3, 4]}
+    def docs_with(w: str) -> np.ndarray:
+        return np.array(docs.get(w, []), dtype=np.int64)
+    names = [["dr", "dennis", "gross"], ["epson"], ["epson", "inks"], ["tangle", "teezer"]]
+    # "gross" and "epson" appear without the rest of their name; "epson" is also a whole name
+    assert names_only_inside(names, docs_with) == {"dr", "dennis", "inks", "tangle", "teezer"}
+    assert SpellCorrector({"dennis": 11}).correct("dennix") == "dennis"
+    speller = SpellCorrector({"dennis": 11}, not_targets={"dennis"})
+    assert speller.known("dennis") and speller.correct("dennix") is None
+
+
+def test_the_head_type_is_the_last_before_any_post_modifier() -> None:
+    def head(text: str, *types: str) -> str:
+        spans = [(text.index(t), text.index(t) + len(t), Constraint("product_type", t, t, "rank")) for t in types]
+        return head_span(text, spans).value
+    assert head("gel nail polish uv lamp", "nail polish", "lamp") == "lamp"
+    assert head("eye shadow palette", "eye shadow", "palette") == "palette"
+    assert head("brush for eyeliner", "brush", "eyeliner") == "brush"
+    assert head("refills for ballpoint pen", "refill", "ballpoint pen") == "refill"
+    assert head("shampoo for kids", "shampoo") == "shampoo"
+    assert head("for dry skin lotion", "lotion") == "lotion"  # no type before the preposition
 
 
 # -- colour, price, audience, negation ------------------------------------------------------------------
@@ -313,12 +362,70 @@ def _features(**cols: list[float]) -> np.ndarray:
 
 def test_no_match_is_decided_from_word_constraint_and_similarity_features() -> None:
     two_words = {"query_terms": [2.0, 2.0], "constraints": [1.0, 1.0]}
-    weak = _features(**two_words, text_cover=[0.5, 0.5], all_kept=[0.0, 0.0], dense=[0.40, 0.52])
+    weak = _features(**two_words, text_cover=[0.5, 0.0], all_kept=[0.0, 0.0], dense=[0.40, 0.52])
     assert matches_nothing(weak, 0.55)  # "dog food": one word known, no type kept, nothing similar enough
-    assert not matches_nothing(weak, 0.50)  # a product above the floor is a match
+    assert not matches_nothing(weak, 0.50)  # a product above the floor by meaning alone is a match
     assert not matches_nothing(_features(**two_words, text_cover=[1.0, 0.5], dense=[0.1, 0.1]), 0.55)
     assert not matches_nothing(_features(**two_words, all_kept=[0.0, 1.0], dense=[0.1, 0.1]), 0.55)
     assert matches_nothing(np.zeros((0, len(FEATURES)), np.float32), 0.55)
+
+
+def test_a_similarity_carried_by_a_shared_word_does_not_make_a_match() -> None:
+    # "guitar strings" corrected to "guitar spring": nail polishes of a "spring collection" are similar because
+    # they share "spring"; only a product sharing no word speaks for the query's meaning
+    shared = _features(query_terms=[2.0, 2.0], text_cover=[0.5, 0.5], dense=[0.62, 0.58])
+    assert meaning_similarity(shared) == 0.0 and no_match_reason(shared, 0.3) == NO_MATCH
+    by_meaning = _features(query_terms=[2.0, 2.0], text_cover=[0.5, 0.0], dense=[0.62, 0.48])
+    assert meaning_similarity(by_meaning) == pytest.approx(0.48) and no_match_reason(by_meaning, 0.3) is None
+    assert no_match_reason(by_meaning, 0.5) == NO_MATCH
+
+
+def test_a_query_naming_a_type_no_product_is_matches_nothing_whatever_else_matches() -> None:
+    typed = {"query_terms": [1.0, 1.0], "constraints": [1.0, 1.0], "product_types": [1.0, 1.0]}
+    # the product's description says the type (all words, constraint kept) but neither title nor category does
+    mentioned = _features(**typed, text_cover=[1.0, 1.0], all_kept=[1.0, 1.0], dense=[0.9, 0.9])
+    assert no_match_reason(mentioned, 0.3) == NO_TYPE
+    assert no_match_reason(_features(**typed, text_cover=[1.0, 1.0], all_kept=[1.0, 1.0],
+                                     type_held=[0.0, 1.0], head_type_held=[0.0, 1.0]), 0.3) is None
+    # of the type, but another word of the query ("car" of "car battery") in no product: its words decide
+    two = {**typed, "query_terms": [2.0, 2.0]}
+    assert no_match_reason(_features(**two, text_cover=[0.5, 1.0], head_type_held=[1.0, 0.0]), 0.3) == NO_MATCH
+    assert no_match_reason(_features(**two, text_cover=[1.0, 0.5], head_type_held=[1.0, 0.0]), 0.3) is None
+
+
+def test_a_query_naming_two_types_asks_for_its_head_type_only() -> None:
+    two = {"query_terms": [3.0, 3.0], "constraints": [2.0, 2.0], "product_types": [2.0, 2.0],
+           "text_cover": [1.0, 1.0]}
+    # "gel nail polish uv lamp": a lamp whose text also says nail polish, no title naming both
+    lamp = _features(**two, type_held=[0.5, 0.5], head_type_held=[1.0, 0.0])
+    assert no_match_reason(lamp, 0.3) is None
+    # only products of the modifier type (nail polishes): none is a lamp
+    assert no_match_reason(_features(**two, type_held=[0.5, 0.5], head_type_held=[0.0, 0.0]), 0.3) == NO_TYPE
+
+
+def test_a_product_of_the_head_type_answers_a_two_type_query_and_the_reason_names_the_head() -> None:
+    index = _index(descriptions={0: "pairs with any mascara"})
+    result = search(index, "mascara and eyeliner", 10, encoder=None)
+    u = result.understanding
+    assert u is not None
+    assert [(c.value, c.head) for c in u.constraints if c.kind == "product_type"] == [
+        ("mascara", False), ("eyeliner", True)]
+    assert index.catalog.product_ids[result.hits[0].index] == "p0"  # an eyeliner with both words
+    lost = search(index, "eyeliner and perfume", 10, encoder=None)  # no product is a perfume
+    assert lost.hits == [] and lost.no_match.startswith("no product in the catalog is a perfume")
+
+
+def test_a_type_only_a_description_mentions_is_not_held_and_answers_why() -> None:
+    # a pencil case whose description mentions perfume: it keeps the words "perfume", but is no perfume
+    index = _index(descriptions={2: "smells of perfume"})
+    result = search(index, "perfume", 10, encoder=None)
+    perfume = next(c for c in result.understanding.constraints if c.kind == "product_type")  # type: ignore[union-attr]
+    assert perfume.keep is not None and perfume.held is not None
+    assert perfume.keep.sum() == 1 and perfume.held.sum() == 0
+    assert result.hits == [] and result.suggestions
+    assert result.no_match == "no product in the catalog is a perfume (no title or category names it)"
+    eyeliner = search(index, "eyeliner", 10, encoder=None)  # in titles and a category: held, answered
+    assert eyeliner.hits and eyeliner.no_match == ""
 
 
 def test_a_query_matching_no_product_answers_suggestions_not_filler() -> None:

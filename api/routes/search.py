@@ -94,5 +94,5 @@ def get_search(
         bundle_version=index.version,
         linked=[LinkedMention(text=m.text, type=m.node_type, id=m.node_id, name=m.name)  # type: ignore[arg-type]
                 for m in result.mentions],
-        items=items, suggestions=result.suggestions,
+        items=items, suggestions=result.suggestions, no_match=result.no_match,
     ))

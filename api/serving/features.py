@@ -21,11 +21,13 @@ FEATURES: tuple[str, ...] = (
     "bm25", "bm25_norm", "bm25_rrf", "dense", "dense_rrf", "dense_gap", "graph", "graph_rrf", "lists",
     # lexical match: share of the query's words in the title, in the whole text
     "title_cover", "text_cover",
-    # typed constraints: share kept (all, brand, type, other attributes), all kept, share of linked nodes
-    "kept", "all_kept", "brand", "product_type", "attributes", "mentions",
+    # typed constraints: share kept (all, brand, type, other attributes), all kept, share of linked nodes;
+    # share of the query's product types the product *is* (in its title or category, not only mentioned), and
+    # whether it is the query's head type (the noun the rest of the query modifies: "lamp" of "nail polish uv lamp")
+    "kept", "all_kept", "brand", "product_type", "attributes", "mentions", "type_held", "head_type_held",
     "popularity",
     # the query itself (constant within a query: lets the trees weigh the rest by kind of query)
-    "query_terms", "constraints", "corrected",
+    "query_terms", "constraints", "corrected", "product_types",
 )
 RRF_K = 60.0
 
@@ -72,6 +74,8 @@ def feature_matrix(u: Understanding, r: Retrieval, cand: np.ndarray, *, bm25_ind
     by_kind = {kind: [c.keep for c in u.of("rank") if c.kind == kind and c.keep is not None]
                for kind in ("brand", "product_type")}
     others = [c.keep for c in u.of("rank") if c.kind not in by_kind and c.keep is not None]
+    held = [c.held for c in u.of("rank") if c.kind == "product_type" and c.held is not None]
+    head = [c.held for c in u.of("rank") if c.kind == "product_type" and c.head and c.held is not None]
     terms = set(query_terms)
     cover = np.array([len(terms & title_terms[i]) / len(terms) if terms else 0.0 for i in cand.tolist()])
     popularity = catalog.popularity
@@ -90,9 +94,10 @@ def feature_matrix(u: Understanding, r: Retrieval, cand: np.ndarray, *, bm25_ind
         "title_cover": cover, "text_cover": bm25_index.coverage(query_terms, cand),
         "kept": kept, "all_kept": (kept >= 1.0).astype(np.float64) if rank_keeps else np.zeros(n),
         "brand": _fraction(cand, by_kind["brand"]), "product_type": _fraction(cand, by_kind["product_type"]),
-        "attributes": _fraction(cand, others), "mentions": _mentions(u, catalog, cand), "popularity": pop,
+        "attributes": _fraction(cand, others), "mentions": _mentions(u, catalog, cand),
+        "type_held": _fraction(cand, held), "head_type_held": _fraction(cand, head), "popularity": pop,
         "query_terms": np.full(n, float(len(terms))), "constraints": np.full(n, float(len(rank_keeps))),
-        "corrected": np.full(n, float(bool(u.corrections))),
+        "corrected": np.full(n, float(bool(u.corrections))), "product_types": np.full(n, float(len(held))),
     }
     return np.stack([np.asarray(cols[name], dtype=np.float64) for name in FEATURES], axis=1).astype(np.float32)
 

@@ -6,8 +6,11 @@
    negation): BM25 over product texts, dense similarity of the query's MiniLM embedding to the product texts'
    (only above :data:`DENSE_FLOOR`), and graph expansion (products connected to the linked nodes, more specific
    nodes weighing more: ``log(1 + P / degree)``, then popularity).
-3. No match: when no candidate holds every word of the query, none keeps all its typed constraints and none is
-   densely similar enough (the ranker's ``no_match_similarity``), the answer is empty, with suggestions.
+3. No match: when the query names a product type and no candidate is of its head type (by title or category:
+   the type the rest of the query modifies, "lamp" of "gel nail polish uv lamp"), or when no
+   candidate holds every word of the query, none keeps all its typed constraints (being of the type it names)
+   and none is similar enough by meaning alone (the ranker's ``no_match_similarity``, over the candidates that
+   share none of its words), the answer is empty, with suggestions and the reason.
 4. The ranker (:mod:`api.serving.ranker`: learned lambdarank, or hand-set weights) scores the candidates'
    features (:mod:`api.serving.features`).
 5. With a user: the ranker's order and the user's model affinity order are fused, the personal rank weighing
@@ -58,8 +61,8 @@ class SearchResult:
     understanding: Understanding | None = None
     suggestions: list[str] = field(default_factory=list)
     ranker: str = ""
-    no_match: bool = False
-    """True when the query matched nothing the catalog holds (step 3), though some words were known."""
+    no_match: str = ""
+    """Why nothing was answered (empty when there are hits): see :func:`no_match_explanation`."""
 
 
 def _ranks(scores: np.ndarray, mask: np.ndarray, n: int, floor: float = 0.0) -> dict[int, int]:
@@ -107,15 +110,44 @@ def candidate_features(index: ServingIndex, u: Understanding, r: Retrieval, cand
 _COL = {name: j for j, name in enumerate(FEATURES)}
 
 
-def matches_nothing(features: np.ndarray, similarity_floor: float) -> bool:
-    """Whether a query's candidates hold nothing it asks for: no product has all its words, none keeps all its
-    typed constraints, and none reaches ``similarity_floor`` in dense similarity (made-up words and other
-    shops' goods: a word or two the catalog knows, "dog" of "dog food", only brings in unrelated products)."""
+#: Why a query matched nothing (``SearchResult.no_match``), keyed by :func:`no_match_reason`'s answer.
+NO_TYPE, NO_MATCH = "no_type", "no_match"
+
+
+def meaning_similarity(features: np.ndarray) -> float:
+    """The best dense similarity among candidates that share none of the query's words (0 with none): how near
+    the catalog comes to the query by meaning alone. A candidate sharing a word is similar *because* of that
+    word ("spring" for "guitar strings", "jacket" for a file jacket): its similarity says nothing more."""
+    by_meaning = features[features[:, _COL["text_cover"]] <= 0.0, _COL["dense"]]
+    return float(by_meaning.max()) if len(by_meaning) else 0.0
+
+
+def no_match_reason(features: np.ndarray, similarity_floor: float) -> str | None:
+    """Why a query's candidates hold nothing it asks for, or None when they do.
+
+    :data:`NO_TYPE`: the query names a product type and no candidate *is* of its head type (the type's words in
+    its title, or its category; a description that mentions the type does not count). The head, not every
+    type named: the others modify it ("gel nail polish uv lamp" asks for a lamp, which no title need call a
+    nail polish). :data:`NO_MATCH`: no candidate of its head type (if it names one) has all its words or keeps
+    all its typed constraints, and none reaches ``similarity_floor`` by meaning alone
+    (:func:`meaning_similarity`; the path for queries in another language, whose words the catalog does not
+    use)."""
     if not len(features):
-        return True
-    all_words = features[:, _COL["query_terms"]].max() > 0 and features[:, _COL["text_cover"]].max() >= 1.0
-    all_kept = features[:, _COL["constraints"]].max() > 0 and features[:, _COL["all_kept"]].max() >= 1.0
-    return not all_words and not all_kept and float(features[:, _COL["dense"]].max()) < similarity_floor
+        return NO_MATCH
+    has_type = features[:, _COL["product_types"]].max() > 0
+    of_type = features[:, _COL["head_type_held"]] >= 1.0 if has_type else np.ones(len(features), dtype=bool)
+    if not of_type.any():
+        return NO_TYPE
+    all_words = (features[:, _COL["query_terms"]] > 0) & (features[:, _COL["text_cover"]] >= 1.0)
+    all_kept = (features[:, _COL["constraints"]] > 0) & (features[:, _COL["all_kept"]] >= 1.0)
+    if (of_type & (all_words | all_kept)).any():
+        return None
+    return NO_MATCH if meaning_similarity(features) < similarity_floor else None
+
+
+def matches_nothing(features: np.ndarray, similarity_floor: float) -> bool:
+    """Whether :func:`no_match_reason` finds a reason."""
+    return no_match_reason(features, similarity_floor) is not None
 
 
 def search(index: ServingIndex, query: str, k: int, *, encoder: QueryEncoder | None,
@@ -134,10 +166,12 @@ def search(index: ServingIndex, query: str, k: int, *, encoder: QueryEncoder | N
                           ranker=ranker.name)
     features = candidate_features(index, u, r, cand) if len(cand) else np.zeros((0, len(FEATURES)), np.float32)
     filter_only = not terms(u.search_text) and not u.mentions and bool(u.of("filter"))
-    if len(cand) and not filter_only and matches_nothing(features, ranker.no_match_similarity):
-        result.no_match = True
+    reason = no_match_reason(features, ranker.no_match_similarity) if len(cand) and not filter_only else None
+    if reason is not None:
         cand = cand[:0]
     if not len(cand):
+        filtered = filter_mask is not None or bool(u.of("filter"))
+        result.no_match = no_match_explanation(u, reason or (None if filtered else NO_MATCH), nothing_known)
         result.suggestions = index.parser.suggestions(u)
         return result
     weight = ranker.personal_weight if personal_weight is None else personal_weight
@@ -149,6 +183,19 @@ def search(index: ServingIndex, query: str, k: int, *, encoder: QueryEncoder | N
     result.hits = [SearchHit(int(cand[j]), float(fused[j]),
                              _matched(index, u, int(cand[j]), r, personalised)) for j in order]
     return result
+
+
+def no_match_explanation(u: Understanding, reason: str | None, nothing_known: bool) -> str:
+    """One line for the response: why a query answered nothing."""
+    if nothing_known:
+        return "the catalog uses none of the query's words"
+    if reason == NO_TYPE:
+        head = next((c.value for c in u.constraints if c.kind == "product_type" and c.head), "")
+        return f"no product in the catalog is a {head} (no title or category names it)"
+    if reason == NO_MATCH:
+        return ("no product has all the query's words or keeps all its constraints, and none is similar "
+                "enough in meaning")
+    return "the filters leave no product"
 
 
 def final_order(scores: np.ndarray, tiers: np.ndarray, cand: np.ndarray, affinity: np.ndarray | None,

@@ -8,18 +8,32 @@ corrected only when the catalog does not know it, it is written in Latin letters
 characters, 2 beyond), so short words are not turned into other short words. Only words used at least
 :data:`MIN_TARGET_COUNT` times are correction targets (a word one title misspells is known, so never
 corrected, but nothing is corrected into it); that also keeps SymSpell's delete table small on large catalogs.
+
+Two kinds of over-correction are refused. A word the catalog uses only inside a longer name ("dennis" of "Dr.
+Dennis Gross": no product text has it without the rest of the name) is known but never a correction target: an
+ordinary word one letter from it is not a misspelled part of a brand. And a correctly spelled English word (in
+the English frequency dictionary that ships with ``symspellpy``) is not corrected just because this catalog does
+not use it: "helmet" is not "elmer", "printer" not "primer", "iphone" not "prone"; the query asks for something
+the shop may not sell, and saying so is better than answering another word. The one exception is a real word one
+edit from a one-word brand of the catalog ("epsom ink" -> "epson ink"): brands are proper names the English
+dictionary does not hold, so a real word that close to one is the classic real-word slip.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache, reduce
+from importlib import resources
 
+import numpy as np
 from symspellpy import SymSpell, Verbosity
 
 MIN_WORD_CHARS = 4
 MAX_EDIT = 2
 MIN_TARGET_COUNT = 2
+#: symspellpy's English unigram dictionary (82,765 words with Google Books counts), one "word count" a line.
+ENGLISH_DICTIONARY = "frequency_dictionary_en_82_765.txt"
 
 
 @dataclass(frozen=True)
@@ -31,12 +45,19 @@ class Correction:
 class SpellCorrector:
     """Corrects words unknown to a vocabulary (term -> frequency)."""
 
-    def __init__(self, vocabulary: dict[str, int]) -> None:
+    def __init__(self, vocabulary: dict[str, int], *, not_targets: Iterable[str] = (),
+                 real_words: Iterable[str] = (), brand_names: Iterable[str] = ()) -> None:
+        """``not_targets``: known words nothing is corrected into; ``real_words``: words never corrected except
+        into one of ``brand_names`` (one-word brand names, normalised)."""
+        excluded = frozenset(not_targets)
         self._sym = SymSpell(max_dictionary_edit_distance=MAX_EDIT, prefix_length=7)
         for word, count in vocabulary.items():
-            if word.isascii() and word.isalpha() and len(word) >= 2 and count >= MIN_TARGET_COUNT:
+            if (word.isascii() and word.isalpha() and len(word) >= 2 and count >= MIN_TARGET_COUNT
+                    and word not in excluded):
                 self._sym.create_dictionary_entry(word, max(int(count), 1))
         self._known = frozenset(vocabulary)
+        self._real_words = frozenset(real_words)
+        self._brand_names = frozenset(brand_names)
 
     def known(self, word: str) -> bool:
         return word in self._known
@@ -47,6 +68,8 @@ class SpellCorrector:
             return None
         distance = 1 if len(word) <= 5 else MAX_EDIT
         found = self._sym.lookup(word, Verbosity.CLOSEST, max_edit_distance=distance)
+        if word in self._real_words:
+            found = [s for s in found if s.term in self._brand_names and s.distance == 1]
         return found[0].term if found else None
 
     def suggest(self, word: str, n: int = 3) -> list[str]:
@@ -68,3 +91,27 @@ def vocabulary(term_frequencies: dict[str, int], names: Iterable[tuple[Iterable[
         for w in words:
             out[w] = out.get(w, 0) + max(weight, 1)
     return out
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """The words of symspellpy's English frequency dictionary: correctly spelled English words."""
+    text = (resources.files("symspellpy") / ENGLISH_DICTIONARY).read_text(encoding="utf-8")
+    return frozenset(line.split(" ", 1)[0] for line in text.splitlines() if line)
+
+
+def names_only_inside(names: Iterable[Iterable[str]], docs_with: Callable[[str], np.ndarray]) -> set[str]:
+    """Words the catalog uses only inside a longer name: a word of a multi-word name that is no one-word name
+    itself and that every product text using it uses with the rest of the name (or no text uses at all).
+    ``docs_with(word)``: the sorted indexes of the product texts that have ``word``."""
+    name_words = [list(dict.fromkeys(words)) for words in names]
+    whole = {words[0] for words in name_words if len(words) == 1}
+    inside: set[str] = set()
+    for words in name_words:
+        if len(words) < 2:
+            continue
+        with_all = reduce(np.intersect1d, (docs_with(w) for w in words))
+        for w in words:
+            if w not in whole and len(np.setdiff1d(docs_with(w), with_all)) == 0:
+                inside.add(w)
+    return inside

@@ -26,7 +26,7 @@ from api.serving.catalog import Catalog
 from api.serving.linking import EntityLinker, Mention
 from api.serving.negation import Negation, NegationIndex, parse_negations
 from api.serving.price import PriceRange, parse_price
-from api.serving.spelling import Correction, SpellCorrector, vocabulary
+from api.serving.spelling import Correction, SpellCorrector, english_words, names_only_inside, vocabulary
 from api.serving.text import STOPWORDS, normalize, term, terms, tokens
 from kg.extract.lexicon import Lexicon, LexiconExtractor
 from kg.extract.normalise import canonical_key
@@ -36,7 +36,19 @@ from kg.extract.schema import EntityType
 _WORD = re.compile(r"[^\W_]+(?:['\u2019`][^\W_]+)*")
 #: Typed spans that are not constraints: too vague to rank by ("set", "kit" as product types).
 _VAGUE = frozenset({"set", "kit", "pack", "refill", "case", "card", "tab", "pad", "tray", "stand", "box", "gel"})
+#: Words that open a post-modifier: a type after one modifies the type before it ("brush for eyeliner" is a brush).
+_POST_MODIFIER = frozenset({"for", "with", "of", "in", "on", "to", "from", "by", "at"})
 CHEAP_QUANTILE = 0.25
+_NONE = np.zeros(0, dtype=np.int64)
+
+
+def _inverted(docs: list[frozenset[str]]) -> dict[str, np.ndarray]:
+    """Term -> sorted indexes of the documents (term sets) that have it."""
+    postings: dict[str, list[int]] = {}
+    for i, words in enumerate(docs):
+        for w in words:
+            postings.setdefault(w, []).append(i)
+    return {w: np.array(ids, dtype=np.int64) for w, ids in postings.items()}
 
 
 @dataclass
@@ -51,6 +63,13 @@ class Constraint:
         how: ``rank`` (products keeping it rank above those breaking it), ``filter`` (products breaking it are
             left out) or ``not_applied`` (with ``note`` saying why).
         keep: per catalog product, whether it keeps the constraint (None for price: see the filter mask).
+        held: for a product type, per product, whether the product *is* of that type: the type's words are in
+            its title, or it is in a category of that name (``keep`` also counts a description that only
+            mentions the type: an office product whose description says "lipstick" keeps ``lipstick`` but is
+            no lipstick). None for other kinds.
+        head: for a product type, whether it is the query's head type, the noun the rest modifies: the type
+            ending last before any post-modifier ("lamp" in "gel nail polish uv lamp", "brush" in "brush for
+            eyeliner"). A product of that type is of the kind the query asks for.
     """
 
     kind: str
@@ -59,6 +78,8 @@ class Constraint:
     how: str
     note: str = ""
     keep: np.ndarray | None = field(default=None, repr=False)
+    held: np.ndarray | None = field(default=None, repr=False)
+    head: bool = False
 
 
 @dataclass
@@ -92,6 +113,20 @@ def _apply(text: str, corrections: list[Correction]) -> str:
     return text
 
 
+def head_span(text: str, spans: list[tuple[int, int, Constraint]]) -> Constraint:
+    """The head of the query's noun phrase among its typed ``spans`` (start, end, constraint) of ``text``.
+
+    In an English compound the last noun is the head and the nouns before it modify it ("nail polish" in
+    "gel nail polish uv lamp" says which lamp); a phrase opened by a preposition after the head modifies it too
+    ("for eyeliner" in "brush for eyeliner"). So the head is the type ending last before the first
+    post-modifying word that follows a type, or the last type when none follows one."""
+    first_start = min(start for start, _, _ in spans)
+    cut = next((m.start() for m in _WORD.finditer(text)
+                if m.start() > first_start and normalize(m.group()) in _POST_MODIFIER), len(text))
+    before = [s for s in spans if s[1] <= cut] or spans
+    return max(before, key=lambda s: s[1])[2]
+
+
 class QueryParser:
     """Everything understanding needs from one catalog, built once per serving index."""
 
@@ -99,12 +134,18 @@ class QueryParser:
         self.catalog = catalog
         self.bm25 = bm25
         self.linker = linker
-        names = [([term(w) for w in tokens(catalog.display_name(t, i))], len(catalog.members[t].row(i)))
+        named = [(t, [term(w) for w in tokens(catalog.display_name(t, i))], len(catalog.members[t].row(i)))
                  for t in catalog.node_ids for i in range(len(catalog.node_ids[t]))]
-        self.speller = SpellCorrector(vocabulary(bm25.document_frequencies(), names))
+        text_words = bm25.document_frequencies()
+        self.speller = SpellCorrector(
+            vocabulary(text_words, [(words, size) for _, words, size in named]),
+            not_targets=names_only_inside((words for _, words, _ in named), bm25.docs_with),
+            real_words=english_words(),
+            brand_names={words[0] for t, words, _ in named if t == "brand" and len(words) == 1})
         self.extractor = LexiconExtractor(Lexicon(catalog.node_names["brand"], catalog.node_names["category"]))
         self.negation = NegationIndex(catalog.texts)
         self.title_terms = [frozenset(terms(t)) for t in catalog.titles]
+        self._title_docs = _inverted(self.title_terms)
         prices = catalog.price[np.isfinite(catalog.price)]
         self.has_prices = bool(len(prices))
         self.cheap_max = float(np.quantile(prices, CHEAP_QUANTILE)) if len(prices) else None
@@ -197,8 +238,19 @@ class QueryParser:
         keep[docs] = True
         return keep
 
+    def _title_has_words(self, text: str) -> np.ndarray:
+        """Per product, whether its title has every word of ``text``."""
+        keep = np.zeros(self.catalog.num_products, dtype=bool)
+        words = terms(text)
+        if words:
+            docs = self._title_docs.get(words[0], _NONE)
+            for w in words[1:]:
+                docs = np.intersect1d(docs, self._title_docs.get(w, _NONE), assume_unique=True)
+            keep[docs] = True
+        return keep
+
     def _typed(self, text: str) -> list[Constraint]:
-        out = []
+        out, type_spans = [], []
         for entity_type, start, end, _, _ in self.extractor.spans(text, is_title=False):
             span = text[start:end]
             if entity_type is EntityType.BRAND or normalize(span) in _VAGUE:
@@ -206,11 +258,20 @@ class QueryParser:
             # The extraction's canonical form: "lip colour" is "lip color", "eyeliners" is "eyeliner".
             value = canonical_key(entity_type, span) or normalize(span)
             keep = self._has_words(value)
+            is_type = entity_type is EntityType.PRODUCT_TYPE
+            held = self._title_has_words(value) if is_type else None
             for name in dict.fromkeys((span, value)):
                 for m in self.linker.link(name):
                     if m.text == normalize(name) and m.node_type != "brand":
-                        keep |= self._members(m.node_type, [m.index])
-            out.append(Constraint(entity_type.value, value, span, "rank", keep=keep))
+                        members = self._members(m.node_type, [m.index])
+                        keep |= members
+                        if held is not None and m.node_type == "category":
+                            held |= members
+            out.append(Constraint(entity_type.value, value, span, "rank", keep=keep, held=held))
+            if is_type:
+                type_spans.append((start, end, out[-1]))
+        if type_spans:
+            head_span(text, type_spans).head = True
         return out
 
     def _negation_constraints(self, negations: list[Negation]) -> list[Constraint]:
