@@ -31,18 +31,21 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE / "peers"))  # significance.py (bench/peers.py takes the name "peers")
 
 import datasets  # noqa: E402
+import numpy as np  # noqa: E402
 from copurchase_lookup import lookup_score_fn  # noqa: E402
+from significance import bootstrap_ratio  # noqa: E402
 
 from gnn.config import TrainConfig  # noqa: E402
 from gnn.data import split_snapshot  # noqa: E402
 from gnn.evaluation import embed_for, evaluate_phases  # noqa: E402
-from gnn.metrics import evaluate_ranking  # noqa: E402
+from gnn.metrics import embedding_score_fn, evaluate_ranking, per_user_ndcg, top_k_rankings  # noqa: E402
 from gnn.models.kg_sasrec import KGSASRec  # noqa: E402
 from gnn.pipeline import markdown_table, metrics_document, text_features, train_all  # noqa: E402
 from gnn.prepared import Prepared, prepare_split  # noqa: E402
-from gnn.train import peak_rss_mb  # noqa: E402
+from gnn.train import TrainResult, peak_rss_mb  # noqa: E402
 from kg.text import TextEncoder  # noqa: E402
 
 VARIANTS = {"standard": {}, "copurchase": {"copurchase": True}, "cold": {"cold_fraction": 0.05}}
@@ -58,6 +61,29 @@ def lookup_metrics(prepared: Prepared) -> dict[str, float]:
                             candidates=split.warm_mask & snapshot.active)
 
 
+def test_ndcg_per_user(result: TrainResult, prepared: Prepared) -> np.ndarray:
+    """Each test user's NDCG@10 under ``result``'s test-phase vectors, with the masking of the test figures."""
+    split = prepared.split
+    users = np.unique(split.test[0])
+    # Top 20, as evaluate_ranking takes (ties among equal scores come out of topk in an order that depends on k).
+    rankings = top_k_rankings(embedding_score_fn(result.user_emb, result.product_emb), users, split.num_users,
+                              split.num_products, 20, exclude=[split.train, split.valid],
+                              candidates=split.warm_mask & prepared.snapshot.active)
+    values = per_user_ndcg(rankings, split.test, 10)[1]
+    expected = result.metrics["test"]["ndcg@10"]
+    if abs(values.mean() - expected) > 1e-4:  # the same vectors must give the figure the table shows
+        raise RuntimeError(f"{result.config.model}: per-user NDCG@10 {values.mean():.6f} != {expected:.6f}")
+    return values
+
+
+def ratio_intervals(main: TrainResult, others: dict[str, TrainResult], prepared: Prepared) -> dict[str, Any]:
+    """The served model's test NDCG@10 over every other model's of the run, with a 95% paired bootstrap interval
+    over test users (``bench/peers/significance.py``: 2,000 resamples)."""
+    ours = test_ndcg_per_user(main, prepared)
+    return {name: bootstrap_ratio(ours, test_ndcg_per_user(result, prepared)) for name, result in others.items()
+            if "test" in result.metrics}
+
+
 def calibration_ablations(model: Any, prepared: Prepared) -> dict[str, Any]:
     """The served kg_sasrec's test (and cold) figures with its after-training calibration undone
     (:mod:`gnn.content`): the same trained weights, so the rows isolate what the calibration adds."""
@@ -65,11 +91,16 @@ def calibration_ablations(model: Any, prepared: Prepared) -> dict[str, Any]:
         return {}
     kept = {name: float(getattr(model, name)) for name in KGSASRec.CALIBRATION_DEFAULTS}
     variants = {"kg_sasrec without the text channel": {"content_weight": 0.0},
-                "kg_sasrec without the text channel or the cold scale": {"content_weight": 0.0, "cold_scale": 1.0}}
+                "kg_sasrec without the text channel or the cold scale": {"content_weight": 0.0, "cold_scale": 1.0},
+                "kg_sasrec without the new products' text gain": {"cold_text_gain": 1.0},
+                # Not a candidate: what pushing new products up does to the cold slice (validation pays for it).
+                "kg_sasrec with new products' text gain 4 (not chosen)": {"cold_text_gain": 4.0}}
+    if not model.has_text_channel:  # the gain acts on the text channel only
+        variants = {k: v for k, v in variants.items() if "cold_text_gain" not in v}
     rows: dict[str, Any] = {}
     try:
         for name, undone in variants.items():
-            for buffer, value in undone.items():
+            for buffer, value in {**kept, **undone}.items():  # each row changes only what it names
                 getattr(model, buffer).fill_(value)
             rows[name] = {"metrics": evaluate_phases(prepared, lambda phase: embed_for(model, prepared, phase))}
     finally:
@@ -116,6 +147,7 @@ def run(dataset: str, variant: str, data_dir: Path, work_dir: Path, threads: int
     main, others, selection = train_all(prepared, cfg, baselines=baselines,  # type: ignore[arg-type]
                                         progress=False, log=_log)
     doc = metrics_document(main, others, prepared, selection)
+    doc["ratios"] = ratio_intervals(main, others, prepared)
     doc["baselines"].update(calibration_ablations(main.model, prepared))
     if dataset in datasets.WITH_COPURCHASE and variant != "cold":
         doc["baselines"]["copurchase_lookup (knows the future)"] = {"metrics": {"test": lookup_metrics(prepared)}}
@@ -136,9 +168,14 @@ def markdown(summary: dict[str, Any]) -> str:
     selection = doc.get("selection", {})
     rows = "\n".join(f"| {k} | {v['train_seconds']:.0f} | {v['best_epoch']} | {v['peak_rss_mb']:.0f} |"
                      for k, v in [*doc["baselines"].items(), (doc["model"], doc)] if "train_seconds" in v)
+    ratios = "\n".join(f"| {doc['model']} / {k} | {v['ratio']:.3f} | {v['ci95_low']:.3f} - {v['ci95_high']:.3f} |"
+                       for k, v in doc.get("ratios", {}).items())
+    if ratios:
+        ratios = ("\n| test NDCG@10 | ratio | 95% interval (paired bootstrap over users) |\n|---|---|---|\n"
+                  f"{ratios}\n")
     return (f"## {name}: {what}\n\nServed: **{doc['model']}** ({selection.get('reason', 'configured')})\n\n"
             f"{markdown_table(doc, split)}\n\n| model | train s | best epoch | peak RSS MB |\n|---|---|---|---|\n"
-            f"{rows}\n")
+            f"{rows}\n{ratios}")
 
 
 def main(argv: list[str] | None = None) -> int:

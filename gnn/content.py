@@ -1,6 +1,6 @@
 """What the sequence model's softmax training leaves out, set after training without looking at test.
 
-Two calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffers and recorded in the bundle:
+Three calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffers and recorded in the bundle:
 
 - **The scale of products with no trained id** (:func:`fit_cold_scale`). A cold or new product's vector comes
   from its text and edges alone; its scores sat far below trained products' (its vector is shorter: the ridge
@@ -15,7 +15,16 @@ Two calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffers
   over the spread of the cosines, so that one grid fits every catalog) and the decay are chosen by validation
   NDCG@10, 0 among them: a catalog where text does not help keeps the model as trained.
 
-Both run on the best state :func:`gnn.fitting.fit_with_early_stopping` restored. The text channel is chosen on the
+- **The weight of a new product's text** (:func:`choose_cold_text_gain`): with no trained id, a product's text is
+  most of what is known about it, so its text channel may weigh more than a trained product's. The gain is
+  chosen on validation by letting a seeded 5% of the trained products play new ones (their id vectors replaced
+  by what the text -> id map, refitted without them, predicts) and ranking every validation item among all
+  products: a gain that lifts new products above what users pick instead costs the other users' rankings, so
+  the objective cannot be won by pushing new products up. A ranking of new products' interactions alone (the
+  cold slice) would be won that way: the grid's last gain, never chosen in practice, is there to show the cost
+  in the record, and ``bench/quality.py --variant cold`` reports the cold slice with it beside the chosen one.
+
+All run on the best state :func:`gnn.fitting.fit_with_early_stopping` restored. The text channel is chosen on the
 same validation interactions early stopping read, one of :data:`WEIGHT_GRID` x :data:`DECAY_GRID`: the valid
 figure it reports is that much optimistic; test is untouched.
 """
@@ -38,6 +47,10 @@ from gnn.prepared import Prepared
 WEIGHT_GRID: tuple[float, ...] = (0.0, 0.125, 0.25, 0.5, 1.0)
 #: gamma tried: 1.0 is the plain mean of the history's text; 0.7 halves an item's weight every two newer ones.
 DECAY_GRID: tuple[float, ...] = (0.7, 1.0)
+#: cold_text_gain tried: 1 weighs a new product's text as a trained product's.
+COLD_GAIN_GRID: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 4.0)
+#: Share of the trained products that play new ones while the gain is chosen (the cold slice's share).
+SIMULATED_COLD_SHARE = 0.05
 #: Users whose scores estimate the spreads and the cold scale (a sample: the figures are averages).
 SAMPLE_USERS = 512
 
@@ -105,10 +118,66 @@ def choose_text_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] |
             "spread_ratio": round(spread_ratio, 6), "valid_ndcg@10": scores}
 
 
+@torch.no_grad()
+def simulated_new_products(model: KGSASRec, prepared: Prepared, share: float = SIMULATED_COLD_SHARE,
+                           seed: int = 0) -> tuple[Tensor, Tensor] | None:
+    """(indexes ``[S]`` of a seeded ``share`` of the trained products, ``[P, d']`` served vectors with those
+    products' ids taken away), on the validation graph; the text -> id map is refitted without them for the
+    purpose and restored. ``None`` when the model has no ids, no text or no trained product."""
+    data = prepared.graph_for("valid")
+    trained = model.items.trained_mask(data)
+    if "product" not in model.items.emb or model.items.cold_id_map is None or not bool(trained.any()):
+        return None
+    rng = np.random.default_rng(seed)
+    pool = torch.nonzero(trained).flatten().numpy()
+    chosen = torch.from_numpy(np.sort(rng.choice(pool, size=max(1, int(share * len(pool))), replace=False)))
+    graph = copy.copy(data)
+    warm = trained.clone()
+    warm[chosen] = False
+    graph["product"].warm = warm
+    kept = model.items.cold_id_map.clone()
+    try:
+        model.items.fit_cold_ids(graph)
+        vectors = model.served_item_vectors(graph)
+    finally:
+        model.items.cold_id_map.copy_(kept)
+    return chosen, vectors
+
+
+@torch.no_grad()
+def choose_cold_text_gain(model: KGSASRec, prepared: Prepared) -> dict[str, Any] | None:
+    """Try every gain of :data:`COLD_GAIN_GRID` on validation with simulated new products (see the module
+    docstring), set the best (the smaller on a tie) as ``model.cold_text_gain`` and return the record; ``None``
+    (gain 1) without the text channel or ids."""
+    histories = prepared.histories("valid")
+    if not model.has_text_channel or not any(len(h) for h in histories):
+        return None
+    model.eval()
+    model.cold_text_gain.fill_(1.0)
+    simulated = simulated_new_products(model, prepared)
+    if simulated is None:
+        return None
+    chosen, without_ids = simulated
+    served = model.served_item_vectors(prepared.graph_for("valid"))
+    users = model.user_vectors(served, histories)
+    scores: dict[str, float] = {}
+    for gain in COLD_GAIN_GRID:
+        products = served.clone()
+        products[chosen] = without_ids[chosen]
+        products[chosen, model.hidden_channels:] *= gain
+        valid = evaluate_embeddings(prepared, users, products, which=("valid",))["valid"]
+        scores[f"{gain:g}"] = round(valid["ndcg@10"], 6)
+    best = max(scores, key=lambda k: (scores[k], -float(k)))
+    model.cold_text_gain.fill_(float(best))
+    return {"gain": float(best), "simulated_new_products": len(chosen), "valid_ndcg@10": scores}
+
+
 def calibrate(model: KGSASRec, prepared: Prepared) -> dict[str, Any]:
-    """Both calibrations, in order (the text channel is chosen with cold products already on scale); the record
-    is kept on ``model.calibration`` for the bundle's metrics."""
+    """The three calibrations, in order (the text channel is chosen with cold products already on scale, the
+    new products' text gain once the channel is set); the record is kept on ``model.calibration`` for the
+    bundle's metrics."""
     record: dict[str, Any] = {"cold_scale": fit_cold_scale(model, prepared),
                               "text_channel": choose_text_channel(model, prepared)}
+    record["cold_text_gain"] = choose_cold_text_gain(model, prepared)
     model.calibration = record
     return record

@@ -211,3 +211,24 @@ def evaluate_rankings(rankings: np.ndarray, positives: np.ndarray, num_products:
         raise ValueError(f"rankings hold {rankings.shape[1]} items per user; cannot evaluate at k={max(ks)}")
     return evaluate_ranking(rankings_score_fn(rankings, num_products), positives, rankings.shape[0], num_products,
                             exclude=exclude, candidates=candidates, ks=ks)
+
+
+def per_user_ndcg(rankings: np.ndarray, positives: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """(users, NDCG@k of each): every user with a positive, from top-K lists (:func:`top_k_rankings`, ``K >= k``).
+
+    The same definition as :func:`evaluate_ranking`'s ``ndcg@k`` (binary gains over the ideal DCG of
+    ``min(#positives, k)`` hits), so the mean of these equals it for the same masking; kept per user for paired
+    comparisons between models (bootstrap intervals on their ratio).
+    """
+    if k > rankings.shape[1]:
+        raise ValueError(f"rankings hold {rankings.shape[1]} items per user; cannot compute NDCG@{k}")
+    ptr, items = _csr(positives, rankings.shape[0])
+    users = np.flatnonzero(np.diff(ptr) > 0)
+    discount = 1.0 / np.log2(np.arange(k) + 2.0)
+    ideal = np.cumsum(discount)
+    out = np.zeros(len(users))
+    for i, u in enumerate(users):
+        wanted = items[ptr[u]:ptr[u + 1]]
+        hits = np.isin(rankings[u, :k], wanted)
+        out[i] = float(discount[hits].sum()) / ideal[min(len(wanted), k) - 1]
+    return users, out

@@ -14,7 +14,7 @@ import torch
 
 from gnn.bundle import current_bundle_path, load_bundle
 from gnn.config import ModelKind, TrainConfig
-from gnn.content import DECAY_GRID, WEIGHT_GRID
+from gnn.content import COLD_GAIN_GRID, DECAY_GRID, WEIGHT_GRID, choose_cold_text_gain, simulated_new_products
 from gnn.data import INTERACTS, snapshot_from_store, split_snapshot, to_hetero_data
 from gnn.evaluation import embed_for, evaluate_phases
 from gnn.inductive import InductiveEncoder, NewProduct, embed_new_products
@@ -658,6 +658,43 @@ def test_cold_scale_moves_only_products_without_a_trained_id(prepared) -> None: 
     torch.testing.assert_close(after[~trained], 2.5 * before[~trained])
 
 
+def test_the_new_products_text_gain_moves_only_their_text_and_not_the_users(prepared) -> None:  # type: ignore[no-untyped-def]
+    model = build_model(_tiny(model="kg_sasrec"), prepared.shape).eval()
+    graph, histories = prepared.graph_for("test"), prepared.histories("test")
+    model.content_weight.fill_(0.3)
+    with torch.no_grad():
+        users_before, before = model.embed_histories(graph, histories)
+        model.cold_text_gain.fill_(3.0)
+        users_after, after = model.embed_histories(graph, histories)
+    trained, d = model.items.trained_mask(graph), model.hidden_channels
+    torch.testing.assert_close(after[trained], before[trained])
+    torch.testing.assert_close(after[~trained, :d], before[~trained, :d])
+    torch.testing.assert_close(after[~trained, d:], 3.0 * before[~trained, d:])
+    # A history's text is the mean direction of its items' text, whatever the gain of new products in it.
+    torch.testing.assert_close(users_after, users_before)
+
+
+def test_the_text_gain_is_the_best_validation_cell_with_simulated_new_products(prepared) -> None:  # type: ignore[no-untyped-def]
+    result = train_model(prepared, _tiny(model="kg_sasrec", epochs=2), progress=False)
+    model = result.model
+    model.content_weight.fill_(0.5)  # on, whatever validation chose on this toy data
+    kept_map = model.items.cold_id_map.clone()
+    simulated = simulated_new_products(model, prepared)
+    assert simulated is not None
+    chosen, vectors = simulated
+    trained = model.items.trained_mask(prepared.graph_for("valid"))
+    assert len(chosen) >= 1 and bool(trained[chosen].all())
+    assert torch.equal(model.items.cold_id_map, kept_map)  # the refitted map was only borrowed
+    record = choose_cold_text_gain(model, prepared)
+    assert record is not None and set(record["valid_ndcg@10"]) == {f"{g:g}" for g in COLD_GAIN_GRID}
+    cells = record["valid_ndcg@10"]
+    best = max(cells.values())
+    assert record["gain"] == min(float(k) for k, v in cells.items() if v == best)
+    assert float(model.cold_text_gain) == record["gain"]
+    model.content_weight.fill_(0.0)
+    assert choose_cold_text_gain(model, prepared) is None  # no channel: nothing for the gain to act on
+
+
 def test_calibration_loads_as_trained_from_bundles_without_it(prepared) -> None:  # type: ignore[no-untyped-def]
     model = build_model(_tiny(model="kg_sasrec"), prepared.shape)
     model.content_weight.fill_(0.4)
@@ -704,3 +741,22 @@ def test_the_quality_bench_reports_the_model_with_its_calibration_undone(prepare
     model.cold_scale.fill_(1.0)
     assert evaluate_phases(prepared, lambda phase: embed_for(model, prepared, phase)) == neither
     assert calibration_ablations(object(), prepared) == {}
+
+
+def test_the_quality_bench_gives_every_ratio_an_interval(prepared) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+    from quality import ratio_intervals, test_ndcg_per_user
+
+    served = train_model(prepared, _tiny(model="kg_sasrec", epochs=2), progress=False)
+    other = train_model(prepared, _tiny(model="popularity"), progress=False)
+    ratios = ratio_intervals(served, {"popularity": other}, prepared)
+    row = ratios["popularity"]
+    ours, theirs = test_ndcg_per_user(served, prepared), test_ndcg_per_user(other, prepared)
+    assert len(ours) == len(np.unique(prepared.split.test[0]))
+    assert row["ratio"] == pytest.approx(ours.mean() / theirs.mean())
+    assert row["ci95_low"] <= row["ratio"] <= row["ci95_high"]
+    # A model against itself: the ratio is 1, and no resample puts it above 1.
+    same = ratio_intervals(served, {"itself": served}, prepared)["itself"]
+    assert same["ratio"] == pytest.approx(1.0) and same["p_above_1"] == 0.0

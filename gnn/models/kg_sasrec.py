@@ -55,7 +55,9 @@ class KGSASRec(nn.Module):
       vectors themselves, ``[item_p, unit(x_p)]`` and ``[state_u, lambda * unit(t_u)]``, so every consumer of
       the dot product (evaluation, the bundle, ANN-free serving, :class:`gnn.history.HistoryEncoder`) gets it;
     - ``cold_scale``: the served vector of a product with no trained id (cold, or added after training) is
-      multiplied by it, putting its scores on the scale trained products' scores have.
+      multiplied by it, putting its scores on the scale trained products' scores have;
+    - ``cold_text_gain``: the text part of such a product's served vector is multiplied by it (its text channel
+      weighs ``lambda * cold_text_gain``): with no id, its text is most of what is known about it.
 
     Shapes:
         item_vectors(data) -> ``[P, d]``; states(items ``[P, d]``, seq ``[B, T]``, lengths ``[B]``) ->
@@ -65,7 +67,8 @@ class KGSASRec(nn.Module):
     """
 
     #: Buffers fitted after training, and the value that leaves the model as trained.
-    CALIBRATION_DEFAULTS: ClassVar[dict[str, float]] = {"content_weight": 0.0, "content_decay": 1.0, "cold_scale": 1.0}
+    CALIBRATION_DEFAULTS: ClassVar[dict[str, float]] = {"content_weight": 0.0, "content_decay": 1.0, "cold_scale": 1.0,
+                                                         "cold_text_gain": 1.0}
 
     def __init__(self, num_nodes: dict[str, int], text_dim: int, hidden_channels: int, *, num_layers: int = 2,
                  graph_weight: float = 0.5, product_id_embedding: bool = True, max_len: int = 50,
@@ -76,6 +79,7 @@ class KGSASRec(nn.Module):
         self.content_weight: Tensor
         self.content_decay: Tensor
         self.cold_scale: Tensor
+        self.cold_text_gain: Tensor
         for name, value in self.CALIBRATION_DEFAULTS.items():
             self.register_buffer(name, torch.tensor(value))
         #: What :mod:`gnn.content` chose and why (validation figures), for the bundle's metrics.
@@ -104,13 +108,17 @@ class KGSASRec(nn.Module):
 
     def served_item_vectors(self, data: HeteroData, item_vecs: Tensor | None = None) -> Tensor:
         """``[P, d']`` what is scored: :meth:`output_vectors`, products with no trained id scaled by
-        ``cold_scale``, and the unit text vectors appended when the text channel is on."""
+        ``cold_scale``, and the unit text vectors appended when the text channel is on (those of products with
+        no trained id times ``cold_text_gain``)."""
         vecs = self.output_vectors(self.item_vectors(data) if item_vecs is None else item_vecs)
+        trained = self.items.trained_mask(data).unsqueeze(1)
         if float(self.cold_scale) != 1.0:
-            trained = self.items.trained_mask(data).unsqueeze(1)
             vecs = torch.where(trained, vecs, vecs * self.cold_scale)
         if self.has_text_channel:
-            vecs = torch.cat([vecs, F.normalize(data["product"].x.float(), dim=1)], dim=1)
+            text = F.normalize(data["product"].x.float(), dim=1)
+            if float(self.cold_text_gain) != 1.0:
+                text = torch.where(trained, text, text * self.cold_text_gain)
+            vecs = torch.cat([vecs, text], dim=1)
         return vecs
 
     def history_text(self, text: Tensor, histories: Sequence[np.ndarray], decay: float | None = None) -> Tensor:
@@ -150,7 +158,7 @@ class KGSASRec(nn.Module):
         cosine scores), then, where ``item_vecs`` carry the text channel (``d' > d``), ``content_weight`` times the
         history's text vector (:meth:`history_text`); zeros for an empty history."""
         if item_vecs.size(1) > self.hidden_channels:
-            text = item_vecs[:, self.hidden_channels:]
+            text = F.normalize(item_vecs[:, self.hidden_channels:], dim=1)  # unit rows again: undo cold_text_gain
             states = self.user_vectors(item_vecs[:, :self.hidden_channels], histories, batch_size)
             return torch.cat([states, self.content_weight * self.history_text(text, histories)], dim=1)
         out = item_vecs.new_zeros(len(histories), item_vecs.size(1))
