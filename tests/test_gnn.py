@@ -685,6 +685,9 @@ def test_the_text_gain_is_the_best_validation_cell_with_simulated_new_products(p
     trained = model.items.trained_mask(prepared.graph_for("valid"))
     assert len(chosen) >= 1 and bool(trained[chosen].all())
     assert torch.equal(model.items.cold_id_map, kept_map)  # the refitted map was only borrowed
+    with torch.no_grad():
+        served = model.served_item_vectors(prepared.graph_for("valid"))
+    assert vectors.shape == served.shape and not torch.allclose(vectors[chosen], served[chosen])
     record = choose_cold_text_gain(model, prepared)
     assert record is not None and set(record["valid_ndcg@10"]) == {f"{g:g}" for g in COLD_GAIN_GRID}
     cells = record["valid_ndcg@10"]
