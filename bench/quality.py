@@ -41,7 +41,7 @@ from significance import bootstrap_ratio  # noqa: E402
 from gnn.config import TrainConfig  # noqa: E402
 from gnn.data import split_snapshot  # noqa: E402
 from gnn.evaluation import embed_for, evaluate_phases  # noqa: E402
-from gnn.metrics import embedding_score_fn, evaluate_ranking, per_user_ndcg, top_k_rankings  # noqa: E402
+from gnn.metrics import embedding_score_fn, evaluate_ranking, per_user_metric, top_k_rankings  # noqa: E402
 from gnn.models.kg_sasrec import KGSASRec  # noqa: E402
 from gnn.pipeline import markdown_table, metrics_document, text_features, train_all  # noqa: E402
 from gnn.prepared import Prepared, prepare_split  # noqa: E402
@@ -61,27 +61,42 @@ def lookup_metrics(prepared: Prepared) -> dict[str, float]:
                             candidates=split.warm_mask & snapshot.active)
 
 
-def test_ndcg_per_user(result: TrainResult, prepared: Prepared) -> np.ndarray:
-    """Each test user's NDCG@10 under ``result``'s test-phase vectors, with the masking of the test figures."""
-    split = prepared.split
-    users = np.unique(split.test[0])
+#: The figure each ratio is taken on: test NDCG@10 (the headline); Recall@20 on the cold slice (the target's).
+RATIO_METRIC = {"test": "ndcg@10", "cold": "recall@20"}
+
+
+def per_user_figures(result: TrainResult, prepared: Prepared, which: str = "test") -> np.ndarray:
+    """Each user's :data:`RATIO_METRIC` on ``which`` ("test" or "cold") under ``result``'s test-phase vectors,
+    with the masking of the figures in the table (:func:`gnn.evaluation.evaluate_phases`)."""
+    split, metric = prepared.split, RATIO_METRIC[which]
+    positives = split.test if which == "test" else split.cold
+    candidates = prepared.snapshot.active & (split.warm_mask if which == "test" else True)
     # Top 20, as evaluate_ranking takes (ties among equal scores come out of topk in an order that depends on k).
-    rankings = top_k_rankings(embedding_score_fn(result.user_emb, result.product_emb), users, split.num_users,
-                              split.num_products, 20, exclude=[split.train, split.valid],
-                              candidates=split.warm_mask & prepared.snapshot.active)
-    values = per_user_ndcg(rankings, split.test, 10)[1]
-    expected = result.metrics["test"]["ndcg@10"]
+    rankings = top_k_rankings(embedding_score_fn(result.user_emb, result.product_emb), np.unique(positives[0]),
+                              split.num_users, split.num_products, 20, exclude=[split.train, split.valid],
+                              candidates=candidates)
+    values = per_user_metric(rankings, positives, metric)[1]
+    expected = result.metrics[which][metric]
     if abs(values.mean() - expected) > 1e-4:  # the same vectors must give the figure the table shows
-        raise RuntimeError(f"{result.config.model}: per-user NDCG@10 {values.mean():.6f} != {expected:.6f}")
+        raise RuntimeError(f"{result.config.model}: per-user {which} {metric} {values.mean():.6f} != {expected:.6f}")
     return values
 
 
 def ratio_intervals(main: TrainResult, others: dict[str, TrainResult], prepared: Prepared) -> dict[str, Any]:
-    """The served model's test NDCG@10 over every other model's of the run, with a 95% paired bootstrap interval
-    over test users (``bench/peers/significance.py``: 2,000 resamples)."""
-    ours = test_ndcg_per_user(main, prepared)
-    return {name: bootstrap_ratio(ours, test_ndcg_per_user(result, prepared)) for name, result in others.items()
-            if "test" in result.metrics}
+    """The served model's figure over every other model's of the run (test NDCG@10; with a cold slice, its
+    Recall@20 too), each with a 95% paired bootstrap interval over users (``bench/peers/significance.py``: 2,000
+    resamples). Keys: ``"<other>"`` for test, ``"<other> (cold)"`` for the cold slice."""
+    out: dict[str, Any] = {}
+    for which in RATIO_METRIC:
+        if which not in main.metrics:
+            continue
+        ours = per_user_figures(main, prepared, which)
+        for name, result in others.items():
+            if which in result.metrics:
+                key = name if which == "test" else f"{name} (cold)"
+                out[key] = {"metric": f"{which} {RATIO_METRIC[which]}",
+                            **bootstrap_ratio(ours, per_user_figures(result, prepared, which))}
+    return out
 
 
 def calibration_ablations(model: Any, prepared: Prepared) -> dict[str, Any]:
@@ -95,7 +110,7 @@ def calibration_ablations(model: Any, prepared: Prepared) -> dict[str, Any]:
                 "kg_sasrec without the new products' text gain": {"cold_text_gain": 1.0},
                 # Not a candidate: what pushing new products up does to the cold slice (validation pays for it).
                 "kg_sasrec with new products' text gain 4 (not chosen)": {"cold_text_gain": 4.0}}
-    if not model.has_text_channel:  # the gain acts on the text channel only
+    if not model.has_text_channel or not prepared.split.cold.shape[1]:  # the gain acts on new products' text only
         variants = {k: v for k, v in variants.items() if "cold_text_gain" not in v}
     rows: dict[str, Any] = {}
     try:
@@ -168,10 +183,11 @@ def markdown(summary: dict[str, Any]) -> str:
     selection = doc.get("selection", {})
     rows = "\n".join(f"| {k} | {v['train_seconds']:.0f} | {v['best_epoch']} | {v['peak_rss_mb']:.0f} |"
                      for k, v in [*doc["baselines"].items(), (doc["model"], doc)] if "train_seconds" in v)
-    ratios = "\n".join(f"| {doc['model']} / {k} | {v['ratio']:.3f} | {v['ci95_low']:.3f} - {v['ci95_high']:.3f} |"
+    ratios = "\n".join(f"| {doc['model']} / {k.removesuffix(' (cold)')} | {v.get('metric', 'test ndcg@10')} "
+                       f"| {v['ratio']:.3f} | {v['ci95_low']:.3f} - {v['ci95_high']:.3f} |"
                        for k, v in doc.get("ratios", {}).items())
     if ratios:
-        ratios = ("\n| test NDCG@10 | ratio | 95% interval (paired bootstrap over users) |\n|---|---|---|\n"
+        ratios = ("\n| ratio | of | value | 95% interval (paired bootstrap over users) |\n|---|---|---|---|\n"
                   f"{ratios}\n")
     return (f"## {name}: {what}\n\nServed: **{doc['model']}** ({selection.get('reason', 'configured')})\n\n"
             f"{markdown_table(doc, split)}\n\n| model | train s | best epoch | peak RSS MB |\n|---|---|---|---|\n"

@@ -213,15 +213,22 @@ def evaluate_rankings(rankings: np.ndarray, positives: np.ndarray, num_products:
                             exclude=exclude, candidates=candidates, ks=ks)
 
 
-def per_user_ndcg(rankings: np.ndarray, positives: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """(users, NDCG@k of each): every user with a positive, from top-K lists (:func:`top_k_rankings`, ``K >= k``).
+def per_user_metric(rankings: np.ndarray, positives: np.ndarray, metric: str = "ndcg@10"
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(users, ``metric`` of each): every user with a positive, from top-K lists (:func:`top_k_rankings`,
+    ``K >= k``); ``metric`` is ``ndcg@k`` or ``recall@k``.
 
-    The same definition as :func:`evaluate_ranking`'s ``ndcg@k`` (binary gains over the ideal DCG of
-    ``min(#positives, k)`` hits), so the mean of these equals it for the same masking; kept per user for paired
-    comparisons between models (bootstrap intervals on their ratio).
+    The same definitions as :func:`evaluate_ranking`'s (NDCG: binary gains over the ideal DCG of
+    ``min(#positives, k)`` hits; recall: hits over the number of positives), so the mean of these equals its
+    figure for the same masking; kept per user for paired comparisons between models (bootstrap intervals on
+    their ratio).
     """
+    name, _, cut = metric.partition("@")
+    if name not in ("ndcg", "recall") or not cut.isdigit():
+        raise ValueError(f"unknown per-user metric {metric!r}: expected ndcg@k or recall@k")
+    k = int(cut)
     if k > rankings.shape[1]:
-        raise ValueError(f"rankings hold {rankings.shape[1]} items per user; cannot compute NDCG@{k}")
+        raise ValueError(f"rankings hold {rankings.shape[1]} items per user; cannot compute {metric}")
     ptr, items = _csr(positives, rankings.shape[0])
     users = np.flatnonzero(np.diff(ptr) > 0)
     discount = 1.0 / np.log2(np.arange(k) + 2.0)
@@ -230,5 +237,6 @@ def per_user_ndcg(rankings: np.ndarray, positives: np.ndarray, k: int = 10) -> t
     for i, u in enumerate(users):
         wanted = items[ptr[u]:ptr[u + 1]]
         hits = np.isin(rankings[u, :k], wanted)
-        out[i] = float(discount[hits].sum()) / ideal[min(len(wanted), k) - 1]
+        out[i] = (float(discount[hits].sum()) / ideal[min(len(wanted), k) - 1] if name == "ndcg"
+                  else hits.sum() / len(wanted))
     return users, out

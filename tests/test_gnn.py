@@ -750,16 +750,20 @@ def test_the_quality_bench_gives_every_ratio_an_interval(prepared) -> None:  # t
     import sys
 
     sys.path.insert(0, str(PROJECT_ROOT / "bench"))
-    from quality import ratio_intervals, test_ndcg_per_user
+    from quality import per_user_figures, ratio_intervals
 
     served = train_model(prepared, _tiny(model="kg_sasrec", epochs=2), progress=False)
     other = train_model(prepared, _tiny(model="popularity"), progress=False)
     ratios = ratio_intervals(served, {"popularity": other}, prepared)
     row = ratios["popularity"]
-    ours, theirs = test_ndcg_per_user(served, prepared), test_ndcg_per_user(other, prepared)
-    assert len(ours) == len(np.unique(prepared.split.test[0]))
+    ours, theirs = per_user_figures(served, prepared), per_user_figures(other, prepared)
+    assert len(ours) == len(np.unique(prepared.split.test[0])) and row["metric"] == "test ndcg@10"
     assert row["ratio"] == pytest.approx(ours.mean() / theirs.mean())
     assert row["ci95_low"] <= row["ratio"] <= row["ci95_high"]
+    if "cold" in served.metrics:  # the fixture's split withholds products: the cold slice gets its ratio too
+        cold = ratios["popularity (cold)"]
+        assert cold["metric"] == "cold recall@20"
+        assert cold["ratio"] == pytest.approx(served.metrics["cold"]["recall@20"] / other.metrics["cold"]["recall@20"])
     # A model against itself: the ratio is 1, and no resample puts it above 1.
     same = ratio_intervals(served, {"itself": served}, prepared)["itself"]
     assert same["ratio"] == pytest.approx(1.0) and same["p_above_1"] == 0.0

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from gnn.metrics import embedding_score_fn, evaluate_ranking, per_user_ndcg, top_k_rankings
+from gnn.metrics import embedding_score_fn, evaluate_ranking, per_user_metric, top_k_rankings
 
 
 def _fixed(scores: list[list[float]]):  # type: ignore[no-untyped-def]
@@ -135,20 +135,20 @@ def test_no_positives_gives_zeros() -> None:
     assert m["users"] == 0 and m["ndcg@10"] == 0.0
 
 
-def test_per_user_ndcg_by_hand_and_equal_to_the_mean() -> None:
+def test_per_user_metric_by_hand_and_equal_to_the_mean() -> None:
     # The hand-computed case above at k=3: user 0 has its positive at rank 2 (1/log2(3)); user 1 has one of
     # its two positives at rank 1 of 3 (1 / (1 + 1/log2(3))).
     positives = np.array([[0, 1, 1], [2, 0, 4]])
     train = np.array([[0], [0]])
     rankings = top_k_rankings(_fixed(SCORES), np.array([0, 1]), 3, 5, 3, exclude=[train])
-    users, values = per_user_ndcg(rankings, positives, k=3)
+    users, values = per_user_metric(rankings, positives, "ndcg@3")
     assert users.tolist() == [0, 1]
     assert values == pytest.approx([1 / math.log2(3), 1 / (1 + 1 / math.log2(3))])
     m = evaluate_ranking(_fixed(SCORES), positives, 3, 5, exclude=[train], ks=(3,))
     assert values.mean() == pytest.approx(m["ndcg@3"])
 
 
-def test_per_user_ndcg_mean_matches_evaluate_ranking_on_random_scores() -> None:
+def test_per_user_metrics_mean_match_evaluate_ranking_on_random_scores() -> None:
     rng = np.random.default_rng(0)
     users, products = 40, 30
     table = torch.from_numpy(rng.random((users, products)).astype(np.float32))
@@ -160,8 +160,10 @@ def test_per_user_ndcg_mean_matches_evaluate_ranking_on_random_scores() -> None:
     candidates = rng.random(products) > 0.2
     score = embedding_score_fn(table, torch.eye(products))
     rankings = top_k_rankings(score, np.arange(users), users, products, 10, exclude=[known], candidates=candidates)
-    _, values = per_user_ndcg(rankings, positives, k=10)
-    m = evaluate_ranking(score, positives, users, products, exclude=[known], candidates=candidates, ks=(10,))
-    assert values.mean() == pytest.approx(m["ndcg@10"], abs=1e-6)
-    with pytest.raises(ValueError, match="cannot compute NDCG@20"):
-        per_user_ndcg(rankings, positives, k=20)
+    m = evaluate_ranking(score, positives, users, products, exclude=[known], candidates=candidates, ks=(5, 10))
+    for metric in ("ndcg@10", "recall@10", "ndcg@5", "recall@5"):
+        assert per_user_metric(rankings, positives, metric)[1].mean() == pytest.approx(m[metric], abs=1e-6)
+    with pytest.raises(ValueError, match="cannot compute ndcg@20"):
+        per_user_metric(rankings, positives, "ndcg@20")
+    with pytest.raises(ValueError, match="unknown per-user metric"):
+        per_user_metric(rankings, positives, "mrr")
