@@ -92,10 +92,13 @@ def ratio_intervals(main: TrainResult, others: dict[str, TrainResult], prepared:
             continue
         ours = per_user_figures(main, prepared, which)
         for name, result in others.items():
-            if which in result.metrics:
-                key = name if which == "test" else f"{name} (cold)"
-                out[key] = {"metric": f"{which} {RATIO_METRIC[which]}",
-                            **bootstrap_ratio(ours, per_user_figures(result, prepared, which))}
+            if which not in result.metrics:
+                continue
+            theirs = per_user_figures(result, prepared, which)
+            key, metric = (name if which == "test" else f"{name} (cold)"), f"{which} {RATIO_METRIC[which]}"
+            # A model that scores 0 (a graph model on products it never saw) has no ratio to be taken.
+            out[key] = ({"metric": metric, **bootstrap_ratio(ours, theirs)} if theirs.mean() > 0
+                        else {"metric": metric, "ratio": None, "note": f"{name} scores 0"})
     return out
 
 
@@ -183,8 +186,9 @@ def markdown(summary: dict[str, Any]) -> str:
     selection = doc.get("selection", {})
     rows = "\n".join(f"| {k} | {v['train_seconds']:.0f} | {v['best_epoch']} | {v['peak_rss_mb']:.0f} |"
                      for k, v in [*doc["baselines"].items(), (doc["model"], doc)] if "train_seconds" in v)
-    ratios = "\n".join(f"| {doc['model']} / {k.removesuffix(' (cold)')} | {v.get('metric', 'test ndcg@10')} "
-                       f"| {v['ratio']:.3f} | {v['ci95_low']:.3f} - {v['ci95_high']:.3f} |"
+    ratios = "\n".join(f"| {doc['model']} / {k.removesuffix(' (cold)')} | {v.get('metric', 'test ndcg@10')} | "
+                       + (f"{v['ratio']:.3f} | {v['ci95_low']:.3f} - {v['ci95_high']:.3f} |" if v["ratio"] is not None
+                          else f"- | - ({v['note']}) |")
                        for k, v in doc.get("ratios", {}).items())
     if ratios:
         ratios = ("\n| ratio | of | value | 95% interval (paired bootstrap over users) |\n|---|---|---|---|\n"
