@@ -126,11 +126,12 @@ class KGSASRec(nn.Module):
         last ``max_len`` items (newest weight 1, each older one ``decay`` times the next; default
         ``content_decay``); zeros for an empty history."""
         gamma = float(self.content_decay) if decay is None else decay
-        seq, lengths = pad_histories([h[-self.max_len:] for h in histories], text.size(0))
-        padded = torch.cat([text, text.new_zeros(1, text.size(1))], dim=0)
+        # Padding points at row 0 with weight 0: only the history's rows are read (a request reads ~50 rows,
+        # not a copy of the whole [P, T] table), each made a unit vector again (it may carry cold_text_gain).
+        seq, lengths = pad_histories([h[-self.max_len:] for h in histories], 0)
         age = lengths.unsqueeze(1) - 1 - torch.arange(seq.size(1)).unsqueeze(0)
         weights = torch.where(age >= 0, gamma ** age.clamp(min=0).to(text.dtype), text.new_zeros(()))
-        return F.normalize(torch.einsum("bt,btd->bd", weights, padded[seq]), dim=1)
+        return F.normalize(torch.einsum("bt,btd->bd", weights, F.normalize(text[seq], dim=-1)), dim=1)
 
     def item_vectors(self, data: HeteroData) -> Tensor:
         return self.items(data)
@@ -149,16 +150,18 @@ class KGSASRec(nn.Module):
 
         The encoder reads the same vectors it scores (unit vectors with cosine scores): a served bundle keeps only
         those, and a user's history is re-encoded from them at request time (:mod:`gnn.history`)."""
-        item_vecs = self.output_vectors(item_vecs)
-        padded = torch.cat([item_vecs, item_vecs.new_zeros(1, item_vecs.size(1))], dim=0)
-        return self.encoder(padded[seq], lengths)
+        # Only the rows of seq are read (padding, index P, reads row 0 and is zeroed): serving one history must
+        # not copy the whole [P, d] table per request.
+        real = (seq < item_vecs.size(0)).unsqueeze(-1)
+        rows = self.output_vectors(item_vecs[seq.clamp(max=item_vecs.size(0) - 1)])
+        return self.encoder(rows * real, lengths)
 
     def user_vectors(self, item_vecs: Tensor, histories: Sequence[np.ndarray], batch_size: int = 1024) -> Tensor:
         """``[len(histories), d']``: the state after each history's last ``max_len`` items (a unit vector with
         cosine scores), then, where ``item_vecs`` carry the text channel (``d' > d``), ``content_weight`` times the
         history's text vector (:meth:`history_text`); zeros for an empty history."""
         if item_vecs.size(1) > self.hidden_channels:
-            text = F.normalize(item_vecs[:, self.hidden_channels:], dim=1)  # unit rows again: undo cold_text_gain
+            text = item_vecs[:, self.hidden_channels:]
             states = self.user_vectors(item_vecs[:, :self.hidden_channels], histories, batch_size)
             return torch.cat([states, self.content_weight * self.history_text(text, histories)], dim=1)
         out = item_vecs.new_zeros(len(histories), item_vecs.size(1))
