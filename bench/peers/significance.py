@@ -33,6 +33,7 @@ import cartograph_side  # noqa: E402
 import convert  # noqa: E402
 
 from gnn.data import GraphSnapshot, Split  # noqa: E402
+from gnn.metrics import per_user_metric  # noqa: E402
 
 K = 10
 TARGET = 1.10
@@ -42,19 +43,18 @@ METRICS = ("recall@10", "ndcg@10", "recall@20", "ndcg@20")
 
 
 def per_user_ndcg(doc: dict[str, Any], snapshot: GraphSnapshot, split: Split, k: int = K) -> np.ndarray:
-    """NDCG@k of each test user (in ``split.test`` order) for one export."""
+    """NDCG@k of each test user (in index order; a user with several test items counts once) for one export."""
     rankings = cartograph_side.ids_to_rankings(doc["rankings"], snapshot, int(doc["top_k"]))
     seen: dict[int, set[int]] = {}
     for part in (split.train, split.valid):
         for u, p in part.T:
             seen.setdefault(int(u), set()).add(int(p))
     candidates = split.warm_mask & snapshot.active
-    out = np.zeros(split.test.shape[1])
-    for i, (u, p) in enumerate(split.test.T):
+    masked = np.full((rankings.shape[0], k), -1, dtype=np.int64)
+    for u in np.unique(split.test[0]):
         ranked = [x for x in rankings[u] if x >= 0 and candidates[x] and x not in seen.get(int(u), ())][:k]
-        if int(p) in ranked:
-            out[i] = 1.0 / np.log2(ranked.index(int(p)) + 2)
-    return out
+        masked[u, :len(ranked)] = ranked
+    return per_user_metric(masked, split.test, f"ndcg@{k}")[1]  # the benchmark's definition, users in index order
 
 
 def bootstrap_ratio(ours: np.ndarray, theirs: np.ndarray, *, resamples: int = 2000, seed: int = 0) -> dict[str, float]:
