@@ -122,9 +122,9 @@ class KGSASRec(nn.Module):
         return vecs
 
     def history_text(self, text: Tensor, histories: Sequence[np.ndarray], decay: float | None = None) -> Tensor:
-        """``[len(histories), T]`` unit vectors of the decayed sum of the ``[P, T]`` text rows of each history's
-        last ``max_len`` items (newest weight 1, each older one ``decay`` times the next; default
-        ``content_decay``); zeros for an empty history."""
+        """``[len(histories), T]`` unit vectors of the decayed sum of the ``[P, T]`` text rows (each made a unit
+        vector) of each history's last ``max_len`` items (newest weight 1, each older one ``decay`` times the
+        next; default ``content_decay``); zeros for an empty history."""
         gamma = float(self.content_decay) if decay is None else decay
         # Padding points at row 0 with weight 0: only the history's rows are read (a request reads ~50 rows,
         # not a copy of the whole [P, T] table), each made a unit vector again (it may carry cold_text_gain).
