@@ -111,12 +111,14 @@ class KGSASRec(nn.Module):
         ``cold_scale``, and the unit text vectors appended when the text channel is on (those of products with
         no trained id times ``cold_text_gain``)."""
         vecs = self.output_vectors(self.item_vectors(data) if item_vecs is None else item_vecs)
-        trained = self.items.trained_mask(data).unsqueeze(1)
+        cold_text = self.has_text_channel and float(self.cold_text_gain) != 1.0
+        if float(self.cold_scale) != 1.0 or cold_text:
+            trained = self.items.trained_mask(data).unsqueeze(1)
         if float(self.cold_scale) != 1.0:
             vecs = torch.where(trained, vecs, vecs * self.cold_scale)
         if self.has_text_channel:
             text = F.normalize(data["product"].x.float(), dim=1)
-            if float(self.cold_text_gain) != 1.0:
+            if cold_text:
                 text = torch.where(trained, text, text * self.cold_text_gain)
             vecs = torch.cat([vecs, text], dim=1)
         return vecs
@@ -150,7 +152,7 @@ class KGSASRec(nn.Module):
 
         The encoder reads the same vectors it scores (unit vectors with cosine scores): a served bundle keeps only
         those, and a user's history is re-encoded from them at request time (:mod:`gnn.history`)."""
-        # Only the rows of seq are read (padding, index P, reads row 0 and is zeroed): serving one history must
+        # Only the rows of seq are read (padding, index P, reads the last row and is zeroed): serving one history must
         # not copy the whole [P, d] table per request.
         real = (seq < item_vecs.size(0)).unsqueeze(-1)
         rows = self.output_vectors(item_vecs[seq.clamp(max=item_vecs.size(0) - 1)])
