@@ -88,6 +88,9 @@ class TrainConfig(BaseModel):
                                          "with native bf16, slower on CPUs without); None: when the CPU has it")
     seq_label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0, description="kg_sasrec: label smoothing of the "
                                        "next-item cross-entropy")
+    seq_cointeraction_rank: int = Field(default=512, ge=0, description="kg_sasrec: width k of the co-interaction "
+                                        "channel (gnn.cointeraction; its weight is chosen on validation after "
+                                        "training, 0 among the choices); 0: no channel")
     graph_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="kg_sasrec: share of the propagated "
                                 "KG layers in an item's vector (0: id + text only)")
     num_threads: int = Field(default=1, ge=1, description="torch intra-op threads (1: on a shared 2-core machine "

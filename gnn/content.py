@@ -1,6 +1,6 @@
 """What the sequence model's softmax training leaves out, set after training without looking at test.
 
-Three calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffers and recorded in the bundle:
+Four calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffers and recorded in the bundle:
 
 - **The scale of products with no trained id** (:func:`fit_cold_scale`). A cold or new product's vector comes
   from its text and edges alone; its scores sat far below trained products' (its vector is shorter: the ridge
@@ -14,7 +14,11 @@ Three calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffe
   the softmax spreads thin on long-tail products. ``lambda`` (in units of the spread of the model's own scores
   over the spread of the cosines, so that one grid fits every catalog) and the decay are chosen by validation
   NDCG@10, 0 among them: a catalog where text does not help keeps the model as trained.
-
+- **The co-interaction channel** (:func:`choose_cointeraction_channel`): ``+ mu * cos(s_u, s_p)`` on the
+  unit rows of the co-interaction spectrum (:mod:`gnn.cointeraction`), chosen as the text channel is (on top
+  of it, from :data:`COINTERACTION_WEIGHT_GRID` x :data:`DECAY_GRID`, 0 among them). The softmax sees
+  co-interaction only through next-item targets and a ``d``-wide bottleneck; the spectrum is the whole
+  product graph's neighbourhoods at rank ``k``.
 - **The weight of a new product's text** (:func:`choose_cold_text_gain`): with no trained id, a product's text is
   most of what is known about it, so its text channel may weigh more than a trained product's. The gain is
   chosen on validation by letting a seeded 5% of the trained products play new ones (their id vectors replaced
@@ -39,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gnn.cointeraction import predicted_rows, text_to_rows_map
 from gnn.evaluation import evaluate_embeddings
 from gnn.models.kg_sasrec import KGSASRec
 from gnn.prepared import Prepared
@@ -47,6 +52,8 @@ from gnn.prepared import Prepared
 WEIGHT_GRID: tuple[float, ...] = (0.0, 0.125, 0.25, 0.5, 1.0)
 #: gamma tried: 1.0 is the plain mean of the history's text; 0.7 halves an item's weight every two newer ones.
 DECAY_GRID: tuple[float, ...] = (0.7, 1.0)
+#: mu tried, in the text channel's units (the spectrum's cosines are larger and sharper than text's: finer steps).
+COINTERACTION_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.125, 0.25, 0.375, 0.5)
 #: cold_text_gain tried: 1 weighs a new product's text as a trained product's.
 COLD_GAIN_GRID: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 4.0)
 #: Share of the trained products that play new ones while the gain is chosen (the cold slice's share).
@@ -97,6 +104,7 @@ def choose_text_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] |
         return None
     model.eval()
     model.content_weight.fill_(0.0)
+    model.cointeraction_weight.fill_(0.0)  # chosen after this one, on top of it
     items = model.served_item_vectors(data)
     states = model.user_vectors(items, histories)
     text = F.normalize(data["product"].x.float(), dim=1)
@@ -116,6 +124,37 @@ def choose_text_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] |
     model.content_decay.fill_(gamma)
     return {"weight": round(relative * spread_ratio, 6), "relative_weight": relative, "decay": gamma,
             "spread_ratio": round(spread_ratio, 6), "valid_ndcg@10": scores}
+
+
+@torch.no_grad()
+def choose_cointeraction_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] | None:
+    """Try every (mu, gamma) of the grids on validation with the text channel as chosen, set the best (the
+    smaller mu on a tie) in the model's buffers and return the record; ``None`` (channel off) when the model has
+    no channel width or no user has a history."""
+    data, histories = prepared.graph_for("valid"), prepared.histories("valid")
+    if model.cointeraction_rank <= 0 or not any(len(h) for h in histories):
+        return None
+    model.eval()
+    model.cointeraction_weight.fill_(0.0)
+    items = model.served_item_vectors(data)
+    users = model.user_vectors(items, histories)
+    rows = model.cointeraction_rows(data)
+    sample = _sample_users(histories)
+    unit = {g: model.history_text(rows, histories, decay=g) for g in DECAY_GRID}
+    spread_ratio = _spread(users[sample], items) / max(_spread(unit[1.0][sample], rows), 1e-12)
+    products = torch.cat([items, rows], dim=1)
+    scores: dict[str, float] = {}
+    for gamma in DECAY_GRID:
+        for relative in COINTERACTION_WEIGHT_GRID:
+            candidate = torch.cat([users, relative * spread_ratio * unit[gamma]], dim=1)
+            valid = evaluate_embeddings(prepared, candidate, products, which=("valid",))["valid"]
+            scores[f"{relative:g}@{gamma:g}"] = round(valid["ndcg@10"], 6)
+    best = max(scores, key=lambda k: (scores[k], -float(k.split("@")[0])))
+    relative, gamma = (float(v) for v in best.split("@"))
+    model.cointeraction_weight.fill_(relative * spread_ratio)
+    model.cointeraction_decay.fill_(gamma)
+    return {"weight": round(relative * spread_ratio, 6), "relative_weight": relative, "decay": gamma,
+            "rank": model.cointeraction_rank, "spread_ratio": round(spread_ratio, 6), "valid_ndcg@10": scores}
 
 
 @torch.no_grad()
@@ -144,6 +183,17 @@ def simulated_new_products(model: KGSASRec, prepared: Prepared, share: float = S
     return chosen, vectors
 
 
+def _simulated_new_spectrum_rows(model: KGSASRec, prepared: Prepared, chosen: Tensor) -> Tensor:
+    """``[S, k]`` the unit co-interaction rows the ``chosen`` products would have as new products: predicted
+    from their text by a map fitted without them."""
+    data = prepared.graph_for("valid")
+    rows = model.spectrum.interaction_rows(data)
+    fitted = rows.abs().sum(dim=1) > 0
+    fitted[chosen] = False
+    text = data["product"].x
+    return F.normalize(predicted_rows(text[chosen], text_to_rows_map(text, rows, fitted)), dim=1)
+
+
 @torch.no_grad()
 def choose_cold_text_gain(model: KGSASRec, prepared: Prepared) -> dict[str, Any] | None:
     """Try every gain of :data:`COLD_GAIN_GRID` on validation with simulated new products (see the module
@@ -161,10 +211,14 @@ def choose_cold_text_gain(model: KGSASRec, prepared: Prepared) -> dict[str, Any]
     served = model.served_item_vectors(prepared.graph_for("valid"))
     users = model.user_vectors(served, histories)
     scores: dict[str, float] = {}
+    d, text_width, spectrum_width = model.channel_widths()
+    spectrum_rows = _simulated_new_spectrum_rows(model, prepared, chosen) if spectrum_width else None
     for gain in COLD_GAIN_GRID:
         products = served.clone()
         products[chosen] = without_ids[chosen]
-        products[chosen, model.hidden_channels:] *= gain
+        products[chosen, d:d + text_width] *= gain
+        if spectrum_rows is not None:  # a new product has no interaction: the row its text predicts
+            products[chosen, d + text_width:] = spectrum_rows
         valid = evaluate_embeddings(prepared, users, products, which=("valid",))["valid"]
         scores[f"{gain:g}"] = round(valid["ndcg@10"], 6)
     best = max(scores, key=lambda k: (scores[k], -float(k)))
@@ -173,11 +227,12 @@ def choose_cold_text_gain(model: KGSASRec, prepared: Prepared) -> dict[str, Any]
 
 
 def calibrate(model: KGSASRec, prepared: Prepared) -> dict[str, Any]:
-    """The three calibrations, in order (the text channel is chosen with cold products already on scale, the
-    new products' text gain once the channel is set); the record is kept on ``model.calibration`` for the
-    bundle's metrics."""
+    """The four calibrations, in order (the text channel is chosen with cold products already on scale, the
+    co-interaction channel on top of the text channel, the new products' text gain once both are set); the
+    record is kept on ``model.calibration`` for the bundle's metrics."""
     record: dict[str, Any] = {"cold_scale": fit_cold_scale(model, prepared),
                               "text_channel": choose_text_channel(model, prepared)}
+    record["cointeraction_channel"] = choose_cointeraction_channel(model, prepared)
     record["cold_text_gain"] = choose_cold_text_gain(model, prepared)
     model.calibration = record
     return record

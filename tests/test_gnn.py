@@ -14,7 +14,14 @@ import torch
 
 from gnn.bundle import current_bundle_path, load_bundle
 from gnn.config import ModelKind, TrainConfig
-from gnn.content import COLD_GAIN_GRID, DECAY_GRID, WEIGHT_GRID, choose_cold_text_gain, simulated_new_products
+from gnn.content import (
+    COINTERACTION_WEIGHT_GRID,
+    COLD_GAIN_GRID,
+    DECAY_GRID,
+    WEIGHT_GRID,
+    choose_cold_text_gain,
+    simulated_new_products,
+)
 from gnn.data import INTERACTS, snapshot_from_store, split_snapshot, to_hetero_data
 from gnn.evaluation import embed_for, evaluate_phases
 from gnn.inductive import InductiveEncoder, NewProduct, embed_new_products
@@ -719,8 +726,17 @@ def test_the_text_channel_chosen_is_the_best_validation_cell_and_what_is_evaluat
     chosen = f"{channel['relative_weight']:g}@{channel['decay']:g}"
     assert cells[chosen] == max(cells.values())
     assert float(result.model.content_weight) == pytest.approx(channel["weight"], rel=1e-5)
-    # The valid figure the model reports is the chosen cell's: evaluation scores the calibrated vectors.
-    assert result.metrics["valid"]["ndcg@10"] == pytest.approx(cells[chosen], abs=1e-5)
+    # The co-interaction channel is chosen on top of the text channel: its weight-0 cells are the text channel's
+    # choice, and the valid figure the model reports is its chosen cell's (evaluation scores the calibrated
+    # vectors).
+    spectrum = record["cointeraction_channel"]
+    spectrum_cells = spectrum["valid_ndcg@10"]
+    assert len(spectrum_cells) == len(COINTERACTION_WEIGHT_GRID) * len(DECAY_GRID)
+    assert spectrum_cells["0@1"] == pytest.approx(cells[chosen], abs=1e-5)
+    spectrum_chosen = f"{spectrum['relative_weight']:g}@{spectrum['decay']:g}"
+    assert spectrum_cells[spectrum_chosen] == max(spectrum_cells.values())
+    assert float(result.model.cointeraction_weight) == pytest.approx(spectrum["weight"], rel=1e-5)
+    assert result.metrics["valid"]["ndcg@10"] == pytest.approx(spectrum_cells[spectrum_chosen], abs=1e-5)
     assert record["cold_scale"] is not None and float(result.model.cold_scale) == pytest.approx(record["cold_scale"])
 
 

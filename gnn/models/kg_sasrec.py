@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
+from gnn.cointeraction import SpectrumCache
 from gnn.models.item_graph import ItemGraphEncoder
 from gnn.models.sasrec import SASRecEncoder
 
@@ -45,6 +46,7 @@ class KGSASRec(nn.Module):
         id_dropout: see :class:`ItemGraphEncoder`.
         temperature: cosine scores (user state and item vector L2-normalised, logits divided by this) instead of
             dot products; ``None``: dot products. Unit vectors keep popular items from winning by vector length.
+        cointeraction_rank: k, the width of the co-interaction channel (0: the model has none).
 
     Two buffers are set after training, on validation and the trained vectors (:mod:`gnn.content`), never by the
     gradient, and are 0 / 1 (no effect) until then and in bundles written before they existed:
@@ -57,29 +59,38 @@ class KGSASRec(nn.Module):
     - ``cold_scale``: the served vector of a product with no trained id (cold, or added after training) is
       multiplied by it, putting its scores on the scale trained products' scores have;
     - ``cold_text_gain``: the text part of such a product's served vector is multiplied by it (its text channel
-      weighs ``lambda * cold_text_gain``): with no id, its text is most of what is known about it.
+      weighs ``lambda * cold_text_gain``): with no id, its text is most of what is known about it;
+    - ``cointeraction_weight`` (mu) and ``cointeraction_decay``: the co-interaction channel, built as the text
+      channel is, on the unit rows ``s_p`` of the co-interaction spectrum of the graph's interactions
+      (:mod:`gnn.cointeraction`) instead of text: ``+ mu * cos(s_u, s_p)``. A product with no interaction (cold,
+      new) gets the row its text predicts (a ridge map fitted on the products that have one).
 
     Shapes:
         item_vectors(data) -> ``[P, d]``; states(items ``[P, d]``, seq ``[B, T]``, lengths ``[B]``) ->
-        ``[B, T, d]``; served_item_vectors(data) -> ``[P, d']`` (``d' = d + T`` with the text channel, else
-        ``d``); user_vectors(``[P, d']``, histories) -> ``[U, d']``; embed_histories(data, histories) ->
-        (``[U, d']``, ``[P, d']``).
+        ``[B, T, d]``; served_item_vectors(data) -> ``[P, d']`` (``d' = d``, ``+ T`` with the text channel,
+        ``+ k`` with the co-interaction channel, in that order); user_vectors(``[P, d']``, histories) ->
+        ``[U, d']``; embed_histories(data, histories) -> (``[U, d']``, ``[P, d']``).
     """
 
     #: Buffers fitted after training, and the value that leaves the model as trained.
     CALIBRATION_DEFAULTS: ClassVar[dict[str, float]] = {"content_weight": 0.0, "content_decay": 1.0, "cold_scale": 1.0,
-                                                         "cold_text_gain": 1.0}
+                                                         "cold_text_gain": 1.0, "cointeraction_weight": 0.0,
+                                                         "cointeraction_decay": 1.0}
 
     def __init__(self, num_nodes: dict[str, int], text_dim: int, hidden_channels: int, *, num_layers: int = 2,
                  graph_weight: float = 0.5, product_id_embedding: bool = True, max_len: int = 50,
                  num_blocks: int = 2, num_heads: int = 1, dropout: float = 0.5,
-                 temperature: float | None = None, id_dropout: float = 0.0) -> None:
+                 temperature: float | None = None, id_dropout: float = 0.0, cointeraction_rank: int = 0) -> None:
         super().__init__()
         self.max_len, self.temperature, self.hidden_channels = max_len, temperature, hidden_channels
+        self.text_dim, self.cointeraction_rank = text_dim, cointeraction_rank
+        self.spectrum = SpectrumCache(cointeraction_rank)
         self.content_weight: Tensor
         self.content_decay: Tensor
         self.cold_scale: Tensor
         self.cold_text_gain: Tensor
+        self.cointeraction_weight: Tensor
+        self.cointeraction_decay: Tensor
         for name, value in self.CALIBRATION_DEFAULTS.items():
             self.register_buffer(name, torch.tensor(value))
         #: What :mod:`gnn.content` chose and why (validation figures), for the bundle's metrics.
@@ -89,6 +100,13 @@ class KGSASRec(nn.Module):
                                       id_dropout=id_dropout)
         self.encoder = SASRecEncoder(hidden_channels, max_len, num_layers=num_blocks, num_heads=num_heads,
                                      dropout=dropout)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The spectrum cache holds [P, k] tables per graph: a pickled model (sent back from a training process)
+        # leaves them (they are recomputed from the graph on first use).
+        state = self.__dict__.copy()
+        state["spectrum"] = SpectrumCache(self.cointeraction_rank)
+        return state
 
     def reset_parameters(self) -> None:
         self.items.reset_parameters()
@@ -106,10 +124,24 @@ class KGSASRec(nn.Module):
     def has_text_channel(self) -> bool:
         return float(self.content_weight) > 0
 
+    @property
+    def has_cointeraction_channel(self) -> bool:
+        return self.cointeraction_rank > 0 and float(self.cointeraction_weight) > 0
+
+    def channel_widths(self) -> tuple[int, int, int]:
+        """(d, text width or 0, co-interaction width or 0): the layout of the served vectors."""
+        return (self.hidden_channels, self.text_dim if self.has_text_channel else 0,
+                self.cointeraction_rank if self.has_cointeraction_channel else 0)
+
+    def cointeraction_rows(self, data: HeteroData) -> Tensor:
+        """``[P, k]`` unit rows of the co-interaction spectrum of ``data``'s interactions (for a product with none,
+        the row its text predicts; zero without text)."""
+        return F.normalize(self.spectrum.rows(data), dim=1)
+
     def served_item_vectors(self, data: HeteroData, item_vecs: Tensor | None = None) -> Tensor:
         """``[P, d']`` what is scored: :meth:`output_vectors`, products with no trained id scaled by
-        ``cold_scale``, and the unit text vectors appended when the text channel is on (those of products with
-        no trained id times ``cold_text_gain``)."""
+        ``cold_scale``, the unit text vectors appended when the text channel is on (those of products with no
+        trained id times ``cold_text_gain``), then the co-interaction rows when that channel is on."""
         vecs = self.output_vectors(self.item_vectors(data) if item_vecs is None else item_vecs)
         cold_text = self.has_text_channel and float(self.cold_text_gain) != 1.0
         if float(self.cold_scale) != 1.0 or cold_text:
@@ -121,12 +153,15 @@ class KGSASRec(nn.Module):
             if cold_text:
                 text = torch.where(trained, text, text * self.cold_text_gain)
             vecs = torch.cat([vecs, text], dim=1)
+        if self.has_cointeraction_channel:
+            vecs = torch.cat([vecs, self.cointeraction_rows(data)], dim=1)
         return vecs
 
     def history_text(self, text: Tensor, histories: Sequence[np.ndarray], decay: float | None = None) -> Tensor:
         """``[len(histories), T]`` unit vectors of the decayed sum of the ``[P, T]`` text rows (each made a unit
         vector) of each history's last ``max_len`` items (newest weight 1, each older one ``decay`` times the
-        next; default ``content_decay``); zeros for an empty history."""
+        next; default ``content_decay``); zeros for an empty history. Any per-product rows will do (the
+        co-interaction channel passes its own)."""
         gamma = float(self.content_decay) if decay is None else decay
         # Padding points at row 0 with weight 0: only the history's rows are read (a request reads ~50 rows,
         # not a copy of the whole [P, T] table), each made a unit vector again (it may carry cold_text_gain).
@@ -160,12 +195,22 @@ class KGSASRec(nn.Module):
 
     def user_vectors(self, item_vecs: Tensor, histories: Sequence[np.ndarray], batch_size: int = 1024) -> Tensor:
         """``[len(histories), d']``: the state after each history's last ``max_len`` items (a unit vector with
-        cosine scores), then, where ``item_vecs`` carry the text channel (``d' > d``), ``content_weight`` times the
-        history's text vector (:meth:`history_text`); zeros for an empty history."""
-        if item_vecs.size(1) > self.hidden_channels:
-            text = item_vecs[:, self.hidden_channels:]
-            states = self.user_vectors(item_vecs[:, :self.hidden_channels], histories, batch_size)
-            return torch.cat([states, self.content_weight * self.history_text(text, histories)], dim=1)
+        cosine scores), then, where ``item_vecs`` carry the channels (``d' > d``, laid out as
+        :meth:`channel_widths` says), ``content_weight`` times the history's text vector and
+        ``cointeraction_weight`` times its co-interaction vector (:meth:`history_text`); zeros for an empty
+        history."""
+        d, text_width, spectrum_width = self.channel_widths()
+        if item_vecs.size(1) > d:
+            if item_vecs.size(1) != d + text_width + spectrum_width:
+                raise ValueError(f"item vectors are {item_vecs.size(1)} wide; the model's channels make "
+                                 f"{d} + {text_width} + {spectrum_width}")
+            parts = [self.user_vectors(item_vecs[:, :d], histories, batch_size)]
+            if text_width:
+                parts.append(self.content_weight * self.history_text(item_vecs[:, d:d + text_width], histories))
+            if spectrum_width:
+                parts.append(self.cointeraction_weight * self.history_text(
+                    item_vecs[:, d + text_width:], histories, decay=float(self.cointeraction_decay)))
+            return torch.cat(parts, dim=1)
         out = item_vecs.new_zeros(len(histories), item_vecs.size(1))
         rows = sorted((i for i, h in enumerate(histories) if len(h)),
                       key=lambda i: min(len(histories[i]), self.max_len))
