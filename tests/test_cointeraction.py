@@ -118,3 +118,13 @@ def test_user_vectors_refuse_a_table_that_does_not_match_the_channels() -> None:
     table = model.served_item_vectors(data).detach()
     with pytest.raises(ValueError, match="wide"):
         model.user_vectors(table[:, :-1], [np.array([0, 1])])
+
+
+def test_history_vectors_do_not_depend_on_the_batch_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _channel_model(rank=4)
+    rows = torch.randn(5, 6, generator=torch.Generator().manual_seed(2))
+    histories = [np.array([0, 1, 2, 3]), np.array([], dtype=np.int64), np.array([4]), np.array([3, 3, 1])]
+    whole = model.history_text(rows, histories, decay=0.7)
+    monkeypatch.setattr(KGSASRec, "HISTORY_BATCH", 1)
+    torch.testing.assert_close(model.history_text(rows, histories, decay=0.7), whole)
+    assert not whole[1].any()

@@ -72,6 +72,8 @@ class KGSASRec(nn.Module):
         ``[U, d']``; embed_histories(data, histories) -> (``[U, d']``, ``[P, d']``).
     """
 
+    #: Histories per batch when a channel's history vectors are computed.
+    HISTORY_BATCH: ClassVar[int] = 1024
     #: Buffers fitted after training, and the value that leaves the model as trained.
     CALIBRATION_DEFAULTS: ClassVar[dict[str, float]] = {"content_weight": 0.0, "content_decay": 1.0, "cold_scale": 1.0,
                                                          "cold_text_gain": 1.0, "cointeraction_weight": 0.0,
@@ -163,12 +165,18 @@ class KGSASRec(nn.Module):
         next; default ``content_decay``); zeros for an empty history. Any per-product rows will do (the
         co-interaction channel passes its own)."""
         gamma = float(self.content_decay) if decay is None else decay
-        # Padding points at row 0 with weight 0: only the history's rows are read (a request reads ~50 rows,
-        # not a copy of the whole [P, T] table), each made a unit vector again (it may carry cold_text_gain).
-        seq, lengths = pad_histories([h[-self.max_len:] for h in histories], 0)
-        age = lengths.unsqueeze(1) - 1 - torch.arange(seq.size(1)).unsqueeze(0)
-        weights = torch.where(age >= 0, gamma ** age.clamp(min=0).to(text.dtype), text.new_zeros(()))
-        return F.normalize(torch.einsum("bt,btd->bd", weights, F.normalize(text[seq], dim=-1)), dim=1)
+        out = text.new_zeros(len(histories), text.size(1))
+        # In batches: the gathered rows are [B, max_len, T] (all of amazon-beauty's users at once: 2 GB).
+        for start in range(0, len(histories), self.HISTORY_BATCH):
+            batch = histories[start:start + self.HISTORY_BATCH]
+            # Padding points at row 0 with weight 0: only the history's rows are read (a request reads ~50 rows,
+            # not a copy of the whole [P, T] table), each made a unit vector again (it may carry cold_text_gain).
+            seq, lengths = pad_histories([h[-self.max_len:] for h in batch], 0)
+            age = lengths.unsqueeze(1) - 1 - torch.arange(seq.size(1)).unsqueeze(0)
+            weights = torch.where(age >= 0, gamma ** age.clamp(min=0).to(text.dtype), text.new_zeros(()))
+            summed = torch.einsum("bt,btd->bd", weights, F.normalize(text[seq], dim=-1))
+            out[start:start + len(batch)] = F.normalize(summed, dim=1)
+        return out
 
     def item_vectors(self, data: HeteroData) -> Tensor:
         return self.items(data)
