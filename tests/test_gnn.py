@@ -783,3 +783,31 @@ def test_the_quality_bench_gives_every_ratio_an_interval(prepared) -> None:  # t
     # A model against itself: the ratio is 1, and no resample puts it above 1.
     same = ratio_intervals(served, {"itself": served}, prepared)["itself"]
     assert same["ratio"] == pytest.approx(1.0) and same["p_above_1"] == 0.0
+
+
+def test_a_bundle_with_both_channels_serves_what_the_model_scores(prepared, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Text and co-interaction channels on: the bundle's product table, the request-time encoder and a product
+    added after training all use the same layout as the model."""
+    from gnn.history import HistoryEncoder
+
+    main = train_model(prepared, _tiny(model="kg_sasrec", epochs=1, seq_cointeraction_rank=6), progress=False)
+    model = main.model
+    model.content_weight.fill_(0.5)
+    model.cointeraction_weight.fill_(0.7)
+    main.serve_product_emb = None  # computed again by save_result, with the channels forced on
+    path = save_result(tmp_path / "artifacts", prepared, main, {})
+    bundle = load_bundle(path)
+    d, text_width = model.hidden_channels, prepared.data["product"].x.size(1)
+    assert bundle.product_embeddings.shape[1] == d + text_width + 6
+    encoder = HistoryEncoder.from_bundle(bundle, bundle.product_embeddings)
+    assert encoder is not None
+    history = next(h for h in prepared.histories("serve") if len(h) >= 2)
+    with torch.no_grad():
+        expected = model.user_vectors(torch.from_numpy(bundle.product_embeddings), [history])[0].numpy()
+    vector = encoder.encode(history.tolist())
+    assert vector is not None
+    np.testing.assert_allclose(vector, expected, rtol=1e-4, atol=1e-5)
+    assert float(np.abs(vector[d + text_width:]).sum()) > 0  # the co-interaction part is there
+    x = prepared.data["product"].x[:1].numpy()
+    new = InductiveEncoder(bundle).embed([NewProduct(id="brand-new", brands=["b1"])], text_features=x)
+    assert new.embeddings.shape == (1, d + text_width + 6)
