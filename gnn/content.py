@@ -1,6 +1,6 @@
 """What the sequence model's softmax training leaves out, set after training without looking at test.
 
-Four calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffers and recorded in the bundle:
+Five calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffers and recorded in the bundle:
 
 - **The scale of products with no trained id** (:func:`fit_cold_scale`). A cold or new product's vector comes
   from its text and edges alone; its scores sat far below trained products' (its vector is shorter: the ridge
@@ -16,9 +16,12 @@ Four calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffer
   NDCG@10, 0 among them: a catalog where text does not help keeps the model as trained.
 - **The co-interaction channel** (:func:`choose_cointeraction_channel`): ``+ mu * cos(s_u, s_p)`` on the
   unit rows of the co-interaction spectrum (:mod:`gnn.cointeraction`), chosen as the text channel is (on top
-  of it, from :data:`COINTERACTION_WEIGHT_GRID` x :data:`DECAY_GRID`, 0 among them). The softmax sees
+  of it, from :data:`CHANNEL_WEIGHT_GRID` x :data:`DECAY_GRID`, 0 among them). The softmax sees
   co-interaction only through next-item targets and a ``d``-wide bottleneck; the spectrum is the whole
   product graph's neighbourhoods at rank ``k``.
+- **The attribute channel** (:func:`choose_attribute_channel`): the same on random-projection rows of each
+  product's brand (:mod:`gnn.attributes`), chosen on top of the other two: how much of the user's recent
+  history shares the product's brand, which the softmax spreads over every product of the brand's neighbours.
 - **The weight of a new product's text** (:func:`choose_cold_text_gain`): with no trained id, a product's text is
   most of what is known about it, so its text channel may weigh more than a trained product's. The gain is
   chosen on validation by letting a seeded 5% of the trained products play new ones (their id vectors replaced
@@ -52,8 +55,9 @@ from gnn.prepared import Prepared
 WEIGHT_GRID: tuple[float, ...] = (0.0, 0.125, 0.25, 0.5, 1.0)
 #: gamma tried: 1.0 is the plain mean of the history's text; 0.7 halves an item's weight every two newer ones.
 DECAY_GRID: tuple[float, ...] = (0.7, 1.0)
-#: mu tried, in the text channel's units (the spectrum's cosines are larger and sharper than text's: finer steps).
-COINTERACTION_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.125, 0.25, 0.375, 0.5)
+#: The co-interaction and attribute channels' weights tried, in the text channel's units (their cosines are
+#: sharper than text's: finer steps).
+CHANNEL_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.0625, 0.125, 0.25, 0.5)
 #: cold_text_gain tried: 1 weighs a new product's text as a trained product's.
 COLD_GAIN_GRID: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 4.0)
 #: Share of the trained products that play new ones while the gain is chosen (the cold slice's share).
@@ -105,6 +109,7 @@ def choose_text_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] |
     model.eval()
     model.content_weight.fill_(0.0)
     model.cointeraction_weight.fill_(0.0)  # chosen after this one, on top of it
+    model.attribute_weight.fill_(0.0)
     items = model.served_item_vectors(data)
     states = model.user_vectors(items, histories)
     text = F.normalize(data["product"].x.float(), dim=1)
@@ -126,35 +131,54 @@ def choose_text_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] |
             "spread_ratio": round(spread_ratio, 6), "valid_ndcg@10": scores}
 
 
-@torch.no_grad()
-def choose_cointeraction_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] | None:
-    """Try every (mu, gamma) of the grids on validation with the text channel as chosen, set the best (the
-    smaller mu on a tie) in the model's buffers and return the record; ``None`` (channel off) when the model has
-    no channel width or no user has a history."""
+def _choose_channel(model: KGSASRec, prepared: Prepared, name: str, rows: Tensor) -> dict[str, Any] | None:
+    """Try every (weight, gamma) of :data:`CHANNEL_WEIGHT_GRID` x :data:`DECAY_GRID` for the channel ``name``
+    (buffers ``<name>_weight`` and ``<name>_decay``) over the ``[P, k]`` unit ``rows``, on top of the channels
+    already chosen; set the best (the smaller weight on a tie) and return the record."""
     data, histories = prepared.graph_for("valid"), prepared.histories("valid")
-    if model.cointeraction_rank <= 0 or not any(len(h) for h in histories):
-        return None
-    model.eval()
-    model.cointeraction_weight.fill_(0.0)
     items = model.served_item_vectors(data)
     users = model.user_vectors(items, histories)
-    rows = model.cointeraction_rows(data)
     sample = _sample_users(histories)
     unit = {g: model.history_text(rows, histories, decay=g) for g in DECAY_GRID}
     spread_ratio = _spread(users[sample], items) / max(_spread(unit[1.0][sample], rows), 1e-12)
     products = torch.cat([items, rows], dim=1)
     scores: dict[str, float] = {}
     for gamma in DECAY_GRID:
-        for relative in COINTERACTION_WEIGHT_GRID:
+        for relative in CHANNEL_WEIGHT_GRID:
             candidate = torch.cat([users, relative * spread_ratio * unit[gamma]], dim=1)
             valid = evaluate_embeddings(prepared, candidate, products, which=("valid",))["valid"]
             scores[f"{relative:g}@{gamma:g}"] = round(valid["ndcg@10"], 6)
     best = max(scores, key=lambda k: (scores[k], -float(k.split("@")[0])))
     relative, gamma = (float(v) for v in best.split("@"))
-    model.cointeraction_weight.fill_(relative * spread_ratio)
-    model.cointeraction_decay.fill_(gamma)
+    getattr(model, f"{name}_weight").fill_(relative * spread_ratio)
+    getattr(model, f"{name}_decay").fill_(gamma)
     return {"weight": round(relative * spread_ratio, 6), "relative_weight": relative, "decay": gamma,
-            "rank": model.cointeraction_rank, "spread_ratio": round(spread_ratio, 6), "valid_ndcg@10": scores}
+            "width": rows.size(1), "spread_ratio": round(spread_ratio, 6), "valid_ndcg@10": scores}
+
+
+@torch.no_grad()
+def choose_cointeraction_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] | None:
+    """The co-interaction channel's (mu, gamma), chosen on validation on top of the text channel (the attribute
+    channel off); ``None`` (channel off) when the model has no channel width or no user has a history."""
+    model.cointeraction_weight.fill_(0.0)
+    model.attribute_weight.fill_(0.0)  # chosen after this one, on top of it
+    if model.cointeraction_rank <= 0 or not any(len(h) for h in prepared.histories("valid")):
+        return None
+    model.eval()
+    return _choose_channel(model, prepared, "cointeraction", model.cointeraction_rows(prepared.graph_for("valid")))
+
+
+@torch.no_grad()
+def choose_attribute_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] | None:
+    """The attribute channel's (weight, gamma), chosen on validation on top of the text and co-interaction
+    channels; ``None`` (channel off) when the model has no channel width, no product has an attribute over its
+    relations, or no user has a history."""
+    model.attribute_weight.fill_(0.0)
+    rows = model.attribute_rows(prepared.graph_for("valid")) if model.attribute_width > 0 else None
+    if rows is None or not bool(rows.any()) or not any(len(h) for h in prepared.histories("valid")):
+        return None
+    model.eval()
+    return _choose_channel(model, prepared, "attribute", rows)
 
 
 @torch.no_grad()
@@ -211,14 +235,14 @@ def choose_cold_text_gain(model: KGSASRec, prepared: Prepared) -> dict[str, Any]
     served = model.served_item_vectors(prepared.graph_for("valid"))
     users = model.user_vectors(served, histories)
     scores: dict[str, float] = {}
-    d, text_width, spectrum_width = model.channel_widths()
+    d, text_width, spectrum_width, _ = model.channel_widths()
     spectrum_rows = _simulated_new_spectrum_rows(model, prepared, chosen) if spectrum_width else None
     for gain in COLD_GAIN_GRID:
         products = served.clone()
         products[chosen] = without_ids[chosen]
         products[chosen, d:d + text_width] *= gain
         if spectrum_rows is not None:  # a new product has no interaction: the row its text predicts
-            products[chosen, d + text_width:] = spectrum_rows
+            products[chosen, d + text_width:d + text_width + spectrum_width] = spectrum_rows
         valid = evaluate_embeddings(prepared, users, products, which=("valid",))["valid"]
         scores[f"{gain:g}"] = round(valid["ndcg@10"], 6)
     best = max(scores, key=lambda k: (scores[k], -float(k)))
@@ -227,12 +251,13 @@ def choose_cold_text_gain(model: KGSASRec, prepared: Prepared) -> dict[str, Any]
 
 
 def calibrate(model: KGSASRec, prepared: Prepared) -> dict[str, Any]:
-    """The four calibrations, in order (the text channel is chosen with cold products already on scale, the
-    co-interaction channel on top of the text channel, the new products' text gain once both are set); the
-    record is kept on ``model.calibration`` for the bundle's metrics."""
+    """The five calibrations, in order (the text channel is chosen with cold products already on scale, the
+    co-interaction channel on top of it, the attribute channel on top of both, the new products' text gain once
+    all three are set); the record is kept on ``model.calibration`` for the bundle's metrics."""
     record: dict[str, Any] = {"cold_scale": fit_cold_scale(model, prepared),
                               "text_channel": choose_text_channel(model, prepared)}
     record["cointeraction_channel"] = choose_cointeraction_channel(model, prepared)
+    record["attribute_channel"] = choose_attribute_channel(model, prepared)
     record["cold_text_gain"] = choose_cold_text_gain(model, prepared)
     model.calibration = record
     return record

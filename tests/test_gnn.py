@@ -15,7 +15,7 @@ import torch
 from gnn.bundle import current_bundle_path, load_bundle
 from gnn.config import ModelKind, TrainConfig
 from gnn.content import (
-    COINTERACTION_WEIGHT_GRID,
+    CHANNEL_WEIGHT_GRID,
     COLD_GAIN_GRID,
     DECAY_GRID,
     WEIGHT_GRID,
@@ -731,12 +731,19 @@ def test_the_text_channel_chosen_is_the_best_validation_cell_and_what_is_evaluat
     # vectors).
     spectrum = record["cointeraction_channel"]
     spectrum_cells = spectrum["valid_ndcg@10"]
-    assert len(spectrum_cells) == len(COINTERACTION_WEIGHT_GRID) * len(DECAY_GRID)
+    assert len(spectrum_cells) == len(CHANNEL_WEIGHT_GRID) * len(DECAY_GRID)
     assert spectrum_cells["0@1"] == pytest.approx(cells[chosen], abs=1e-5)
     spectrum_chosen = f"{spectrum['relative_weight']:g}@{spectrum['decay']:g}"
     assert spectrum_cells[spectrum_chosen] == max(spectrum_cells.values())
     assert float(result.model.cointeraction_weight) == pytest.approx(spectrum["weight"], rel=1e-5)
-    assert result.metrics["valid"]["ndcg@10"] == pytest.approx(spectrum_cells[spectrum_chosen], abs=1e-5)
+    # The attribute channel on top of both: its weight-0 cells are the co-interaction channel's choice.
+    attribute = record["attribute_channel"]
+    attribute_cells = attribute["valid_ndcg@10"]
+    assert attribute_cells["0@1"] == pytest.approx(spectrum_cells[spectrum_chosen], abs=1e-5)
+    attribute_chosen = f"{attribute['relative_weight']:g}@{attribute['decay']:g}"
+    assert attribute_cells[attribute_chosen] == max(attribute_cells.values())
+    assert float(result.model.attribute_weight) == pytest.approx(attribute["weight"], rel=1e-5)
+    assert result.metrics["valid"]["ndcg@10"] == pytest.approx(attribute_cells[attribute_chosen], abs=1e-5)
     assert record["cold_scale"] is not None and float(result.model.cold_scale) == pytest.approx(record["cold_scale"])
 
 
@@ -785,20 +792,22 @@ def test_the_quality_bench_gives_every_ratio_an_interval(prepared) -> None:  # t
     assert same["ratio"] == pytest.approx(1.0) and same["p_above_1"] == 0.0
 
 
-def test_a_bundle_with_both_channels_serves_what_the_model_scores(prepared, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """Text and co-interaction channels on: the bundle's product table, the request-time encoder and a product
-    added after training all use the same layout as the model."""
+def test_a_bundle_with_every_channel_serves_what_the_model_scores(prepared, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Text, co-interaction and attribute channels on: the bundle's product table, the request-time encoder and a
+    product added after training all use the same layout as the model."""
     from gnn.history import HistoryEncoder
 
-    main = train_model(prepared, _tiny(model="kg_sasrec", epochs=1, seq_cointeraction_rank=6), progress=False)
+    main = train_model(prepared, _tiny(model="kg_sasrec", epochs=1, seq_cointeraction_rank=6,
+                                     seq_attribute_width=5), progress=False)
     model = main.model
     model.content_weight.fill_(0.5)
     model.cointeraction_weight.fill_(0.7)
-    main.serve_product_emb = None  # computed again by save_result, with the channels forced on
+    model.attribute_weight.fill_(0.9)
+    main.serve_user_emb, main.serve_product_emb = embed_for(model, prepared, "serve")  # with the channels on
     path = save_result(tmp_path / "artifacts", prepared, main, {})
     bundle = load_bundle(path)
     d, text_width = model.hidden_channels, prepared.data["product"].x.size(1)
-    assert bundle.product_embeddings.shape[1] == d + text_width + 6
+    assert bundle.product_embeddings.shape[1] == d + text_width + 6 + 5
     encoder = HistoryEncoder.from_bundle(bundle, bundle.product_embeddings)
     assert encoder is not None
     history = next(h for h in prepared.histories("serve") if len(h) >= 2)
@@ -807,7 +816,8 @@ def test_a_bundle_with_both_channels_serves_what_the_model_scores(prepared, tmp_
     vector = encoder.encode(history.tolist())
     assert vector is not None
     np.testing.assert_allclose(vector, expected, rtol=1e-4, atol=1e-5)
-    assert float(np.abs(vector[d + text_width:]).sum()) > 0  # the co-interaction part is there
+    assert float(np.abs(vector[d + text_width:d + text_width + 6]).sum()) > 0  # the co-interaction part is there
+    assert float(np.abs(vector[d + text_width + 6:]).sum()) > 0  # and the attribute part
     x = prepared.data["product"].x[:1].numpy()
     new = InductiveEncoder(bundle).embed([NewProduct(id="brand-new", brands=["b1"])], text_features=x)
-    assert new.embeddings.shape == (1, d + text_width + 6)
+    assert new.embeddings.shape == (1, d + text_width + 6 + 5)

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
+from gnn.attributes import attribute_rows
 from gnn.cointeraction import SpectrumCache
 from gnn.models.item_graph import ItemGraphEncoder
 from gnn.models.sasrec import SASRecEncoder
@@ -47,6 +48,8 @@ class KGSASRec(nn.Module):
         temperature: cosine scores (user state and item vector L2-normalised, logits divided by this) instead of
             dot products; ``None``: dot products. Unit vectors keep popular items from winning by vector length.
         cointeraction_rank: k, the width of the co-interaction channel (0: the model has none).
+        attribute_width: the width of the attribute channel (0: the model has none).
+        attribute_relations: the product relations whose nodes make the attribute channel (``made_by``, ...).
 
     Two buffers are set after training, on validation and the trained vectors (:mod:`gnn.content`), never by the
     gradient, and are 0 / 1 (no effect) until then and in bundles written before they existed:
@@ -63,13 +66,17 @@ class KGSASRec(nn.Module):
     - ``cointeraction_weight`` (mu) and ``cointeraction_decay``: the co-interaction channel, built as the text
       channel is, on the unit rows ``s_p`` of the co-interaction spectrum of the graph's interactions
       (:mod:`gnn.cointeraction`) instead of text: ``+ mu * cos(s_u, s_p)``. A product with no interaction (cold,
-      new) gets the row its text predicts (a ridge map fitted on the products that have one).
+      new) gets the row its text predicts (a ridge map fitted on the products that have one);
+    - ``attribute_weight`` and ``attribute_decay``: the attribute channel, the same on the random-projection rows
+      of each product's brand (and other ``attribute_relations`` nodes, :mod:`gnn.attributes`): how much of
+      the user's recent history shares the product's brand.
 
     Shapes:
         item_vectors(data) -> ``[P, d]``; states(items ``[P, d]``, seq ``[B, T]``, lengths ``[B]``) ->
         ``[B, T, d]``; served_item_vectors(data) -> ``[P, d']`` (``d' = d``, ``+ T`` with the text channel,
-        ``+ k`` with the co-interaction channel, in that order); user_vectors(``[P, d']``, histories) ->
-        ``[U, d']``; embed_histories(data, histories) -> (``[U, d']``, ``[P, d']``).
+        ``+ k`` with the co-interaction channel, ``+ a`` with the attribute channel, in that order);
+        user_vectors(``[P, d']``, histories) -> ``[U, d']``; embed_histories(data, histories) -> (``[U, d']``,
+        ``[P, d']``).
     """
 
     #: Histories per batch when a channel's history vectors are computed.
@@ -77,15 +84,18 @@ class KGSASRec(nn.Module):
     #: Buffers fitted after training, and the value that leaves the model as trained.
     CALIBRATION_DEFAULTS: ClassVar[dict[str, float]] = {"content_weight": 0.0, "content_decay": 1.0, "cold_scale": 1.0,
                                                          "cold_text_gain": 1.0, "cointeraction_weight": 0.0,
-                                                         "cointeraction_decay": 1.0}
+                                                         "cointeraction_decay": 1.0, "attribute_weight": 0.0,
+                                                         "attribute_decay": 1.0}
 
     def __init__(self, num_nodes: dict[str, int], text_dim: int, hidden_channels: int, *, num_layers: int = 2,
                  graph_weight: float = 0.5, product_id_embedding: bool = True, max_len: int = 50,
                  num_blocks: int = 2, num_heads: int = 1, dropout: float = 0.5,
-                 temperature: float | None = None, id_dropout: float = 0.0, cointeraction_rank: int = 0) -> None:
+                 temperature: float | None = None, id_dropout: float = 0.0, cointeraction_rank: int = 0,
+                 attribute_width: int = 0, attribute_relations: Sequence[str] = ("made_by",)) -> None:
         super().__init__()
         self.max_len, self.temperature, self.hidden_channels = max_len, temperature, hidden_channels
         self.text_dim, self.cointeraction_rank = text_dim, cointeraction_rank
+        self.attribute_width, self.attribute_relations = attribute_width, list(attribute_relations)
         self.spectrum = SpectrumCache(cointeraction_rank)
         self.content_weight: Tensor
         self.content_decay: Tensor
@@ -93,6 +103,8 @@ class KGSASRec(nn.Module):
         self.cold_text_gain: Tensor
         self.cointeraction_weight: Tensor
         self.cointeraction_decay: Tensor
+        self.attribute_weight: Tensor
+        self.attribute_decay: Tensor
         for name, value in self.CALIBRATION_DEFAULTS.items():
             self.register_buffer(name, torch.tensor(value))
         #: What :mod:`gnn.content` chose and why (validation figures), for the bundle's metrics.
@@ -130,10 +142,21 @@ class KGSASRec(nn.Module):
     def has_cointeraction_channel(self) -> bool:
         return self.cointeraction_rank > 0 and float(self.cointeraction_weight) > 0
 
-    def channel_widths(self) -> tuple[int, int, int]:
-        """(d, text width or 0, co-interaction width or 0): the layout of the served vectors."""
+    @property
+    def has_attribute_channel(self) -> bool:
+        return self.attribute_width > 0 and float(self.attribute_weight) > 0
+
+    def channel_widths(self) -> tuple[int, int, int, int]:
+        """(d, text width or 0, co-interaction width or 0, attribute width or 0): the layout of the served
+        vectors."""
         return (self.hidden_channels, self.text_dim if self.has_text_channel else 0,
-                self.cointeraction_rank if self.has_cointeraction_channel else 0)
+                self.cointeraction_rank if self.has_cointeraction_channel else 0,
+                self.attribute_width if self.has_attribute_channel else 0)
+
+    def attribute_rows(self, data: HeteroData) -> Tensor:
+        """``[P, a]`` unit attribute rows of ``data``'s products (:mod:`gnn.attributes`; zero for a product with
+        no attribute)."""
+        return F.normalize(attribute_rows(data, self.attribute_relations, self.attribute_width), dim=1)
 
     def cointeraction_rows(self, data: HeteroData) -> Tensor:
         """``[P, k]`` unit rows of the co-interaction spectrum of ``data``'s interactions (for a product with none,
@@ -157,6 +180,8 @@ class KGSASRec(nn.Module):
             vecs = torch.cat([vecs, text], dim=1)
         if self.has_cointeraction_channel:
             vecs = torch.cat([vecs, self.cointeraction_rows(data)], dim=1)
+        if self.has_attribute_channel:
+            vecs = torch.cat([vecs, self.attribute_rows(data)], dim=1)
         return vecs
 
     def history_text(self, text: Tensor, histories: Sequence[np.ndarray], decay: float | None = None) -> Tensor:
@@ -207,17 +232,21 @@ class KGSASRec(nn.Module):
         :meth:`channel_widths` says), ``content_weight`` times the history's text vector and
         ``cointeraction_weight`` times its co-interaction vector (:meth:`history_text`); zeros for an empty
         history."""
-        d, text_width, spectrum_width = self.channel_widths()
+        widths = self.channel_widths()
+        d = widths[0]
         if item_vecs.size(1) > d:
-            if item_vecs.size(1) != d + text_width + spectrum_width:
+            if item_vecs.size(1) != sum(widths):
                 raise ValueError(f"item vectors are {item_vecs.size(1)} wide; the model's channels make "
-                                 f"{d} + {text_width} + {spectrum_width}")
+                                 f"{' + '.join(map(str, widths))}")
             parts = [self.user_vectors(item_vecs[:, :d], histories, batch_size)]
-            if text_width:
-                parts.append(self.content_weight * self.history_text(item_vecs[:, d:d + text_width], histories))
-            if spectrum_width:
-                parts.append(self.cointeraction_weight * self.history_text(
-                    item_vecs[:, d + text_width:], histories, decay=float(self.cointeraction_decay)))
+            start = d
+            channels = zip(widths[1:], (self.content_weight, self.cointeraction_weight, self.attribute_weight),
+                           (self.content_decay, self.cointeraction_decay, self.attribute_decay), strict=True)
+            for width, weight, decay in channels:
+                if width:
+                    block = item_vecs[:, start:start + width]
+                    parts.append(weight * self.history_text(block, histories, decay=float(decay)))
+                    start += width
             return torch.cat(parts, dim=1)
         out = item_vecs.new_zeros(len(histories), item_vecs.size(1))
         rows = sorted((i for i, h in enumerate(histories) if len(h)),
