@@ -101,8 +101,9 @@ def _spread(users: Tensor, items: Tensor) -> float:
 
 @torch.no_grad()
 def choose_text_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] | None:
-    """Try every (lambda, gamma) of the grids on validation, set the best (the smaller lambda on a tie) in the
-    model's buffers and return the record; ``None`` (channel off) when the products have no text."""
+    """Try every (lambda, gamma) of :data:`WEIGHT_GRID` x :data:`DECAY_GRID` on validation, set the best (the
+    smaller lambda on a tie) in the model's buffers and return the record; ``None`` (channel off) when the
+    products have no text."""
     data, histories = prepared.graph_for("valid"), prepared.histories("valid")
     if model.items.text_proj is None or "x" not in data["product"] or not any(len(h) for h in histories):
         return None
@@ -110,31 +111,15 @@ def choose_text_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] |
     model.content_weight.fill_(0.0)
     model.cointeraction_weight.fill_(0.0)  # chosen after this one, on top of it
     model.attribute_weight.fill_(0.0)
-    items = model.served_item_vectors(data)
-    states = model.user_vectors(items, histories)
-    text = F.normalize(data["product"].x.float(), dim=1)
-    sample = _sample_users(histories)
-    unit = {g: model.history_text(text, histories, decay=g) for g in DECAY_GRID}
-    spread_ratio = _spread(states[sample], items) / max(_spread(unit[1.0][sample], text), 1e-12)
-    products = torch.cat([items, text], dim=1)
-    scores: dict[str, float] = {}
-    for gamma in DECAY_GRID:
-        for relative in WEIGHT_GRID:
-            users = torch.cat([states, relative * spread_ratio * unit[gamma]], dim=1)
-            valid = evaluate_embeddings(prepared, users, products, which=("valid",))["valid"]
-            scores[f"{relative:g}@{gamma:g}"] = round(valid["ndcg@10"], 6)
-    best = max(scores, key=lambda k: (scores[k], -float(k.split("@")[0])))
-    relative, gamma = (float(v) for v in best.split("@"))
-    model.content_weight.fill_(relative * spread_ratio)
-    model.content_decay.fill_(gamma)
-    return {"weight": round(relative * spread_ratio, 6), "relative_weight": relative, "decay": gamma,
-            "spread_ratio": round(spread_ratio, 6), "valid_ndcg@10": scores}
+    return _choose_channel(model, prepared, "content", F.normalize(data["product"].x.float(), dim=1), WEIGHT_GRID)
 
 
-def _choose_channel(model: KGSASRec, prepared: Prepared, name: str, rows: Tensor) -> dict[str, Any] | None:
-    """Try every (weight, gamma) of :data:`CHANNEL_WEIGHT_GRID` x :data:`DECAY_GRID` for the channel ``name``
-    (buffers ``<name>_weight`` and ``<name>_decay``) over the ``[P, k]`` unit ``rows``, on top of the channels
-    already chosen; set the best (the smaller weight on a tie) and return the record."""
+def _choose_channel(model: KGSASRec, prepared: Prepared, name: str, rows: Tensor,
+                    grid: tuple[float, ...] = CHANNEL_WEIGHT_GRID) -> dict[str, Any]:
+    """Try every (weight, gamma) of ``grid`` x :data:`DECAY_GRID` for the channel ``name`` (buffers
+    ``<name>_weight`` and ``<name>_decay``) over the ``[P, k]`` unit ``rows``, on top of the channels already
+    chosen; set the best (the smaller weight on a tie) and return the record. Weights are in units of the spread
+    of the model's scores over the spread of the channel's cosines, so that one grid fits every catalog."""
     data, histories = prepared.graph_for("valid"), prepared.histories("valid")
     items = model.served_item_vectors(data)
     users = model.user_vectors(items, histories)
@@ -144,7 +129,7 @@ def _choose_channel(model: KGSASRec, prepared: Prepared, name: str, rows: Tensor
     products = torch.cat([items, rows], dim=1)
     scores: dict[str, float] = {}
     for gamma in DECAY_GRID:
-        for relative in CHANNEL_WEIGHT_GRID:
+        for relative in grid:
             candidate = torch.cat([users, relative * spread_ratio * unit[gamma]], dim=1)
             valid = evaluate_embeddings(prepared, candidate, products, which=("valid",))["valid"]
             scores[f"{relative:g}@{gamma:g}"] = round(valid["ndcg@10"], 6)
