@@ -51,7 +51,7 @@ class KGSASRec(nn.Module):
         attribute_width: the width of the attribute channel (0: the model has none).
         attribute_relations: the product relations whose nodes make the attribute channel (``made_by``, ...).
 
-    Two buffers are set after training, on validation and the trained vectors (:mod:`gnn.content`), never by the
+    Buffers set after training, on validation and the trained vectors (:mod:`gnn.content`), never by the
     gradient, and are 0 / 1 (no effect) until then and in bundles written before they existed:
 
     - ``content_weight`` (lambda) and ``content_decay`` (gamma): the text channel. What is served scores
