@@ -39,6 +39,7 @@ figure it reports is that much optimistic; test is untouched.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -47,7 +48,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnn.cointeraction import predicted_rows, text_to_rows_map
-from gnn.evaluation import evaluate_embeddings
+from gnn.evaluation import evaluate_grid
 from gnn.models.kg_sasrec import KGSASRec
 from gnn.prepared import Prepared
 
@@ -126,13 +127,16 @@ def _choose_channel(model: KGSASRec, prepared: Prepared, name: str, rows: Tensor
     sample = _sample_users(histories)
     unit = {g: model.history_text(rows, histories, decay=g) for g in DECAY_GRID}
     spread_ratio = _spread(users[sample], items) / max(_spread(unit[1.0][sample], rows), 1e-12)
-    products = torch.cat([items, rows], dim=1)
-    scores: dict[str, float] = {}
-    for gamma in DECAY_GRID:
-        for relative in grid:
-            candidate = torch.cat([users, relative * spread_ratio * unit[gamma]], dim=1)
-            valid = evaluate_embeddings(prepared, candidate, products, which=("valid",))["valid"]
-            scores[f"{relative:g}@{gamma:g}"] = round(valid["ndcg@10"], 6)
+
+    def cells(batch: Tensor) -> Iterator[tuple[str, Tensor]]:
+        # score(w, g) = <user, item> + w * <history rows(g), row>: the shared parts once per batch.
+        base = users[batch] @ items.T
+        for gamma in DECAY_GRID:
+            channel = unit[gamma][batch] @ rows.T
+            for relative in grid:
+                yield f"{relative:g}@{gamma:g}", base + (relative * spread_ratio) * channel
+
+    scores = {str(key): round(m["ndcg@10"], 6) for key, m in evaluate_grid(prepared, cells).items()}
     best = max(scores, key=lambda k: (scores[k], -float(k.split("@")[0])))
     relative, gamma = (float(v) for v in best.split("@"))
     getattr(model, f"{name}_weight").fill_(relative * spread_ratio)
@@ -219,17 +223,25 @@ def choose_cold_text_gain(model: KGSASRec, prepared: Prepared) -> dict[str, Any]
     chosen, without_ids = simulated
     served = model.served_item_vectors(prepared.graph_for("valid"))
     users = model.user_vectors(served, histories)
-    scores: dict[str, float] = {}
     d, text_width, spectrum_width, _ = model.channel_widths()
     spectrum_rows = _simulated_new_spectrum_rows(model, prepared, chosen) if spectrum_width else None
+    new_vectors: dict[float, Tensor] = {}
     for gain in COLD_GAIN_GRID:
-        products = served.clone()
-        products[chosen] = without_ids[chosen]
-        products[chosen, d:d + text_width] *= gain
+        vectors = without_ids[chosen].clone()
+        vectors[:, d:d + text_width] *= gain
         if spectrum_rows is not None:  # a new product has no interaction: the row its text predicts
-            products[chosen, d + text_width:d + text_width + spectrum_width] = spectrum_rows
-        valid = evaluate_embeddings(prepared, users, products, which=("valid",))["valid"]
-        scores[f"{gain:g}"] = round(valid["ndcg@10"], 6)
+            vectors[:, d + text_width:d + text_width + spectrum_width] = spectrum_rows
+        new_vectors[gain] = vectors
+
+    def cells(batch: Tensor) -> Iterator[tuple[str, Tensor]]:
+        # Only the simulated new products' columns change with the gain.
+        base = users[batch] @ served.T
+        for gain, vectors in new_vectors.items():
+            cell = base.clone()
+            cell[:, chosen] = users[batch] @ vectors.T
+            yield f"{gain:g}", cell
+
+    scores = {str(key): round(m["ndcg@10"], 6) for key, m in evaluate_grid(prepared, cells).items()}
     best = max(scores, key=lambda k: (scores[k], -float(k)))
     model.cold_text_gain.fill_(float(best))
     return {"gain": float(best), "simulated_new_products": len(chosen), "valid_ndcg@10": scores}

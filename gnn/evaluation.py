@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from gnn.data import Phase
-from gnn.metrics import embedding_score_fn, evaluate_ranking
+from gnn.metrics import GridScoreFn, embedding_score_fn, evaluate_ranking, evaluate_ranking_grid
 from gnn.models.kg_sasrec import KGSASRec
 from gnn.prepared import Prepared
 
@@ -30,25 +30,43 @@ def evaluate_phases(prepared: Prepared, embed: EmbedFn, *, batch_size: int = 204
     - ``cold``: every interaction with a cold product (one the model never saw an interaction of), ranked
       among *all* active products as a new product must compete in serving, train and valid items excluded.
     """
-    split, active = prepared.split, prepared.snapshot.active
-    warm = split.warm_mask
     cache: dict[Phase, tuple[Tensor, Tensor]] = {}
     out: dict[str, dict[str, float]] = {}
     for name in which:
-        if name not in EVAL_PHASE:
-            raise ValueError(f"unknown evaluation set {name!r}")
-        if name == "cold" and not split.cold.shape[1]:
+        task = _ranking_task(prepared, name)
+        if task is None:
             continue
         phase = EVAL_PHASE[name]
         if phase not in cache:
             cache[phase] = tuple(e.detach() for e in embed(phase))  # type: ignore[assignment]
-        score = embedding_score_fn(*cache[phase])
-        positives = {"valid": split.valid, "test": split.test, "cold": split.cold}[name]
-        exclude = [split.train] if name == "valid" else [split.train, split.valid]
-        candidates = active if name == "cold" else warm & active
-        out[name] = evaluate_ranking(score, positives, split.num_users, split.num_products, exclude=exclude,
-                                     candidates=candidates, batch_size=batch_size)
+        out[name] = evaluate_ranking(embedding_score_fn(*cache[phase]), **task, batch_size=batch_size)
     return out
+
+
+def evaluate_grid(prepared: Prepared, score_grid: GridScoreFn, *, which: str = "valid",
+                  batch_size: int = 2048) -> dict[Hashable, dict[str, float]]:
+    """The metrics of every scorer ``score_grid`` yields (:func:`gnn.metrics.evaluate_ranking_grid`) on the
+    evaluation set ``which``, masked as :func:`evaluate_phases` masks it: one pass over the users for a whole
+    grid of settings that share most of their scores."""
+    task = _ranking_task(prepared, which)
+    if task is None:
+        return {}
+    return evaluate_ranking_grid(score_grid, **task, batch_size=batch_size)
+
+
+def _ranking_task(prepared: Prepared, name: str) -> dict[str, Any] | None:
+    """The arguments of :func:`evaluate_ranking` for evaluation set ``name`` (its positives, the known items
+    excluded, the candidate products); ``None`` for an empty cold slice."""
+    if name not in EVAL_PHASE:
+        raise ValueError(f"unknown evaluation set {name!r}")
+    split, active = prepared.split, prepared.snapshot.active
+    if name == "cold" and not split.cold.shape[1]:
+        return None
+    positives = {"valid": split.valid, "test": split.test, "cold": split.cold}[name]
+    exclude = [split.train] if name == "valid" else [split.train, split.valid]
+    candidates = active if name == "cold" else split.warm_mask & active
+    return {"positives": positives, "num_users": split.num_users, "num_products": split.num_products,
+            "exclude": exclude, "candidates": candidates}
 
 
 def evaluate_embeddings(prepared: Prepared, user_emb: Tensor, product_emb: Tensor, *, batch_size: int = 2048,

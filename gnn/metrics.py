@@ -17,7 +17,7 @@ Users are scored in batches, so memory is ``O(batch_size * num_products)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -66,54 +66,100 @@ def evaluate_ranking(
         ``{"recall@10", "ndcg@10", "recall@20", "ndcg@20", "hit@10", "mrr", "coverage@10", "users"}``
         (names follow ``ks``); all zero when there is no positive.
     """
+    return evaluate_ranking_grid(lambda users: [(None, score_fn(users))], positives, num_users, num_products,
+                                 exclude=exclude, candidates=candidates, ks=ks, batch_size=batch_size)[None]
+
+
+GridScoreFn = Callable[[Tensor], Iterable[tuple[Hashable, Tensor]]]
+"""``users [B] (long) -> (key, scores [B, num_products])`` for every scorer of a grid, yielded one at a time."""
+
+
+def evaluate_ranking_grid(
+    score_grid: GridScoreFn,
+    positives: np.ndarray,
+    num_users: int,
+    num_products: int,
+    *,
+    exclude: Sequence[np.ndarray] = (),
+    candidates: np.ndarray | None = None,
+    ks: Sequence[int] = (10, 20),
+    batch_size: int = 1024,
+) -> dict[Hashable, dict[str, float]]:
+    """:func:`evaluate_ranking` of several scorers in one pass over the users: ``score_grid`` yields each
+    scorer's ``(key, scores)`` for a batch, so scorers that share work (a base score plus a weighted channel,
+    for a grid of weights) compute it once per batch; only one ``[B, num_products]`` matrix per scorer is alive
+    at a time if ``score_grid`` is a generator. Returns each key's metrics, as :func:`evaluate_ranking` would
+    (all zero when no user has a positive: the grid is then asked for its keys with an empty batch)."""
     ks = sorted(set(ks))
-    k_small, k_max = ks[0], ks[-1]
     pos_ptr, pos_items = _csr(positives, num_users)
     excl = [_csr(e, num_users) for e in exclude if e.size]
     users = np.flatnonzero(np.diff(pos_ptr) > 0)
-    recall = {k: LinkPredRecall(k) for k in ks}
-    ndcg = {k: LinkPredNDCG(k) for k in ks}
-    hit = LinkPredHitRatio(k_small)
-    covered = torch.zeros(num_products, dtype=torch.bool)
     cand = torch.ones(num_products, dtype=torch.bool) if candidates is None else torch.from_numpy(candidates)
-    n_candidates = int(cand.sum())
-    rr_sum = 0.0
+    accumulators: dict[Hashable, _RankingAccumulator] = {}
     for start in range(0, len(users), batch_size):
         batch = users[start:start + batch_size]
-        with torch.no_grad():
-            scores = score_fn(torch.from_numpy(batch)).detach().to(torch.float32).clone()
-        if scores.shape != (len(batch), num_products):
-            raise ValueError(f"score_fn returned {tuple(scores.shape)}, expected {(len(batch), num_products)}")
-        neg_inf = torch.tensor(float("-inf"))
-        scores = scores.masked_fill_(~cand.unsqueeze(0), float("-inf"))
-        # Positives: batch-local row, product.
         counts = pos_ptr[batch + 1] - pos_ptr[batch]
         rows = np.repeat(np.arange(len(batch)), counts)
         cols = np.concatenate([pos_items[pos_ptr[u]:pos_ptr[u + 1]] for u in batch])
-        rows_t, cols_t = torch.from_numpy(rows.astype(np.int64)), torch.from_numpy(cols.astype(np.int64))
+        positive = (torch.from_numpy(rows.astype(np.int64)), torch.from_numpy(cols.astype(np.int64)))
+        excluded = []
         for ptr, items in excl:
             e_counts = ptr[batch + 1] - ptr[batch]
             e_rows = np.repeat(np.arange(len(batch)), e_counts)
             e_cols = np.concatenate([items[ptr[u]:ptr[u + 1]] for u in batch]) if e_counts.sum() else items[:0]
+            excluded.append((torch.from_numpy(e_rows.astype(np.int64)), torch.from_numpy(e_cols.astype(np.int64))))
+        with torch.no_grad():
+            for key, raw in score_grid(torch.from_numpy(batch)):
+                scores = raw.detach().to(torch.float32).clone()
+                if scores.shape != (len(batch), num_products):
+                    raise ValueError(f"score_fn returned {tuple(scores.shape)}, expected {(len(batch), num_products)}")
+                if key not in accumulators:
+                    accumulators[key] = _RankingAccumulator(ks, num_products, cand)
+                accumulators[key].update(scores, positive, excluded)
+    if not len(users):  # no user has a positive: every figure of every scorer is 0
+        accumulators = {key: _RankingAccumulator(ks, num_products, cand)
+                        for key, _ in score_grid(torch.zeros(0, dtype=torch.long))}
+    return {key: acc.compute(len(users)) for key, acc in accumulators.items()}
+
+
+class _RankingAccumulator:
+    """One scorer's running metrics over batches of users (see the module docstring for the definitions)."""
+
+    def __init__(self, ks: list[int], num_products: int, candidates: Tensor) -> None:
+        self.ks, self.num_products, self.cand = ks, num_products, candidates
+        self.recall = {k: LinkPredRecall(k) for k in ks}
+        self.ndcg = {k: LinkPredNDCG(k) for k in ks}
+        self.hit = LinkPredHitRatio(ks[0])
+        self.covered = torch.zeros(num_products, dtype=torch.bool)
+        self.rr_sum = 0.0
+
+    def update(self, scores: Tensor, positive: tuple[Tensor, Tensor],
+               excluded: list[tuple[Tensor, Tensor]]) -> None:
+        """Add a batch: ``scores [B, P]`` (modified in place), the positives' and the excluded pairs'
+        (batch-local row, product) index tensors."""
+        rows_t, cols_t = positive
+        k_small, k_max, num_products = self.ks[0], self.ks[-1], self.num_products
+        neg_inf = torch.tensor(float("-inf"))
+        scores = scores.masked_fill_(~self.cand.unsqueeze(0), float("-inf"))
+        for e_rows, e_cols in excluded:
             saved = scores[rows_t, cols_t].clone()
-            scores[torch.from_numpy(e_rows), torch.from_numpy(e_cols)] = neg_inf
+            scores[e_rows, e_cols] = neg_inf
             scores[rows_t, cols_t] = saved  # a positive is never excluded
         label_index = torch.stack([rows_t, cols_t])
         top = scores.topk(min(k_max, num_products), dim=1)
-        top_index = top.indices
         # A -inf entry in the top k (fewer candidates than k) must not count as a hit: point it at the
         # sentinel index num_products, which no label has (PyG flattens row * max_index + col, so a
         # negative sentinel would alias the previous row's last product).
-        top_index = torch.where(torch.isneginf(top.values), torch.full_like(top_index, num_products), top_index)
-        for k in ks:
-            recall[k].update(top_index[:, :k], label_index)
-            ndcg[k].update(top_index[:, :k], label_index)
-        hit.update(top_index[:, :k_small], label_index)
+        top_index = torch.where(torch.isneginf(top.values), torch.full_like(top.indices, num_products), top.indices)
+        for k in self.ks:
+            self.recall[k].update(top_index[:, :k], label_index)
+            self.ndcg[k].update(top_index[:, :k], label_index)
+        self.hit.update(top_index[:, :k_small], label_index)
         small = top_index[:, :k_small]
-        covered[small[small < num_products]] = True
+        self.covered[small[small < num_products]] = True
         # Full-ranking reciprocal rank of the best positive.
         pos_scores = scores[rows_t, cols_t]
-        pos_valid = cand[cols_t] & torch.isfinite(pos_scores)
+        pos_valid = self.cand[cols_t] & torch.isfinite(pos_scores)
         user_scores = scores[rows_t]
         # int32 sums: summing bools to the default int64 is 2-3x slower, and counts fit (< 2^31 products).
         greater = (user_scores > pos_scores.unsqueeze(1)).sum(dim=1, dtype=torch.int32)
@@ -121,20 +167,21 @@ def evaluate_ranking(
         # Ties are broken at random in expectation: the positive sits in the middle of its tie group.
         rank = greater.double() + (equal.double() + 1) / 2
         rank = torch.where(pos_valid, rank, torch.full_like(rank, float("inf")))
-        best = torch.full((len(batch),), float("inf"), dtype=torch.float64)
+        best = torch.full((scores.size(0),), float("inf"), dtype=torch.float64)
         best = best.scatter_reduce(0, rows_t, rank, reduce="amin")
-        rr = 1.0 / best
-        rr_sum += float(rr.sum())
-    n_users = len(users)
-    out: dict[str, float] = {}
-    for k in ks:
-        out[f"recall@{k}"] = float(recall[k].compute()) if n_users else 0.0
-        out[f"ndcg@{k}"] = float(ndcg[k].compute()) if n_users else 0.0
-    out[f"hit@{k_small}"] = float(hit.compute()) if n_users else 0.0
-    out["mrr"] = rr_sum / n_users if n_users else 0.0
-    out[f"coverage@{k_small}"] = float(covered[cand].sum()) / max(n_candidates, 1) if n_users else 0.0
-    out["users"] = float(n_users)
-    return out
+        self.rr_sum += float((1.0 / best).sum())
+
+    def compute(self, n_users: int) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for k in self.ks:
+            out[f"recall@{k}"] = float(self.recall[k].compute()) if n_users else 0.0
+            out[f"ndcg@{k}"] = float(self.ndcg[k].compute()) if n_users else 0.0
+        out[f"hit@{self.ks[0]}"] = float(self.hit.compute()) if n_users else 0.0
+        out["mrr"] = self.rr_sum / n_users if n_users else 0.0
+        out[f"coverage@{self.ks[0]}"] = (float(self.covered[self.cand].sum()) / max(int(self.cand.sum()), 1)
+                                         if n_users else 0.0)
+        out["users"] = float(n_users)
+        return out
 
 
 def embedding_score_fn(user_emb: Tensor, item_emb: Tensor) -> ScoreFn:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from gnn.metrics import embedding_score_fn, evaluate_ranking, per_user_metric, top_k_rankings
+from gnn.metrics import embedding_score_fn, evaluate_ranking, evaluate_ranking_grid, per_user_metric, top_k_rankings
 
 
 def _fixed(scores: list[list[float]]):  # type: ignore[no-untyped-def]
@@ -167,3 +167,36 @@ def test_per_user_metrics_mean_match_evaluate_ranking_on_random_scores() -> None
         per_user_metric(rankings, positives, "ndcg@20")
     with pytest.raises(ValueError, match="unknown per-user metric"):
         per_user_metric(rankings, positives, "mrr")
+
+
+def test_a_grid_gives_each_scorer_what_evaluate_ranking_gives_it() -> None:
+    # Three scorers from one base and one channel (as the calibration grids build them), batched unevenly.
+    rng = np.random.default_rng(1)
+    n_users, n_items = 25, 40
+    base, channel = rng.random((n_users, n_items)), rng.random((n_users, n_items))
+    positives = np.unique(np.stack([rng.integers(0, n_users, 50), rng.integers(0, n_items, 50)]), axis=1)
+    train = np.stack([rng.integers(0, n_users, 150), rng.integers(0, n_items, 150)])
+    candidates = rng.random(n_items) > 0.1
+    weights = (0.0, 0.5, 2.0)
+
+    def grid(users: torch.Tensor):  # type: ignore[no-untyped-def]
+        for w in weights:
+            yield w, torch.from_numpy(base + w * channel).float()[users]
+
+    together = evaluate_ranking_grid(grid, positives, n_users, n_items, exclude=[train], candidates=candidates,
+                                     batch_size=7)
+    assert list(together) == list(weights)
+    for w in weights:
+        alone = evaluate_ranking(_fixed((base + w * channel).tolist()), positives, n_users, n_items,
+                                 exclude=[train], candidates=candidates, batch_size=7)
+        assert together[w] == pytest.approx(alone, abs=1e-6)
+    assert together[0.0] != together[2.0]  # the scorers differ, so the check above compares something
+
+
+def test_a_grid_with_no_positives_gives_every_key_zeros() -> None:
+    def grid(users: torch.Tensor):  # type: ignore[no-untyped-def]
+        for key in ("a", "b"):
+            yield key, torch.zeros(len(users), 5)
+
+    out = evaluate_ranking_grid(grid, np.zeros((2, 0), dtype=np.int64), 3, 5)
+    assert set(out) == {"a", "b"} and all(m["ndcg@10"] == 0.0 and m["users"] == 0 for m in out.values())
