@@ -11,9 +11,11 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+import torch
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from api.serving.index import HALF_LIMIT, build_index
 from cartograph.commands.quickstart import train_quick
 from gnn.bundle import load_bundle
 from gnn.history import HistoryEncoder
@@ -84,3 +86,33 @@ def test_a_product_added_after_training_gets_a_vector_from_its_text_and_edges(cl
     similar = client.get(f"/products/{NEW_PRODUCT}/similar", params={"k": 3})
     assert similar.status_code == 200 and len(similar.json()["items"]) == 3
     assert load_bundle(client.app.state.service.settings.artifacts_dir).config.model == "kg_sasrec"  # type: ignore[attr-defined]
+
+
+def test_the_served_scores_read_the_table_in_float16_and_stay_within_its_rounding(client: TestClient) -> None:
+    index = client.app.state.service.index  # type: ignore[attr-defined]
+    assert index.product_half is not None and index.product_half.dtype == torch.float16
+    user = _user_with_history(client)
+    vector = index.user_emb[index.user_index[user]]
+    exact = index.product_emb @ vector
+    served = index.model_scores(vector)
+    assert served.dtype == np.float32 and served.shape == exact.shape
+    # float16 keeps 11 significant bits: each operand moves by at most 2^-11 of itself.
+    bound = 2.0 ** -9 * float(np.abs(index.product_emb).sum(axis=1).max() * np.abs(vector).max())
+    assert np.abs(served - exact).max() <= bound
+    assert not np.array_equal(served, exact)  # the float16 table is what is read
+
+
+def test_a_vector_beyond_float16_range_is_scored_in_float32(client: TestClient) -> None:
+    index = client.app.state.service.index  # type: ignore[attr-defined]
+    huge = np.full(index.product_emb.shape[1], 2 * HALF_LIMIT, dtype=np.float32)
+    np.testing.assert_array_equal(index.model_scores(huge), index.product_emb @ huge)
+    assert np.isfinite(index.model_scores(huge)).all()
+
+
+def test_serve_float16_false_scores_exactly_in_float32(client: TestClient) -> None:
+    service = client.app.state.service  # type: ignore[attr-defined]
+    index = build_index(load_bundle(service.settings.artifacts_dir), service.index.catalog, text_encoder=None,
+                        float16=False)
+    assert index.product_half is None
+    vector = index.user_emb[0]
+    np.testing.assert_array_equal(index.model_scores(vector), index.product_emb @ vector)

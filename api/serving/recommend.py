@@ -194,8 +194,8 @@ def recommend(index: ServingIndex, user_id: str, k: int, *, filter_mask: np.ndar
         return Recommendation("popular", hits, ["cold start: no history known for this user"])
     # A trained user vector scores by dot product, as in training; a pooled one by cosine (it is a mean of
     # unit item vectors: "like what you touched", without favouring products with large embeddings).
-    matrix = index.product_unit if ctx.strategy == "pooled_items" else index.product_emb
-    scores = matrix @ ctx.vector.astype(np.float32)
+    scores = index.product_unit @ ctx.vector.astype(np.float32) if ctx.strategy == "pooled_items" \
+        else index.model_scores(ctx.vector)
     np.copyto(scores, -np.inf, where=~mask)
     best = top_k(scores, k)
     lines = reasons(index, best, scores[best], ctx)
