@@ -69,6 +69,7 @@ class ServingIndex:
     reason_similarity: float = 1.0
     """Cosine above which a recommendation may say "similar to X" (see :func:`reason_threshold`)."""
     recent_weight: float = 0.5
+    """Weight of a user's recent events against their long history (chosen on validation: :mod:`gnn.recent`)."""
     product_half: torch.Tensor | None = None
     """``product_emb`` in float16, read by :meth:`model_scores` (None: it reads ``product_emb``)."""
 
@@ -85,7 +86,6 @@ class ServingIndex:
         with torch.no_grad():
             half = torch.from_numpy(np.ascontiguousarray(vector, dtype=np.float16))
             return torch.mv(self.product_half, half).float().numpy()
-    """Weight of a user's recent events against their long history (chosen on validation: :mod:`gnn.recent`)."""
 
     @property
     def num_products(self) -> int:
