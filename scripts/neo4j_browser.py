@@ -67,15 +67,43 @@ class BrowserSession:
         return self.css("[data-testid=frame]") or self.css("article")
 
     # -- actions --------------------------------------------------------------------------------------------------
-    def login(self, user: str, password: str) -> None:
-        self.driver.get(f"{self.http_url}/browser/?dbms={self.bolt_uri.replace('://', f'://{user}@')}")
-        field = wait_for("login form", lambda: self.css("input[data-testid=password]"), 60)[0]
-        field.send_keys(password)
-        self.click(self.css("button[data-testid=connect]")[0])
-        body = self.css("body")[0]
-        wait_for("connection (\"You are connected\")", lambda: "You are connected as user" in body.text, 60)
+    def login(self, user: str, password: str, attempts: int = 3, timeout: float = 45.0) -> None:
+        """Open Browser, connect as ``user`` and wait for "You are connected". A fresh page is tried up to
+        ``attempts`` times: CI once saw Browser stay unconnected for 60 s against a server up for seconds, so
+        one slow first connection does not fail a session; the last failure carries what the page said."""
+        failures = []
+        for _ in range(attempts):
+            try:
+                self._connect_once(user, password, timeout)
+                break
+            except TimeoutError as e:
+                failures.append(f"{e}; the newest frame said: {self._newest_frame_text()[:400]!r}")
+        else:
+            raise TimeoutError(f"Neo4j Browser did not connect in {attempts} attempts: " + " | ".join(failures))
         for close in self.css("[data-testid=dismissUDCBanner], button[aria-label='Close banner']"):
             close.click()
+
+    def _connect_once(self, user: str, password: str, timeout: float) -> None:
+        self.driver.get(f"{self.http_url}/browser/?dbms={self.bolt_uri.replace('://', f'://{user}@')}")
+        field = wait_for("login form", lambda: self.css("input[data-testid=password]"), timeout)[0]
+        field.send_keys(password)
+        self.click(self.css("button[data-testid=connect]")[0])
+        wait_for("connection (\"You are connected\")", lambda: "You are connected as user" in self._page_text(),
+                 timeout)
+
+    def _newest_frame_text(self) -> str:
+        try:
+            frames = self.frames()
+            return str(frames[0].text) if frames else "(no frame)"
+        except Exception:  # the page is being replaced
+            return ""
+
+    def _page_text(self) -> str:
+        bodies = self.css("body")
+        try:
+            return str(bodies[0].text) if bodies else ""
+        except Exception:  # the page is being replaced
+            return ""
 
     def click(self, element: Any) -> None:
         """Click ``element``; if a banner or toast Browser shows on start lies over it, close those and click it
