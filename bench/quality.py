@@ -112,10 +112,12 @@ def calibration_ablations(model: Any, prepared: Prepared) -> dict[str, Any]:
                 "kg_sasrec without the text channel or the cold scale": {"content_weight": 0.0, "cold_scale": 1.0},
                 "kg_sasrec without the co-interaction channel": {"cointeraction_weight": 0.0},
                 "kg_sasrec without the attribute channel": {"attribute_weight": 0.0},
-                "kg_sasrec without the co-interaction or attribute channels": {"cointeraction_weight": 0.0,
-                                                                               "attribute_weight": 0.0},
-                "kg_sasrec without the text, co-interaction or attribute channels": {
-                    "content_weight": 0.0, "cointeraction_weight": 0.0, "attribute_weight": 0.0},
+                "kg_sasrec without the transition channel": {"transition_weight": 0.0},
+                "kg_sasrec without the co-interaction, attribute or transition channels": {
+                    "cointeraction_weight": 0.0, "attribute_weight": 0.0, "transition_weight": 0.0},
+                "kg_sasrec without the text, co-interaction, attribute or transition channels": {
+                    "content_weight": 0.0, "cointeraction_weight": 0.0, "attribute_weight": 0.0,
+                    "transition_weight": 0.0},
                 "kg_sasrec without the new products' text gain": {"cold_text_gain": 1.0},
                 # Not a candidate: what pushing new products up does to the cold slice (validation pays for it).
                 "kg_sasrec with new products' text gain 4 (not chosen)": {"cold_text_gain": 4.0}}

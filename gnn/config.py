@@ -96,6 +96,10 @@ class TrainConfig(BaseModel):
                                      "chosen on validation after training, 0 among the choices); 0: no channel")
     seq_attribute_relations: list[str] = Field(default_factory=lambda: ["made_by"], description="kg_sasrec: the "
                                                "product relations whose nodes make the attribute channel")
+    seq_transition_rank: int = Field(default=256, ge=0, description="kg_sasrec: rank r of the transition channel "
+                                     "(gnn.transitions: which product follows which in users' histories; its "
+                                     "weight is chosen on validation after training, 0 among the choices; the "
+                                     "served vectors grow by 2r); 0: no channel")
     graph_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="kg_sasrec: share of the propagated "
                                 "KG layers in an item's vector (0: id + text only)")
     num_threads: int = Field(default=1, ge=1, description="torch intra-op threads (1: on a shared 2-core machine "

@@ -1,6 +1,6 @@
 """What the sequence model's softmax training leaves out, set after training without looking at test.
 
-Five calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffers and recorded in the bundle:
+Six calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffers and recorded in the bundle:
 
 - **The scale of products with no trained id** (:func:`fit_cold_scale`). A cold or new product's vector comes
   from its text and edges alone; its scores sat far below trained products' (its vector is shorter: the ridge
@@ -22,6 +22,10 @@ Five calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffer
 - **The attribute channel** (:func:`choose_attribute_channel`): the same on random-projection rows of each
   product's brand (:mod:`gnn.attributes`), chosen on top of the other two: how much of the user's recent
   history shares the product's brand, which the softmax spreads over every product of the brand's neighbours.
+- **The transition channel** (:func:`choose_transition_channel`): the same on the factors of which product
+  follows which in users' ordered histories (:mod:`gnn.transitions`), chosen on top of the other three: the
+  history's decayed *from* rows against each product's *to* row, with its own decay grid
+  (:data:`TRANSITION_DECAY_GRID`: what came right after the user's last item counts most).
 - **The weight of a new product's text** (:func:`choose_cold_text_gain`): with no trained id, a product's text is
   most of what is known about it, so its text channel may weigh more than a trained product's. The gain is
   chosen on validation by letting a seeded 5% of the trained products play new ones (their id vectors replaced
@@ -59,6 +63,11 @@ DECAY_GRID: tuple[float, ...] = (0.7, 1.0)
 #: The co-interaction and attribute channels' weights tried, in the text channel's units (their cosines are
 #: sharper than text's: finer steps).
 CHANNEL_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.0625, 0.125, 0.25, 0.5)
+#: The transition channel's decays: 0.1 reads almost only the last item (what follows it), 0.7 the last few.
+TRANSITION_DECAY_GRID: tuple[float, ...] = (0.1, 0.3, 0.7)
+#: The transition channel's weights, in the text channel's units (its cosines are near 0 for most products, the
+#: spread ratio large: finer steps still).
+TRANSITION_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.03125, 0.0625, 0.125, 0.25)
 #: cold_text_gain tried: 1 weighs a new product's text as a trained product's.
 COLD_GAIN_GRID: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 4.0)
 #: Share of the trained products that play new ones while the gain is chosen (the cold slice's share).
@@ -112,26 +121,30 @@ def choose_text_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] |
     model.content_weight.fill_(0.0)
     model.cointeraction_weight.fill_(0.0)  # chosen after this one, on top of it
     model.attribute_weight.fill_(0.0)
+    model.transition_weight.fill_(0.0)
     return _choose_channel(model, prepared, "content", F.normalize(data["product"].x.float(), dim=1), WEIGHT_GRID)
 
 
 def _choose_channel(model: KGSASRec, prepared: Prepared, name: str, rows: Tensor,
-                    grid: tuple[float, ...] = CHANNEL_WEIGHT_GRID) -> dict[str, Any]:
-    """Try every (weight, gamma) of ``grid`` x :data:`DECAY_GRID` for the channel ``name`` (buffers
-    ``<name>_weight`` and ``<name>_decay``) over the ``[P, k]`` unit ``rows``, on top of the channels already
-    chosen; set the best (the smaller weight on a tie) and return the record. Weights are in units of the spread
-    of the model's scores over the spread of the channel's cosines, so that one grid fits every catalog."""
+                    grid: tuple[float, ...] = CHANNEL_WEIGHT_GRID, *, history_rows: Tensor | None = None,
+                    decays: tuple[float, ...] = DECAY_GRID) -> dict[str, Any]:
+    """Try every (weight, gamma) of ``grid`` x ``decays`` for the channel ``name`` (buffers ``<name>_weight``
+    and ``<name>_decay``) over the ``[P, k]`` unit ``rows``, on top of the channels already chosen; set the best
+    (the smaller weight on a tie) and return the record. Weights are in units of the spread of the model's scores
+    over the spread of the channel's cosines, so that one grid fits every catalog. ``history_rows``: the rows a
+    history is summed over when they are not ``rows`` (the transition channel's from rows)."""
     data, histories = prepared.graph_for("valid"), prepared.histories("valid")
-    items = model.served_item_vectors(data)
+    items = model.served_item_vectors(data, histories=histories)
     users = model.user_vectors(items, histories)
     sample = _sample_users(histories)
-    unit = {g: model.history_text(rows, histories, decay=g) for g in DECAY_GRID}
-    spread_ratio = _spread(users[sample], items) / max(_spread(unit[1.0][sample], rows), 1e-12)
+    source = rows if history_rows is None else history_rows
+    unit = {g: model.history_text(source, histories, decay=g) for g in decays}
+    spread_ratio = _spread(users[sample], items) / max(_spread(unit[decays[-1]][sample], rows), 1e-12)
 
     def cells(batch: Tensor) -> Iterator[tuple[str, Tensor]]:
         # score(w, g) = <user, item> + w * <history rows(g), row>: the shared parts once per batch.
         base = users[batch] @ items.T
-        for gamma in DECAY_GRID:
+        for gamma in decays:
             channel = unit[gamma][batch] @ rows.T
             for relative in grid:
                 yield f"{relative:g}@{gamma:g}", base + (relative * spread_ratio) * channel
@@ -151,6 +164,7 @@ def choose_cointeraction_channel(model: KGSASRec, prepared: Prepared) -> dict[st
     channel off); ``None`` (channel off) when the model has no channel width or no user has a history."""
     model.cointeraction_weight.fill_(0.0)
     model.attribute_weight.fill_(0.0)  # chosen after this one, on top of it
+    model.transition_weight.fill_(0.0)
     if model.cointeraction_rank <= 0 or not any(len(h) for h in prepared.histories("valid")):
         return None
     model.eval()
@@ -163,11 +177,27 @@ def choose_attribute_channel(model: KGSASRec, prepared: Prepared) -> dict[str, A
     channels; ``None`` (channel off) when the model has no channel width, no product has an attribute over its
     relations, or no user has a history."""
     model.attribute_weight.fill_(0.0)
+    model.transition_weight.fill_(0.0)  # chosen after this one, on top of it
     rows = model.attribute_rows(prepared.graph_for("valid")) if model.attribute_width > 0 else None
     if rows is None or not bool(rows.any()) or not any(len(h) for h in prepared.histories("valid")):
         return None
     model.eval()
     return _choose_channel(model, prepared, "attribute", rows)
+
+
+@torch.no_grad()
+def choose_transition_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] | None:
+    """The transition channel's (weight, gamma), chosen on validation on top of the text, co-interaction and
+    attribute channels; ``None`` (channel off) when the model has no transition rank or no history has two
+    items."""
+    model.transition_weight.fill_(0.0)
+    histories = prepared.histories("valid")
+    if model.transition_rank <= 0 or not any(len(h) > 1 for h in histories):
+        return None
+    model.eval()
+    source, target = model.transition_rows(histories, int(prepared.graph_for("valid")["product"].num_nodes))
+    return _choose_channel(model, prepared, "transition", target, TRANSITION_WEIGHT_GRID, history_rows=source,
+                           decays=TRANSITION_DECAY_GRID)
 
 
 @torch.no_grad()
@@ -190,7 +220,7 @@ def simulated_new_products(model: KGSASRec, prepared: Prepared, share: float = S
     kept = model.items.cold_id_map.clone()
     try:
         model.items.fit_cold_ids(graph)
-        vectors = model.served_item_vectors(graph)
+        vectors = model.served_item_vectors(graph, histories=prepared.histories("valid"))
     finally:
         model.items.cold_id_map.copy_(kept)
     return chosen, vectors
@@ -221,9 +251,10 @@ def choose_cold_text_gain(model: KGSASRec, prepared: Prepared) -> dict[str, Any]
     if simulated is None:
         return None
     chosen, without_ids = simulated
-    served = model.served_item_vectors(prepared.graph_for("valid"))
+    served = model.served_item_vectors(prepared.graph_for("valid"), histories=histories)
     users = model.user_vectors(served, histories)
-    d, text_width, spectrum_width, _ = model.channel_widths()
+    d, text_width, spectrum_width, attribute_width, transition_width = model.channel_widths()
+    transitions_from = d + text_width + spectrum_width + attribute_width
     spectrum_rows = _simulated_new_spectrum_rows(model, prepared, chosen) if spectrum_width else None
     new_vectors: dict[float, Tensor] = {}
     for gain in COLD_GAIN_GRID:
@@ -231,6 +262,8 @@ def choose_cold_text_gain(model: KGSASRec, prepared: Prepared) -> dict[str, Any]
         vectors[:, d:d + text_width] *= gain
         if spectrum_rows is not None:  # a new product has no interaction: the row its text predicts
             vectors[:, d + text_width:d + text_width + spectrum_width] = spectrum_rows
+        # Nor anything known to follow or precede it.
+        vectors[:, transitions_from:transitions_from + transition_width] = 0.0
         new_vectors[gain] = vectors
 
     def cells(batch: Tensor) -> Iterator[tuple[str, Tensor]]:
@@ -248,13 +281,15 @@ def choose_cold_text_gain(model: KGSASRec, prepared: Prepared) -> dict[str, Any]
 
 
 def calibrate(model: KGSASRec, prepared: Prepared) -> dict[str, Any]:
-    """The five calibrations, in order (the text channel is chosen with cold products already on scale, the
-    co-interaction channel on top of it, the attribute channel on top of both, the new products' text gain once
-    all three are set); the record is kept on ``model.calibration`` for the bundle's metrics."""
+    """The six calibrations, in order (the text channel is chosen with cold products already on scale, the
+    co-interaction channel on top of it, the attribute channel on top of both, the transition channel on top of
+    the three, the new products' text gain once all four are set); the record is kept on ``model.calibration``
+    for the bundle's metrics."""
     record: dict[str, Any] = {"cold_scale": fit_cold_scale(model, prepared),
                               "text_channel": choose_text_channel(model, prepared)}
     record["cointeraction_channel"] = choose_cointeraction_channel(model, prepared)
     record["attribute_channel"] = choose_attribute_channel(model, prepared)
+    record["transition_channel"] = choose_transition_channel(model, prepared)
     record["cold_text_gain"] = choose_cold_text_gain(model, prepared)
     model.calibration = record
     return record

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.serving.index import HALF_LIMIT, build_index
 from cartograph.commands.quickstart import train_quick
+from gnn import content
 from gnn.bundle import load_bundle
 from gnn.history import HistoryEncoder
 from kg.config import PROJECT_ROOT, Settings
@@ -35,7 +36,10 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     (home / "cache").symlink_to(TEXT_CACHE, target_is_directory=True)
     settings = Settings(store_backend="embedded", home=home, neo4j_uri=None, bundle_watch_s=0)
     run_ingest(settings, settings.sample_dir, progress=False)
-    train_quick(settings, 1, progress=False, model="kg_sasrec")
+    with pytest.MonkeyPatch.context() as patch:
+        # The transition channel on, whatever validation would choose on the sample: every test here serves it.
+        patch.setattr(content, "TRANSITION_WEIGHT_GRID", (0.125,))
+        train_quick(settings, 1, progress=False, model="kg_sasrec")
     with open_store(settings) as store:
         store.upsert_nodes("Product", [{"id": NEW_PRODUCT, "title": "zanzibar violet glitter nail lacquer",
                                         "active": True}])
@@ -100,6 +104,22 @@ def test_the_served_scores_read_the_table_in_float16_and_stay_within_its_roundin
     bound = 2.0 ** -9 * float(np.abs(index.product_emb).sum(axis=1).max() * np.abs(vector).max())
     assert np.abs(served - exact).max() <= bound
     assert not np.array_equal(served, exact)  # the float16 table is what is read
+
+
+def test_the_transition_channels_from_rows_are_served_but_never_scored(client: TestClient) -> None:
+    """A product's from rows are read when a history is encoded; no user vector has anything there, so the
+    float16 table leaves those columns out."""
+    index = client.app.state.service.index  # type: ignore[attr-defined]
+    model = index.history_encoder.model
+    assert model.has_transition_channel
+    rank = model.transition_rank
+    assert index.scored_width == index.product_emb.shape[1] - rank == model.scored_width()
+    assert index.product_half.shape[1] == index.scored_width
+    assert not index.user_emb[:, index.scored_width:].any()
+    assert np.abs(index.product_emb[:, index.scored_width:]).sum() > 0  # the from rows themselves are there
+    user = _user_with_history(client)
+    vector = index.history_encoder.encode(index.catalog.user_history(user)[0].tolist())
+    assert not vector[index.scored_width:].any()
 
 
 def test_a_vector_beyond_float16_range_is_scored_in_float32(client: TestClient) -> None:

@@ -51,7 +51,7 @@ def test_the_attribute_channel_adds_its_weight_times_the_brand_cosine() -> None:
         model.attribute_weight.fill_(0.8)
         model.attribute_decay.fill_(0.5)
         users_on, items_on = model.embed_histories(data, histories)
-    assert items_on.size(1) == items_off.size(1) + 32 and model.channel_widths() == (4, 0, 0, 32)
+    assert items_on.size(1) == items_off.size(1) + 32 and model.channel_widths() == (4, 0, 0, 32, 0)
     rows = model.attribute_rows(data)
     cosine = model.history_text(rows, histories, decay=0.5) @ rows.T
     torch.testing.assert_close(users_on @ items_on.T, users_off @ items_off.T + 0.8 * cosine)

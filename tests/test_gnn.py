@@ -18,6 +18,8 @@ from gnn.content import (
     CHANNEL_WEIGHT_GRID,
     COLD_GAIN_GRID,
     DECAY_GRID,
+    TRANSITION_DECAY_GRID,
+    TRANSITION_WEIGHT_GRID,
     WEIGHT_GRID,
     choose_cold_text_gain,
     simulated_new_products,
@@ -541,7 +543,7 @@ def test_the_sequence_model_reads_the_valid_item_at_test_time(prepared) -> None:
     result = train_model(prepared, _tiny(model="kg_sasrec", epochs=2), progress=False)
     model = result.model
     with torch.no_grad():
-        items = model.served_item_vectors(prepared.graph_for("test"))
+        items = model.served_item_vectors(prepared.graph_for("test"), histories=prepared.histories("test"))
         expected = model.user_vectors(items, prepared.histories("test"))
     torch.testing.assert_close(result.user_emb, expected)
     valid_users, _ = embed_for(model, prepared, "valid")
@@ -743,7 +745,16 @@ def test_the_text_channel_chosen_is_the_best_validation_cell_and_what_is_evaluat
     attribute_chosen = f"{attribute['relative_weight']:g}@{attribute['decay']:g}"
     assert attribute_cells[attribute_chosen] == max(attribute_cells.values())
     assert float(result.model.attribute_weight) == pytest.approx(attribute["weight"], rel=1e-5)
-    assert result.metrics["valid"]["ndcg@10"] == pytest.approx(attribute_cells[attribute_chosen], abs=1e-5)
+    # The transition channel on top of the three, with its own decays: its weight-0 cells are the attribute
+    # channel's choice.
+    transition = record["transition_channel"]
+    transition_cells = transition["valid_ndcg@10"]
+    assert len(transition_cells) == len(TRANSITION_WEIGHT_GRID) * len(TRANSITION_DECAY_GRID)
+    assert transition_cells["0@0.7"] == pytest.approx(attribute_cells[attribute_chosen], abs=1e-5)
+    transition_chosen = f"{transition['relative_weight']:g}@{transition['decay']:g}"
+    assert transition_cells[transition_chosen] == max(transition_cells.values())
+    assert float(result.model.transition_weight) == pytest.approx(transition["weight"], rel=1e-5)
+    assert result.metrics["valid"]["ndcg@10"] == pytest.approx(transition_cells[transition_chosen], abs=1e-5)
     assert record["cold_scale"] is not None and float(result.model.cold_scale) == pytest.approx(record["cold_scale"])
 
 

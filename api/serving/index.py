@@ -71,7 +71,11 @@ class ServingIndex:
     recent_weight: float = 0.5
     """Weight of a user's recent events against their long history (chosen on validation: :mod:`gnn.recent`)."""
     product_half: torch.Tensor | None = None
-    """``product_emb`` in float16, read by :meth:`model_scores` (None: it reads ``product_emb``)."""
+    """``product_emb``'s first ``scored_width`` columns in float16, read by :meth:`model_scores` (None: it reads
+    ``product_emb``)."""
+    scored_width: int | None = None
+    """The leading columns a model user vector can be non-zero in (a sequence bundle's transition channel ends
+    with rows only a history reads): the float16 table keeps only those. None: every column."""
 
     def model_scores(self, vector: np.ndarray) -> np.ndarray:
         """``[P]`` float32: every product's dot product with a model user ``vector`` ``[d]``.
@@ -84,7 +88,7 @@ class ServingIndex:
         if self.product_half is None or not _fits_half(vector):
             return self.product_emb @ vector.astype(np.float32)
         with torch.no_grad():
-            half = torch.from_numpy(np.ascontiguousarray(vector, dtype=np.float16))
+            half = torch.from_numpy(np.ascontiguousarray(vector[:self.product_half.size(1)], dtype=np.float16))
             return torch.mv(self.product_half, half).float().numpy()
 
     @property
@@ -191,6 +195,8 @@ def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder |
         except (ValueError, RuntimeError, KeyError) as e:
             notes.append(f"{len(new)} products added after training have no embedding ({e}); search finds them")
     user_ids = bundle.id_maps.get("user", [])
+    history_encoder = HistoryEncoder.from_bundle(bundle, emb)
+    scored = history_encoder.model.scored_width() if history_encoder is not None else dim
     unit = _unit(emb)
     bm25 = BM25Index(catalog.texts)
     linker = EntityLinker(catalog)
@@ -202,10 +208,11 @@ def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder |
         user_index={u: i for i, u in enumerate(user_ids)}, text_emb=text_emb, bm25=bm25,
         linker=linker, filters=FilterResolver(catalog), parser=QueryParser(catalog, bm25, linker),
         ranker=ranker or fallback_ranker(), inductive_products=inductive,
-        history_encoder=HistoryEncoder.from_bundle(bundle, emb), notes=notes,
+        history_encoder=history_encoder, notes=notes,
         build_seconds=time.perf_counter() - start, reason_similarity=reason_threshold(unit, has),
         recent_weight=weight_of(bundle.metrics, bundle.config.model),
-        product_half=torch.from_numpy(emb.astype(np.float16)) if float16 and _fits_half(emb) else None,
+        product_half=torch.from_numpy(emb[:, :scored].astype(np.float16)) if float16 and _fits_half(emb) else None,
+        scored_width=scored,
     )
 
 

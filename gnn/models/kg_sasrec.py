@@ -16,6 +16,7 @@ from gnn.attributes import attribute_rows
 from gnn.cointeraction import SpectrumCache
 from gnn.models.item_graph import ItemGraphEncoder
 from gnn.models.sasrec import SASRecEncoder
+from gnn.transitions import TransitionCache
 
 
 def pad_histories(histories: Sequence[np.ndarray], pad: int) -> tuple[Tensor, Tensor]:
@@ -50,6 +51,7 @@ class KGSASRec(nn.Module):
         cointeraction_rank: k, the width of the co-interaction channel (0: the model has none).
         attribute_width: the width of the attribute channel (0: the model has none).
         attribute_relations: the product relations whose nodes make the attribute channel (``made_by``, ...).
+        transition_rank: r, the rank of the transition channel (0: the model has none).
 
     Buffers set after training, on validation and the trained vectors (:mod:`gnn.content`), never by the
     gradient, and are 0 / 1 (no effect) until then and in bundles written before they existed:
@@ -69,12 +71,18 @@ class KGSASRec(nn.Module):
       new) gets the row its text predicts (a ridge map fitted on the products that have one);
     - ``attribute_weight`` and ``attribute_decay``: the attribute channel, the same on the random-projection rows
       of each product's brand (and other ``attribute_relations`` nodes, :mod:`gnn.attributes`): how much of
-      the user's recent history shares the product's brand.
+      the user's recent history shares the product's brand;
+    - ``transition_weight`` and ``transition_decay``: the transition channel, on the rank-``r`` factors of which
+      product follows which in users' ordered histories (:mod:`gnn.transitions`): ``+ nu * cos(f_u, t_p)`` with
+      ``f_u`` the decayed sum of the *from* rows of the user's last items and ``t_p`` the product's *to* row. The
+      factors are asymmetric, so a served product vector carries both its to row (scored) and its from row
+      (read only when a history containing the product is encoded; the user side has zeros there).
 
     Shapes:
         item_vectors(data) -> ``[P, d]``; states(items ``[P, d]``, seq ``[B, T]``, lengths ``[B]``) ->
         ``[B, T, d]``; served_item_vectors(data) -> ``[P, d']`` (``d' = d``, ``+ T`` with the text channel,
-        ``+ k`` with the co-interaction channel, ``+ a`` with the attribute channel, in that order);
+        ``+ k`` with the co-interaction channel, ``+ a`` with the attribute channel, ``+ 2r`` with the transition
+        channel, in that order);
         user_vectors(``[P, d']``, histories) -> ``[U, d']``; embed_histories(data, histories) -> (``[U, d']``,
         ``[P, d']``).
     """
@@ -85,18 +93,22 @@ class KGSASRec(nn.Module):
     CALIBRATION_DEFAULTS: ClassVar[dict[str, float]] = {"content_weight": 0.0, "content_decay": 1.0, "cold_scale": 1.0,
                                                          "cold_text_gain": 1.0, "cointeraction_weight": 0.0,
                                                          "cointeraction_decay": 1.0, "attribute_weight": 0.0,
-                                                         "attribute_decay": 1.0}
+                                                         "attribute_decay": 1.0, "transition_weight": 0.0,
+                                                         "transition_decay": 1.0}
 
     def __init__(self, num_nodes: dict[str, int], text_dim: int, hidden_channels: int, *, num_layers: int = 2,
                  graph_weight: float = 0.5, product_id_embedding: bool = True, max_len: int = 50,
                  num_blocks: int = 2, num_heads: int = 1, dropout: float = 0.5,
                  temperature: float | None = None, id_dropout: float = 0.0, cointeraction_rank: int = 0,
-                 attribute_width: int = 0, attribute_relations: Sequence[str] = ("made_by",)) -> None:
+                 attribute_width: int = 0, attribute_relations: Sequence[str] = ("made_by",),
+                 transition_rank: int = 0) -> None:
         super().__init__()
         self.max_len, self.temperature, self.hidden_channels = max_len, temperature, hidden_channels
         self.text_dim, self.cointeraction_rank = text_dim, cointeraction_rank
         self.attribute_width, self.attribute_relations = attribute_width, list(attribute_relations)
         self.spectrum = SpectrumCache(cointeraction_rank)
+        self.transition_rank = transition_rank
+        self.transitions = TransitionCache(transition_rank)
         self.content_weight: Tensor
         self.content_decay: Tensor
         self.cold_scale: Tensor
@@ -105,6 +117,8 @@ class KGSASRec(nn.Module):
         self.cointeraction_decay: Tensor
         self.attribute_weight: Tensor
         self.attribute_decay: Tensor
+        self.transition_weight: Tensor
+        self.transition_decay: Tensor
         for name, value in self.CALIBRATION_DEFAULTS.items():
             self.register_buffer(name, torch.tensor(value))
         #: What :mod:`gnn.content` chose and why (validation figures), for the bundle's metrics.
@@ -120,6 +134,7 @@ class KGSASRec(nn.Module):
         # leaves them (they are recomputed from the graph on first use).
         state = self.__dict__.copy()
         state["spectrum"] = SpectrumCache(self.cointeraction_rank)
+        state["transitions"] = TransitionCache(self.transition_rank)
         return state
 
     def reset_parameters(self) -> None:
@@ -146,12 +161,33 @@ class KGSASRec(nn.Module):
     def has_attribute_channel(self) -> bool:
         return self.attribute_width > 0 and float(self.attribute_weight) > 0
 
-    def channel_widths(self) -> tuple[int, int, int, int]:
-        """(d, text width or 0, co-interaction width or 0, attribute width or 0): the layout of the served
-        vectors."""
+    @property
+    def has_transition_channel(self) -> bool:
+        return self.transition_rank > 0 and float(self.transition_weight) > 0
+
+    def channel_widths(self) -> tuple[int, int, int, int, int]:
+        """(d, text width or 0, co-interaction width or 0, attribute width or 0, transition width ``2r`` or 0):
+        the layout of the served vectors."""
         return (self.hidden_channels, self.text_dim if self.has_text_channel else 0,
                 self.cointeraction_rank if self.has_cointeraction_channel else 0,
-                self.attribute_width if self.has_attribute_channel else 0)
+                self.attribute_width if self.has_attribute_channel else 0,
+                2 * self.transition_rank if self.has_transition_channel else 0)
+
+    def scored_width(self) -> int:
+        """The leading columns of the served vectors a user vector can be non-zero in: all of them but the
+        transition channel's from rows, which only the user side reads."""
+        widths = self.channel_widths()
+        return sum(widths) - widths[4] // 2
+
+    def transition_rows(self, histories: Sequence[np.ndarray] | None, num_products: int) -> tuple[Tensor, Tensor]:
+        """(from rows, unit to rows), each ``[num_products, r]``, of the transitions in ``histories``
+        (:mod:`gnn.transitions`); zeros when ``histories`` is None (products embedded with no history known,
+        e.g. new products at serving: nothing is known about what follows them)."""
+        if histories is None:
+            zeros = torch.zeros(num_products, self.transition_rank)
+            return zeros, zeros.clone()
+        source, target = self.transitions.rows(histories, num_products)
+        return source, F.normalize(target, dim=1)
 
     def attribute_rows(self, data: HeteroData) -> Tensor:
         """``[P, a]`` unit attribute rows of ``data``'s products (:mod:`gnn.attributes`; zero for a product with
@@ -163,10 +199,12 @@ class KGSASRec(nn.Module):
         the row its text predicts; zero without text)."""
         return F.normalize(self.spectrum.rows(data), dim=1)
 
-    def served_item_vectors(self, data: HeteroData, item_vecs: Tensor | None = None) -> Tensor:
+    def served_item_vectors(self, data: HeteroData, item_vecs: Tensor | None = None,
+                            histories: Sequence[np.ndarray] | None = None) -> Tensor:
         """``[P, d']`` what is scored: :meth:`output_vectors`, products with no trained id scaled by
         ``cold_scale``, the unit text vectors appended when the text channel is on (those of products with no
-        trained id times ``cold_text_gain``), then the co-interaction rows when that channel is on."""
+        trained id times ``cold_text_gain``), then the co-interaction rows, the attribute rows, and the to and
+        from rows of :meth:`transition_rows` over ``histories``, each when its channel is on."""
         vecs = self.output_vectors(self.item_vectors(data) if item_vecs is None else item_vecs)
         cold_text = self.has_text_channel and float(self.cold_text_gain) != 1.0
         if float(self.cold_scale) != 1.0 or cold_text:
@@ -182,6 +220,9 @@ class KGSASRec(nn.Module):
             vecs = torch.cat([vecs, self.cointeraction_rows(data)], dim=1)
         if self.has_attribute_channel:
             vecs = torch.cat([vecs, self.attribute_rows(data)], dim=1)
+        if self.has_transition_channel:
+            source, target = self.transition_rows(histories, vecs.size(0))
+            vecs = torch.cat([vecs, target, source], dim=1)
         return vecs
 
     def history_text(self, text: Tensor, histories: Sequence[np.ndarray], decay: float | None = None) -> Tensor:
@@ -240,13 +281,18 @@ class KGSASRec(nn.Module):
                                  f"{' + '.join(map(str, widths))}")
             parts = [self.user_vectors(item_vecs[:, :d], histories, batch_size)]
             start = d
-            channels = zip(widths[1:], (self.content_weight, self.cointeraction_weight, self.attribute_weight),
+            channels = zip(widths[1:4], (self.content_weight, self.cointeraction_weight, self.attribute_weight),
                            (self.content_decay, self.cointeraction_decay, self.attribute_decay), strict=True)
             for width, weight, decay in channels:
                 if width:
                     block = item_vecs[:, start:start + width]
                     parts.append(weight * self.history_text(block, histories, decay=float(decay)))
                     start += width
+            if widths[4]:  # [to rows | from rows]: the user side is the history's from rows, then zeros
+                r = widths[4] // 2
+                source = item_vecs[:, start + r:start + 2 * r]
+                history = self.history_text(source, histories, decay=float(self.transition_decay))
+                parts += [self.transition_weight * history, history.new_zeros(len(histories), r)]
             return torch.cat(parts, dim=1)
         out = item_vecs.new_zeros(len(histories), item_vecs.size(1))
         rows = sorted((i for i, h in enumerate(histories) if len(h)),
@@ -260,5 +306,5 @@ class KGSASRec(nn.Module):
 
     def embed_histories(self, data: HeteroData, histories: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
         """(user vectors after ``histories``, served item vectors): the two sides of the dot product."""
-        item_vecs = self.served_item_vectors(data)
+        item_vecs = self.served_item_vectors(data, histories=histories)
         return self.user_vectors(item_vecs, histories), item_vecs

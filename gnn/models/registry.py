@@ -133,7 +133,8 @@ def _kg_sasrec(config: TrainConfig, shape: ModelShape) -> KGSASRec:
                     num_blocks=config.seq_blocks, num_heads=config.seq_heads, dropout=config.seq_dropout,
                     temperature=config.seq_temperature, id_dropout=config.id_dropout,
                     cointeraction_rank=config.seq_cointeraction_rank,
-                    attribute_width=config.seq_attribute_width, attribute_relations=config.seq_attribute_relations)
+                    attribute_width=config.seq_attribute_width, attribute_relations=config.seq_attribute_relations,
+                    transition_rank=config.seq_transition_rank)
 
 
 def _text_only(config: TrainConfig, shape: ModelShape) -> TextOnly:

@@ -1,0 +1,97 @@
+"""Which products follow which in users' histories: the fifth channel of the sequence model
+(:class:`gnn.models.kg_sasrec.KGSASRec`).
+
+``T[i, j]`` is the share of the times product ``i`` was followed, in a user's ordered history, by product ``j``:
+the first-order Markov chain of FPMC and of the item-transition graphs of session models (SR-GNN). Its rank-``r``
+factors ``T ~ U_r S_r V_r^T`` give each product two rows: a *from* row ``U_r S_r`` (what tends to come after
+it) and a *to* row ``V_r`` (what it tends to come after). A user's decayed sum of the from rows of their last
+items, dotted with a product's to row, approximates the probability that the product comes next.
+
+The self-attention encoder learns transitions too, but through a ``d``-wide state fitted by the softmax, which
+spreads rare pairs thin; the factors carry every observed pair at rank ``r``, with nothing to fit. Unlike the
+co-interaction channel (:mod:`gnn.cointeraction`, symmetric: who bought both) this one is directed and counts
+only neighbours in time. It is read from the histories known at each phase (train at validation, train + valid
+at test, every known event when serving), never from the item being predicted. A product with no transition
+(cold, new) gets zero rows: nothing is known about what follows it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.utils.extmath import randomized_svd
+from torch import Tensor
+
+
+def transition_matrix(histories: Sequence[np.ndarray], num_products: int) -> sp.csr_matrix:
+    """``[P, P]`` the row-normalised counts of consecutive pairs ``(h[t], h[t + 1])`` over ``histories`` (each
+    ordered oldest first): row ``i`` is the distribution of what followed product ``i``. A product followed by
+    itself is left out (an item already in a history is never recommended); a product never followed is a zero
+    row."""
+    sources = [h[:-1] for h in histories if len(h) > 1]
+    targets = [h[1:] for h in histories if len(h) > 1]
+    if not sources:
+        return sp.csr_matrix((num_products, num_products))
+    rows, cols = np.concatenate(sources), np.concatenate(targets)
+    keep = rows != cols
+    counts = sp.csr_matrix((np.ones(int(keep.sum())), (rows[keep], cols[keep])), shape=(num_products, num_products))
+    counts.sum_duplicates()
+    out_degree = np.asarray(counts.sum(axis=1)).ravel()
+    return (sp.diags(np.where(out_degree > 0, 1.0 / np.maximum(out_degree, 1e-12), 0.0)) @ counts).tocsr()
+
+
+def transition_factors(histories: Sequence[np.ndarray], num_products: int, rank: int,
+                       seed: int = 0) -> tuple[Tensor, Tensor]:
+    """(from rows ``[P, rank]`` = ``U_r S_r``, to rows ``[P, rank]`` = ``V_r``) of the top ``rank`` singular
+    directions of :func:`transition_matrix`, so that ``from[i] . to[j]`` approximates ``T[i, j]``. The width is
+    always ``rank`` (zero columns past the matrix's size), so factors of different phases line up.
+
+    Args:
+        histories: per user, product indexes oldest first.
+        num_products: P.
+        rank: r.
+        seed: the randomised SVD's seed (the same histories give the same rows).
+    """
+    source = np.zeros((num_products, rank), dtype=np.float32)
+    target = np.zeros((num_products, rank), dtype=np.float32)
+    matrix = transition_matrix(histories, num_products)
+    k = min(rank, num_products - 1)
+    if matrix.nnz and k >= 1:
+        left, values, right_t = randomized_svd(matrix, k, n_iter=5, random_state=seed)
+        source[:, :k] = left * values
+        target[:, :k] = right_t.T
+    return torch.from_numpy(source), torch.from_numpy(target)
+
+
+class TransitionCache:
+    """:func:`transition_factors` of a set of histories, computed once per distinct set (keyed by content: the
+    validation, test and serving histories each get their own). A graph with more products than the histories
+    name (products appended after training) gets zero rows for the extra ones."""
+
+    def __init__(self, rank: int, capacity: int = 4) -> None:
+        self.rank, self.capacity = rank, capacity
+        self._cached: dict[str, tuple[Tensor, Tensor]] = {}
+
+    @staticmethod
+    def _key(histories: Sequence[np.ndarray]) -> str:
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(np.array([len(h) for h in histories], dtype=np.int64).tobytes())
+        for history in histories:
+            digest.update(np.asarray(history, dtype=np.int64).tobytes())
+        return digest.hexdigest()
+
+    def rows(self, histories: Sequence[np.ndarray], num_products: int) -> tuple[Tensor, Tensor]:
+        """(from rows, to rows), each ``[num_products, rank]``."""
+        key = self._key(histories)
+        if key not in self._cached:
+            if len(self._cached) >= self.capacity:
+                self._cached.pop(next(iter(self._cached)))
+            known = max((int(h.max()) + 1 for h in histories if len(h)), default=0)
+            self._cached[key] = transition_factors(histories, known, self.rank)
+        source, target = self._cached[key]
+        padding = source.new_zeros(max(num_products - source.size(0), 0), self.rank)
+        return torch.cat([source, padding])[:num_products], torch.cat([target, padding])[:num_products]
