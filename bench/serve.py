@@ -265,7 +265,12 @@ def main() -> None:
     dim = int(beauty.product_embeddings.shape[1])
     ensure_synthetic_bundle(args.synthetic_home, args.synthetic_products, 10_000, dim)
     n_beauty = int(beauty.product_embeddings.shape[0])
-    floors = [floor(n_beauty, dim), floor(args.synthetic_products, dim)]
+    from gnn.history import HistoryEncoder
+
+    # The API's float16 table keeps only the columns a user vector can be non-zero in (ServingIndex.scored_width).
+    encoder = HistoryEncoder.from_bundle(beauty, beauty.product_embeddings)
+    scored = encoder.model.scored_width() if encoder is not None else dim
+    floors = [floor(n_beauty, scored), floor(args.synthetic_products, dim)]
     print(f"floor: {floors}", flush=True)
     runs = [
         ("recommendations, amazon-beauty", "recommendations", args.home, recommendation_paths(args.home), False,
