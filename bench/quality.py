@@ -40,8 +40,8 @@ from significance import bootstrap_ratio  # noqa: E402
 
 from gnn.config import TrainConfig  # noqa: E402
 from gnn.data import split_snapshot  # noqa: E402
-from gnn.evaluation import embed_for, evaluate_phases  # noqa: E402
-from gnn.metrics import embedding_score_fn, evaluate_ranking, per_user_metric, top_k_rankings  # noqa: E402
+from gnn.evaluation import evaluate_phases, ranking_inputs  # noqa: E402
+from gnn.metrics import evaluate_ranking, per_user_metric, top_k_rankings  # noqa: E402
 from gnn.models.kg_sasrec import KGSASRec  # noqa: E402
 from gnn.pipeline import markdown_table, metrics_document, text_features, train_all  # noqa: E402
 from gnn.prepared import Prepared, prepare_split  # noqa: E402
@@ -72,7 +72,7 @@ def per_user_figures(result: TrainResult, prepared: Prepared, which: str = "test
     positives = split.test if which == "test" else split.cold
     candidates = prepared.snapshot.active & (split.warm_mask if which == "test" else True)
     # Top 20, as evaluate_ranking takes (ties among equal scores come out of topk in an order that depends on k).
-    rankings = top_k_rankings(embedding_score_fn(result.user_emb, result.product_emb), np.unique(positives[0]),
+    rankings = top_k_rankings(result.test_score_fn(), np.unique(positives[0]),
                               split.num_users, split.num_products, 20, exclude=[split.train, split.valid],
                               candidates=candidates)
     values = per_user_metric(rankings, positives, metric)[1]
@@ -113,11 +113,15 @@ def calibration_ablations(model: Any, prepared: Prepared) -> dict[str, Any]:
                 "kg_sasrec without the co-interaction channel": {"cointeraction_weight": 0.0},
                 "kg_sasrec without the attribute channel": {"attribute_weight": 0.0},
                 "kg_sasrec without the transition channel": {"transition_weight": 0.0},
-                "kg_sasrec without the co-interaction, attribute or transition channels": {
-                    "cointeraction_weight": 0.0, "attribute_weight": 0.0, "transition_weight": 0.0},
-                "kg_sasrec without the text, co-interaction, attribute or transition channels": {
+                "kg_sasrec without the transition lookup": {"lookup_weight": 0.0},
+                "kg_sasrec without the transition channel or lookup": {"transition_weight": 0.0,
+                                                                       "lookup_weight": 0.0},
+                "kg_sasrec without the co-interaction, attribute or transition channels or the lookup": {
+                    "cointeraction_weight": 0.0, "attribute_weight": 0.0, "transition_weight": 0.0,
+                    "lookup_weight": 0.0},
+                "kg_sasrec without the text, co-interaction, attribute or transition channels or the lookup": {
                     "content_weight": 0.0, "cointeraction_weight": 0.0, "attribute_weight": 0.0,
-                    "transition_weight": 0.0},
+                    "transition_weight": 0.0, "lookup_weight": 0.0},
                 "kg_sasrec without the new products' text gain": {"cold_text_gain": 1.0},
                 # Not a candidate: what pushing new products up does to the cold slice (validation pays for it).
                 "kg_sasrec with new products' text gain 4 (not chosen)": {"cold_text_gain": 4.0}}
@@ -128,7 +132,7 @@ def calibration_ablations(model: Any, prepared: Prepared) -> dict[str, Any]:
         for name, undone in variants.items():
             for buffer, value in {**kept, **undone}.items():  # each row changes only what it names
                 getattr(model, buffer).fill_(value)
-            rows[name] = {"metrics": evaluate_phases(prepared, lambda phase: embed_for(model, prepared, phase))}
+            rows[name] = {"metrics": evaluate_phases(prepared, lambda phase: ranking_inputs(model, prepared, phase))}
     finally:
         for buffer, value in kept.items():
             getattr(model, buffer).fill_(value)

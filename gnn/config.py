@@ -100,6 +100,11 @@ class TrainConfig(BaseModel):
                                      "(gnn.transitions: which product follows which in users' histories; its "
                                      "weight is chosen on validation after training, 0 among the choices; the "
                                      "served vectors grow by 2r); 0: no channel")
+    seq_transition_lookup: int = Field(default=3, ge=0, description="kg_sasrec: how many of the user's newest "
+                                       "items the transition lookup reads (gnn.transitions.TransitionLookup: the "
+                                       "exact rows of which product follows which, added to the scores with a "
+                                       "weight chosen on validation after training, 0 among the choices); "
+                                       "0: no lookup")
     graph_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="kg_sasrec: share of the propagated "
                                 "KG layers in an item's vector (0: id + text only)")
     num_threads: int = Field(default=1, ge=1, description="torch intra-op threads (1: on a shared 2-core machine "

@@ -1,6 +1,6 @@
 """What the sequence model's softmax training leaves out, set after training without looking at test.
 
-Six calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffers and recorded in the bundle:
+Seven calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffers and recorded in the bundle:
 
 - **The scale of products with no trained id** (:func:`fit_cold_scale`). A cold or new product's vector comes
   from its text and edges alone; its scores sat far below trained products' (its vector is shorter: the ridge
@@ -26,6 +26,10 @@ Six calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffers
   follows which in users' ordered histories (:mod:`gnn.transitions`), chosen on top of the other three: the
   history's decayed *from* rows against each product's *to* row, with its own decay grid
   (:data:`TRANSITION_DECAY_GRID`: what came right after the user's last item counts most).
+- **The transition lookup** (:func:`choose_transition_lookup`): the exact rows of the transition matrix for the
+  user's newest items (:class:`gnn.transitions.TransitionLookup`), the long tail of rare pairs that the
+  channel's rank-``r`` factors leave out, added beside the dot products; its weight (in units of the spread of
+  the model's scores) and decay chosen on top of the four channels, 0 among them.
 - **The weight of a new product's text** (:func:`choose_cold_text_gain`): with no trained id, a product's text is
   most of what is known about it, so its text channel may weigh more than a trained product's. The gain is
   chosen on validation by letting a seeded 5% of the trained products play new ones (their id vectors replaced
@@ -53,8 +57,10 @@ from torch import Tensor
 
 from gnn.cointeraction import predicted_rows, text_to_rows_map
 from gnn.evaluation import evaluate_grid
+from gnn.metrics import GridScoreFn
 from gnn.models.kg_sasrec import KGSASRec
 from gnn.prepared import Prepared
+from gnn.transitions import TransitionLookup
 
 #: lambda tried, in units of sd(model scores) / sd(text cosines) over the same users' candidates.
 WEIGHT_GRID: tuple[float, ...] = (0.0, 0.125, 0.25, 0.5, 1.0)
@@ -69,6 +75,10 @@ TRANSITION_DECAY_GRID: tuple[float, ...] = (0.1, 0.3, 0.7)
 #: spread ratio large: finer steps still).
 TRANSITION_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.03125, 0.0625, 0.125, 0.25)
 #: cold_text_gain tried: 1 weighs a new product's text as a trained product's.
+#: The transition lookup's weights, in units of the spread of the model's scores (0: off).
+LOOKUP_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0)
+#: The transition lookup's decays: each older item of the newest ``lookup_last`` weighs this times the next.
+LOOKUP_DECAY_GRID: tuple[float, ...] = (0.3, 0.5, 0.7)
 COLD_GAIN_GRID: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 4.0)
 #: Share of the trained products that play new ones while the gain is chosen (the cold slice's share).
 SIMULATED_COLD_SHARE = 0.05
@@ -122,6 +132,7 @@ def choose_text_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] |
     model.cointeraction_weight.fill_(0.0)  # chosen after this one, on top of it
     model.attribute_weight.fill_(0.0)
     model.transition_weight.fill_(0.0)
+    model.lookup_weight.fill_(0.0)
     return _choose_channel(model, prepared, "content", F.normalize(data["product"].x.float(), dim=1), WEIGHT_GRID)
 
 
@@ -149,13 +160,21 @@ def _choose_channel(model: KGSASRec, prepared: Prepared, name: str, rows: Tensor
             for relative in grid:
                 yield f"{relative:g}@{gamma:g}", base + (relative * spread_ratio) * channel
 
+    record = _set_best(model, name, prepared, cells, spread_ratio)
+    return {**record, "width": rows.size(1), "spread_ratio": round(spread_ratio, 6),
+            "valid_ndcg@10": record.pop("valid_ndcg@10")}
+
+
+def _set_best(model: KGSASRec, name: str, prepared: Prepared, cells: GridScoreFn, unit: float) -> dict[str, Any]:
+    """Evaluate the ``"<relative weight>@<decay>"`` cells on validation, set the best (the smaller weight on a
+    tie) in the buffers ``<name>_weight`` (``relative * unit``) and ``<name>_decay``; the record."""
     scores = {str(key): round(m["ndcg@10"], 6) for key, m in evaluate_grid(prepared, cells).items()}
     best = max(scores, key=lambda k: (scores[k], -float(k.split("@")[0])))
     relative, gamma = (float(v) for v in best.split("@"))
-    getattr(model, f"{name}_weight").fill_(relative * spread_ratio)
+    getattr(model, f"{name}_weight").fill_(relative * unit)
     getattr(model, f"{name}_decay").fill_(gamma)
-    return {"weight": round(relative * spread_ratio, 6), "relative_weight": relative, "decay": gamma,
-            "width": rows.size(1), "spread_ratio": round(spread_ratio, 6), "valid_ndcg@10": scores}
+    return {"weight": round(relative * unit, 6), "relative_weight": relative, "decay": gamma,
+            "valid_ndcg@10": scores}
 
 
 @torch.no_grad()
@@ -165,6 +184,7 @@ def choose_cointeraction_channel(model: KGSASRec, prepared: Prepared) -> dict[st
     model.cointeraction_weight.fill_(0.0)
     model.attribute_weight.fill_(0.0)  # chosen after this one, on top of it
     model.transition_weight.fill_(0.0)
+    model.lookup_weight.fill_(0.0)
     if model.cointeraction_rank <= 0 or not any(len(h) for h in prepared.histories("valid")):
         return None
     model.eval()
@@ -178,6 +198,7 @@ def choose_attribute_channel(model: KGSASRec, prepared: Prepared) -> dict[str, A
     relations, or no user has a history."""
     model.attribute_weight.fill_(0.0)
     model.transition_weight.fill_(0.0)  # chosen after this one, on top of it
+    model.lookup_weight.fill_(0.0)
     rows = model.attribute_rows(prepared.graph_for("valid")) if model.attribute_width > 0 else None
     if rows is None or not bool(rows.any()) or not any(len(h) for h in prepared.histories("valid")):
         return None
@@ -191,6 +212,7 @@ def choose_transition_channel(model: KGSASRec, prepared: Prepared) -> dict[str, 
     attribute channels; ``None`` (channel off) when the model has no transition rank or no history has two
     items."""
     model.transition_weight.fill_(0.0)
+    model.lookup_weight.fill_(0.0)
     histories = prepared.histories("valid")
     if model.transition_rank <= 0 or not any(len(h) > 1 for h in histories):
         return None
@@ -198,6 +220,36 @@ def choose_transition_channel(model: KGSASRec, prepared: Prepared) -> dict[str, 
     source, target = model.transition_rows(histories, int(prepared.graph_for("valid")["product"].num_nodes))
     return _choose_channel(model, prepared, "transition", target, TRANSITION_WEIGHT_GRID, history_rows=source,
                            decays=TRANSITION_DECAY_GRID)
+
+
+@torch.no_grad()
+def choose_transition_lookup(model: KGSASRec, prepared: Prepared) -> dict[str, Any] | None:
+    """The transition lookup's (weight, decay) (:class:`gnn.transitions.TransitionLookup`), chosen on validation
+    on top of the four channels from :data:`LOOKUP_WEIGHT_GRID` (in units of the spread of the model's scores:
+    the likeliest next product gains that many standard deviations of a user's scores) x
+    :data:`LOOKUP_DECAY_GRID`, 0 among them; ``None`` (lookup off) when the model reads no items for it or no
+    history has two items."""
+    model.lookup_weight.fill_(0.0)
+    histories = prepared.histories("valid")
+    if model.lookup_last <= 0 or not any(len(h) > 1 for h in histories):
+        return None
+    model.eval()
+    items = model.served_item_vectors(prepared.graph_for("valid"), histories=histories)
+    users = model.user_vectors(items, histories)
+    spread = _spread(users[_sample_users(histories)], items)
+    matrix = model.transitions.matrix(histories, items.size(0))
+
+    def cells(batch: Tensor) -> Iterator[tuple[str, Tensor]]:
+        base = users[batch] @ items.T
+        batch_histories = [histories[u] for u in batch.tolist()]
+        for gamma in LOOKUP_DECAY_GRID:
+            lookup = TransitionLookup(matrix, 1.0, gamma, model.lookup_last).scores(batch_histories)
+            for relative in LOOKUP_WEIGHT_GRID:
+                yield f"{relative:g}@{gamma:g}", base + (relative * spread) * lookup
+
+    record = _set_best(model, "lookup", prepared, cells, spread)
+    return {**record, "last": model.lookup_last, "spread": round(spread, 6), "transitions": int(matrix.nnz),
+            "valid_ndcg@10": record.pop("valid_ndcg@10")}
 
 
 @torch.no_grad()
@@ -266,12 +318,18 @@ def choose_cold_text_gain(model: KGSASRec, prepared: Prepared) -> dict[str, Any]
         vectors[:, transitions_from:transitions_from + transition_width] = 0.0
         new_vectors[gain] = vectors
 
+    lookup = model.transition_lookup(histories, served.size(0))
+
     def cells(batch: Tensor) -> Iterator[tuple[str, Tensor]]:
         # Only the simulated new products' columns change with the gain.
         base = users[batch] @ served.T
+        if lookup is not None:
+            boost = lookup.scores([histories[u] for u in batch.tolist()])
+            boost[:, chosen] = 0.0  # nothing is known to follow anything into a new product
+            base += boost
         for gain, vectors in new_vectors.items():
             cell = base.clone()
-            cell[:, chosen] = users[batch] @ vectors.T
+            cell[:, chosen] = users[batch] @ vectors.T  # their lookup is 0
             yield f"{gain:g}", cell
 
     scores = {str(key): round(m["ndcg@10"], 6) for key, m in evaluate_grid(prepared, cells).items()}
@@ -281,15 +339,16 @@ def choose_cold_text_gain(model: KGSASRec, prepared: Prepared) -> dict[str, Any]
 
 
 def calibrate(model: KGSASRec, prepared: Prepared) -> dict[str, Any]:
-    """The six calibrations, in order (the text channel is chosen with cold products already on scale, the
+    """The seven calibrations, in order (the text channel is chosen with cold products already on scale, the
     co-interaction channel on top of it, the attribute channel on top of both, the transition channel on top of
-    the three, the new products' text gain once all four are set); the record is kept on ``model.calibration``
-    for the bundle's metrics."""
+    the three, the transition lookup on top of the four, the new products' text gain once all are set); the
+    record is kept on ``model.calibration`` for the bundle's metrics."""
     record: dict[str, Any] = {"cold_scale": fit_cold_scale(model, prepared),
                               "text_channel": choose_text_channel(model, prepared)}
     record["cointeraction_channel"] = choose_cointeraction_channel(model, prepared)
     record["attribute_channel"] = choose_attribute_channel(model, prepared)
     record["transition_channel"] = choose_transition_channel(model, prepared)
+    record["transition_lookup"] = choose_transition_lookup(model, prepared)
     record["cold_text_gain"] = choose_cold_text_gain(model, prepared)
     model.calibration = record
     return record

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from gnn.bundle import Bundle, load_bundle
-from gnn.evaluation import embed_for, evaluate_embeddings, evaluate_phases
+from gnn.evaluation import evaluate_embeddings, evaluate_phases, ranking_inputs
 from gnn.models.registry import model_from_bundle
 from gnn.pipeline import prepare_with_text, read_snapshot, text_encoder
 from gnn.prepared import Prepared
@@ -33,7 +33,7 @@ def _bundle_metrics(bundle: Bundle, prepared: Prepared) -> dict[str, dict[str, f
     which = ("valid", "test", "cold")
     if bundle.model_meta is not None and (bundle.state_dict is not None or not bundle.config.trainable):
         model = model_from_bundle(bundle.config, bundle.model_meta, bundle.state_dict)
-        return evaluate_phases(prepared, lambda phase: embed_for(model, prepared, phase), which=which)
+        return evaluate_phases(prepared, lambda phase: ranking_inputs(model, prepared, phase), which=which)
     metrics = evaluate_embeddings(prepared, torch.from_numpy(bundle.user_embeddings),
                                   torch.from_numpy(bundle.product_embeddings), which=which)
     return {k: {**v, "from_served_vectors": 1.0} for k, v in metrics.items()}

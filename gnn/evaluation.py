@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from gnn.data import Phase
-from gnn.metrics import GridScoreFn, embedding_score_fn, evaluate_ranking, evaluate_ranking_grid
+from gnn.metrics import GridScoreFn, ScoreFn, embedding_score_fn, evaluate_ranking, evaluate_ranking_grid
 from gnn.models.kg_sasrec import KGSASRec
 from gnn.prepared import Prepared
+from gnn.transitions import TransitionLookup
 
-#: ``phase -> (user embeddings [U, d], product embeddings [P, d])``: what a model produces when it ranks for
-#: that phase (its input graph or history differs by phase, see :meth:`Prepared.graph_for`).
-EmbedFn = Callable[[Phase], tuple[Tensor, Tensor]]
+#: ``phase -> (user embeddings [U, d], product embeddings [P, d])``, or with a third element, a score added to
+#: their dot products (``users [B] -> [B, P]``, see :func:`ranking_inputs`): what a model produces when it ranks
+#: for that phase (its input graph or history differs by phase, see :meth:`Prepared.graph_for`).
+EmbedFn = Callable[[Phase], tuple[Tensor, Tensor] | tuple[Tensor, Tensor, ScoreFn | None]]
 #: The phase whose embeddings each evaluation set uses.
 EVAL_PHASE: dict[str, Phase] = {"valid": "valid", "test": "test", "cold": "test"}
 
@@ -30,7 +34,7 @@ def evaluate_phases(prepared: Prepared, embed: EmbedFn, *, batch_size: int = 204
     - ``cold``: every interaction with a cold product (one the model never saw an interaction of), ranked
       among *all* active products as a new product must compete in serving, train and valid items excluded.
     """
-    cache: dict[Phase, tuple[Tensor, Tensor]] = {}
+    cache: dict[Phase, ScoreFn] = {}
     out: dict[str, dict[str, float]] = {}
     for name in which:
         task = _ranking_task(prepared, name)
@@ -38,8 +42,9 @@ def evaluate_phases(prepared: Prepared, embed: EmbedFn, *, batch_size: int = 204
             continue
         phase = EVAL_PHASE[name]
         if phase not in cache:
-            cache[phase] = tuple(e.detach() for e in embed(phase))  # type: ignore[assignment]
-        out[name] = evaluate_ranking(embedding_score_fn(*cache[phase]), **task, batch_size=batch_size)
+            user_emb, product_emb, *boost = embed(phase)
+            cache[phase] = embedding_score_fn(user_emb.detach(), product_emb.detach(), *boost)
+        out[name] = evaluate_ranking(cache[phase], **task, batch_size=batch_size)
     return out
 
 
@@ -88,3 +93,30 @@ def embed_for(model: Any, prepared: Prepared, phase: Phase) -> tuple[Tensor, Ten
         else:
             user_emb, product_emb = model.embed(graph)
     return user_emb.detach(), product_emb.detach()
+
+
+def ranking_inputs(model: Any, prepared: Prepared, phase: Phase) -> tuple[Tensor, Tensor, ScoreFn | None]:
+    """:func:`embed_for` and the score a sequence model adds beside the dot products when ranking for ``phase``
+    (its transition lookup over that phase's histories; ``None`` for every other model or with the lookup
+    off): what :func:`evaluate_phases` and rankings take."""
+    user_emb, product_emb = embed_for(model, prepared, phase)
+    return user_emb, product_emb, history_boost(model, prepared.histories(phase), product_emb.size(0))
+
+
+@dataclass(frozen=True)
+class HistoryBoost:
+    """``users [B] -> [B, P]`` a transition lookup's scores for users with these ``histories`` (a class, not a
+    closure: a :class:`gnn.train.TrainResult` carrying it is sent back from a training process)."""
+
+    lookup: TransitionLookup
+    histories: list[np.ndarray]
+
+    def __call__(self, users: Tensor) -> Tensor:
+        return self.lookup.scores([self.histories[u] for u in users.tolist()])
+
+
+def history_boost(model: Any, histories: list[np.ndarray], num_products: int) -> HistoryBoost | None:
+    """The transition lookup of a :class:`KGSASRec` for users with these ``histories`` (the transitions read
+    from the same histories); ``None`` when there is none."""
+    lookup = model.transition_lookup(histories, num_products) if isinstance(model, KGSASRec) else None
+    return None if lookup is None else HistoryBoost(lookup, histories)

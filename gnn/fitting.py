@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 
 from gnn.config import TrainConfig
-from gnn.evaluation import embed_for, evaluate_phases
+from gnn.evaluation import evaluate_phases, ranking_inputs
 from gnn.prepared import Prepared
 from kg.progress import step
 
@@ -33,7 +33,7 @@ def fit_with_early_stopping(model: torch.nn.Module, prepared: Prepared, config: 
             loss = run_epoch()
             row: dict[str, float] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - started}
             if epoch % config.eval_every == 0 or epoch == config.epochs:
-                valid = evaluate_phases(prepared, lambda phase: embed_for(model, prepared, phase),
+                valid = evaluate_phases(prepared, lambda phase: ranking_inputs(model, prepared, phase),
                                         batch_size=config.eval_batch_size, which=("valid",))["valid"]
                 row.update({f"valid_{k}": v for k, v in valid.items() if k != "users"})
                 if valid["ndcg@10"] > best_score:

@@ -184,11 +184,13 @@ class _RankingAccumulator:
         return out
 
 
-def embedding_score_fn(user_emb: Tensor, item_emb: Tensor) -> ScoreFn:
-    """Dot-product scores from ``user_emb [U, d]`` and ``item_emb [P, d]``."""
+def embedding_score_fn(user_emb: Tensor, item_emb: Tensor, boost: ScoreFn | None = None) -> ScoreFn:
+    """Dot-product scores from ``user_emb [U, d]`` and ``item_emb [P, d]``, plus ``boost(users)`` ``[B, P]``
+    when given (a score no vector carries, e.g. :class:`gnn.transitions.TransitionLookup`)."""
 
     def score(users: Tensor) -> Tensor:
-        return user_emb[users] @ item_emb.T
+        dots = user_emb[users] @ item_emb.T
+        return dots if boost is None else dots + boost(users)
 
     return score
 

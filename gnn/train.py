@@ -26,8 +26,9 @@ from torch_geometric.data import HeteroData
 
 from gnn.config import TrainConfig
 from gnn.data import Phase
-from gnn.evaluation import embed_for, evaluate_phases
+from gnn.evaluation import embed_for, evaluate_phases, ranking_inputs
 from gnn.fitting import fit_with_early_stopping
+from gnn.metrics import ScoreFn, embedding_score_fn
 from gnn.models.kg_sasrec import KGSASRec
 from gnn.models.registry import build_model
 from gnn.prepared import Prepared
@@ -48,6 +49,9 @@ class TrainResult:
     #: ``user_emb`` / ``product_emb`` above are the test phase's (train + valid), for rankings to evaluate.
     serve_user_emb: Tensor | None = None
     serve_product_emb: Tensor | None = None
+    #: The test phase's score beside the dot products of ``user_emb`` and ``product_emb`` (a sequence model's
+    #: transition lookup, :func:`gnn.evaluation.ranking_inputs`); None: the dot products are the scores.
+    test_boost: ScoreFn | None = None
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
     train_seconds: float = 0.0
@@ -55,6 +59,10 @@ class TrainResult:
     #: The weight of recent events against the long history, chosen on validation for a served model
     #: (:func:`gnn.recent.choose_recent_weight`, set when the bundle is written).
     recent_blend: RecentBlend | None = None
+
+    def test_score_fn(self) -> ScoreFn:
+        """``users [B] -> [B, P]`` the test phase's scores, as the test figures of ``metrics`` were computed."""
+        return embedding_score_fn(self.user_emb, self.product_emb, self.test_boost)
 
 
 def peak_rss_mb() -> float:
@@ -167,15 +175,16 @@ def train_model(prepared: Prepared, config: TrainConfig, *, progress: bool = Tru
             history, best_epoch = _fit(model, prepared, config, gen, progress)
     train_seconds = time.perf_counter() - start
 
-    def embed(phase: Phase) -> tuple[Tensor, Tensor]:
-        return embed_for(model, prepared, phase)
+    def embed(phase: Phase) -> tuple[Tensor, Tensor, ScoreFn | None]:
+        return ranking_inputs(model, prepared, phase)
 
     metrics = evaluate_phases(prepared, embed, batch_size=config.eval_batch_size,
                               which=("valid", *[w for w in evaluate if w != "valid"]))
-    user_emb, product_emb = embed("test")
-    serve_user, serve_product = embed("serve")
+    user_emb, product_emb, test_boost = embed("test")
+    serve_user, serve_product = embed_for(model, prepared, "serve")
     return TrainResult(config=config, model=model, user_emb=user_emb, product_emb=product_emb, metrics=metrics,
-                       serve_user_emb=serve_user, serve_product_emb=serve_product, history=history,
+                       serve_user_emb=serve_user, serve_product_emb=serve_product, test_boost=test_boost,
+                       history=history,
                        best_epoch=best_epoch, train_seconds=train_seconds, peak_rss_mb=peak_rss_mb())
 
 

@@ -13,12 +13,19 @@ co-interaction channel (:mod:`gnn.cointeraction`, symmetric: who bought both) th
 only neighbours in time. It is read from the histories known at each phase (train at validation, train + valid
 at test, every known event when serving), never from the item being predicted. A product with no transition
 (cold, new) gets zero rows: nothing is known about what follows it.
+
+Rank ``r`` keeps the broad structure of ``T`` but not its long tail of rare pairs (``T`` has as many non-zero
+entries as there are distinct consecutive pairs; rank 512 scored as rank 256 on amazon-beauty's validation).
+:class:`TransitionLookup` reads ``T`` itself: the exact rows of the user's newest items, decayed and summed, as
+a sparse score added to the dot products (FPMC's Markov-chain term, without its factorisation). It cannot ride
+in a vector, so evaluation (:func:`gnn.evaluation.ranking_inputs`) and serving add it beside the dot products.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -67,14 +74,81 @@ def transition_factors(histories: Sequence[np.ndarray], num_products: int, rank:
     return torch.from_numpy(source), torch.from_numpy(target)
 
 
+def transition_profile(matrix: sp.csr_matrix, histories: Sequence[np.ndarray], last: int,
+                       decay: float) -> sp.csr_matrix:
+    """``[len(histories), P]`` per history, the sum of the ``matrix`` rows of its newest ``last`` items, the
+    newest with weight 1 and each older one ``decay`` times the next (an empty history: a zero row; an index
+    past the matrix, a product it has no row for: nothing)."""
+    size = matrix.shape[0]
+    if not len(histories):
+        return sp.csr_matrix((0, matrix.shape[1]))
+    rows, cols, weights = [], [], []
+    for b, history in enumerate(histories):
+        tail = np.asarray(history[-last:] if last > 0 else history[:0], dtype=np.int64)
+        weight = decay ** np.arange(len(tail) - 1, -1, -1, dtype=np.float64)
+        inside = tail < size
+        rows.append(np.full(int(inside.sum()), b, dtype=np.int64))
+        cols.append(tail[inside])
+        weights.append(weight[inside])
+    selector = sp.csr_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(len(histories), size))
+    return (selector @ matrix).tocsr()
+
+
+@dataclass(frozen=True)
+class TransitionLookup:
+    """The exact transition score of the products that may come next: ``weight`` times the
+    :func:`transition_profile` of the newest ``last`` items, divided by the profile's largest entry (so that the
+    likeliest next product of every user gains ``weight`` exactly, whatever the history's length or the
+    products' degrees). Products no history item was followed by gain nothing.
+
+    Args:
+        matrix: ``[P, P]`` :func:`transition_matrix` of the histories known when ranking.
+        weight: the gain of the likeliest next product, in the units of the model's scores.
+        decay: each older item's weight relative to the next newer one.
+        last: how many of the newest items are read.
+    """
+
+    matrix: sp.csr_matrix
+    weight: float
+    decay: float
+    last: int
+
+    def _scaled(self, histories: Sequence[np.ndarray]) -> sp.csr_matrix:
+        profile = transition_profile(self.matrix, histories, self.last, self.decay)
+        peak = profile.max(axis=1).toarray().ravel() if profile.shape[0] else np.zeros(0)
+        scale = np.where(peak > 0, self.weight / np.maximum(peak, 1e-30), 0.0)
+        return (sp.diags(scale) @ profile).tocsr()
+
+    def scores(self, histories: Sequence[np.ndarray]) -> Tensor:
+        """``[len(histories), P]`` float32, dense (for a batch of users in evaluation)."""
+        return torch.from_numpy(self._scaled(histories).toarray().astype(np.float32))
+
+    def sparse_scores(self, history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(product indexes, float32 scores) of the products one ``history`` gives a non-zero score (a request
+        reads ``last`` rows of ``T``, a few dozen entries, never the whole catalog)."""
+        row = self._scaled([history])
+        return row.indices.astype(np.int64), row.data.astype(np.float32)
+
+
+def padded(matrix: sp.csr_matrix, size: int) -> sp.csr_matrix:
+    """``matrix`` as ``[size, size]``: zero rows and columns appended (products the histories never name), or
+    cut to the first ``size``."""
+    if size <= matrix.shape[0]:
+        return matrix[:size, :size].tocsr()
+    indptr = np.concatenate([matrix.indptr, np.full(size - matrix.shape[0], matrix.indptr[-1])])
+    return sp.csr_matrix((matrix.data, matrix.indices, indptr), shape=(size, size))
+
+
 class TransitionCache:
-    """:func:`transition_factors` of a set of histories, computed once per distinct set (keyed by content: the
-    validation, test and serving histories each get their own). A graph with more products than the histories
-    name (products appended after training) gets zero rows for the extra ones."""
+    """:func:`transition_matrix` and :func:`transition_factors` of a set of histories, computed once per distinct
+    set (keyed by content: the validation, test and serving histories each get their own). A graph with more
+    products than the histories name (products appended after training) gets zero rows for the extra ones."""
 
     def __init__(self, rank: int, capacity: int = 4) -> None:
         self.rank, self.capacity = rank, capacity
         self._cached: dict[str, tuple[Tensor, Tensor]] = {}
+        self._matrices: dict[str, sp.csr_matrix] = {}
 
     @staticmethod
     def _key(histories: Sequence[np.ndarray]) -> str:
@@ -95,3 +169,13 @@ class TransitionCache:
         source, target = self._cached[key]
         padding = source.new_zeros(max(num_products - source.size(0), 0), self.rank)
         return torch.cat([source, padding])[:num_products], torch.cat([target, padding])[:num_products]
+
+    def matrix(self, histories: Sequence[np.ndarray], num_products: int) -> sp.csr_matrix:
+        """``[num_products, num_products]`` :func:`transition_matrix` of ``histories``."""
+        key = self._key(histories)
+        if key not in self._matrices:
+            if len(self._matrices) >= self.capacity:
+                self._matrices.pop(next(iter(self._matrices)))
+            known = max((int(h.max()) + 1 for h in histories if len(h)), default=0)
+            self._matrices[key] = transition_matrix(histories, known)
+        return padded(self._matrices[key], num_products)

@@ -14,12 +14,15 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
+from api.events import RecentEvent
 from api.main import create_app
 from api.serving.index import HALF_LIMIT, build_index
+from api.serving.recommend import recommend, user_context
 from cartograph.commands.quickstart import train_quick
 from gnn import content
 from gnn.bundle import load_bundle
 from gnn.history import HistoryEncoder
+from gnn.transitions import transition_matrix
 from kg.config import PROJECT_ROOT, Settings
 from kg.ingest.run import run_ingest
 from kg.store import open_store
@@ -37,8 +40,10 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     settings = Settings(store_backend="embedded", home=home, neo4j_uri=None, bundle_watch_s=0)
     run_ingest(settings, settings.sample_dir, progress=False)
     with pytest.MonkeyPatch.context() as patch:
-        # The transition channel on, whatever validation would choose on the sample: every test here serves it.
+        # The transition channel and lookup on, whatever validation would choose on the sample: every test here
+        # serves them.
         patch.setattr(content, "TRANSITION_WEIGHT_GRID", (0.125,))
+        patch.setattr(content, "LOOKUP_WEIGHT_GRID", (1.0,))
         train_quick(settings, 1, progress=False, model="kg_sasrec")
     with open_store(settings) as store:
         store.upsert_nodes("Product", [{"id": NEW_PRODUCT, "title": "zanzibar violet glitter nail lacquer",
@@ -120,6 +125,38 @@ def test_the_transition_channels_from_rows_are_served_but_never_scored(client: T
     user = _user_with_history(client)
     vector = index.history_encoder.encode(index.catalog.user_history(user)[0].tolist())
     assert not vector[index.scored_width:].any()
+
+
+def test_recommendations_add_the_transition_lookup_of_the_newest_items(client: TestClient) -> None:
+    """The exact rows of what followed the user's newest items, over every history the catalog knows, are added
+    to the dot products; with recent events the blended vector's scores are put back on the encoder's scale."""
+    index = client.app.state.service.index  # type: ignore[attr-defined]
+    lookup = index.transition_lookup
+    assert lookup is not None and index.history_encoder.model.has_transition_lookup
+    ptr, idx = index.catalog.history.ptr, index.catalog.history.idx
+    histories = [idx[ptr[u]:ptr[u + 1]] for u in range(len(ptr) - 1)]
+    np.testing.assert_allclose(lookup.matrix.toarray(), transition_matrix(histories, index.num_products).toarray())
+
+    def boosted(user: str) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+        hist = index.catalog.user_history(user)[0]
+        products, boost = lookup.sparse_scores(hist)
+        return products[~np.isin(products, hist)], boost[~np.isin(products, hist)], tuple(hist.tolist())
+
+    user = next(u for u in sorted(index.user_index) if len(boosted(u)[0]))  # a user some unseen product follows
+    products, boost, hist = boosted(user)
+    ctx = user_context(index, user, ())
+    assert ctx.sequence == hist and ctx.score_scale == 1.0
+    expected = index.model_scores(ctx.vector)
+    expected[products] += boost
+    hits = recommend(index, user, index.num_products).hits
+    assert {h.index: h.score for h in hits}.keys() >= set(products.tolist())
+    for hit in hits:
+        assert hit.score == pytest.approx(float(expected[hit.index]), rel=1e-5, abs=1e-5)
+    recent = [RecentEvent(product_id=index.catalog.product_ids[int(products[0])], type="view", ts=0)]
+    blended = user_context(index, user, recent)
+    after = index.history_encoder.encode([*hist, int(products[0])])
+    assert blended.sequence == (*hist, int(products[0]))
+    assert blended.score_scale == pytest.approx(np.linalg.norm(blended.vector) / np.linalg.norm(after), rel=1e-5)
 
 
 def test_a_vector_beyond_float16_range_is_scored_in_float32(client: TestClient) -> None:

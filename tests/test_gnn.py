@@ -18,6 +18,8 @@ from gnn.content import (
     CHANNEL_WEIGHT_GRID,
     COLD_GAIN_GRID,
     DECAY_GRID,
+    LOOKUP_DECAY_GRID,
+    LOOKUP_WEIGHT_GRID,
     TRANSITION_DECAY_GRID,
     TRANSITION_WEIGHT_GRID,
     WEIGHT_GRID,
@@ -25,7 +27,7 @@ from gnn.content import (
     simulated_new_products,
 )
 from gnn.data import INTERACTS, snapshot_from_store, split_snapshot, to_hetero_data
-from gnn.evaluation import embed_for, evaluate_phases
+from gnn.evaluation import embed_for, evaluate_phases, ranking_inputs
 from gnn.inductive import InductiveEncoder, NewProduct, embed_new_products
 from gnn.models import InputLayer
 from gnn.models.kg_sasrec import KGSASRec
@@ -754,7 +756,16 @@ def test_the_text_channel_chosen_is_the_best_validation_cell_and_what_is_evaluat
     transition_chosen = f"{transition['relative_weight']:g}@{transition['decay']:g}"
     assert transition_cells[transition_chosen] == max(transition_cells.values())
     assert float(result.model.transition_weight) == pytest.approx(transition["weight"], rel=1e-5)
-    assert result.metrics["valid"]["ndcg@10"] == pytest.approx(transition_cells[transition_chosen], abs=1e-5)
+    # The transition lookup on top of the four channels: its weight-0 cells are the transition channel's choice,
+    # and the valid figure the model reports is its chosen cell's (evaluation adds the lookup's scores).
+    lookup = record["transition_lookup"]
+    lookup_cells = lookup["valid_ndcg@10"]
+    assert len(lookup_cells) == len(LOOKUP_WEIGHT_GRID) * len(LOOKUP_DECAY_GRID)
+    assert lookup_cells["0@0.7"] == pytest.approx(transition_cells[transition_chosen], abs=1e-5)
+    lookup_chosen = f"{lookup['relative_weight']:g}@{lookup['decay']:g}"
+    assert lookup_cells[lookup_chosen] == max(lookup_cells.values())
+    assert float(result.model.lookup_weight) == pytest.approx(lookup["weight"], rel=1e-5)
+    assert result.metrics["valid"]["ndcg@10"] == pytest.approx(lookup_cells[lookup_chosen], abs=1e-5)
     assert record["cold_scale"] is not None and float(result.model.cold_scale) == pytest.approx(record["cold_scale"])
 
 
@@ -776,7 +787,7 @@ def test_the_quality_bench_reports_the_model_with_its_calibration_undone(prepare
     assert float(model.content_weight) == 0.5 and float(model.cold_scale) == 3.0
     model.content_weight.fill_(0.0)
     model.cold_scale.fill_(1.0)
-    assert evaluate_phases(prepared, lambda phase: embed_for(model, prepared, phase)) == neither
+    assert evaluate_phases(prepared, lambda phase: ranking_inputs(model, prepared, phase)) == neither
     assert calibration_ablations(object(), prepared) == {}
 
 

@@ -1,4 +1,5 @@
-"""The transition channel: the matrix and its factors (hand-computed), and how the sequence model serves it."""
+"""The transition channel and lookup: the matrix, its factors and the lookup's scores (hand-computed), and how
+the sequence model serves them."""
 
 from __future__ import annotations
 
@@ -8,8 +9,16 @@ import torch
 from torch_geometric.data import HeteroData
 
 from gnn.data import INTERACTS
+from gnn.metrics import embedding_score_fn
 from gnn.models.kg_sasrec import KGSASRec
-from gnn.transitions import TransitionCache, transition_factors, transition_matrix
+from gnn.transitions import (
+    TransitionCache,
+    TransitionLookup,
+    padded,
+    transition_factors,
+    transition_matrix,
+    transition_profile,
+)
 
 # 0 -> 1 -> 2; 0 -> 2; 1 -> 1 (a repeat: left out) -> 0; product 3: in no pair; product 4: nobody.
 HISTORIES = [np.array([0, 1, 2]), np.array([0, 2]), np.array([1, 1, 0]), np.array([3]),
@@ -50,9 +59,43 @@ def test_the_cache_computes_once_per_set_of_histories_and_pads_new_products(
     assert len(calls) == 2  # other histories: computed again
 
 
-def _model(rank: int) -> KGSASRec:
+def test_the_profile_sums_the_rows_of_the_newest_items_decayed() -> None:
+    matrix = transition_matrix(HISTORIES, 5)
+    histories = [np.array([2, 0, 1]), np.array([1]), np.array([], dtype=np.int64), np.array([0, 7])]
+    got = transition_profile(matrix, histories, last=2, decay=0.5).toarray()
+    expected = np.zeros((4, 5))
+    expected[0] = 0.5 * matrix[0].toarray() + 1.0 * matrix[1].toarray()  # 2 is past the newest two: not read
+    expected[1] = matrix[1].toarray()
+    # 7, the newest: no row in a 5-product matrix (a product added after), so nothing; 0 still weighs 0.5.
+    expected[3] = 0.5 * matrix[0].toarray()
+    np.testing.assert_allclose(got, expected)
+
+
+def test_the_lookup_gives_each_users_likeliest_next_product_the_weight() -> None:
+    lookup = TransitionLookup(transition_matrix(HISTORIES, 5), weight=2.0, decay=0.5, last=2)
+    histories = [np.array([2, 0, 1]), np.array([3]), np.array([], dtype=np.int64)]
+    scores = lookup.scores(histories)
+    # User 0 reads 0 then 1: 0.5 * T[0] + T[1], with T[0] = (0, .5, .5, 0, 0) and T[1] = (.5, 0, .5, 0, 0);
+    # its largest entry, 0.75 (product 2), is scaled to the weight.
+    expected = np.array([0.5, 0.25, 0.75, 0.0, 0.0]) / 0.75 * 2.0
+    np.testing.assert_allclose(scores[0].numpy(), expected, rtol=1e-6)
+    assert not scores[1].any() and not scores[2].any()  # nothing followed 3; no history
+    products, values = lookup.sparse_scores(histories[0])
+    np.testing.assert_allclose(values, scores[0].numpy()[products])
+    assert set(products.tolist()) == {0, 1, 2}
+
+
+def test_padded_matrices_give_new_products_empty_rows_and_columns() -> None:
+    matrix = transition_matrix(HISTORIES, 5)
+    grown = padded(matrix, 7)
+    assert grown.shape == (7, 7) and not grown[5:].nnz and not grown[:, 5:].nnz
+    np.testing.assert_array_equal(grown[:5, :5].toarray(), matrix.toarray())
+    assert padded(matrix, 3).shape == (3, 3)
+
+
+def _model(rank: int, lookup_last: int = 0) -> KGSASRec:
     return KGSASRec({"product": 5, "user": 3}, text_dim=3, hidden_channels=4, max_len=3, num_heads=1,
-                    transition_rank=rank).eval()
+                    transition_rank=rank, lookup_last=lookup_last).eval()
 
 
 def _graph() -> HeteroData:
@@ -95,3 +138,23 @@ def test_a_model_without_transition_rank_never_serves_the_channel() -> None:
     model.transition_weight.fill_(1.0)
     assert not model.has_transition_channel and model.channel_widths()[4] == 0
     assert model.served_item_vectors(data, histories=HISTORIES).size(1) == 4
+
+
+def test_the_models_lookup_is_off_until_a_weight_is_chosen_and_then_adds_exactly_its_scores() -> None:
+    from gnn.evaluation import history_boost
+
+    model = _model(rank=0, lookup_last=2)
+    assert model.transition_lookup(HISTORIES, 5) is None and history_boost(model, HISTORIES, 5) is None
+    model.lookup_weight.fill_(1.5)
+    model.lookup_decay.fill_(0.5)
+    lookup = model.transition_lookup(HISTORIES, 6)  # one product more than the histories name
+    assert lookup is not None and lookup.matrix.shape == (6, 6) and (lookup.weight, lookup.decay) == (1.5, 0.5)
+    boost = history_boost(model, HISTORIES, 6)
+    assert boost is not None
+    users, items = torch.randn(5, 4), torch.randn(6, 4)
+    score = embedding_score_fn(users, items, boost)
+    picked = torch.tensor([2, 0])
+    expected = users[picked] @ items.T + TransitionLookup(transition_matrix(HISTORIES, 6), 1.5, 0.5, 2).scores(
+        [HISTORIES[2], HISTORIES[0]])
+    torch.testing.assert_close(score(picked), expected)
+    assert not _model(rank=0, lookup_last=0).has_transition_lookup

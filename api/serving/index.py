@@ -33,6 +33,7 @@ from api.serving.understand import QueryParser
 from gnn.bundle import Bundle, current_bundle_path, load_bundle
 from gnn.history import HistoryEncoder
 from gnn.recent import weight_of
+from gnn.transitions import TransitionLookup
 from kg.config import Settings
 from kg.errors import CartographError
 from kg.store import GraphStore
@@ -76,6 +77,9 @@ class ServingIndex:
     scored_width: int | None = None
     """The leading columns a model user vector can be non-zero in (a sequence bundle's transition channel ends
     with rows only a history reads): the float16 table keeps only those. None: every column."""
+    transition_lookup: TransitionLookup | None = None
+    """A sequence bundle's exact transition scores, added to :meth:`model_scores` for the user's newest items
+    (:class:`gnn.transitions.TransitionLookup`), over the catalog's histories in catalog order; None: off."""
 
     def model_scores(self, vector: np.ndarray) -> np.ndarray:
         """``[P]`` float32: every product's dot product with a model user ``vector`` ``[d]``.
@@ -161,6 +165,16 @@ def _fits_half(values: np.ndarray) -> bool:
     return bool(values.size == 0 or np.abs(values).max() < HALF_LIMIT)
 
 
+def _transition_lookup(encoder: HistoryEncoder | None, catalog: Catalog) -> TransitionLookup | None:
+    """The bundle model's transition lookup over every history the catalog knows (what follows what, as of
+    now), in catalog order; None for a model without one."""
+    if encoder is None or not encoder.model.has_transition_lookup:
+        return None
+    ptr, idx = catalog.history.ptr, catalog.history.idx
+    histories = [idx[ptr[u]:ptr[u + 1]] for u in range(len(ptr) - 1)]
+    return encoder.model.transition_lookup(histories, catalog.num_products)
+
+
 def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder | None,
                 ranker: Ranker | None = None, float16: bool = True) -> ServingIndex:
     """Join ``bundle`` with ``catalog`` (see the module docstring). ``text_encoder=None``: no dense search;
@@ -197,6 +211,7 @@ def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder |
     user_ids = bundle.id_maps.get("user", [])
     history_encoder = HistoryEncoder.from_bundle(bundle, emb)
     scored = history_encoder.model.scored_width() if history_encoder is not None else dim
+    lookup = _transition_lookup(history_encoder, catalog)
     unit = _unit(emb)
     bm25 = BM25Index(catalog.texts)
     linker = EntityLinker(catalog)
@@ -212,7 +227,7 @@ def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder |
         build_seconds=time.perf_counter() - start, reason_similarity=reason_threshold(unit, has),
         recent_weight=weight_of(bundle.metrics, bundle.config.model),
         product_half=torch.from_numpy(emb[:, :scored].astype(np.float16)) if float16 and _fits_half(emb) else None,
-        scored_width=scored,
+        scored_width=scored, transition_lookup=lookup,
     )
 
 

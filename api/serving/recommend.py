@@ -59,6 +59,10 @@ class UserContext:
     strategy: str
     anchors: list[tuple[int, str]]
     seen: np.ndarray
+    #: A sequence model's input, oldest first (what its transition lookup reads); empty for other models.
+    sequence: tuple[int, ...] = ()
+    #: ``|vector| / |the encoder's own vector|``: puts scores on the model's scale when ``vector`` is a blend.
+    score_scale: float = 1.0
 
 
 def title(index: ServingIndex, i: int, width: int = 60) -> str:
@@ -122,14 +126,17 @@ def _sequence_context(encoder: HistoryEncoder, weight: float, hist: list[int], r
                       anchors: list[tuple[int, str]], seen: np.ndarray) -> UserContext:
     """The sequence model's vector after ``hist`` then ``recent``, blended by ``weight`` with its vector after
     ``hist`` alone (a long history is not erased by a few events)."""
-    after = encoder.encode([*hist, *recent])
+    sequence = (*hist, *recent)
+    after = encoder.encode(sequence)
     if after is None:
         return UserContext(None, "popular", anchors, seen)
     if not recent:
-        return UserContext(after, "sequence", anchors, seen)
+        return UserContext(after, "sequence", anchors, seen, sequence)
     before = encoder.encode(hist)
     vector = after if before is None else blend(before, after, weight)
-    return UserContext(vector, "sequence+recent", anchors, seen)
+    # The blend is of unit vectors; a score added beside the dot products is on the scale of the encoder's own.
+    scale = float(np.linalg.norm(vector)) / max(float(np.linalg.norm(after)), 1e-12)
+    return UserContext(vector, "sequence+recent", anchors, seen, sequence, scale)
 
 
 def _candidate_mask(index: ServingIndex, filter_mask: np.ndarray | None, exclude: np.ndarray) -> np.ndarray:
@@ -196,6 +203,9 @@ def recommend(index: ServingIndex, user_id: str, k: int, *, filter_mask: np.ndar
     # unit item vectors: "like what you touched", without favouring products with large embeddings).
     scores = index.product_unit @ ctx.vector.astype(np.float32) if ctx.strategy == "pooled_items" \
         else index.model_scores(ctx.vector)
+    if index.transition_lookup is not None and ctx.sequence:
+        products, boost = index.transition_lookup.sparse_scores(np.asarray(ctx.sequence, dtype=np.int64))
+        scores[products] += boost * ctx.score_scale
     np.copyto(scores, -np.inf, where=~mask)
     best = top_k(scores, k)
     lines = reasons(index, best, scores[best], ctx)

@@ -37,7 +37,7 @@ from copurchase_lookup import lookup_score_fn  # noqa: E402
 
 from gnn.config import TrainConfig  # noqa: E402
 from gnn.data import GraphSnapshot, Split  # noqa: E402
-from gnn.metrics import ScoreFn, embedding_score_fn, evaluate_rankings, top_k_rankings  # noqa: E402
+from gnn.metrics import ScoreFn, evaluate_rankings, top_k_rankings  # noqa: E402
 from gnn.pipeline import text_features as pipeline_text_features  # noqa: E402
 from gnn.pipeline import train_all  # noqa: E402
 from gnn.prepared import Prepared, prepare_split  # noqa: E402
@@ -82,7 +82,7 @@ def export_rankings(prepared: Prepared, score: ScoreFn, top_k: int) -> np.ndarra
 
 def result_score(result: TrainResult) -> ScoreFn:
     """A trained model's test scores: its test-phase vectors (train + valid read as input)."""
-    return embedding_score_fn(result.user_emb, result.product_emb)
+    return result.test_score_fn()
 
 
 def rankings_to_ids(rankings: np.ndarray, snapshot: GraphSnapshot) -> dict[str, list[str]]:

@@ -16,7 +16,7 @@ from gnn.attributes import attribute_rows
 from gnn.cointeraction import SpectrumCache
 from gnn.models.item_graph import ItemGraphEncoder
 from gnn.models.sasrec import SASRecEncoder
-from gnn.transitions import TransitionCache
+from gnn.transitions import TransitionCache, TransitionLookup
 
 
 def pad_histories(histories: Sequence[np.ndarray], pad: int) -> tuple[Tensor, Tensor]:
@@ -76,7 +76,11 @@ class KGSASRec(nn.Module):
       product follows which in users' ordered histories (:mod:`gnn.transitions`): ``+ nu * cos(f_u, t_p)`` with
       ``f_u`` the decayed sum of the *from* rows of the user's last items and ``t_p`` the product's *to* row. The
       factors are asymmetric, so a served product vector carries both its to row (scored) and its from row
-      (read only when a history containing the product is encoded; the user side has zeros there).
+      (read only when a history containing the product is encoded; the user side has zeros there);
+    - ``lookup_weight`` and ``lookup_decay``: the transition lookup, the exact rows of which product follows
+      which for the user's newest ``lookup_last`` items (:class:`gnn.transitions.TransitionLookup`), added to
+      the dot products beside the vectors (:meth:`transition_lookup`): the long tail of rare pairs that rank
+      ``r`` leaves out.
 
     Shapes:
         item_vectors(data) -> ``[P, d]``; states(items ``[P, d]``, seq ``[B, T]``, lengths ``[B]``) ->
@@ -94,14 +98,15 @@ class KGSASRec(nn.Module):
                                                          "cold_text_gain": 1.0, "cointeraction_weight": 0.0,
                                                          "cointeraction_decay": 1.0, "attribute_weight": 0.0,
                                                          "attribute_decay": 1.0, "transition_weight": 0.0,
-                                                         "transition_decay": 1.0}
+                                                         "transition_decay": 1.0, "lookup_weight": 0.0,
+                                                         "lookup_decay": 1.0}
 
     def __init__(self, num_nodes: dict[str, int], text_dim: int, hidden_channels: int, *, num_layers: int = 2,
                  graph_weight: float = 0.5, product_id_embedding: bool = True, max_len: int = 50,
                  num_blocks: int = 2, num_heads: int = 1, dropout: float = 0.5,
                  temperature: float | None = None, id_dropout: float = 0.0, cointeraction_rank: int = 0,
                  attribute_width: int = 0, attribute_relations: Sequence[str] = ("made_by",),
-                 transition_rank: int = 0) -> None:
+                 transition_rank: int = 0, lookup_last: int = 0) -> None:
         super().__init__()
         self.max_len, self.temperature, self.hidden_channels = max_len, temperature, hidden_channels
         self.text_dim, self.cointeraction_rank = text_dim, cointeraction_rank
@@ -109,6 +114,7 @@ class KGSASRec(nn.Module):
         self.spectrum = SpectrumCache(cointeraction_rank)
         self.transition_rank = transition_rank
         self.transitions = TransitionCache(transition_rank)
+        self.lookup_last = lookup_last
         self.content_weight: Tensor
         self.content_decay: Tensor
         self.cold_scale: Tensor
@@ -119,6 +125,8 @@ class KGSASRec(nn.Module):
         self.attribute_decay: Tensor
         self.transition_weight: Tensor
         self.transition_decay: Tensor
+        self.lookup_weight: Tensor
+        self.lookup_decay: Tensor
         for name, value in self.CALIBRATION_DEFAULTS.items():
             self.register_buffer(name, torch.tensor(value))
         #: What :mod:`gnn.content` chose and why (validation figures), for the bundle's metrics.
@@ -165,6 +173,10 @@ class KGSASRec(nn.Module):
     def has_transition_channel(self) -> bool:
         return self.transition_rank > 0 and float(self.transition_weight) > 0
 
+    @property
+    def has_transition_lookup(self) -> bool:
+        return self.lookup_last > 0 and float(self.lookup_weight) > 0
+
     def channel_widths(self) -> tuple[int, int, int, int, int]:
         """(d, text width or 0, co-interaction width or 0, attribute width or 0, transition width ``2r`` or 0):
         the layout of the served vectors."""
@@ -188,6 +200,16 @@ class KGSASRec(nn.Module):
             return zeros, zeros.clone()
         source, target = self.transitions.rows(histories, num_products)
         return source, F.normalize(target, dim=1)
+
+    def transition_lookup(self, histories: Sequence[np.ndarray] | None,
+                          num_products: int) -> TransitionLookup | None:
+        """The exact transition scores over the transitions in ``histories`` (the histories known when ranking),
+        to add to the dot products of the user vectors of these or later histories; ``None`` when the lookup
+        is off or no history is known."""
+        if histories is None or not self.has_transition_lookup:
+            return None
+        return TransitionLookup(self.transitions.matrix(histories, num_products), float(self.lookup_weight),
+                                float(self.lookup_decay), self.lookup_last)
 
     def attribute_rows(self, data: HeteroData) -> Tensor:
         """``[P, a]`` unit attribute rows of ``data``'s products (:mod:`gnn.attributes`; zero for a product with

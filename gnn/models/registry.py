@@ -134,7 +134,7 @@ def _kg_sasrec(config: TrainConfig, shape: ModelShape) -> KGSASRec:
                     temperature=config.seq_temperature, id_dropout=config.id_dropout,
                     cointeraction_rank=config.seq_cointeraction_rank,
                     attribute_width=config.seq_attribute_width, attribute_relations=config.seq_attribute_relations,
-                    transition_rank=config.seq_transition_rank)
+                    transition_rank=config.seq_transition_rank, lookup_last=config.seq_transition_lookup)
 
 
 def _text_only(config: TrainConfig, shape: ModelShape) -> TextOnly:
