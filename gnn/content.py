@@ -76,9 +76,9 @@ TRANSITION_DECAY_GRID: tuple[float, ...] = (0.1, 0.3, 0.7)
 TRANSITION_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.03125, 0.0625, 0.125, 0.25)
 #: cold_text_gain tried: 1 weighs a new product's text as a trained product's.
 #: The transition lookup's weights, in units of the spread of the model's scores (0: off).
-LOOKUP_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0)
+LOOKUP_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
 #: The transition lookup's decays: each older item of the newest ``lookup_last`` weighs this times the next.
-LOOKUP_DECAY_GRID: tuple[float, ...] = (0.3, 0.5, 0.7)
+LOOKUP_DECAY_GRID: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)
 COLD_GAIN_GRID: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 4.0)
 #: Share of the trained products that play new ones while the gain is chosen (the cold slice's share).
 SIMULATED_COLD_SHARE = 0.05
