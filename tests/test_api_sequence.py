@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from api.events import RecentEvent
 from api.main import create_app
 from api.serving.index import HALF_LIMIT, build_index
-from api.serving.recommend import recommend, user_context
+from api.serving.recommend import recommend, title, user_context
 from cartograph.commands.quickstart import train_quick
 from gnn import content
 from gnn.bundle import load_bundle
@@ -152,6 +152,12 @@ def test_recommendations_add_the_transition_lookup_of_the_newest_items(client: T
     assert {h.index: h.score for h in hits}.keys() >= set(products.tolist())
     for hit in hits:
         assert hit.score == pytest.approx(float(expected[hit.index]), rel=1e-5, abs=1e-5)
+        # A product that followed one of the newest items says so, naming the newest such item.
+        followed = [j for j in reversed(hist[-lookup.last:]) if lookup.matrix[j, hit.index] > 0]
+        if followed:
+            assert hit.reason.startswith(f"often chosen right after “{title(index, followed[0])}”")
+        else:
+            assert not hit.reason.startswith("often chosen right after")
     recent = [RecentEvent(product_id=index.catalog.product_ids[int(products[0])], type="view", ts=0)]
     blended = user_context(index, user, recent)
     after = index.history_encoder.encode([*hist, int(products[0])])

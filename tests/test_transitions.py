@@ -85,6 +85,19 @@ def test_the_lookup_gives_each_users_likeliest_next_product_the_weight() -> None
     assert set(products.tolist()) == {0, 1, 2}
 
 
+def test_a_requests_sparse_scores_are_the_batch_scores_nonzero_entries() -> None:
+    rng = np.random.default_rng(0)
+    histories = [rng.integers(0, 40, size=rng.integers(0, 9)) for _ in range(200)]
+    lookup = TransitionLookup(transition_matrix(histories, 40), weight=1.7, decay=0.6, last=3)
+    histories = [*histories, np.array([45, 3])]  # 45: past the matrix (a product added later)
+    dense = lookup.scores(histories).numpy()
+    for b, history in enumerate(histories):
+        products, values = lookup.sparse_scores(history)
+        expected = np.flatnonzero(dense[b])
+        np.testing.assert_array_equal(products, expected)
+        np.testing.assert_allclose(values, dense[b, expected], rtol=1e-6)
+
+
 def test_padded_matrices_give_new_products_empty_rows_and_columns() -> None:
     matrix = transition_matrix(HISTORIES, 5)
     grown = padded(matrix, 7)

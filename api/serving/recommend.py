@@ -12,6 +12,9 @@ The user's vector is, in order of preference:
   events and their interactions in the graph (users added after training);
 - for users with none of these: no vector; the answer is the most popular products within the filters.
 Pooling is a weighted mean of unit item vectors (purchase 1, cart 0.75, view 0.5, items in the request 1).
+A sequence bundle whose validation chose a transition lookup also adds, beside the dot products, the exact
+transition scores of the newest items of that ordered list (what followed them in every history the catalog
+knows: :class:`gnn.transitions.TransitionLookup`), a few dozen sparse entries per request.
 Every answer excludes inactive products, and by default what the user already interacted with.
 """
 
@@ -156,8 +159,20 @@ def _link_reason(index: ServingIndex, i: int, is_anchor: np.ndarray, anchors: di
     return None
 
 
+def _follow_reason(index: ServingIndex, i: int, ctx: UserContext, anchors: dict[int, str]) -> str | None:
+    """"chosen right after X", X the newest of the items the transition lookup read that ``i`` followed."""
+    lookup = index.transition_lookup
+    if lookup is None or not ctx.sequence:
+        return None
+    for j in reversed(ctx.sequence[-lookup.last:]):
+        if j < lookup.matrix.shape[0] and lookup.matrix[j, i] > 0 and j in anchors:
+            return f"often chosen right after “{title(index, j)}” that you {anchors[j]}"
+    return None
+
+
 def reasons(index: ServingIndex, items: np.ndarray, scores: np.ndarray, ctx: UserContext) -> list[str]:
-    """One line per recommended product saying why (co-purchase link to, or similarity with, a history item)."""
+    """One line per recommended product saying why (what other shoppers chose right after a history item, a
+    co-purchase link to, or similarity with, a history item)."""
     anchors = dict(ctx.anchors[-MAX_ANCHORS:])
     anchor_ids = np.fromiter(anchors, dtype=np.int64, count=len(anchors))
     sims = index.product_unit[items] @ index.product_unit[anchor_ids].T if len(anchor_ids) else None
@@ -167,7 +182,7 @@ def reasons(index: ServingIndex, items: np.ndarray, scores: np.ndarray, ctx: Use
     is_anchor[anchor_ids] = True
     out = []
     for row, i in enumerate(items.tolist()):
-        linked = _link_reason(index, i, is_anchor, anchors)
+        linked = _follow_reason(index, i, ctx, anchors) or _link_reason(index, i, is_anchor, anchors)
         if linked:
             out.append(linked)
             continue
