@@ -36,6 +36,7 @@ sys.path.insert(0, str(HERE / "peers"))  # significance.py (bench/peers.py takes
 import datasets  # noqa: E402
 import numpy as np  # noqa: E402
 from copurchase_lookup import lookup_score_fn  # noqa: E402
+from report import interval_text  # noqa: E402
 from significance import bootstrap_ratio  # noqa: E402
 
 from gnn.config import TrainConfig  # noqa: E402
@@ -199,7 +200,7 @@ def markdown(summary: dict[str, Any]) -> str:
     rows = "\n".join(f"| {k} | {v['train_seconds']:.0f} | {v['best_epoch']} | {v['peak_rss_mb']:.0f} |"
                      for k, v in [*doc["baselines"].items(), (doc["model"], doc)] if "train_seconds" in v)
     ratios = "\n".join(f"| {doc['model']} / {k.removesuffix(' (cold)')} | {v.get('metric', 'test ndcg@10')} | "
-                       + (f"{v['ratio']:.3f} | {v['ci95_low']:.3f} - {v['ci95_high']:.3f} |" if v["ratio"] is not None
+                       + (f"{v['ratio']:.3f} | {interval_text(v, 3, ' - ')} |" if v["ratio"] is not None
                           else f"- | - ({v['note']}) |")
                        for k, v in doc.get("ratios", {}).items())
     if ratios:

@@ -148,7 +148,12 @@ def test_significance_per_user_ndcg_and_paired_bootstrap(convert: ModuleType, ml
     assert same["ratio"] == pytest.approx(1.2) and same["p_at_least_target"] == 1.0
     assert same["ci95_low"] == pytest.approx(1.2) and same["ci95_high"] == pytest.approx(1.2)
     noisy = sig.bootstrap_ratio(np.array([1.0, 0.0, 0.0, 0.0]), np.array([0.0, 0.5, 0.5, 0.0]), resamples=500)
-    assert noisy["ratio"] == pytest.approx(1.0) and noisy["ci95_low"] < 0.5 < 2.0 < noisy["ci95_high"]
+    # (1/2)^4 = 6% of resamples draw only users 0 and 3, where the other model scores 0: no upper end.
+    assert noisy["ratio"] == pytest.approx(1.0) and noisy["ci95_low"] < 0.5 and noisy["ci95_high"] is None
+    assert sig.interval_text(noisy).endswith("-unbounded")
+    wide = sig.bootstrap_ratio(np.array([1.0, 0.0, 0.0, 0.0, 0.5, 0.5]), np.array([0.0, 0.5, 0.5, 0.0, 0.5, 0.5]),
+                               resamples=500)
+    assert wide["ci95_low"] < 1.0 < 2.0 < wide["ci95_high"] < 10.0  # a bounded interval stays a number
 
 
 def test_atomic_format_checks(atomic: ModuleType, tmp_path: Path) -> None:

@@ -9,6 +9,13 @@ from typing import Any
 METRICS = ("ndcg@10", "recall@10", "ndcg@20", "recall@20")
 TARGET_RATIO = 1.10
 CARTOGRAPH = "Cartograph"
+def interval_text(ratio: dict[str, Any], digits: int = 2, sep: str = "-", unit: str = "") -> str:
+    """``"low-high"`` of a ``significance.bootstrap_ratio`` record, ``unit`` after the high end
+    (``"low-unbounded"`` when the interval has no upper end)."""
+    high = "unbounded" if ratio.get("ci95_high") is None else f"{ratio['ci95_high']:.{digits}f}{unit}"
+    return f"{ratio['ci95_low']:.{digits}f}{sep}{high}"
+
+
 #: Published on KGAT's Amazon-book split (../shared/data/README.md): (Recall@20, NDCG@20, source and NDCG code).
 PUBLISHED_BOOK = (
     ("KGAT", 0.15026, 0.10160, "KGAT official log; KGAT's own NDCG code"),
@@ -86,7 +93,7 @@ def dataset_table(name: str, entry: dict[str, Any]) -> str:
             continue
         label = f"**{model}** ({row['seeds'][0].get('served_kind', '?')})" if model == CARTOGRAPH else model
         b = vs.get(model)
-        ratio = f"{b['ratio']:.2f}x ({b['ci95_low']:.2f}-{b['ci95_high']:.2f})" if b else "-"
+        ratio = f"{b['ratio']:.2f}x ({interval_text(b)})" if b else "-"
         per_epoch, total = _seconds(row)
         lines.append(f"| {label} | {row['kind']} | {len(row['seeds'])} | "
                      + " | ".join(_mean_sd(row, k) for k in METRICS)
@@ -109,7 +116,7 @@ def verdict(entry: dict[str, Any]) -> str:
     b, converged = sig["vs"][best], rows[best]["converged"]
     met = b["ratio"] >= TARGET_RATIO and b["ci95_low"] > 1.0
     text = (f"Cartograph / best peer ({best}, mean NDCG@10 {rows[best]['mean']['ndcg@10']:.4f}): **{b['ratio']:.2f}x** "
-            f"(95% interval {b['ci95_low']:.2f}-{b['ci95_high']:.2f}x); target >= {TARGET_RATIO:.2f}x with the "
+            f"(95% interval {interval_text(b, unit='x')}); target >= {TARGET_RATIO:.2f}x with the "
             f"interval above 1: **{'met' if met else 'not met'}**.")
     if not converged:
         text += f" {best} did not converge: its figure is a lower bound, so this is no win."
