@@ -89,7 +89,8 @@ def peer_command(args: argparse.Namespace, plan: dict[str, Any], dataset: str, m
             "--dataset", dataset, "--model", model, "--seed", str(seed), "--epochs", str(epochs),
             "--stopping-step", str(stopping), "--time-cap", str(cap or 0),
             "--params", json.dumps(plan["models"][model]["params"]), "--threads", str(args.threads),
-            "--top-k", str(plan["top_k"]), "--out", str(args.work_dir / "out")]
+            "--top-k", str(plan["top_k"]), "--out", str(args.work_dir / "out"),
+            *(["--resume"] if args.resume else [])]
 
 
 def cartograph_command(args: argparse.Namespace, plan: dict[str, Any], dataset: str, seed: int) -> list[str]:
@@ -125,7 +126,8 @@ def train_everything(args: argparse.Namespace, plan: dict[str, Any], dataset: st
             if args.reuse_peers and path.is_file():
                 log(f"{dataset}: {model} seed {seed} reused from {path}")
                 continue
-            path.unlink(missing_ok=True)
+            if not args.resume:  # a resumed run reads its export, and rewrites it when done
+                path.unlink(missing_ok=True)
             error = run_logged(peer_command(args, plan, dataset, model, seed), logs / f"{model}.seed{seed}.log",
                                env=env, cwd=scratch)
             log(f"{dataset}: {model} seed {seed} {error or 'done'}")
@@ -185,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plan", type=Path, default=ROOT / "bench" / "configs" / "peers.json")
     ap.add_argument("--peers-python", type=Path, default=ROOT / ".venv-peers" / "bin" / "python")
     ap.add_argument("--threads", type=int)
+    ap.add_argument("--resume", action="store_true",
+                    help="continue each peer run a time cap stopped, from its best checkpoint and with its epoch "
+                         "log (run_recbole_models.py --resume); converged runs are kept as they are")
     ap.add_argument("--reuse-peers", action="store_true",
                     help="keep every peer export already in --work-dir (same split: convert checks it) and train "
                          "only what is missing")

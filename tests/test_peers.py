@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -253,8 +254,9 @@ class _FakeTrainer:
     """What ``run_recbole_models.fit`` and ``record_epochs`` use of a RecBole trainer: a fit loop that stops
     after ``stop_after`` epochs (RecBole's early stop) or at ``epochs``."""
 
-    def __init__(self, epochs: int, stop_after: int | None, epoch_seconds: float = 0.0) -> None:
+    def __init__(self, epochs: int, stop_after: int | None, epoch_seconds: float = 0.0, start_epoch: int = 0) -> None:
         self.epochs, self.stop_after, self.epoch_seconds = epochs, stop_after, epoch_seconds
+        self.start_epoch = start_epoch  # RecBole's, set by resume_checkpoint
         self.train_loss_dict: dict[int, float] = {}
 
     def _train_epoch(self, *args: object, **kwargs: object) -> float:
@@ -267,7 +269,7 @@ class _FakeTrainer:
         return 0.1 * len(self.train_loss_dict), {}
 
     def fit(self, *args: object, **kwargs: object) -> None:
-        for epoch in range(self.epochs):
+        for epoch in range(self.start_epoch, self.epochs):
             self.train_loss_dict[epoch] = self._train_epoch()
             self._valid_epoch()
             if self.stop_after is not None and epoch + 1 >= self.stop_after:
@@ -287,6 +289,31 @@ def test_recbole_stop_reasons() -> None:
     slow = _FakeTrainer(50, stop_after=None, epoch_seconds=0.02)
     assert runner.fit(slow, None, None, capped) == "time cap (0 s): did not converge, lower bound"
     assert 2 <= len(slow.train_loss_dict) < 50
+
+
+def test_a_resumed_run_counts_the_epochs_its_checkpoint_had_seen(tmp_path: Path) -> None:
+    runner = _module("run_recbole_models")
+    # A run stopped by its time cap after 15 epochs resumes at epoch 16: the epoch cap counts all of them.
+    resumed = _FakeTrainer(20, stop_after=None, start_epoch=15)
+    log = runner.record_epochs(resumed, first_epoch=16)
+    args = type("Args", (), {"epochs": 20, "time_cap": 0.0})()
+    assert runner.fit(resumed, None, None, args).startswith("epoch cap (20): did not converge")
+    assert [e["epoch"] for e in log] == [16, 17, 18, 19, 20]
+    # The earlier run is found by its export and its newest checkpoint; either missing: nothing to resume.
+    args = type("Args", (), {"out": tmp_path, "dataset": "beauty", "model": "SASRec", "seed": 7})()
+    assert runner.prior_run(args, "beauty-seq") is None
+    export = tmp_path / "beauty" / "SASRec" / "seed7.json"
+    export.parent.mkdir(parents=True)
+    export.write_text(json.dumps({"converged": False, "epoch_log": [{"epoch": 1}]}))
+    assert runner.prior_run(args, "beauty-seq") is None
+    checkpoints = tmp_path / "checkpoints" / "beauty-seq-SASRec-7"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / "SASRec-old.pth").write_bytes(b"")
+    newest = checkpoints / "SASRec-new.pth"
+    newest.write_bytes(b"")
+    os.utime(checkpoints / "SASRec-old.pth", (1, 1))
+    prior = runner.prior_run(args, "beauty-seq")
+    assert prior is not None and prior.checkpoint == newest and prior.export["epoch_log"] == [{"epoch": 1}]
 
 
 def test_collect_seeds_compare_and_report(convert: ModuleType, ml_dir: Path, tmp_path: Path) -> None:

@@ -51,6 +51,7 @@ import os
 import resource
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-cap", type=float, default=0.0,
                     help="seconds of training (0: none); no epoch starts after it, the best epoch so far is kept, "
                          "and the result is marked 'did not converge: lower bound'")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue the run of this model, dataset and seed that a time cap stopped (its export under "
+                         "--out says so): from its best checkpoint (weights, optimizer, early-stopping counter), "
+                         "keeping its epoch log; a converged run is left as it is")
     ap.add_argument("--params", default="{}", help="JSON: the model's settings (the plan's 'params')")
     ap.add_argument("--no-refit", action="store_true", help="graph models: rank the test with the early-stopped "
                     "model (train only as input) instead of refitting on train + valid")
@@ -147,17 +152,29 @@ def main(argv: list[str] | None = None) -> int:
     if args.model == "KGAT":
         _dgl_compat()
     name = args.dataset + (SEQ_SUFFIX if sequential else "")
+    prior = prior_run(args, name) if args.resume else None
+    if prior is not None and prior.export.get("converged"):
+        print(f"{args.model} on {args.dataset} (seed {args.seed}) converged already: nothing to resume",
+              file=sys.stderr)
+        return 0
     model, dataset, (train_data, valid_data, test_data), load_s = build(args, name, args.epochs, params)
     trainer = make_trainer(model, dataset.config)
-    curve = record_epochs(trainer)
+    if prior is not None:
+        trainer.resume_checkpoint(prior.checkpoint)
+    start = int(getattr(trainer, "start_epoch", 0))  # epochs already run (0 for a fresh run)
+    curve = record_epochs(trainer, first_epoch=start + 1)
     stopped_by = fit(trainer, train_data, valid_data, args)
+    if prior is not None:  # the epochs the checkpoint had seen, then this run's
+        curve = [e for e in prior.export.get("epoch_log", []) if e["epoch"] <= start] + curve
     train_s = sum(e["train_s"] + e.get("valid_s", 0.0) for e in curve)
     best_valid, best_result = trainer.best_valid_score, trainer.best_valid_result
+    if best_result is None and prior is not None:  # no better epoch since the checkpoint
+        best_result = prior.export.get("recbole_best_valid")
     checkpoint = torch.load(trainer.saved_model_file, map_location="cpu", weights_only=False)
     model.load_state_dict(checkpoint["state_dict"])
     model.load_other_parameter(checkpoint.get("other_parameter"))
-    # RecBole records one loss per epoch run, and counts the evaluations since the best one in cur_step.
-    epochs_run = len(trainer.train_loss_dict)
+    # RecBole records one loss per epoch run (this run's), and counts the evaluations since the best one in cur_step.
+    epochs_run = start + len(trainer.train_loss_dict)
     best_epoch = epochs_run - trainer.cur_step
     t0 = time.perf_counter()
     export = export_sequential if sequential else export_rankings
@@ -175,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         "test_input": "train + valid (sequential history)" if sequential else "train only (early-stopped model)",
         "rankings": rankings,
     }
+    if prior is not None:
+        earlier = prior.export.get("resumed", {})
+        result["resumed"] = {"from_epoch": start, "checkpoint": str(prior.checkpoint),
+                             "runs": int(earlier.get("runs", 1)) + 1}
     if not sequential and not args.no_refit:
         refit = refit_and_export(args, params, max(best_epoch, 1))
         result["rankings_train_input"] = result.pop("rankings")
@@ -189,6 +210,25 @@ def main(argv: list[str] | None = None) -> int:
           f"{best_valid:.4f} (epoch {best_epoch} of {epochs_run}), peak RSS {result['peak_rss_mb']:.0f} MB -> {out}",
           file=sys.stderr)
     return 0
+
+
+@dataclass(frozen=True)
+class PriorRun:
+    """An earlier run to continue: its newest checkpoint and its export."""
+
+    checkpoint: Path
+    export: dict[str, Any]
+
+
+def prior_run(args: argparse.Namespace, name: str) -> PriorRun | None:
+    """The earlier run of ``args``' model, dataset and seed (its export under ``--out``, its newest checkpoint in
+    the run's checkpoint directory, :func:`recbole_config`), or None when either is missing."""
+    export = args.out / args.dataset / args.model / f"seed{args.seed}.json"
+    checkpoints = sorted((args.out / "checkpoints" / f"{name}-{args.model}-{args.seed}").glob("*.pth"),
+                         key=lambda p: p.stat().st_mtime)
+    if not export.is_file() or not checkpoints:
+        return None
+    return PriorRun(checkpoints[-1], json.loads(export.read_text(encoding="utf-8")))
 
 
 def build(args: argparse.Namespace, name: str, epochs: int, params: dict[str, Any]) -> tuple[Any, Any, Any, float]:
@@ -231,14 +271,15 @@ def fit(trainer: Any, train_data: Any, valid_data: Any, args: argparse.Namespace
         trainer.fit(train_data, valid_data, saved=True, show_progress=False)
     except TimeBudgetExceeded:
         return f"time cap ({args.time_cap:.0f} s): did not converge, lower bound"
-    if len(trainer.train_loss_dict) >= args.epochs:
+    if int(getattr(trainer, "start_epoch", 0)) + len(trainer.train_loss_dict) >= args.epochs:
         return f"epoch cap ({args.epochs}): did not converge, lower bound"
     return "early stopping"
 
 
-def record_epochs(trainer: Any) -> list[dict[str, float]]:
+def record_epochs(trainer: Any, first_epoch: int = 1) -> list[dict[str, float]]:
     """Time every training epoch and validation pass, and keep each validation NDCG@10: ``[{epoch, train_s,
-    valid_s, valid_ndcg@10}]``, filled while ``trainer.fit`` runs."""
+    valid_s, valid_ndcg@10}]``, filled while ``trainer.fit`` runs; epochs numbered from ``first_epoch`` (a
+    resumed run's first)."""
     log: list[dict[str, float]] = []
     train_epoch, valid_epoch = trainer._train_epoch, trainer._valid_epoch
 
@@ -246,7 +287,7 @@ def record_epochs(trainer: Any) -> list[dict[str, float]]:
     def timed_train(*a: Any, **kw: Any) -> Any:
         t, c = time.perf_counter(), time.process_time()
         out = train_epoch(*a, **kw)
-        log.append({"epoch": len(log) + 1, "train_s": round(time.perf_counter() - t, 2),
+        log.append({"epoch": first_epoch + len(log), "train_s": round(time.perf_counter() - t, 2),
                     "train_cpu_s": round(time.process_time() - c, 2)})
         return out
 
