@@ -721,52 +721,38 @@ def test_calibration_loads_as_trained_from_bundles_without_it(prepared) -> None:
     assert {k: float(getattr(fresh, k)) for k in KGSASRec.CALIBRATION_DEFAULTS} == KGSASRec.CALIBRATION_DEFAULTS
 
 
+def _chosen_on_top(model: KGSASRec, record: dict, buffer: str, cells: int, previous: float | None = None,
+                   zero_cell: str = "0@1") -> float:
+    """Check one calibration's record: ``cells`` cells, the chosen one the best, its weight in the model's
+    ``buffer``, and (``previous`` given) its weight-0 cell equal to the previous calibration's choice, since it
+    is chosen on top of it. Returns the chosen cell's validation figure."""
+    figures = record["valid_ndcg@10"]
+    assert len(figures) == cells
+    if previous is not None:
+        assert figures[zero_cell] == pytest.approx(previous, abs=1e-5)
+    chosen = f"{record['relative_weight']:g}@{record['decay']:g}"
+    assert figures[chosen] == max(figures.values())
+    assert float(getattr(model, buffer)) == pytest.approx(record["weight"], rel=1e-5)
+    return figures[chosen]
+
+
 def test_the_text_channel_chosen_is_the_best_validation_cell_and_what_is_evaluated(prepared) -> None:  # type: ignore[no-untyped-def]
     result = train_model(prepared, _tiny(model="kg_sasrec", epochs=2), progress=False)
-    record = result.model.calibration
-    channel = record["text_channel"]
-    cells = channel["valid_ndcg@10"]
-    assert len(cells) == len(WEIGHT_GRID) * len(DECAY_GRID)
-    chosen = f"{channel['relative_weight']:g}@{channel['decay']:g}"
-    assert cells[chosen] == max(cells.values())
-    assert float(result.model.content_weight) == pytest.approx(channel["weight"], rel=1e-5)
-    # The co-interaction channel is chosen on top of the text channel: its weight-0 cells are the text channel's
-    # choice, and the valid figure the model reports is its chosen cell's (evaluation scores the calibrated
-    # vectors).
-    spectrum = record["cointeraction_channel"]
-    spectrum_cells = spectrum["valid_ndcg@10"]
-    assert len(spectrum_cells) == len(CHANNEL_WEIGHT_GRID) * len(DECAY_GRID)
-    assert spectrum_cells["0@1"] == pytest.approx(cells[chosen], abs=1e-5)
-    spectrum_chosen = f"{spectrum['relative_weight']:g}@{spectrum['decay']:g}"
-    assert spectrum_cells[spectrum_chosen] == max(spectrum_cells.values())
-    assert float(result.model.cointeraction_weight) == pytest.approx(spectrum["weight"], rel=1e-5)
-    # The attribute channel on top of both: its weight-0 cells are the co-interaction channel's choice.
-    attribute = record["attribute_channel"]
-    attribute_cells = attribute["valid_ndcg@10"]
-    assert attribute_cells["0@1"] == pytest.approx(spectrum_cells[spectrum_chosen], abs=1e-5)
-    attribute_chosen = f"{attribute['relative_weight']:g}@{attribute['decay']:g}"
-    assert attribute_cells[attribute_chosen] == max(attribute_cells.values())
-    assert float(result.model.attribute_weight) == pytest.approx(attribute["weight"], rel=1e-5)
-    # The transition channel on top of the three, with its own decays: its weight-0 cells are the attribute
-    # channel's choice.
-    transition = record["transition_channel"]
-    transition_cells = transition["valid_ndcg@10"]
-    assert len(transition_cells) == len(TRANSITION_WEIGHT_GRID) * len(TRANSITION_DECAY_GRID)
-    assert transition_cells["0@0.7"] == pytest.approx(attribute_cells[attribute_chosen], abs=1e-5)
-    transition_chosen = f"{transition['relative_weight']:g}@{transition['decay']:g}"
-    assert transition_cells[transition_chosen] == max(transition_cells.values())
-    assert float(result.model.transition_weight) == pytest.approx(transition["weight"], rel=1e-5)
-    # The transition lookup on top of the four channels: its weight-0 cells are the transition channel's choice,
-    # and the valid figure the model reports is its chosen cell's (evaluation adds the lookup's scores).
-    lookup = record["transition_lookup"]
-    lookup_cells = lookup["valid_ndcg@10"]
-    assert len(lookup_cells) == len(LOOKUP_WEIGHT_GRID) * len(LOOKUP_DECAY_GRID)
-    assert lookup_cells["0@0.7"] == pytest.approx(transition_cells[transition_chosen], abs=1e-5)
-    lookup_chosen = f"{lookup['relative_weight']:g}@{lookup['decay']:g}"
-    assert lookup_cells[lookup_chosen] == max(lookup_cells.values())
-    assert float(result.model.lookup_weight) == pytest.approx(lookup["weight"], rel=1e-5)
-    assert result.metrics["valid"]["ndcg@10"] == pytest.approx(lookup_cells[lookup_chosen], abs=1e-5)
-    assert record["cold_scale"] is not None and float(result.model.cold_scale) == pytest.approx(record["cold_scale"])
+    model, record = result.model, result.model.calibration
+    text = _chosen_on_top(model, record["text_channel"], "content_weight", len(WEIGHT_GRID) * len(DECAY_GRID))
+    # Each later calibration is chosen on top of the ones before: its weight-0 cells are their choice.
+    channel_cells = len(CHANNEL_WEIGHT_GRID) * len(DECAY_GRID)
+    spectrum = _chosen_on_top(model, record["cointeraction_channel"], "cointeraction_weight", channel_cells, text)
+    attribute = _chosen_on_top(model, record["attribute_channel"], "attribute_weight", channel_cells, spectrum)
+    # The transition channel and the lookup have their own decays.
+    transition = _chosen_on_top(model, record["transition_channel"], "transition_weight",
+                                len(TRANSITION_WEIGHT_GRID) * len(TRANSITION_DECAY_GRID), attribute, "0@0.7")
+    lookup = _chosen_on_top(model, record["transition_lookup"], "lookup_weight",
+                            len(LOOKUP_WEIGHT_GRID) * len(LOOKUP_DECAY_GRID), transition, "0@0.7")
+    # The valid figure the model reports is the last choice's (evaluation scores the calibrated vectors and
+    # adds the lookup's scores).
+    assert result.metrics["valid"]["ndcg@10"] == pytest.approx(lookup, abs=1e-5)
+    assert record["cold_scale"] is not None and float(model.cold_scale) == pytest.approx(record["cold_scale"])
 
 
 def test_the_quality_bench_reports_the_model_with_its_calibration_undone(prepared) -> None:  # type: ignore[no-untyped-def]
