@@ -15,7 +15,7 @@ at test, every known event when serving), never from the item being predicted. A
 (cold, new) gets zero rows: nothing is known about what follows it.
 
 Rank ``r`` keeps the broad structure of ``T`` but not its long tail of rare pairs (``T`` has as many non-zero
-entries as there are distinct consecutive pairs; rank 512 scored as rank 256 on amazon-beauty's validation).
+entries as there are distinct consecutive pairs; in exploratory runs rank 512 did no better than rank 256).
 :class:`TransitionLookup` reads ``T`` itself: the exact rows of the user's newest items, decayed and summed, as
 a sparse score added to the dot products (FPMC's Markov-chain term, without its factorisation). It cannot ride
 in a vector, so evaluation (:func:`gnn.evaluation.ranking_inputs`) and serving add it beside the dot products.
