@@ -107,6 +107,11 @@ class GraphSnapshot:
         """id -> index for one node type."""
         return {node_id: i for i, node_id in enumerate(self.ids[node_type])}
 
+    def interaction_order(self) -> np.ndarray:
+        """``[E]`` indexes of the interactions grouped by user, each user's oldest first (ts, then seq): the
+        order the split and the serving catalog read histories in."""
+        return np.lexsort((self.inter_product, self.inter_seq, self.inter_ts, self.inter_user))
+
     def product_texts(self) -> list[str]:
         """The text embedded for each product: the title, then the description (may be empty)."""
         return [_join_text(t, d) for t, d in zip(self.titles, self.descriptions, strict=True)]

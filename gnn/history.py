@@ -9,12 +9,13 @@ first event.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
 from gnn.bundle import Bundle
+from gnn.data import GraphSnapshot
 from gnn.models.kg_sasrec import KGSASRec
 from gnn.models.registry import model_from_bundle
 
@@ -53,3 +54,47 @@ class HistoryEncoder:
         with torch.no_grad():
             vector = self.model.user_vectors(self.item_vectors, [history])[0]
         return vector.numpy()
+
+
+class BundleLookupScores:
+    """A bundle's transition lookup over a graph's ordered histories, as the additive scores of users by id
+    (the lookup serving adds beside the dot products, for batch consumers such as ``cartograph export-recs``).
+
+    Args:
+        model: the bundle's model, its lookup on.
+        product_ids: the bundle's products, in its order (the columns of the scores).
+        snapshot: the graph now: every history it holds feeds the transition matrix, as in serving.
+    """
+
+    def __init__(self, model: KGSASRec, product_ids: Sequence[str], snapshot: GraphSnapshot) -> None:
+        # Built in the graph's product order, as serving builds it, then read at the bundle's columns.
+        order = snapshot.interaction_order()
+        users, products = snapshot.inter_user[order], snapshot.inter_product[order]
+        bounds = np.searchsorted(users, np.arange(snapshot.num_users + 1))
+        self.histories = [products[bounds[u]:bounds[u + 1]] for u in range(snapshot.num_users)]
+        self.user_row = snapshot.index("user")
+        in_graph = snapshot.index("product")
+        self.columns = np.array([in_graph.get(pid, -1) for pid in product_ids], dtype=np.int64)
+        self.lookup = model.transition_lookup(self.histories, snapshot.num_products)
+
+    def __call__(self, user_ids: Sequence[str]) -> np.ndarray:
+        """``[len(user_ids), P]`` float32 in the bundle's product order; zeros for a user the graph has no
+        history for and for a product no longer in the graph."""
+        scores = np.zeros((len(user_ids), len(self.columns)), dtype=np.float32)
+        if self.lookup is None:
+            return scores
+        empty = np.zeros(0, dtype=np.int64)
+        rows = [self.histories[self.user_row[u]] if u in self.user_row else empty for u in user_ids]
+        present = self.columns >= 0
+        scores[:, present] = self.lookup.scores(rows).numpy()[:, self.columns[present]]
+        return scores
+
+
+def bundle_lookup_scores(bundle: Bundle, read_snapshot: Callable[[], GraphSnapshot]) -> BundleLookupScores | None:
+    """The lookup scores of ``bundle``'s model over the histories of the graph ``read_snapshot`` returns (called
+    only when needed); ``None`` for a bundle whose model has no transition lookup (every model but a
+    ``kg_sasrec`` that chose one)."""
+    encoder = HistoryEncoder.from_bundle(bundle, bundle.product_embeddings)
+    if encoder is None or not encoder.model.has_transition_lookup:
+        return None
+    return BundleLookupScores(encoder.model, bundle.id_maps.get("product", []), read_snapshot())

@@ -16,12 +16,14 @@ from fastapi.testclient import TestClient
 
 from api.events import RecentEvent
 from api.main import create_app
+from api.serving.catalog import catalog_from_snapshot, read_prices
 from api.serving.index import HALF_LIMIT, build_index
 from api.serving.recommend import recommend, title, user_context
 from cartograph.commands.quickstart import train_quick
 from gnn import content
 from gnn.bundle import load_bundle
-from gnn.history import HistoryEncoder
+from gnn.data import snapshot_from_store
+from gnn.history import HistoryEncoder, bundle_lookup_scores
 from gnn.transitions import transition_matrix
 from kg.config import PROJECT_ROOT, Settings
 from kg.ingest.run import run_ingest
@@ -163,6 +165,28 @@ def test_recommendations_add_the_transition_lookup_of_the_newest_items(client: T
     after = index.history_encoder.encode([*hist, int(products[0])])
     assert blended.sequence == (*hist, int(products[0]))
     assert blended.score_scale == pytest.approx(np.linalg.norm(blended.vector) / np.linalg.norm(after), rel=1e-5)
+
+
+def test_export_recs_adds_the_lookup_serving_adds(client: TestClient) -> None:
+    """``cartograph export-recs``'s extra scores (:class:`gnn.history.BundleLookupScores`, over the graph's
+    histories, in the bundle's product order) are the request's sparse lookup scores, product for product."""
+    service = client.app.state.service  # type: ignore[attr-defined]
+    bundle = load_bundle(service.settings.artifacts_dir)
+    with open_store(service.settings) as store:
+        snapshot = snapshot_from_store(store)  # the graph now: other tests' events are in it
+        extra = bundle_lookup_scores(bundle, lambda: snapshot)
+        index = build_index(bundle, catalog_from_snapshot(snapshot, read_prices(store)), text_encoder=None)
+    assert extra is not None and index.transition_lookup is not None
+    users = sorted(index.user_index)[:40]
+    scores = extra([*users, "no-such-user"])
+    assert not scores[-1].any()
+    columns = [index.catalog.product_index[pid] for pid in bundle.id_maps["product"]]
+    assert any(scores[:-1].any(axis=1))
+    for row, user in enumerate(users):
+        expected = np.zeros(index.num_products, dtype=np.float32)
+        products, boost = index.transition_lookup.sparse_scores(index.catalog.user_history(user)[0])
+        expected[products] = boost
+        np.testing.assert_allclose(scores[row], expected[columns], rtol=1e-5, atol=1e-6)
 
 
 def test_a_vector_beyond_float16_range_is_scored_in_float32(client: TestClient) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +216,33 @@ def test_export_recs_replaces_the_previous_model_and_is_idempotent(graph: GraphS
     again = RecsExporter(graph, out, k=2, similar_k=2, batch_size=3)
     assert again.export_recommended().pruned == 0 and again.export_similar().pruned == 0
     assert (_edges(graph, "RECOMMENDED"), _edges(graph, "SIMILAR_TO")) == before
+
+
+def test_export_recs_adds_the_models_extra_scores_to_the_dot_products(graph: GraphStore) -> None:
+    base = _output()
+    calls: list[list[str]] = []
+
+    def lift_p5_for_u2(user_ids: Sequence[str]) -> np.ndarray:
+        calls.append(list(user_ids))
+        extra = np.zeros((len(user_ids), len(PRODUCTS)), dtype=np.float32)
+        extra[[i for i, u in enumerate(user_ids) if u == "u2"], PRODUCTS.index("p5")] = 100.0
+        return extra
+
+    out = dataclasses.replace(base, extra_scores=lift_p5_for_u2)
+    RecsExporter(graph, out, k=2, batch_size=3).export_recommended()
+    edges = _edges(graph, "RECOMMENDED")
+    first = {src: (dst, score) for src, dst, rank, _, score in edges if rank == 1}
+    u2 = USERS.index("u2")
+    assert first["u2"] == ("p5", pytest.approx(float(base.users[u2] @ base.products[4]) + 100.0, rel=1e-4))
+    assert calls == [USERS[:3], USERS[3:]]  # once per batch, the batch's users in order
+    others = [e for e in edges if e[0] != "u2"]
+    assert _same(others, [e for e in _expected_recs(base, 2) if e[0] != "u2"])  # zero extra: unchanged
+
+
+def test_export_recs_refuses_extra_scores_of_the_wrong_shape(graph: GraphStore) -> None:
+    out = dataclasses.replace(_output(), extra_scores=lambda ids: np.zeros((len(ids), 3), dtype=np.float32))
+    with pytest.raises(ValidationError, match=r"extra scores have shape \(3, 3\), expected \(3, 7\)"):
+        RecsExporter(graph, out, k=2, batch_size=3).export_recommended()
 
 
 def test_export_recs_crash_midway_leaves_coherent_lists_and_a_rerun_completes(graph: GraphStore) -> None:

@@ -133,7 +133,7 @@ def catalog_from_snapshot(snapshot: GraphSnapshot, prices: dict[str, float]) -> 
     n = snapshot.num_products
     attributes, members = _attributes(snapshot.item_edges, n, ids)
     # Each user's history in interaction order (ts, then seq), as the split orders it.
-    order = np.lexsort((snapshot.inter_product, snapshot.inter_seq, snapshot.inter_ts, snapshot.inter_user))
+    order = snapshot.interaction_order()
     users, products = snapshot.inter_user[order], snapshot.inter_product[order]
     history = Csr.from_pairs(users, products, snapshot.num_users, keep_order=True)
     popularity = np.bincount(snapshot.inter_product, weights=snapshot.inter_count, minlength=n).astype(np.float32)

@@ -69,17 +69,21 @@ def export_recs(settings: Settings, *, bundle: Path | None, k: int, similar_k: i
                 model_name: str | None, similar: bool, progress: bool) -> list[tuple[str, EdgeExport]]:
     """Load the bundle's embeddings and write RECOMMENDED (and SIMILAR_TO) edges; returns one summary each."""
     from gnn.bundle import load_bundle  # torch loads only when a command needs it
+    from gnn.data import snapshot_from_store
+    from gnn.history import bundle_lookup_scores
 
     try:
         loaded = load_bundle(bundle or settings.artifacts_dir)
     except (FileNotFoundError, ValueError, OSError) as e:
         raise ValidationError(f"cannot load the bundle: {e}") from e
-    output = ModelOutput(
-        model=model_name or f"{loaded.manifest.get('model', 'model')}@{loaded.version}",
-        user_ids=loaded.id_maps.get("user", []), product_ids=loaded.id_maps.get("product", []),
-        users=loaded.user_embeddings, products=loaded.product_embeddings,
-    )
     with open_store(settings) as store, _progress(progress) as bars:
+        output = ModelOutput(
+            model=model_name or f"{loaded.manifest.get('model', 'model')}@{loaded.version}",
+            user_ids=loaded.id_maps.get("user", []), product_ids=loaded.id_maps.get("product", []),
+            users=loaded.user_embeddings, products=loaded.product_embeddings,
+            # the scores serving adds beside the dot products, so the edges rank as the API does
+            extra_scores=bundle_lookup_scores(loaded, lambda: snapshot_from_store(store)),
+        )
         tasks = {"RECOMMENDED": bars.add_task("RECOMMENDED", total=len(output.user_ids))}
         if similar:
             tasks["SIMILAR_TO"] = bars.add_task("SIMILAR_TO ", total=len(output.product_ids))

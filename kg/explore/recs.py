@@ -4,9 +4,11 @@ and SIMILAR_TO {score, model, rank} for each product's top-k, so analysts can ex
 Inputs are plain arrays (ids in index order and their embeddings), so this module does not depend on how a
 bundle is stored; ``cartograph export-recs`` reads them from the current bundle with :mod:`gnn.bundle`.
 
-Scores: RECOMMENDED is the model's own score, the dot product of user and product embeddings; SIMILAR_TO is the
-cosine similarity of product embeddings. A user's seen products (any PURCHASED, VIEWED or RATED edge in the
-graph now) and inactive products are never recommended; a product is never similar to itself.
+Scores: RECOMMENDED is the model's own score, the dot product of user and product embeddings, plus any score
+no vector carries that the model adds when it serves (``ModelOutput.extra_scores``: a sequence model's
+transition lookup), so the edges rank as the API does; SIMILAR_TO is the cosine similarity of product
+embeddings. A user's seen products (any PURCHASED, VIEWED or RATED edge in the graph now) and inactive products
+are never recommended; a product is never similar to itself.
 
 How the previous model's edges are replaced, batch by batch (``batch_size`` users or products at a time):
   1. MERGE the batch's new top-k edges (a pair that stays gets the new score, model and rank);
@@ -30,6 +32,8 @@ from kg.errors import ValidationError
 from kg.store.base import GraphStore
 
 BatchCallback = Callable[[str, int], None]
+ExtraScores = Callable[[Sequence[str]], np.ndarray]
+"""User ids of a batch -> ``[len(ids), P]`` scores added to their dot products, columns in product order."""
 """Called after each batch with the relationship type and the number of sources (users or products) done."""
 
 _NO_ID = ""  # no node has an empty id; it keeps keep-lists non-empty (see cypher/queries/recs/prune_*.cypher)
@@ -44,6 +48,8 @@ class ModelOutput:
     product_ids: Sequence[str]
     users: np.ndarray
     products: np.ndarray
+    extra_scores: ExtraScores | None = None
+    """Scores the model adds beside the dot products when it serves (None: the dot products alone)."""
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -127,6 +133,8 @@ class RecsExporter:
         for start in range(0, len(out.user_ids), self.batch_size):
             ids = list(out.user_ids[start:start + self.batch_size])
             scores = out.users[start:start + len(ids)] @ out.products.T
+            if out.extra_scores is not None:
+                scores = scores + self._extra(ids)
             scores[:, ~self.recommendable] = -np.inf
             for row, cols in self._seen(ids).items():
                 scores[row, cols] = -np.inf
@@ -149,6 +157,13 @@ class RecsExporter:
             written, missing, pruned = written + w, missing + m, pruned + p
         removed = self._drop_other_models("recs/drop_other_similar")
         return EdgeExport("SIMILAR_TO", len(out.product_ids), written, missing, pruned, removed)
+
+    def _extra(self, user_ids: list[str]) -> np.ndarray:
+        extra = np.asarray(self.output.extra_scores(user_ids), dtype=np.float32)  # type: ignore[misc]
+        expected = (len(user_ids), len(self.output.product_ids))
+        if extra.shape != expected:
+            raise ValidationError(f"extra scores have shape {extra.shape}, expected {expected}")
+        return extra
 
     def _seen(self, user_ids: list[str]) -> dict[int, list[int]]:
         """Row in the batch -> the bundle indices of the products that user has interacted with."""
