@@ -38,6 +38,10 @@ Seven calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffe
   the objective cannot be won by pushing new products up. A ranking of new products' interactions alone (the
   cold slice) would be won that way: the grid's last gain, never chosen in practice, is there to show the cost
   in the record, and ``bench/quality.py --variant cold`` reports the cold slice with it beside the chosen one.
+  With the transition lookup on, a new product, which nothing is known to follow anything into, is lent its
+  text neighbours' columns of the transition matrix (:func:`gnn.transitions.imputed_columns`) times a second
+  gain (``cold_lookup_gain``, :data:`COLD_LOOKUP_GAIN_GRID`, 0 among them), chosen with the text gain on the
+  same cells (the simulated new products' columns emptied first).
 
 All run on the best state :func:`gnn.fitting.fit_with_early_stopping` restored. The text channel is chosen on the
 same validation interactions early stopping read, one of :data:`WEIGHT_GRID` x :data:`DECAY_GRID`: the valid
@@ -60,7 +64,7 @@ from gnn.evaluation import evaluate_grid
 from gnn.metrics import GridScoreFn
 from gnn.models.kg_sasrec import KGSASRec
 from gnn.prepared import Prepared
-from gnn.transitions import TransitionLookup
+from gnn.transitions import TransitionLookup, lookup_matrix
 
 #: lambda tried, in units of sd(model scores) / sd(text cosines) over the same users' candidates.
 WEIGHT_GRID: tuple[float, ...] = (0.0, 0.125, 0.25, 0.5, 1.0)
@@ -80,6 +84,8 @@ LOOKUP_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
 #: The transition lookup's decays: each older item of the newest ``lookup_last`` weighs this times the next.
 LOOKUP_DECAY_GRID: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)
 COLD_GAIN_GRID: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 4.0)
+#: cold_lookup_gain tried: how much of its text neighbours' transition columns a new product is lent (0: none).
+COLD_LOOKUP_GAIN_GRID: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
 #: Share of the trained products that play new ones while the gain is chosen (the cold slice's share).
 SIMULATED_COLD_SHARE = 0.05
 #: Users whose scores estimate the spreads and the cold scale (a sample: the figures are averages).
@@ -289,16 +295,37 @@ def _simulated_new_spectrum_rows(model: KGSASRec, prepared: Prepared, chosen: Te
     return F.normalize(predicted_rows(text[chosen], text_to_rows_map(text, rows, fitted)), dim=1)
 
 
+def _simulated_lookups(model: KGSASRec, prepared: Prepared, chosen: Tensor,
+                       num_products: int) -> dict[float, TransitionLookup] | None:
+    """Per gain of :data:`COLD_LOOKUP_GAIN_GRID`, the lookup over the validation histories as the ``chosen``
+    products would see it if they were new: nothing known to follow anything into them (their columns emptied),
+    then their text neighbours' columns times the gain (0: left empty). ``None`` with the lookup off."""
+    histories = prepared.histories("valid")
+    if not model.has_transition_lookup:
+        return None
+    matrix = model.transitions.matrix(histories, num_products).tolil(copy=True)
+    matrix[:, chosen.numpy()] = 0.0
+    emptied = matrix.tocsr()
+    emptied.eliminate_zeros()
+    text = getattr(prepared.graph_for("valid")["product"], "x", None)
+    gains = COLD_LOOKUP_GAIN_GRID if text is not None else (0.0,)
+    return {gain: TransitionLookup(lookup_matrix(emptied, text, gain), float(model.lookup_weight),
+                                   float(model.lookup_decay), model.lookup_last) for gain in gains}
+
+
 @torch.no_grad()
 def choose_cold_text_gain(model: KGSASRec, prepared: Prepared) -> dict[str, Any] | None:
-    """Try every gain of :data:`COLD_GAIN_GRID` on validation with simulated new products (see the module
-    docstring), set the best (the smaller on a tie) as ``model.cold_text_gain`` and return the record; ``None``
-    (gain 1) without the text channel or ids."""
+    """Try every gain of :data:`COLD_GAIN_GRID` (and, with the transition lookup on, every gain of
+    :data:`COLD_LOOKUP_GAIN_GRID` on the columns a new product's text lends it) on validation with simulated new
+    products (see the module docstring), set the best (the smaller gains on a tie) as ``model.cold_text_gain``
+    and ``model.cold_lookup_gain`` and return the record; ``None`` (gains 1 and 0) without the text channel or
+    ids."""
     histories = prepared.histories("valid")
     if not model.has_text_channel or not any(len(h) for h in histories):
         return None
     model.eval()
     model.cold_text_gain.fill_(1.0)
+    model.cold_lookup_gain.fill_(0.0)
     simulated = simulated_new_products(model, prepared)
     if simulated is None:
         return None
@@ -317,25 +344,34 @@ def choose_cold_text_gain(model: KGSASRec, prepared: Prepared) -> dict[str, Any]
         # Nor anything known to follow or precede it.
         vectors[:, transitions_from:transitions_from + transition_width] = 0.0
         new_vectors[gain] = vectors
-
-    lookup = model.transition_lookup(histories, served.size(0))
+    lookups = _simulated_lookups(model, prepared, chosen, served.size(0)) or {}
 
     def cells(batch: Tensor) -> Iterator[tuple[str, Tensor]]:
-        # Only the simulated new products' columns change with the gain.
-        base = users[batch] @ served.T
-        if lookup is not None:
-            boost = lookup.scores([histories[u] for u in batch.tolist()])
-            boost[:, chosen] = 0.0  # nothing is known to follow anything into a new product
-            base += boost
-        for gain, vectors in new_vectors.items():
-            cell = base.clone()
-            cell[:, chosen] = users[batch] @ vectors.T  # their lookup is 0
-            yield f"{gain:g}", cell
+        # Only the simulated new products' columns change with the text gain; the lookup gain moves every
+        # column a little (the row's peak may change), so each is its own base.
+        dots = users[batch] @ served.T
+        chosen_dots = {gain: users[batch] @ vectors.T for gain, vectors in new_vectors.items()}
+        bases = {None: dots} if not lookups else {
+            lookup_gain: dots + lookup.scores([histories[u] for u in batch.tolist()])
+            for lookup_gain, lookup in lookups.items()}
+        for lookup_gain, base in bases.items():
+            for gain, new_dots in chosen_dots.items():
+                cell = base.clone()
+                cell[:, chosen] = new_dots + (base[:, chosen] - dots[:, chosen])
+                yield _cold_key(gain, lookup_gain), cell
 
     scores = {str(key): round(m["ndcg@10"], 6) for key, m in evaluate_grid(prepared, cells).items()}
-    best = max(scores, key=lambda k: (scores[k], -float(k)))
-    model.cold_text_gain.fill_(float(best))
-    return {"gain": float(best), "simulated_new_products": len(chosen), "valid_ndcg@10": scores}
+    best = max(scores, key=lambda k: (scores[k], *(-float(v) for v in k.split("/"))))
+    text_gain, _, lookup_gain = best.partition("/")
+    model.cold_text_gain.fill_(float(text_gain))
+    model.cold_lookup_gain.fill_(float(lookup_gain or 0.0))
+    return {"gain": float(text_gain), "lookup_gain": float(lookup_gain or 0.0),
+            "simulated_new_products": len(chosen), "valid_ndcg@10": scores}
+
+
+def _cold_key(gain: float, lookup_gain: float | None) -> str:
+    """A cell's name: the text gain, then ``/`` and the lookup gain when the lookup is on."""
+    return f"{gain:g}" if lookup_gain is None else f"{gain:g}/{lookup_gain:g}"
 
 
 def calibrate(model: KGSASRec, prepared: Prepared) -> dict[str, Any]:

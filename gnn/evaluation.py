@@ -100,7 +100,8 @@ def ranking_inputs(model: Any, prepared: Prepared, phase: Phase) -> tuple[Tensor
     (its transition lookup over that phase's histories; ``None`` for every other model or with the lookup
     off): what :func:`evaluate_phases` and rankings take."""
     user_emb, product_emb = embed_for(model, prepared, phase)
-    return user_emb, product_emb, history_boost(model, prepared.histories(phase), product_emb.size(0))
+    text = getattr(prepared.graph_for(phase)["product"], "x", None)
+    return user_emb, product_emb, history_boost(model, prepared.histories(phase), product_emb.size(0), text)
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,10 @@ class HistoryBoost:
         return self.lookup.scores([self.histories[u] for u in users.tolist()])
 
 
-def history_boost(model: Any, histories: list[np.ndarray], num_products: int) -> HistoryBoost | None:
+def history_boost(model: Any, histories: list[np.ndarray], num_products: int,
+                  text: Tensor | None = None) -> HistoryBoost | None:
     """The transition lookup of a :class:`KGSASRec` for users with these ``histories`` (the transitions read
-    from the same histories); ``None`` when there is none."""
-    lookup = model.transition_lookup(histories, num_products) if isinstance(model, KGSASRec) else None
+    from the same histories; with the products' ``text``, new products get their neighbours' columns:
+    :meth:`KGSASRec.transition_lookup`); ``None`` when there is none."""
+    lookup = model.transition_lookup(histories, num_products, text) if isinstance(model, KGSASRec) else None
     return None if lookup is None else HistoryBoost(lookup, histories)

@@ -64,9 +64,13 @@ class BundleLookupScores:
         model: the bundle's model, its lookup on.
         product_ids: the bundle's products, in its order (the columns of the scores).
         snapshot: the graph now: every history it holds feeds the transition matrix, as in serving.
+        text: ``[len(product_ids), t]`` the bundle's products' text features (for the columns the lookup gives
+            products nothing was followed by, :meth:`KGSASRec.transition_lookup`); products added to the graph
+            since have none here, so they lend nothing to such columns (serving embeds their text).
     """
 
-    def __init__(self, model: KGSASRec, product_ids: Sequence[str], snapshot: GraphSnapshot) -> None:
+    def __init__(self, model: KGSASRec, product_ids: Sequence[str], snapshot: GraphSnapshot,
+                 text: np.ndarray | None = None) -> None:
         # Built in the graph's product order, as serving builds it, then read at the bundle's columns.
         order = snapshot.interaction_order()
         users, products = snapshot.inter_user[order], snapshot.inter_product[order]
@@ -75,7 +79,9 @@ class BundleLookupScores:
         self.user_row = snapshot.index("user")
         in_graph = snapshot.index("product")
         self.columns = np.array([in_graph.get(pid, -1) for pid in product_ids], dtype=np.int64)
-        self.lookup = model.transition_lookup(self.histories, snapshot.num_products)
+        self.lookup = model.transition_lookup(self.histories, snapshot.num_products,
+                                              None if text is None else _in_graph_order(text, self.columns,
+                                                                                        snapshot.num_products))
 
     def __call__(self, user_ids: Sequence[str]) -> np.ndarray:
         """``[len(user_ids), P]`` float32 in the bundle's product order; zeros for a user the graph has no
@@ -90,6 +96,15 @@ class BundleLookupScores:
         return scores
 
 
+def _in_graph_order(text: np.ndarray, columns: np.ndarray, num_products: int) -> np.ndarray:
+    """``[num_products, t]`` the bundle's text rows placed at their graph indexes (``columns``: bundle row ->
+    graph index or -1); zeros for graph products the bundle does not have."""
+    out = np.zeros((num_products, text.shape[1]), dtype=np.float32)
+    present = columns >= 0
+    out[columns[present]] = text[:len(columns)][present]
+    return out
+
+
 def bundle_lookup_scores(bundle: Bundle, read_snapshot: Callable[[], GraphSnapshot]) -> BundleLookupScores | None:
     """The lookup scores of ``bundle``'s model over the histories of the graph ``read_snapshot`` returns (called
     only when needed); ``None`` for a bundle whose model has no transition lookup (every model but a
@@ -97,4 +112,6 @@ def bundle_lookup_scores(bundle: Bundle, read_snapshot: Callable[[], GraphSnapsh
     encoder = HistoryEncoder.from_bundle(bundle, bundle.product_embeddings)
     if encoder is None or not encoder.model.has_transition_lookup:
         return None
-    return BundleLookupScores(encoder.model, bundle.id_maps.get("product", []), read_snapshot())
+    product = (bundle.graph or {}).get("nodes", {}).get("product", {})
+    text = product["x"].numpy() if "x" in product else None
+    return BundleLookupScores(encoder.model, bundle.id_maps.get("product", []), read_snapshot(), text)

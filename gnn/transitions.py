@@ -95,6 +95,60 @@ def transition_profile(matrix: sp.csr_matrix, histories: Sequence[np.ndarray], l
     return (selector @ matrix).tocsr()
 
 
+#: Text neighbours whose columns a product with none is given (:func:`imputed_columns`).
+IMPUTE_NEIGHBOURS = 10
+#: Products whose text is compared with every other product's at once (bounds the similarity block's memory).
+IMPUTE_BATCH = 1024
+
+
+def imputed_columns(matrix: sp.csr_matrix, text: np.ndarray, neighbours: int = IMPUTE_NEIGHBOURS) -> sp.csr_matrix:
+    """``[P, P]`` columns for the products nothing was ever followed by (a zero column of ``matrix``: new
+    products, withheld products), zero elsewhere: the mean of the columns of the product's ``neighbours`` most
+    similar products by text that have one, weighted by their cosine (positive ones only). Column ``j`` then
+    says how often each product was followed by products like ``j``: the co-interaction channel's "the row its
+    text predicts", for the lookup.
+
+    Args:
+        matrix: ``[P, P]`` :func:`transition_matrix` (a product's column: what it followed).
+        text: ``[P, t]`` the products' text vectors (any scale: they are made unit vectors here).
+        neighbours: how many similar products each empty column averages.
+    """
+    size = matrix.shape[0]
+    if text.shape[0] != size:
+        raise ValueError(f"text has {text.shape[0]} rows for a {size}-product transition matrix")
+    filled = np.asarray(matrix.getnnz(axis=0)).ravel() > 0
+    empty, donors = np.flatnonzero(~filled), np.flatnonzero(filled)
+    if not len(empty) or not len(donors):
+        return sp.csr_matrix((size, size))
+    unit = text / np.maximum(np.linalg.norm(text, axis=1, keepdims=True), 1e-12)
+    k = min(neighbours, len(donors))
+    rows, cols, weights = [], [], []
+    for start in range(0, len(empty), IMPUTE_BATCH):
+        batch = empty[start:start + IMPUTE_BATCH]
+        cosine = unit[batch] @ unit[donors].T
+        nearest = np.argpartition(-cosine, k - 1, axis=1)[:, :k]
+        weight = np.maximum(np.take_along_axis(cosine, nearest, axis=1), 0.0)
+        weight /= np.maximum(weight.sum(axis=1, keepdims=True), 1e-12)
+        rows.append(donors[nearest].ravel())
+        cols.append(np.repeat(batch, k))
+        weights.append(weight.ravel())
+    # spread[k, j]: how much donor k's column lends to empty column j.
+    spread = sp.csr_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=(size, size))
+    return (matrix @ spread).tocsr()
+
+
+def lookup_matrix(matrix: sp.csr_matrix, text: Tensor | np.ndarray | None, gain: float) -> sp.csr_matrix:
+    """``matrix`` with its empty columns filled from text (:func:`imputed_columns` times ``gain``); ``matrix``
+    itself without text or with gain 0. Text rows past the matrix (products appended since) are cut off, and a
+    matrix wider than the text keeps its columns as they are."""
+    if text is None or gain <= 0:
+        return matrix
+    values = text.detach().cpu().numpy() if isinstance(text, Tensor) else np.asarray(text)
+    if values.shape[0] < matrix.shape[0]:
+        return matrix
+    return (matrix + gain * imputed_columns(matrix, values[:matrix.shape[0]].astype(np.float32))).tocsr()
+
+
 @dataclass(frozen=True)
 class TransitionLookup:
     """The exact transition score of the products that may come next: ``weight`` times the
@@ -107,12 +161,20 @@ class TransitionLookup:
         weight: the gain of the likeliest next product, in the units of the model's scores.
         decay: each older item's weight relative to the next newer one.
         last: how many of the newest items are read.
+        observed: the transitions seen, when ``matrix`` also holds columns lent to new products
+            (:func:`lookup_matrix`): what an explanation may cite ("chosen right after X"); None: ``matrix``.
     """
 
     matrix: sp.csr_matrix
     weight: float
     decay: float
     last: int
+    observed: sp.csr_matrix | None = None
+
+    def was_followed_by(self, before: int, after: int) -> bool:
+        """Whether some history had ``after`` right after ``before`` (never a column lent from text)."""
+        seen = self.matrix if self.observed is None else self.observed
+        return before < seen.shape[0] and after < seen.shape[1] and seen[before, after] > 0
 
     def _scaled(self, histories: Sequence[np.ndarray]) -> sp.csr_matrix:
         profile = transition_profile(self.matrix, histories, self.last, self.decay)

@@ -24,10 +24,11 @@ from gnn import content
 from gnn.bundle import load_bundle
 from gnn.data import snapshot_from_store
 from gnn.history import HistoryEncoder, bundle_lookup_scores
-from gnn.transitions import transition_matrix
+from gnn.transitions import lookup_matrix, transition_matrix
 from kg.config import PROJECT_ROOT, Settings
 from kg.ingest.run import run_ingest
 from kg.store import open_store
+from kg.text import TextEncoder
 
 TEXT_CACHE = PROJECT_ROOT / "var" / "test-cache"
 NEW_PRODUCT = "SEQ-NEW-0001"
@@ -46,6 +47,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         # serves them.
         patch.setattr(content, "TRANSITION_WEIGHT_GRID", (0.125,))
         patch.setattr(content, "LOOKUP_WEIGHT_GRID", (1.0,))
+        patch.setattr(content, "COLD_LOOKUP_GAIN_GRID", (1.0,))
         train_quick(settings, 1, progress=False, model="kg_sasrec")
     with open_store(settings) as store:
         store.upsert_nodes("Product", [{"id": NEW_PRODUCT, "title": "zanzibar violet glitter nail lacquer",
@@ -137,7 +139,12 @@ def test_recommendations_add_the_transition_lookup_of_the_newest_items(client: T
     assert lookup is not None and index.history_encoder.model.has_transition_lookup
     ptr, idx = index.catalog.history.ptr, index.catalog.history.idx
     histories = [idx[ptr[u]:ptr[u + 1]] for u in range(len(ptr) - 1)]
-    np.testing.assert_allclose(lookup.matrix.toarray(), transition_matrix(histories, index.num_products).toarray())
+    observed = transition_matrix(histories, index.num_products)
+    np.testing.assert_allclose(lookup.observed.toarray(), observed.toarray())
+    # Products nothing was followed by (the one added after training) are lent their text neighbours' columns.
+    lent = lookup_matrix(observed, index.text_emb, float(index.history_encoder.model.cold_lookup_gain))
+    np.testing.assert_allclose(lookup.matrix.toarray(), lent.toarray(), rtol=1e-6, atol=1e-9)
+    assert lookup.matrix[:, index.catalog.product_index[NEW_PRODUCT]].nnz > 0
 
     def boosted(user: str) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
         hist = index.catalog.user_history(user)[0]
@@ -155,7 +162,7 @@ def test_recommendations_add_the_transition_lookup_of_the_newest_items(client: T
     for hit in hits:
         assert hit.score == pytest.approx(float(expected[hit.index]), rel=1e-5, abs=1e-5)
         # A product that followed one of the newest items says so, naming the newest such item.
-        followed = [j for j in reversed(hist[-lookup.last:]) if lookup.matrix[j, hit.index] > 0]
+        followed = [j for j in reversed(hist[-lookup.last:]) if observed[j, hit.index] > 0]
         if followed:
             assert hit.reason.startswith(f"often chosen right after “{title(index, followed[0])}”")
         else:
@@ -175,8 +182,12 @@ def test_export_recs_adds_the_lookup_serving_adds(client: TestClient) -> None:
     with open_store(service.settings) as store:
         snapshot = snapshot_from_store(store)  # the graph now: other tests' events are in it
         extra = bundle_lookup_scores(bundle, lambda: snapshot)
-        index = build_index(bundle, catalog_from_snapshot(snapshot, read_prices(store)), text_encoder=None)
+        index = build_index(bundle, catalog_from_snapshot(snapshot, read_prices(store)),
+                            text_encoder=TextEncoder(cache_dir=service.settings.home / "cache" / "text"))
     assert extra is not None and index.transition_lookup is not None
+    # New products' columns lent from their text neighbours: the export's text (the bundle's) and serving's (the
+    # catalog's, embedded at startup) are the same MiniLM vectors.
+    assert float(index.history_encoder.model.cold_lookup_gain) == 1.0
     users = sorted(index.user_index)[:40]
     scores = extra([*users, "no-such-user"])
     assert not scores[-1].any()

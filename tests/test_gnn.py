@@ -17,6 +17,7 @@ from gnn.config import ModelKind, TrainConfig
 from gnn.content import (
     CHANNEL_WEIGHT_GRID,
     COLD_GAIN_GRID,
+    COLD_LOOKUP_GAIN_GRID,
     DECAY_GRID,
     LOOKUP_DECAY_GRID,
     LOOKUP_WEIGHT_GRID,
@@ -689,6 +690,7 @@ def test_the_text_gain_is_the_best_validation_cell_with_simulated_new_products(p
     result = train_model(prepared, _tiny(model="kg_sasrec", epochs=2), progress=False)
     model = result.model
     model.content_weight.fill_(0.5)  # on, whatever validation chose on this toy data
+    model.lookup_weight.fill_(0.0)  # off: the text gain alone (both: the next test)
     kept_map = model.items.cold_id_map.clone()
     simulated = simulated_new_products(model, prepared)
     assert simulated is not None
@@ -707,6 +709,23 @@ def test_the_text_gain_is_the_best_validation_cell_with_simulated_new_products(p
     assert float(model.cold_text_gain) == record["gain"]
     model.content_weight.fill_(0.0)
     assert choose_cold_text_gain(model, prepared) is None  # no channel: nothing for the gain to act on
+
+
+def test_with_the_lookup_on_the_cold_gains_are_chosen_together(prepared) -> None:  # type: ignore[no-untyped-def]
+    """Every (text gain, lookup gain) pair is a cell; the best (smaller gains on a tie) is set on the model."""
+    result = train_model(prepared, _tiny(model="kg_sasrec", epochs=1), progress=False)
+    model = result.model
+    model.content_weight.fill_(0.5)
+    model.lookup_weight.fill_(1.0)
+    assert model.has_transition_lookup  # the default config reads the newest items
+    record = choose_cold_text_gain(model, prepared)
+    assert record is not None
+    cells = record["valid_ndcg@10"]
+    assert set(cells) == {f"{g:g}/{lg:g}" for g in COLD_GAIN_GRID for lg in COLD_LOOKUP_GAIN_GRID}
+    best = max(cells.values())
+    ties = sorted((float(k.split("/")[0]), float(k.split("/")[1])) for k, v in cells.items() if v == best)
+    assert (record["gain"], record["lookup_gain"]) == ties[0]
+    assert (float(model.cold_text_gain), float(model.cold_lookup_gain)) == ties[0]
 
 
 def test_calibration_loads_as_trained_from_bundles_without_it(prepared) -> None:  # type: ignore[no-untyped-def]

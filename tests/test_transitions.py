@@ -14,6 +14,8 @@ from gnn.models.kg_sasrec import KGSASRec
 from gnn.transitions import (
     TransitionCache,
     TransitionLookup,
+    imputed_columns,
+    lookup_matrix,
     padded,
     transition_factors,
     transition_matrix,
@@ -171,3 +173,42 @@ def test_the_models_lookup_is_off_until_a_weight_is_chosen_and_then_adds_exactly
         [HISTORIES[2], HISTORIES[0]])
     torch.testing.assert_close(score(picked), expected)
     assert not _model(rank=0, lookup_last=0).has_transition_lookup
+
+
+# Text: 3 reads as 2; 4 is halfway between 0 and 1.
+TEXT = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 2], [1, 1, 0]], dtype=np.float32)
+
+
+def test_a_product_nothing_followed_gets_its_text_neighbours_columns() -> None:
+    """Columns 3 and 4 are empty (nothing was ever followed by them): 3 gets column 2 (its only neighbour with a
+    positive cosine), 4 the mean of columns 0 and 1 (equal cosines); the filled columns get nothing."""
+    matrix = transition_matrix(HISTORIES, 5)
+    got = imputed_columns(matrix, TEXT, neighbours=2).toarray()
+    expected = np.zeros((5, 5))
+    expected[:, 3] = [0.5, 0.5, 0, 0, 0]  # column 2: 0 -> 2 (1/2), 1 -> 2 (1/2)
+    expected[:, 4] = [0.25, 0.25, 0, 0, 0]  # half of column 0 (1 -> 0: 1/2) and of column 1 (0 -> 1: 1/2)
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="text has 4 rows for a 5-product"):
+        imputed_columns(matrix, TEXT[:4])
+
+
+def test_the_lookup_matrix_adds_the_imputed_columns_times_the_gain_or_nothing() -> None:
+    matrix = transition_matrix(HISTORIES, 5)
+    assert lookup_matrix(matrix, None, 2.0) is matrix and lookup_matrix(matrix, TEXT, 0.0) is matrix
+    assert lookup_matrix(matrix, TEXT[:3], 2.0) is matrix  # text for fewer products than the matrix: none lent
+    np.testing.assert_allclose(lookup_matrix(matrix, torch.from_numpy(TEXT), 2.0).toarray(),
+                               matrix.toarray() + 2.0 * imputed_columns(matrix, TEXT).toarray(), atol=1e-6)
+
+
+def test_the_models_lookup_lends_new_products_columns_only_with_text_and_a_gain() -> None:
+    model = _model(rank=0, lookup_last=2)
+    model.lookup_weight.fill_(1.0)
+    plain = model.transition_lookup(HISTORIES, 5, TEXT)
+    assert plain is not None and not plain.matrix[:, 3:].nnz  # gain 0: as before the gain existed
+    model.cold_lookup_gain.fill_(0.5)
+    lent = model.transition_lookup(HISTORIES, 5, TEXT)
+    assert lent is not None and model.transition_lookup(HISTORIES, 5) is not None
+    np.testing.assert_allclose(lent.matrix.toarray(), lookup_matrix(transition_matrix(HISTORIES, 5), TEXT,
+                                                                    0.5).toarray())
+    # A user whose newest item is 1 now sees 4, which reads half like 0, and 0 once followed 1.
+    assert float(lent.scores([np.array([1])])[0, 4]) > 0 == float(plain.scores([np.array([1])])[0, 4])

@@ -165,14 +165,16 @@ def _fits_half(values: np.ndarray) -> bool:
     return bool(values.size == 0 or np.abs(values).max() < HALF_LIMIT)
 
 
-def _transition_lookup(encoder: HistoryEncoder | None, catalog: Catalog) -> TransitionLookup | None:
+def _transition_lookup(encoder: HistoryEncoder | None, catalog: Catalog,
+                       text_emb: np.ndarray | None) -> TransitionLookup | None:
     """The bundle model's transition lookup over every history the catalog knows (what follows what, as of
-    now), in catalog order; None for a model without one."""
+    now), in catalog order, products nothing was followed by given their text neighbours' columns when the
+    model chose that and the catalog's text is embedded; None for a model without one."""
     if encoder is None or not encoder.model.has_transition_lookup:
         return None
     ptr, idx = catalog.history.ptr, catalog.history.idx
     histories = [idx[ptr[u]:ptr[u + 1]] for u in range(len(ptr) - 1)]
-    return encoder.model.transition_lookup(histories, catalog.num_products)
+    return encoder.model.transition_lookup(histories, catalog.num_products, text_emb)
 
 
 def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder | None,
@@ -211,7 +213,7 @@ def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder |
     user_ids = bundle.id_maps.get("user", [])
     history_encoder = HistoryEncoder.from_bundle(bundle, emb)
     scored = history_encoder.model.scored_width() if history_encoder is not None else dim
-    lookup = _transition_lookup(history_encoder, catalog)
+    lookup = _transition_lookup(history_encoder, catalog, text_emb)
     unit = _unit(emb)
     bm25 = BM25Index(catalog.texts)
     linker = EntityLinker(catalog)

@@ -165,7 +165,7 @@ def _follow_reason(index: ServingIndex, i: int, ctx: UserContext, anchors: dict[
     if lookup is None or not ctx.sequence:
         return None
     for j in reversed(ctx.sequence[-lookup.last:]):
-        if j < lookup.matrix.shape[0] and lookup.matrix[j, i] > 0 and j in anchors:
+        if j in anchors and lookup.was_followed_by(j, i):  # seen after j, not lent from similar products
             return f"often chosen right after “{title(index, j)}” that you {anchors[j]}"
     return None
 

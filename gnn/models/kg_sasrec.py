@@ -16,7 +16,7 @@ from gnn.attributes import attribute_rows
 from gnn.cointeraction import SpectrumCache
 from gnn.models.item_graph import ItemGraphEncoder
 from gnn.models.sasrec import SASRecEncoder
-from gnn.transitions import TransitionCache, TransitionLookup
+from gnn.transitions import TransitionCache, TransitionLookup, lookup_matrix
 
 
 def pad_histories(histories: Sequence[np.ndarray], pad: int) -> tuple[Tensor, Tensor]:
@@ -80,7 +80,10 @@ class KGSASRec(nn.Module):
     - ``lookup_weight`` and ``lookup_decay``: the transition lookup, the exact rows of which product follows
       which for the user's newest ``lookup_last`` items (:class:`gnn.transitions.TransitionLookup`), added to
       the dot products beside the vectors (:meth:`transition_lookup`): the long tail of rare pairs that rank
-      ``r`` leaves out.
+      ``r`` leaves out;
+    - ``cold_lookup_gain``: a product nothing is known to follow anything into (new, withheld) gets, in the
+      lookup, the columns of its nearest products by text (:func:`gnn.transitions.imputed_columns`) times
+      this gain (0: none; it gains nothing from the lookup, as before the gain existed).
 
     Shapes:
         item_vectors(data) -> ``[P, d]``; states(items ``[P, d]``, seq ``[B, T]``, lengths ``[B]``) ->
@@ -99,7 +102,7 @@ class KGSASRec(nn.Module):
                                                          "cointeraction_decay": 1.0, "attribute_weight": 0.0,
                                                          "attribute_decay": 1.0, "transition_weight": 0.0,
                                                          "transition_decay": 1.0, "lookup_weight": 0.0,
-                                                         "lookup_decay": 1.0}
+                                                         "lookup_decay": 1.0, "cold_lookup_gain": 0.0}
 
     def __init__(self, num_nodes: dict[str, int], text_dim: int, hidden_channels: int, *, num_layers: int = 2,
                  graph_weight: float = 0.5, product_id_embedding: bool = True, max_len: int = 50,
@@ -127,6 +130,7 @@ class KGSASRec(nn.Module):
         self.transition_decay: Tensor
         self.lookup_weight: Tensor
         self.lookup_decay: Tensor
+        self.cold_lookup_gain: Tensor
         for name, value in self.CALIBRATION_DEFAULTS.items():
             self.register_buffer(name, torch.tensor(value))
         #: What :mod:`gnn.content` chose and why (validation figures), for the bundle's metrics.
@@ -201,15 +205,19 @@ class KGSASRec(nn.Module):
         source, target = self.transitions.rows(histories, num_products)
         return source, F.normalize(target, dim=1)
 
-    def transition_lookup(self, histories: Sequence[np.ndarray] | None,
-                          num_products: int) -> TransitionLookup | None:
+    def transition_lookup(self, histories: Sequence[np.ndarray] | None, num_products: int,
+                          text: Tensor | np.ndarray | None = None) -> TransitionLookup | None:
         """The exact transition scores over the transitions in ``histories`` (the histories known when ranking),
         to add to the dot products of the user vectors of these or later histories; ``None`` when the lookup
-        is off or no history is known."""
+        is off or no history is known. With ``text`` (``[num_products, t]``, the products' text features) and
+        a ``cold_lookup_gain``, the products no history item was followed by get their text neighbours' columns
+        times the gain (:func:`gnn.transitions.lookup_matrix`)."""
         if histories is None or not self.has_transition_lookup:
             return None
-        return TransitionLookup(self.transitions.matrix(histories, num_products), float(self.lookup_weight),
-                                float(self.lookup_decay), self.lookup_last)
+        observed = self.transitions.matrix(histories, num_products)
+        matrix = lookup_matrix(observed, text, float(self.cold_lookup_gain))
+        return TransitionLookup(matrix, float(self.lookup_weight), float(self.lookup_decay), self.lookup_last,
+                                observed=None if matrix is observed else observed)
 
     def attribute_rows(self, data: HeteroData) -> Tensor:
         """``[P, a]`` unit attribute rows of ``data``'s products (:mod:`gnn.attributes`; zero for a product with
