@@ -126,11 +126,12 @@ class ServiceState:
                                   "seconds": round(time.perf_counter() - start, 2)}
             return
         self._swap(index)
-        freeze_heap()
-        self.metrics.reloads.labels("succeeded").inc()
+        # Said at once: a client that sees the new version in /ready must not read "running" here.
         self.reload_status = {**self.reload_status, "state": "succeeded", "version": index.version,
                               "seconds": round(time.perf_counter() - start, 2)}
+        self.metrics.reloads.labels("succeeded").inc()
         log.info("reloaded: now serving %s", index.version)
+        freeze_heap()
 
     # -- watching the artifacts directory ----------------------------------------------------------------------
     def _current_target(self) -> str | None:
