@@ -106,7 +106,13 @@ def test_snapshot_kg_from_product_relations(convert: ModuleType, ml_dir: Path) -
     triples, links = convert.snapshot_kg(snap)
     assert ("p:1", "made_by", "b:acme") in triples and ("p:3", "made_by", "b:acme") in triples
     assert ("p:1", "mentions", "e:m.animation") in triples
-    assert len(triples) == 2 + 5  # the co-purchase lists know the future: left out by default
+    leaves = [t for t in triples if t[1] == convert.NO_ATTRIBUTE]
+    assert len(triples) - len(leaves) == 2 + 5  # the co-purchase lists know the future: left out by default
+    # Every linked product is the head of some triple (RecBole cannot load one that is not): one with no
+    # relation gets a leaf entity of its own.
+    assert {h for h, _, _ in triples} == {e for _, e in links}
+    assert ("p:4", convert.NO_ATTRIBUTE, "n:4") in leaves  # movie 4: no brand, no KG link
+    assert all(t == h.replace("p:", "n:", 1) for h, _, t in leaves) and len({t for *_, t in leaves}) == len(leaves)
     with_copurchase, _ = convert.snapshot_kg(snap, copurchase=True)
     assert set(with_copurchase) - set(triples) == {("p:2", "also_bought", "p:4")}
     assert links == [("1", "p:1"), ("2", "p:2"), ("3", "p:3"), ("4", "p:4")]

@@ -34,7 +34,8 @@ The graphs:
   the graph ``cartograph train`` and ``bench/quality.py`` see. RecBole's KG is made from that graph's product
   relations: ``made_by`` (brand), ``in_category``, ``mentions`` (extracted entities) as triples between
   entities ``p:<product>``, ``b:<brand>``, ``c:<category>``, ``e:<entity>``; every product is linked to its
-  ``p:`` entity. The co-purchase lists (``also_bought``, ``also_viewed``, ``bought_together``) only with
+  ``p:`` entity; a product in no triple gets one ``no_attribute`` triple to a leaf entity of its own (RecBole
+  cannot load a linked item in no triple). The co-purchase lists (``also_bought``, ``also_viewed``, ``bought_together``) only with
   ``copurchase=True``: they were crawled after the interactions and know the future of the split (off in
   Cartograph's default config too). So both sides see the same knowledge graph.
 
@@ -177,6 +178,8 @@ def peer_split(snapshot: GraphSnapshot, *, seed: int = 0, min_interactions: int 
 # -- writing ---------------------------------------------------------------------------------------------
 
 _ENTITY_PREFIX = {"product": "p:", "brand": "b:", "category": "c:", "entity": "e:"}
+#: The relation and entity prefix of the one triple a product in no other triple gets (see snapshot_kg).
+NO_ATTRIBUTE, NO_ATTRIBUTE_PREFIX = "no_attribute", "n:"
 
 
 def snapshot_kg(snapshot: GraphSnapshot, *, copurchase: bool = False
@@ -192,6 +195,13 @@ def snapshot_kg(snapshot: GraphSnapshot, *, copurchase: bool = False
         for s, d in edges.T.tolist():
             triples.append((_ENTITY_PREFIX["product"] + src_ids[s], name, _ENTITY_PREFIX[target] + dst_ids[d]))
     links = [(p, _ENTITY_PREFIX["product"] + p) for p in snapshot.ids["product"]]
+    # RecBole 1.2.1 cannot load a linked item that is in no triple (KnowledgeBasedDataset._merge_item_and_entity
+    # raises KeyError on another entity's token), and dropping its link would drop its interactions from the KG
+    # peers' split. Such a product (2 of amazon-office's 3,459: no brand, no entity) gets one triple to a leaf
+    # entity of its own, which tells a model nothing another product shares.
+    described = {h for h, _, _ in triples}
+    triples += [(entity, NO_ATTRIBUTE, NO_ATTRIBUTE_PREFIX + product) for product, entity in links
+                if entity not in described]
     return triples, links
 
 
