@@ -35,9 +35,9 @@ The graphs:
   relations: ``made_by`` (brand), ``in_category``, ``mentions`` (extracted entities) as triples between
   entities ``p:<product>``, ``b:<brand>``, ``c:<category>``, ``e:<entity>``; every product is linked to its
   ``p:`` entity; a product in no triple gets one ``no_attribute`` triple to a leaf entity of its own (RecBole
-  cannot load a linked item in no triple). The co-purchase lists (``also_bought``, ``also_viewed``, ``bought_together``) only with
-  ``copurchase=True``: they were crawled after the interactions and know the future of the split (off in
-  Cartograph's default config too). So both sides see the same knowledge graph.
+  cannot load a linked item in no triple). The co-purchase lists (``also_bought``, ``also_viewed``,
+  ``bought_together``) only with ``copurchase=True``: they were crawled after the interactions and know the
+  future of the split (off in Cartograph's default config too). So both sides see the same knowledge graph.
 
 Ids are Cartograph's own (RecBole tokens), so a peer's ranking maps back to product indexes by id.
 """
