@@ -37,8 +37,14 @@ pip=("$venv/bin/python" -m pip --disable-pip-version-check)
 
 # The CPU build of torch first, so that no dependency pulls the CUDA build (GBs of nvidia-* wheels): from
 # ../shared/wheels where it exists (the project's machines), else from PyTorch's CPU index.
-if [ -z "${PIP_FIND_LINKS:-}" ] && [ -d ../shared/wheels ]; then
-  PIP_FIND_LINKS="$(cd ../shared/wheels && pwd)"
+# A PIP_FIND_LINKS already set (a machine's own wheel folder) is kept, after ours: pip reads the variable as a
+# space-separated list, and without ../shared/wheels in it torch==2.13.0 resolves to the registry's CUDA build.
+if [ -d ../shared/wheels ]; then
+  shared_wheels="$(cd ../shared/wheels && pwd)"
+  case " ${PIP_FIND_LINKS:-} " in
+    *" $shared_wheels "*) ;;
+    *) PIP_FIND_LINKS="$shared_wheels${PIP_FIND_LINKS:+ $PIP_FIND_LINKS}" ;;
+  esac
   export PIP_FIND_LINKS
 fi
 torch_version="$(sed -n 's/^torch==//p' constraints.txt)"

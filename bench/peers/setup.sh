@@ -10,7 +10,12 @@ python="${PYTHON:-python3.11}"
 command -v "$python" >/dev/null || python=python3
 "$python" -m venv "$venv"
 "$venv/bin/pip" install --upgrade pip >/dev/null
-# The CPU build first, so that no nvidia-* wheels are resolved (as for Cartograph's own venv).
+# The CPU build first, so that no nvidia-* wheels are resolved (as for Cartograph's own venv): ../shared/wheels
+# goes first in PIP_FIND_LINKS (a space-separated list to pip), whatever the machine already set there.
+if [ -d "$root/../shared/wheels" ]; then
+  shared_wheels="$(cd "$root/../shared/wheels" && pwd)"
+  export PIP_FIND_LINKS="$shared_wheels${PIP_FIND_LINKS:+ $PIP_FIND_LINKS}"
+fi
 "$venv/bin/pip" install torch==2.13.0 -c "$here/constraints.txt" \
   || "$venv/bin/pip" install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 "$venv/bin/pip" install -c "$here/constraints.txt" -r <(grep -v '^#' "$here/constraints.txt" | grep -v '^torch' | sed '/^$/d')
