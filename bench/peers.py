@@ -17,6 +17,9 @@ histories are Cartograph's); then, each in a process of its own and for every se
   (``bench/peers/run_recbole_models.py`` in the peers venv): early stopping on valid NDCG@10 with the plan's
   patience, no wall-clock limit unless ``--time-cap``; graph models refitted on train + valid for their
   early-stopped epoch count so that the test reads the valid interaction, as the sequential models do.
+  ``touch <work-dir>/STOP`` ends the peer that is training before its next epoch (its best epoch is exported
+  as a lower bound, the file removed) and the run goes on with the next: a long run ended at a moment chosen
+  while it runs.
 
 Every export (each test user's top 100, train and valid items excluded) is scored here by
 :func:`gnn.metrics.evaluate_rankings`; per seed, then mean and spread over the seeds. Per-user test NDCG@10
@@ -90,7 +93,7 @@ def peer_command(args: argparse.Namespace, plan: dict[str, Any], dataset: str, m
             "--stopping-step", str(stopping), "--time-cap", str(cap or 0),
             "--params", json.dumps(plan["models"][model]["params"]), "--threads", str(args.threads),
             "--top-k", str(plan["top_k"]), "--out", str(args.work_dir / "out"),
-            *(["--resume"] if args.resume else [])]
+            "--stop-file", str(args.work_dir / "STOP"), *(["--resume"] if args.resume else [])]
 
 
 def cartograph_command(args: argparse.Namespace, plan: dict[str, Any], dataset: str, seed: int) -> list[str]:

@@ -297,6 +297,24 @@ def test_recbole_stop_reasons() -> None:
     assert 2 <= len(slow.train_loss_dict) < 50
 
 
+def test_a_stop_file_ends_a_run_before_its_next_epoch(tmp_path: Path) -> None:
+    runner = _module("run_recbole_models")
+    stop = tmp_path / "STOP"
+    args = type("Args", (), {"epochs": 50, "time_cap": 0.0, "stop_file": stop})()
+    trainer = _FakeTrainer(50, stop_after=None)
+    epoch = trainer._train_epoch
+
+    def train_then_ask_to_stop() -> float:  # the operator touches the file during the third epoch
+        if len(trainer.train_loss_dict) == 2:
+            stop.touch()
+        return epoch()
+
+    trainer._train_epoch = train_then_ask_to_stop
+    assert runner.fit(trainer, None, None, args) == "stopped on request (stop file): did not converge, lower bound"
+    assert len(trainer.train_loss_dict) == 3 and not stop.exists()  # consumed: the next run is not stopped
+    assert runner.fit(_FakeTrainer(5, stop_after=None), None, None, args) == "early stopping"
+
+
 def test_a_resumed_run_counts_the_epochs_its_checkpoint_had_seen(tmp_path: Path) -> None:
     runner = _module("run_recbole_models")
     # A run stopped by its time cap after 15 epochs resumes at epoch 16: the epoch cap counts all of them.

@@ -127,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-cap", type=float, default=0.0,
                     help="seconds of training (0: none); no epoch starts after it, the best epoch so far is kept, "
                          "and the result is marked 'did not converge: lower bound'")
+    ap.add_argument("--stop-file", type=Path,
+                    help="when this file appears, no further epoch starts (the file is removed): the best epoch so "
+                         "far is exported, marked 'did not converge: lower bound' (ends a long run at a moment "
+                         "chosen while it runs, which a time cap must know in advance)")
     ap.add_argument("--resume", action="store_true",
                     help="continue the run of this model, dataset and seed that a time cap stopped (its export under "
                          "--out says so): from its best checkpoint (weights, optimizer, early-stopping counter), "
@@ -267,9 +271,12 @@ def make_trainer(model: Any, config: Any) -> Any:
 
 def fit(trainer: Any, train_data: Any, valid_data: Any, args: argparse.Namespace) -> str:
     """Train with early stopping (and the optional time cap); returns why training stopped."""
-    with_deadline(trainer, time.perf_counter() + args.time_cap if args.time_cap else None)
+    with_deadline(trainer, time.perf_counter() + args.time_cap if args.time_cap else None,
+                  getattr(args, "stop_file", None))
     try:
         trainer.fit(train_data, valid_data, saved=True, show_progress=False)
+    except StopRequested:
+        return "stopped on request (stop file): did not converge, lower bound"
     except TimeBudgetExceeded:
         return f"time cap ({args.time_cap:.0f} s): did not converge, lower bound"
     if int(getattr(trainer, "start_epoch", 0)) + len(trainer.train_loss_dict) >= args.epochs:
@@ -364,18 +371,26 @@ class TimeBudgetExceeded(Exception):
     """Raised instead of starting an epoch once the time budget is spent (the best checkpoint is on disk)."""
 
 
-def with_deadline(trainer: Any, deadline: float | None) -> None:
-    """Make ``trainer`` refuse to start an epoch after ``deadline`` (``time.perf_counter()`` seconds).
+class StopRequested(Exception):
+    """Raised instead of starting an epoch once the run's ``--stop-file`` exists."""
+
+
+def with_deadline(trainer: Any, deadline: float | None, stop_file: Path | None = None) -> None:
+    """Make ``trainer`` refuse to start an epoch after ``deadline`` (``time.perf_counter()`` seconds) or once
+    ``stop_file`` exists (which it then removes, so that the next run starts afresh).
 
     RecBole's fit loop has no time limit and a callback cannot stop it; its best state is saved to disk at
     every improvement, so stopping before an epoch loses nothing but the epochs not run.
     """
-    if deadline is None:
+    if deadline is None and stop_file is None:
         return
     train_epoch = trainer._train_epoch
 
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        if time.perf_counter() > deadline:
+        if stop_file is not None and stop_file.exists():
+            stop_file.unlink(missing_ok=True)
+            raise StopRequested
+        if deadline is not None and time.perf_counter() > deadline:
             raise TimeBudgetExceeded
         return train_epoch(*args, **kwargs)
 
