@@ -46,7 +46,7 @@ class RecentEvents:
     :class:`RecentEvent` objects: CPython's garbage collector stops tracking an exact tuple of strings and
     numbers once it has survived a collection, so 100,000 users' buffers cost a full collection one dict to
     walk, where deques of dataclass instances were some 300,000 containers, and a full collection over them
-    stalled every request of the process, events included. A new event copies at most ``per_user`` pairs.
+    stalled every request of the process, events included. A new event copies at most ``per_user`` items.
     """
 
     def __init__(self, per_user: int = 20, max_users: int = 100_000) -> None:

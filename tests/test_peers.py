@@ -284,14 +284,14 @@ class _FakeTrainer:
 
 def test_recbole_stop_reasons() -> None:
     runner = _module("run_recbole_models")
-    args = type("Args", (), {"epochs": 50, "time_cap": 0.0})()
+    args = type("Args", (), {"epochs": 50, "time_cap": 0.0, "stop_file": None})()
     trainer = _FakeTrainer(50, stop_after=12)
     log = runner.record_epochs(trainer)
     assert runner.fit(trainer, None, None, args) == "early stopping"
     assert len(log) == 12 and log[-1]["epoch"] == 12 and log[-1]["valid_ndcg@10"] == pytest.approx(1.2)
     capped_by_epochs = runner.fit(_FakeTrainer(50, stop_after=None), None, None, args)
     assert capped_by_epochs.startswith("epoch cap (50): did not converge")
-    capped = type("Args", (), {"epochs": 50, "time_cap": 0.05})()
+    capped = type("Args", (), {"epochs": 50, "time_cap": 0.05, "stop_file": None})()
     slow = _FakeTrainer(50, stop_after=None, epoch_seconds=0.02)
     assert runner.fit(slow, None, None, capped) == "time cap (0 s): did not converge, lower bound"
     assert 2 <= len(slow.train_loss_dict) < 50
@@ -320,7 +320,7 @@ def test_a_resumed_run_counts_the_epochs_its_checkpoint_had_seen(tmp_path: Path)
     # A run stopped by its time cap after 15 epochs resumes at epoch 16: the epoch cap counts all of them.
     resumed = _FakeTrainer(20, stop_after=None, start_epoch=15)
     log = runner.record_epochs(resumed, first_epoch=16)
-    args = type("Args", (), {"epochs": 20, "time_cap": 0.0})()
+    args = type("Args", (), {"epochs": 20, "time_cap": 0.0, "stop_file": None})()
     assert runner.fit(resumed, None, None, args).startswith("epoch cap (20): did not converge")
     assert [e["epoch"] for e in log] == [16, 17, 18, 19, 20]
     # The earlier run is found by its export and its newest checkpoint; either missing: nothing to resume.

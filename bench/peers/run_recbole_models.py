@@ -271,8 +271,7 @@ def make_trainer(model: Any, config: Any) -> Any:
 
 def fit(trainer: Any, train_data: Any, valid_data: Any, args: argparse.Namespace) -> str:
     """Train with early stopping (and the optional time cap); returns why training stopped."""
-    with_deadline(trainer, time.perf_counter() + args.time_cap if args.time_cap else None,
-                  getattr(args, "stop_file", None))
+    guard_epochs(trainer, time.perf_counter() + args.time_cap if args.time_cap else None, args.stop_file)
     try:
         trainer.fit(train_data, valid_data, saved=True, show_progress=False)
     except StopRequested:
@@ -375,7 +374,7 @@ class StopRequested(Exception):
     """Raised instead of starting an epoch once the run's ``--stop-file`` exists."""
 
 
-def with_deadline(trainer: Any, deadline: float | None, stop_file: Path | None = None) -> None:
+def guard_epochs(trainer: Any, deadline: float | None, stop_file: Path | None) -> None:
     """Make ``trainer`` refuse to start an epoch after ``deadline`` (``time.perf_counter()`` seconds) or once
     ``stop_file`` exists (which it then removes, so that the next run starts afresh).
 
