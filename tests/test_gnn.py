@@ -36,6 +36,7 @@ from gnn.models.registry import ENCODERS, MODELS, ModelShape, build_model, model
 from gnn.pipeline import save_result, train_all
 from gnn.prepared import prepare_split
 from gnn.train import model_meta, train_model
+from gnn.train_sequence import training_sequences
 from kg.config import PROJECT_ROOT, Settings
 from kg.queries import QueryLibrary
 from kg.store import GraphStore
@@ -598,6 +599,17 @@ def test_kg_sasrec_trains_with_bf16_logits_and_label_smoothing(prepared) -> None
     torch.manual_seed(_tiny().seed)  # train_model's initial state: the bf16 logits' gradients reached the item ids
     initial = build_model(_tiny(model="kg_sasrec"), prepared.shape).items.table("product")
     assert not torch.equal(cheap.model.items.table("product"), initial)
+
+
+def test_long_histories_are_cut_into_windows_that_target_every_item_once() -> None:
+    long, short, single = np.arange(12), np.arange(100, 104), np.array([7])
+    windows = training_sequences([long, short, single], max_len=4)
+    # From the newest item back; neighbours share one item (the next window's input starts where this one ends).
+    assert [w.tolist() for w in windows] == [[7, 8, 9, 10, 11], [3, 4, 5, 6, 7], [0, 1, 2, 3], [100, 101, 102, 103]]
+    targets = np.concatenate([w[1:] for w in windows])
+    assert sorted(targets.tolist()) == [*range(1, 12), 101, 102, 103]
+    last_only = training_sequences([long, short, single], max_len=4, all_windows=False)
+    assert [w.tolist() for w in last_only] == [[7, 8, 9, 10, 11], [100, 101, 102, 103]]
 
 
 def test_kg_sasrec_never_trains_against_withheld_products(prepared, monkeypatch) -> None:  # type: ignore[no-untyped-def]
