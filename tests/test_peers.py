@@ -388,6 +388,17 @@ def test_collect_seeds_compare_and_report(convert: ModuleType, ml_dir: Path, tmp
     assert "BPR 0.0000 -> 0.5000" in md and "WEARec | 0.0599 | 0.0688" in md
 
 
+def test_a_lead_over_a_peer_that_did_not_converge_is_never_called_met() -> None:
+    report = _module("report")
+    vs = {"SASRec": {"ratio": 1.21, "ci95_low": 1.10, "ci95_high": 1.35}}
+    entry = {"rows": {"SASRec": {"converged": False, "mean": {"ndcg@10": 0.1095}}},
+             "significance": {"best_peer": "SASRec", "vs": vs}}
+    assert "**not established (the best peer did not converge)**" in report.verdict(entry)
+    assert "a lower bound" in report.verdict(entry)
+    entry["rows"]["SASRec"]["converged"] = True
+    assert "interval above 1: **met**" in report.verdict(entry)
+
+
 @pytest.mark.bench
 def test_peers_quick_end_to_end(tmp_path: Path) -> None:
     """bench/peers.py --quick on ml-100k-kg with two peers: both venvs, real data, real training."""
