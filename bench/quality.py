@@ -125,8 +125,8 @@ def calibration_ablations(model: Any, prepared: Prepared) -> dict[str, Any]:
                     "transition_weight": 0.0, "lookup_weight": 0.0},
                 "kg_sasrec without the new products' text gain": {"cold_text_gain": 1.0},
                 "kg_sasrec without the new products' lookup columns": {"cold_lookup_gain": 0.0},
-                # Not a candidate: what pushing new products up does to the cold slice (validation pays for it).
-                "kg_sasrec with new products' text gain 4 (not chosen)": {"cold_text_gain": 4.0}}
+                # Fixed gains, whatever validation chose: what pushing new products up does to the cold slice.
+                **{f"kg_sasrec with new products' text gain {g:g}": {"cold_text_gain": g} for g in (1.5, 2, 3, 4)}}
     if not model.has_text_channel or not prepared.split.cold.shape[1]:  # the gains act on new products only
         variants = {k: v for k, v in variants.items() if not {"cold_text_gain", "cold_lookup_gain"} & v.keys()}
     rows: dict[str, Any] = {}

@@ -110,6 +110,10 @@ class TrainConfig(BaseModel):
                                        "exact rows of which product follows which, added to the scores with a "
                                        "weight chosen on validation after training, 0 among the choices); "
                                        "0: no lookup")
+    cold_gain_tolerance: float = Field(default=0.01, ge=0.0, lt=1.0, description="kg_sasrec: the share of "
+                                       "validation NDCG@10 that the new products' text gain may give up so that "
+                                       "new products are seen (gnn.content.choose_cold_text_gain: the largest gain "
+                                       "within it of the best; 0: the best)")
     graph_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="kg_sasrec: share of the propagated "
                                 "KG layers in an item's vector (0: id + text only)")
     num_threads: int = Field(default=1, ge=1, description="torch intra-op threads (1: on a shared 2-core machine "

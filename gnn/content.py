@@ -36,8 +36,11 @@ Seven calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffe
   by what the text -> id map, refitted without them, predicts) and ranking every validation item among all
   products: a gain that lifts new products above what users pick instead costs the other users' rankings, so
   the objective cannot be won by pushing new products up. A ranking of new products' interactions alone (the
-  cold slice) would be won that way: the grid's last gain, never chosen in practice, is there to show the cost
-  in the record, and ``bench/quality.py --variant cold`` reports the cold slice with it beside the chosen one.
+  cold slice) would be won that way: ``bench/quality.py --variant cold`` reports the cold slice at fixed gains
+  beside the chosen one. Taking the best cell made new products all but invisible (on amazon-beauty the best
+  cell, gain 1.5, ranked new products at 0.74x text-only while gain 4 cost 4% of validation NDCG@10), so the
+  largest gain within ``TrainConfig.cold_gain_tolerance`` (1%) of the best cell is taken: a stated price in
+  the other users' ranking for new products to be seen.
   With the transition lookup on, a new product, which nothing is known to follow anything into, is lent its
   text neighbours' columns of the transition matrix (:func:`gnn.transitions.imputed_columns`) times a second
   gain (``cold_lookup_gain``, :data:`COLD_LOOKUP_GAIN_GRID`, 0 among them), chosen with the text gain on the
@@ -83,7 +86,7 @@ TRANSITION_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.03125, 0.0625, 0.125, 0.25)
 LOOKUP_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
 #: The transition lookup's decays: each older item of the newest ``lookup_last`` weighs this times the next.
 LOOKUP_DECAY_GRID: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)
-COLD_GAIN_GRID: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 4.0)
+COLD_GAIN_GRID: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0)
 #: cold_lookup_gain tried: how much of its text neighbours' transition columns a new product is lent (0: none).
 COLD_LOOKUP_GAIN_GRID: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
 #: Share of the trained products that play new ones while the gain is chosen (the cold slice's share).
@@ -314,12 +317,14 @@ def _simulated_lookups(model: KGSASRec, prepared: Prepared, chosen: Tensor,
 
 
 @torch.no_grad()
-def choose_cold_text_gain(model: KGSASRec, prepared: Prepared) -> dict[str, Any] | None:
+def choose_cold_text_gain(model: KGSASRec, prepared: Prepared, tolerance: float = 0.0) -> dict[str, Any] | None:
     """Try every gain of :data:`COLD_GAIN_GRID` (and, with the transition lookup on, every gain of
     :data:`COLD_LOOKUP_GAIN_GRID` on the columns a new product's text lends it) on validation with simulated new
     products (see the module docstring), set the best (the smaller gains on a tie) as ``model.cold_text_gain``
     and ``model.cold_lookup_gain`` and return the record; ``None`` (gains 1 and 0) without the text channel or
-    ids."""
+    ids. With a ``tolerance`` (a share of validation NDCG@10, ``TrainConfig.cold_gain_tolerance``), the largest
+    text gain whose cell is within it of the best: new products get that much of the other users' ranking
+    quality to be seen at all."""
     histories = prepared.histories("valid")
     if not model.has_text_channel or not any(len(h) for h in histories):
         return None
@@ -361,12 +366,27 @@ def choose_cold_text_gain(model: KGSASRec, prepared: Prepared) -> dict[str, Any]
                 yield _cold_key(gain, lookup_gain), cell
 
     scores = {str(key): round(m["ndcg@10"], 6) for key, m in evaluate_grid(prepared, cells).items()}
-    best = max(scores, key=lambda k: (scores[k], *(-float(v) for v in k.split("/"))))
+    best = largest_gain_within(scores, tolerance)
     text_gain, _, lookup_gain = best.partition("/")
     model.cold_text_gain.fill_(float(text_gain))
     model.cold_lookup_gain.fill_(float(lookup_gain or 0.0))
-    return {"gain": float(text_gain), "lookup_gain": float(lookup_gain or 0.0),
+    return {"gain": float(text_gain), "lookup_gain": float(lookup_gain or 0.0), "tolerance": tolerance,
             "simulated_new_products": len(chosen), "valid_ndcg@10": scores}
+
+
+def largest_gain_within(scores: dict[str, float], tolerance: float) -> str:
+    """The cell (``"<text gain>[/<lookup gain>]"``) with the largest text gain whose score is within ``tolerance``
+    (a share) of the best, the better score and then the smaller lookup gain among equals: with 0, the best cell
+    (the smaller gains on a tie)."""
+    floor = max(scores.values()) * (1.0 - tolerance)
+
+    def gains(key: str) -> tuple[float, ...]:
+        return tuple(float(v) for v in key.split("/"))
+
+    within = [k for k, v in scores.items() if v >= floor]
+    if tolerance <= 0:
+        return max(within, key=lambda k: (scores[k], *(-g for g in gains(k))))
+    return max(within, key=lambda k: (gains(k)[0], scores[k], *(-g for g in gains(k)[1:])))
 
 
 def _cold_key(gain: float, lookup_gain: float | None) -> str:
@@ -374,7 +394,7 @@ def _cold_key(gain: float, lookup_gain: float | None) -> str:
     return f"{gain:g}" if lookup_gain is None else f"{gain:g}/{lookup_gain:g}"
 
 
-def calibrate(model: KGSASRec, prepared: Prepared) -> dict[str, Any]:
+def calibrate(model: KGSASRec, prepared: Prepared, *, cold_gain_tolerance: float = 0.0) -> dict[str, Any]:
     """The seven calibrations, in order (the text channel is chosen with cold products already on scale, the
     co-interaction channel on top of it, the attribute channel on top of both, the transition channel on top of
     the three, the transition lookup on top of the four, the new products' text gain once all are set); the
@@ -385,6 +405,6 @@ def calibrate(model: KGSASRec, prepared: Prepared) -> dict[str, Any]:
     record["attribute_channel"] = choose_attribute_channel(model, prepared)
     record["transition_channel"] = choose_transition_channel(model, prepared)
     record["transition_lookup"] = choose_transition_lookup(model, prepared)
-    record["cold_text_gain"] = choose_cold_text_gain(model, prepared)
+    record["cold_text_gain"] = choose_cold_text_gain(model, prepared, cold_gain_tolerance)
     model.calibration = record
     return record

@@ -108,5 +108,5 @@ def fit_sequence_model(model: KGSASRec, prepared: Prepared, config: TrainConfig,
                                                   lambda: _epoch(model, optimizer, prepared, sequences, config, rng),
                                                   progress=progress)
     model.items.fit_cold_ids(prepared.data)
-    calibrate(model, prepared)
+    calibrate(model, prepared, cold_gain_tolerance=config.cold_gain_tolerance)
     return history, best_epoch

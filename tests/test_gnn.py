@@ -25,6 +25,7 @@ from gnn.content import (
     TRANSITION_WEIGHT_GRID,
     WEIGHT_GRID,
     choose_cold_text_gain,
+    largest_gain_within,
     simulated_new_products,
 )
 from gnn.data import INTERACTS, snapshot_from_store, split_snapshot, to_hetero_data
@@ -721,6 +722,15 @@ def test_the_text_gain_is_the_best_validation_cell_with_simulated_new_products(p
     assert float(model.cold_text_gain) == record["gain"]
     model.content_weight.fill_(0.0)
     assert choose_cold_text_gain(model, prepared) is None  # no channel: nothing for the gain to act on
+
+
+def test_a_tolerance_takes_the_largest_text_gain_within_it_of_the_best_cell() -> None:
+    scores = {"1/0": 0.0760, "1.5/0": 0.0770, "1.5/1": 0.0771, "2/0": 0.0765, "2/1": 0.0766, "3/0": 0.0760,
+              "4/0": 0.0740}
+    assert largest_gain_within(scores, 0.0) == "1.5/1"  # the best cell
+    assert largest_gain_within(scores, 0.01) == "2/1"  # 2 is within 1% of 0.0771 (floor 0.076329), 3 is not
+    assert largest_gain_within(scores, 0.02) == "3/0"
+    assert largest_gain_within({"1": 0.05, "2": 0.05}, 0.0) == "1"  # a tie: the smaller gain
 
 
 def test_with_the_lookup_on_the_cold_gains_are_chosen_together(prepared) -> None:  # type: ignore[no-untyped-def]
