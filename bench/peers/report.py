@@ -116,11 +116,11 @@ def verdict(entry: dict[str, Any]) -> str:
     b, converged = sig["vs"][best], rows[best]["converged"]
     met = b["ratio"] >= TARGET_RATIO and b["ci95_low"] > 1.0
     # Against a peer that did not converge the ratio is an upper bound on Cartograph's lead: never "met".
-    verdict = ("not established (the best peer did not converge)" if met and not converged
+    outcome = ("not established (the best peer did not converge)" if met and not converged
                else "met" if met else "not met")
     text = (f"Cartograph / best peer ({best}, mean NDCG@10 {rows[best]['mean']['ndcg@10']:.4f}): **{b['ratio']:.2f}x** "
             f"(95% interval {interval_text(b, unit='x')}); target >= {TARGET_RATIO:.2f}x with the "
-            f"interval above 1: **{verdict}**.")
+            f"interval above 1: **{outcome}**.")
     if not converged:
         text += f" {best} did not converge: its figure is a lower bound, so this is no win."
     return text
