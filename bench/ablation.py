@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     base = TrainConfig.load(args.config) if args.config else TrainConfig()
     with EmbeddedStore(args.store, QueryLibrary(PROJECT_ROOT / "cypher"), read_only=True) as store:
         snapshot = snapshot_from_store(store)
-    encoder = TextEncoder(cache_dir=args.work_dir / "cache" / "text", num_threads=base.num_threads)
+    encoder = TextEncoder(cache_dir=args.work_dir / "cache" / "text", num_threads=base.threads)
     prepared = prepare_with_text(snapshot, base, encoder)
     args.out.mkdir(parents=True, exist_ok=True)
     for variant in args.variants:

@@ -198,7 +198,8 @@ def markdown(summary: dict[str, Any]) -> str:
     what = ("cold slice: interactions with withheld products, ranked among all products" if split == "cold"
             else "test: leave-one-out, full ranking, valid interaction read as history")
     selection = doc.get("selection", {})
-    rows = "\n".join(f"| {k} | {v['train_seconds']:.0f} | {v['best_epoch']} | {v['peak_rss_mb']:.0f} |"
+    rows = "\n".join(f"| {k} | {v['train_seconds']:.0f} | {v['best_epoch']} | {v.get('stopped_by', '-')} | "
+                     f"{v['peak_rss_mb']:.0f} |"
                      for k, v in [*doc["baselines"].items(), (doc["model"], doc)] if "train_seconds" in v)
     ratios = "\n".join(f"| {doc['model']} / {k.removesuffix(' (cold)')} | {v.get('metric', 'test ndcg@10')} | "
                        + (f"{v['ratio']:.3f} | {interval_text(v, 3, ' - ')} |" if v["ratio"] is not None
@@ -208,8 +209,10 @@ def markdown(summary: dict[str, Any]) -> str:
         ratios = ("\n| ratio | of | value | 95% interval (paired bootstrap over users) |\n|---|---|---|---|\n"
                   f"{ratios}\n")
     return (f"## {name}: {what}\n\nServed: **{doc['model']}** ({selection.get('reason', 'configured')})\n\n"
-            f"{markdown_table(doc, split)}\n\n| model | train s | best epoch | peak RSS MB |\n|---|---|---|---|\n"
-            f"{rows}\n{ratios}")
+            f"{markdown_table(doc, split)}\n\n| model | train s | best epoch | stopped by | peak RSS MB |\n"
+            f"|---|---|---|---|---|\n"
+            f"{rows}\n\nWall time, snapshot to report: {summary['wall_seconds']:.0f} s "
+            f"({summary['machine']['threads']} threads).\n{ratios}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,7 @@
 """The one early-stopping loop every trainable model uses: run epochs, evaluate on validation every
 ``eval_every`` epochs, keep the best state by valid NDCG@10, stop after ``patience`` evaluations without a
-better one, and show progress with an ETA (:mod:`kg.progress`)."""
+better one (or, for a candidate far behind the leader, at ``prune_after``), and show progress with an ETA
+(:mod:`kg.progress`)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,22 @@ from kg.progress import step
 History = list[dict[str, float]]
 
 
+#: The key a history row carries when training was cut short because the model was far behind the leader.
+PRUNED_KEY = "pruned_below"
+
+
 def fit_with_early_stopping(model: torch.nn.Module, prepared: Prepared, config: TrainConfig,
-                            run_epoch: Callable[[], float], *, progress: bool = True) -> tuple[History, int]:
+                            run_epoch: Callable[[], float], *, progress: bool = True,
+                            stop_below: float | None = None) -> tuple[History, int]:
     """Train ``model`` by calling ``run_epoch`` (one pass over the data, returning its mean loss) until valid
     NDCG@10 stops improving, and leave it in its best state.
+
+    Args:
+        stop_below: a candidate's bar (``config.prune_ratio`` x the leading candidate's validation NDCG@10):
+            when the best figure after ``config.prune_after`` epochs is still below it, training stops there
+            and the last row carries :data:`PRUNED_KEY`. A model at half the leader's figure after that many
+            epochs is not going to be served, and on amazon-beauty the graph candidates would otherwise train
+            for longer than the served model (successive halving's argument, with one rung).
 
     Returns ``(history, best epoch)``: one row per epoch (loss, seconds and, on evaluated epochs, valid metrics).
     """
@@ -43,9 +56,11 @@ def fit_with_early_stopping(model: torch.nn.Module, prepared: Prepared, config: 
                     waited += 1
                 bar.describe(f"training {config.model} (loss {loss:.4f}, valid ndcg@10 {valid['ndcg@10']:.4f}, "
                              f"best epoch {best_epoch})")
+            if stop_below is not None and epoch >= config.prune_after and best_score < stop_below:
+                row[PRUNED_KEY] = stop_below
             history.append(row)
             bar.advance()
-            if waited >= config.patience:
+            if waited >= config.patience or PRUNED_KEY in row:
                 break
     model.load_state_dict(best_state)
     return history, best_epoch

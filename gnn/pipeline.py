@@ -58,9 +58,12 @@ class Selection:
     valid_ndcg10: dict[str, float]
     reason: str
     tuning: dict[str, Any] | None = None  # ``--tune``: every trial of the chosen kind (gnn.tune)
+    #: Per candidate: why its training ended (``TrainResult.stopped_by``, with the epoch).
+    stopped_by: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"chosen": self.chosen, "valid_ndcg@10": self.valid_ndcg10, "reason": self.reason}
+        out = {"chosen": self.chosen, "valid_ndcg@10": self.valid_ndcg10, "reason": self.reason,
+               "stopped_by": self.stopped_by}
         return {**out, "tuning": self.tuning} if self.tuning is not None else out
 
 
@@ -72,7 +75,13 @@ def select(results: dict[str, TrainResult]) -> Selection:
     reason = f"highest validation NDCG@10 of {len(scores)} candidates ({scores[chosen]:.4f})"
     if len(ranked) > 1:
         reason += f"; next {ranked[1]} ({scores[ranked[1]]:.4f})"
-    return Selection(chosen, scores, reason)
+    stopped = {kind: f"{r.stopped_by} (epoch {len(r.history)})" if r.history else r.stopped_by
+               for kind, r in results.items()}
+    pruned = [kind for kind, r in results.items() if r.stopped_by == "pruned"]
+    if pruned:
+        reason += ("; stopped early, below the leader's bar: "
+                   + ", ".join(f"{kind} at epoch {len(results[kind].history)}" for kind in pruned))
+    return Selection(chosen, scores, reason, stopped_by=stopped)
 
 
 def _log_result(result: TrainResult, log: Log | None) -> None:
@@ -122,6 +131,24 @@ def train_models(prepared: Prepared, configs: list[TrainConfig], *, workers: int
     return results
 
 
+def train_with_pruning(prepared: Prepared, configs: list[TrainConfig], *, protected: set[str],
+                       progress: bool = True, log: Log | None = None) -> dict[str, TrainResult]:
+    """Train each config in turn; a trainable one after the first is stopped at its ``prune_after`` epoch when
+    its validation NDCG@10 is below ``prune_ratio`` x the best figure so far (kinds in ``protected``, the
+    baselines asked for, always train to early stopping: their figures are reported)."""
+    results: dict[str, TrainResult] = {}
+    for config in configs:
+        leader = max((r.metrics["valid"]["ndcg@10"] for r in results.values()), default=None)
+        bar = None if leader is None or config.model in protected else config.prune_ratio * leader
+        results[config.model] = train_model(prepared, config, progress=progress, stop_below=bar)
+        result = results[config.model]
+        _log_result(result, log)
+        if log and result.stopped_by == "pruned":
+            log(f"{config.model}: stopped at epoch {len(result.history)}, below {config.prune_ratio} x the best "
+                f"candidate so far ({bar:.4f}): it would not be served")
+    return results
+
+
 def train_all(prepared: Prepared, config: TrainConfig, *, baselines: Sequence[ModelKind] = BASELINES,
               progress: bool = True, log: Log | None = None
               ) -> tuple[TrainResult, dict[str, TrainResult], Selection | None]:
@@ -131,7 +158,10 @@ def train_all(prepared: Prepared, config: TrainConfig, *, baselines: Sequence[Mo
     kinds: list[str] = list(config.candidates) if config.model == "auto" else [config.model]
     kinds += [k for k in baselines if k not in kinds]
     configs = [config.model_copy(update={"model": k}) for k in kinds if _usable(k, prepared)]
-    results = train_models(prepared, configs, workers=config.train_workers, progress=progress, log=log)
+    if config.model == "auto" and config.prune_ratio > 0 and config.train_workers == 1:
+        results = train_with_pruning(prepared, configs, protected=set(baselines), progress=progress, log=log)
+    else:
+        results = train_models(prepared, configs, workers=config.train_workers, progress=progress, log=log)
     if config.model != "auto":
         return results.pop(config.model), results, None
     selection = select({k: r for k, r in results.items() if k in config.candidates})
@@ -144,7 +174,7 @@ def metrics_document(main: TrainResult, baselines: dict[str, TrainResult], prepa
                      selection: Selection | None = None) -> dict[str, Any]:
     def entry(r: TrainResult) -> dict[str, Any]:
         return {"metrics": r.metrics, "best_epoch": r.best_epoch, "train_seconds": round(r.train_seconds, 2),
-                "peak_rss_mb": round(r.peak_rss_mb, 1), "epochs_run": len(r.history)}
+                "peak_rss_mb": round(r.peak_rss_mb, 1), "epochs_run": len(r.history), "stopped_by": r.stopped_by}
 
     return {"model": main.config.model, **entry(main), "split": prepared.split.summary(),
             "snapshot_id": prepared.snapshot.snapshot_id,
@@ -192,7 +222,7 @@ def read_snapshot(settings: Settings, store: GraphStore | None = None) -> GraphS
 
 def text_encoder(settings: Settings, config: TrainConfig, model_dir: Path | None = None) -> TextEncoder:
     """The text encoder training uses: ``model_dir`` (default MiniLM), cached under ``<home>/cache/text``."""
-    return TextEncoder(model_dir, cache_dir=settings.home / "cache" / "text", num_threads=config.num_threads)
+    return TextEncoder(model_dir, cache_dir=settings.home / "cache" / "text", num_threads=config.threads)
 
 
 def prepare_from_store(settings: Settings, config: TrainConfig, *, store: GraphStore | None = None,

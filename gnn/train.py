@@ -27,7 +27,7 @@ from torch_geometric.data import HeteroData
 from gnn.config import TrainConfig
 from gnn.data import Phase
 from gnn.evaluation import embed_for, evaluate_phases, ranking_inputs
-from gnn.fitting import fit_with_early_stopping
+from gnn.fitting import PRUNED_KEY, fit_with_early_stopping
 from gnn.metrics import ScoreFn, embedding_score_fn
 from gnn.models.kg_sasrec import KGSASRec
 from gnn.models.registry import build_model
@@ -59,6 +59,16 @@ class TrainResult:
     #: The weight of recent events against the long history, chosen on validation for a served model
     #: (:func:`gnn.recent.choose_recent_weight`, set when the bundle is written).
     recent_blend: RecentBlend | None = None
+
+    @property
+    def stopped_by(self) -> str:
+        """Why training ended: ``pruned`` (far behind the leading candidate), ``early stopping``, ``epoch cap``
+        or ``not trained`` (popularity, text-only)."""
+        if not self.history:
+            return "not trained"
+        if PRUNED_KEY in self.history[-1]:
+            return "pruned"
+        return "epoch cap" if len(self.history) >= self.config.epochs else "early stopping"
 
     def test_score_fn(self) -> ScoreFn:
         """``users [B] -> [B, P]`` the test phase's scores, as the test figures of ``metrics`` were computed."""
@@ -136,7 +146,7 @@ def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data:
 
 
 def _fit(model: Any, prepared: Prepared, config: TrainConfig, gen: torch.Generator,
-         progress: bool) -> tuple[list[dict[str, float]], int]:
+         progress: bool, stop_below: float | None) -> tuple[list[dict[str, float]], int]:
     """BPR training of a :class:`torch.nn.Module` recommender with early stopping on valid NDCG@10."""
     data, split = prepared.data, prepared.split
     optimizer = torch.optim.Adam(_param_groups(model, config), lr=config.lr, weight_decay=config.weight_decay)
@@ -144,12 +154,12 @@ def _fit(model: Any, prepared: Prepared, config: TrainConfig, gen: torch.Generat
     warm = torch.from_numpy(np.flatnonzero(split.warm_mask))
     return fit_with_early_stopping(model, prepared, config,
                                    lambda: _train_epoch(model, optimizer, data, train, warm, config, gen),
-                                   progress=progress)
+                                   progress=progress, stop_below=stop_below)
 
 
 def train_model(prepared: Prepared, config: TrainConfig, *, progress: bool = True,
                 evaluate: tuple[str, ...] = ("test", "cold"),
-                init: Callable[[Any], None] | None = None) -> TrainResult:
+                init: Callable[[Any], None] | None = None, stop_below: float | None = None) -> TrainResult:
     """Train ``config.model`` on ``prepared`` and evaluate its best state (by valid NDCG@10).
 
     Args:
@@ -158,8 +168,10 @@ def train_model(prepared: Prepared, config: TrainConfig, *, progress: bool = Tru
         progress: show a progress bar over epochs.
         evaluate: evaluation sets for the final metrics (``valid`` is always included).
         init: called with the freshly built model before training (e.g. a warm start from a bundle's weights).
+        stop_below: stop at ``config.prune_after`` epochs if validation NDCG@10 is still below this
+            (:func:`gnn.fitting.fit_with_early_stopping`; ``auto`` passes its bar for a trailing candidate).
     """
-    torch.set_num_threads(config.num_threads)
+    torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     model = build_model(config, prepared.shape)
@@ -170,9 +182,10 @@ def train_model(prepared: Prepared, config: TrainConfig, *, progress: bool = Tru
     start = time.perf_counter()
     if config.trainable and config.epochs > 0 and prepared.split.train.shape[1] > 0:
         if isinstance(model, KGSASRec):
-            history, best_epoch = fit_sequence_model(model, prepared, config, progress=progress)
+            history, best_epoch = fit_sequence_model(model, prepared, config, progress=progress,
+                                                     stop_below=stop_below)
         else:
-            history, best_epoch = _fit(model, prepared, config, gen, progress)
+            history, best_epoch = _fit(model, prepared, config, gen, progress, stop_below)
     train_seconds = time.perf_counter() - start
 
     def embed(phase: Phase) -> tuple[Tensor, Tensor, ScoreFn | None]:

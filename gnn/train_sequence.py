@@ -95,8 +95,9 @@ def _epoch(model: KGSASRec, optimizer: torch.optim.Optimizer, prepared: Prepared
 
 
 def fit_sequence_model(model: KGSASRec, prepared: Prepared, config: TrainConfig, *,
-                       progress: bool = True) -> tuple[History, int]:
-    """Train until valid NDCG@10 stops improving for ``config.patience`` evaluations; leave the best state.
+                       progress: bool = True, stop_below: float | None = None) -> tuple[History, int]:
+    """Train until valid NDCG@10 stops improving for ``config.patience`` evaluations (or falls short of
+    ``stop_below``, :func:`gnn.fitting.fit_with_early_stopping`); leave the best state.
 
     Returns ``(history, best epoch)`` as :func:`gnn.train.train_model` records them.
     """
@@ -106,7 +107,7 @@ def fit_sequence_model(model: KGSASRec, prepared: Prepared, config: TrainConfig,
                                    all_windows=config.seq_all_windows)
     history, best_epoch = fit_with_early_stopping(model, prepared, config,
                                                   lambda: _epoch(model, optimizer, prepared, sequences, config, rng),
-                                                  progress=progress)
+                                                  progress=progress, stop_below=stop_below)
     model.items.fit_cold_ids(prepared.data)
     calibrate(model, prepared, cold_gain_tolerance=config.cold_gain_tolerance)
     return history, best_epoch

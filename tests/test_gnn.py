@@ -515,7 +515,7 @@ def test_cli_train_and_evaluate(settings: Settings, monkeypatch: pytest.MonkeyPa
     runner = CliRunner()
     cfg = settings.home / "train.json"
     _tiny(model="gnn").save(cfg)
-    result = runner.invoke(app, ["train", "--config", str(cfg), "--epochs", "1"])
+    result = runner.invoke(app, ["train", "--config", str(cfg), "--epochs", "1", "--baselines"])
     assert result.exit_code == 0, result.output
     assert "bpr_mf" in result.output and "lightgcn" in result.output and "ndcg@10" in result.output
     bundle = load_bundle(settings.artifacts_dir)
@@ -566,6 +566,37 @@ def test_auto_serves_the_best_candidate_on_validation(prepared) -> None:  # type
     assert main.config.model == selection.chosen and selection.valid_ndcg10[selection.chosen] == best
     assert set(others) == {"kg_sasrec", "gnn", "popularity", "bpr_mf"} - {selection.chosen}
     assert "bpr_mf" not in selection.valid_ndcg10  # baselines are reported, never chosen
+
+
+def test_a_candidate_below_the_bar_stops_at_prune_after(prepared) -> None:  # type: ignore[no-untyped-def]
+    cfg = _tiny(model="lightgcn", epochs=6, patience=6, prune_after=2)
+    cut = train_model(prepared, cfg, progress=False, stop_below=1.01)  # no NDCG@10 reaches it
+    assert len(cut.history) == 2 and cut.stopped_by == "pruned"
+    full = train_model(prepared, cfg, progress=False, stop_below=0.0)  # every NDCG@10 reaches it
+    assert len(full.history) == 6 and full.stopped_by == "epoch cap"
+    assert cut.history[-1]["pruned_below"] == 1.01 and "pruned_below" not in full.history[1]
+    assert [r["loss"] for r in cut.history] == [r["loss"] for r in full.history[:2]]  # same seed, same two epochs
+
+
+def test_auto_sets_the_bar_from_the_leader_and_spares_the_baselines(prepared, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import gnn.pipeline as pipeline
+
+    bars: dict[str, float | None] = {}
+    real = pipeline.train_model
+
+    def spy(prepared, config, *, progress=True, stop_below=None):  # type: ignore[no-untyped-def]
+        bars[config.model] = stop_below
+        return real(prepared, config, progress=progress, stop_below=stop_below)
+
+    monkeypatch.setattr(pipeline, "train_model", spy)
+    cfg = _tiny(model="auto", candidates=["popularity", "gnn", "lightgcn"], epochs=2, prune_ratio=0.5)
+    main, others, selection = pipeline.train_all(prepared, cfg, baselines=("lightgcn", "bpr_mf"), progress=False)
+    leader = others.get("popularity", main).metrics["valid"]["ndcg@10"]
+    assert bars["popularity"] is None  # the first has no bar
+    assert bars["gnn"] == pytest.approx(0.5 * max(leader, 0.0))
+    assert bars["lightgcn"] is None and bars["bpr_mf"] is None  # asked for as baselines: trained in full
+    assert selection is not None and set(selection.stopped_by) == {"popularity", "gnn", "lightgcn"}
+    assert selection.stopped_by["popularity"] == "not trained"
 
 
 def test_tune_searches_on_validation_and_keeps_the_best_trial(prepared) -> None:  # type: ignore[no-untyped-def]

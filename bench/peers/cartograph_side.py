@@ -108,6 +108,14 @@ def default_config(*, seed: int = 0, threads: int = 2, epochs: int | None = None
     return TrainConfig().model_copy(update=update)
 
 
+def _stopped_by(result: TrainResult) -> str:
+    if result.stopped_by == "epoch cap":
+        return f"epoch cap ({result.config.epochs}): did not converge, lower bound"
+    if result.stopped_by == "pruned":
+        return f"stopped behind the leading candidate at epoch {len(result.history)}: lower bound"
+    return "early stopping"
+
+
 def export_doc(name: str, dataset: str, prepared: Prepared, score: ScoreFn, top_k: int,
                result: TrainResult | None = None, **extra: Any) -> dict[str, Any]:
     """One row's export document (the shape ``run_recbole_models.py`` writes for a peer)."""
@@ -119,9 +127,8 @@ def export_doc(name: str, dataset: str, prepared: Prepared, score: ScoreFn, top_
                    best_epoch=result.best_epoch, own_metrics=result.metrics, history=result.history,
                    config=result.config.model_dump(),
                    seconds_per_epoch=round(result.train_seconds / max(len(result.history), 1), 2),
-                   stopped_by="early stopping" if len(result.history) < result.config.epochs else
-                   f"epoch cap ({result.config.epochs}): did not converge, lower bound",
-                   converged=len(result.history) < result.config.epochs or not result.config.trainable)
+                   stopped_by=_stopped_by(result),
+                   converged=result.stopped_by in ("early stopping", "not trained"))
     return doc
 
 
@@ -144,7 +151,9 @@ def train_cartograph(dataset: str, data_dir: Path, work_dir: Path, *, seed: int,
     features = pipeline_text_features(snapshot, encoder) if has_text else None
     text_s = time.perf_counter() - t
     prepared = prepare_split(snapshot, split, features, cfg)
-    main, others, selection = train_all(prepared, cfg, baselines=(), progress=False)
+    # The candidates are rows of the table ("never below the best baseline the run trains"): each trains to
+    # early stopping, none cut short behind the leader as `cartograph train` would (prune_ratio).
+    main, others, selection = train_all(prepared, cfg, baselines=tuple(cfg.candidates), progress=False)
     common = {"seed": seed, "threads": threads, "peak_rss_mb": round(peak_rss_mb(), 1), "rss_source": "VmHWM"}
     docs = {SERVED: export_doc(SERVED, dataset, prepared, result_score(main), top_k, main, **common,
                                served_kind=main.config.model, text_seconds=round(text_s, 2),

@@ -44,7 +44,9 @@ def train(
         help="the model kind: auto (the candidates, best on validation), kg_sasrec, gnn, lightgcn, ...")] = None,
     tune: Annotated[int, typer.Option(min=0, help="search the chosen model's hyper-parameters for N trials "
                                                   "(on validation; see gnn/tune.py)")] = 0,
-    baselines: Annotated[bool, typer.Option(help="also train and evaluate every baseline")] = True,
+    baselines: Annotated[bool, typer.Option(help="also train and evaluate every baseline (bpr_mf, lightgcn, "
+                                                 "text_only, gnn_notext, popularity) beside the candidates: a "
+                                                 "comparison, not needed to serve")] = False,
     workers: Annotated[int | None, typer.Option(min=1, help="models trained at once, each in its own process "
                                                             "(default: the config's train_workers)")] = None,
     text_model: Annotated[Path | None, typer.Option(help="transformers model dir (default MiniLM)")] = None,
