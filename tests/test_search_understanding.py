@@ -38,6 +38,7 @@ from api.serving.search import (
     NO_MATCH,
     NO_TYPE,
     final_order,
+    free_terms,
     matches_nothing,
     meaning_similarity,
     no_match_reason,
@@ -367,6 +368,13 @@ def test_no_match_is_decided_from_word_constraint_and_similarity_features() -> N
     assert not matches_nothing(weak, 0.50)  # a product above the floor by meaning alone is a match
     assert not matches_nothing(_features(**two_words, text_cover=[1.0, 0.5], dense=[0.1, 0.1]), 0.55)
     assert not matches_nothing(_features(**two_words, all_kept=[0.0, 1.0], dense=[0.1, 0.1]), 0.55)
+    # "car battery": a battery-powered sharpener keeps the type, but "car" is in no such product and none is
+    # near the query in meaning; a product near it in meaning keeps the match
+    kept = _features(**two_words, all_kept=[0.0, 1.0], dense=[0.1, 0.3])
+    assert no_match_reason(kept, 0.55, np.array([0.0, 0.0])) == NO_MATCH
+    assert no_match_reason(kept, 0.55, np.array([0.0, 1.0])) is None
+    assert no_match_reason(_features(**two_words, all_kept=[0.0, 1.0], dense=[0.1, 0.5]), 0.55,
+                           np.array([0.0, 0.0])) is None
     assert matches_nothing(np.zeros((0, len(FEATURES)), np.float32), 0.55)
 
 
@@ -434,6 +442,20 @@ def test_a_query_matching_no_product_answers_suggestions_not_filler() -> None:
     assert result.hits == [] and result.no_match and result.suggestions
     lenient = dataclasses.replace(index, ranker=WeightedRanker(FALLBACK_WEIGHTS, no_match_similarity=0.0))
     assert search(lenient, "revlon shampoo", 10, encoder=None).hits  # the floor decides it
+
+
+def test_keeping_the_type_without_the_querys_other_words_is_no_match() -> None:
+    # "travel eyeliner": the eyeliners keep the type, "travel" is only a lipstick's and a shampoo's word ("car
+    # battery" on the office catalog: battery-powered sharpeners, and no car battery)
+    index = _index(descriptions={4: "travel size", 7: "travel size"})
+    assert free_terms(index.parser.parse("travel eyeliner"), terms("travel eyeliner")) == ["travel"]
+    result = search(index, "travel eyeliner", 10, encoder=None)
+    assert result.hits == [] and result.no_match
+    # the word in an eyeliner's text makes it a match again; a word a constraint said is never required twice
+    assert _ids(_index(descriptions={2: "travel size", 4: "travel size"}), "travel eyeliner")[0] == "p2"
+    assert free_terms(index.parser.parse("red lipstick"), terms("red lipstick")) == []
+    # a word only one product text uses is not asked for ("cahier" of "cahier à spirale": one French description)
+    assert _ids(_index(descriptions={4: "travel size"}), "travel eyeliner")
 
 
 def test_the_rankers_own_personal_weight_applies_unless_one_is_given() -> None:

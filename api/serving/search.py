@@ -122,14 +122,39 @@ def meaning_similarity(features: np.ndarray) -> float:
     return float(by_meaning.max()) if len(by_meaning) else 0.0
 
 
-def no_match_reason(features: np.ndarray, similarity_floor: float) -> str | None:
+#: A query word no constraint said is asked of a product only when at least this many product texts use it:
+#: a word of another language that one description happens to use ("cahier" of "cahier à spirale", in one
+#: notebook's French text) is no sign that the query asks for more than its constraints.
+MIN_FREE_WORD_DOCS = 2
+
+
+def free_terms(u: Understanding, query_terms: list[str]) -> list[str]:
+    """The query's words that none of its rank constraints said: what a product keeping every constraint must
+    still have in its text to be what was asked for ("car" of "car battery": a battery-powered sharpener keeps
+    the type battery, and is no car battery)."""
+    explained = {t for c in u.of("rank") for t in terms(c.text)}
+    return [t for t in dict.fromkeys(query_terms) if t not in explained]
+
+
+def free_word_cover(index: ServingIndex, u: Understanding, cand: np.ndarray) -> np.ndarray:
+    """Per candidate, the share of the query's :func:`free_terms` (those at least :data:`MIN_FREE_WORD_DOCS`
+    product texts use) in its text; 1 where there are none."""
+    words = [t for t in free_terms(u, terms(u.search_text))
+             if len(index.bm25.docs_with(t)) >= MIN_FREE_WORD_DOCS]
+    return index.bm25.coverage(words, cand) if words else np.ones(len(cand))
+
+
+def no_match_reason(features: np.ndarray, similarity_floor: float,
+                    free_cover: np.ndarray | None = None) -> str | None:
     """Why a query's candidates hold nothing it asks for, or None when they do.
 
     :data:`NO_TYPE`: the query names a product type and no candidate *is* of its head type (the type's words in
     its title, or its category; a description that mentions the type does not count). The head, not every
     type named: the others modify it ("gel nail polish uv lamp" asks for a lamp, which no title need call a
     nail polish). :data:`NO_MATCH`: no candidate of its head type (if it names one) has all its words or keeps
-    all its typed constraints, and none reaches ``similarity_floor`` by meaning alone
+    all its typed constraints (with ``free_cover``, from :func:`free_word_cover`: the words no constraint said,
+    or a dense similarity of at least :data:`MIN_SEMANTIC`), and none reaches ``similarity_floor`` by meaning
+    alone
     (:func:`meaning_similarity`; the path for queries in another language, whose words the catalog does not
     use)."""
     if not len(features):
@@ -139,7 +164,10 @@ def no_match_reason(features: np.ndarray, similarity_floor: float) -> str | None
     if not of_type.any():
         return NO_TYPE
     all_words = (features[:, _COL["query_terms"]] > 0) & (features[:, _COL["text_cover"]] >= 1.0)
-    all_kept = (features[:, _COL["constraints"]] > 0) & (features[:, _COL["all_kept"]] >= 1.0)
+    # Keeping every typed constraint is a match only with the query's other words, or near it in meaning.
+    free = np.ones(len(features)) if free_cover is None else free_cover
+    rest_there = (free >= 1.0) | (features[:, _COL["dense"]] >= MIN_SEMANTIC)
+    all_kept = (features[:, _COL["constraints"]] > 0) & (features[:, _COL["all_kept"]] >= 1.0) & rest_there
     if (of_type & (all_words | all_kept)).any():
         return None
     return NO_MATCH if meaning_similarity(features) < similarity_floor else None
@@ -166,7 +194,8 @@ def search(index: ServingIndex, query: str, k: int, *, encoder: QueryEncoder | N
                           ranker=ranker.name)
     features = candidate_features(index, u, r, cand) if len(cand) else np.zeros((0, len(FEATURES)), np.float32)
     filter_only = not terms(u.search_text) and not u.mentions and bool(u.of("filter"))
-    reason = no_match_reason(features, ranker.no_match_similarity) if len(cand) and not filter_only else None
+    reason = (no_match_reason(features, ranker.no_match_similarity, free_word_cover(index, u, cand))
+              if len(cand) and not filter_only else None)
     if reason is not None:
         cand = cand[:0]
     if not len(cand):
