@@ -49,14 +49,27 @@ def evaluate_phases(prepared: Prepared, embed: EmbedFn, *, batch_size: int = 204
 
 
 def evaluate_grid(prepared: Prepared, score_grid: GridScoreFn, *, which: str = "valid",
-                  batch_size: int = 2048) -> dict[Hashable, dict[str, float]]:
+                  batch_size: int = 2048, max_users: int | None = None) -> dict[Hashable, dict[str, float]]:
     """The metrics of every scorer ``score_grid`` yields (:func:`gnn.metrics.evaluate_ranking_grid`) on the
     evaluation set ``which``, masked as :func:`evaluate_phases` masks it: one pass over the users for a whole
-    grid of settings that share most of their scores."""
+    grid of settings that share most of their scores. ``max_users``: over a seeded sample of that many of the
+    set's users (all of them when there are fewer)."""
     task = _ranking_task(prepared, which)
     if task is None:
         return {}
+    if max_users is not None:
+        task["positives"] = sample_users(task["positives"], max_users)
     return evaluate_ranking_grid(score_grid, **task, batch_size=batch_size)
+
+
+def sample_users(positives: np.ndarray, max_users: int, seed: int = 0) -> np.ndarray:
+    """The ``[2, N]`` (user, product) positives of a seeded sample of ``max_users`` of their users (all when
+    there are no more than that)."""
+    users = np.unique(positives[0])
+    if len(users) <= max_users:
+        return positives
+    chosen = np.random.default_rng(seed).choice(users, size=max_users, replace=False)
+    return positives[:, np.isin(positives[0], chosen)]
 
 
 def _ranking_task(prepared: Prepared, name: str) -> dict[str, Any] | None:

@@ -54,8 +54,11 @@ def fit_with_early_stopping(model: torch.nn.Module, prepared: Prepared, config: 
                                                                   epoch, 0)
                 else:
                     waited += 1
+                # Early stopping ends training by this epoch unless validation improves: the bar's total, so
+                # that its time left is that of the run, not of the epoch cap.
+                bar.set_total(min(config.epochs, best_epoch + config.patience * config.eval_every))
                 bar.describe(f"training {config.model} (loss {loss:.4f}, valid ndcg@10 {valid['ndcg@10']:.4f}, "
-                             f"best epoch {best_epoch})")
+                             f"best epoch {best_epoch}; ends by epoch {bar.total:.0f} unless it improves)")
             if stop_below is not None and epoch >= config.prune_after and best_score < stop_below:
                 row[PRUNED_KEY] = stop_below
             history.append(row)

@@ -88,6 +88,12 @@ class Step:
             self.last_log = time.monotonic()
             self.console.print(self.line(), highlight=False, soft_wrap=True)
 
+    def set_total(self, total: float) -> None:
+        """Change how much work the step has in all (a training run's early-stopping bound moves as it goes)."""
+        self.total = total
+        if self.bars is not None and self.task is not None:
+            self.bars.update(self.task, total=total)
+
     def describe(self, description: str) -> None:
         """Change what the bar says (e.g. the latest loss)."""
         self.description = description

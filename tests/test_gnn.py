@@ -901,3 +901,14 @@ def test_a_bundle_with_every_channel_serves_what_the_model_scores(prepared, tmp_
     x = prepared.data["product"].x[:1].numpy()
     new = InductiveEncoder(bundle).embed([NewProduct(id="brand-new", brands=["b1"])], text_features=x)
     assert new.embeddings.shape == (1, d + text_width + 6 + 5)
+
+
+def test_a_grid_sample_keeps_whole_users() -> None:
+    from gnn.evaluation import sample_users
+
+    positives = np.array([[0, 0, 1, 2, 3], [5, 6, 7, 8, 9]])
+    assert sample_users(positives, 4) is positives  # no more users than asked: all of them
+    sampled = sample_users(positives, 2)
+    users = set(sampled[0].tolist())
+    assert len(users) == 2 and sampled.shape[1] == sum(int((positives[0] == u).sum()) for u in users)
+    np.testing.assert_array_equal(sample_users(positives, 2), sampled)  # seeded: the same sample every time

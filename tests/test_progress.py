@@ -57,3 +57,12 @@ def test_cli_quiet_flag(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> No
     result = CliRunner().invoke(app, ["--quiet", "models", "list"])
     assert result.exit_code == 0, result.output
     assert is_quiet()
+
+
+def test_a_step_whose_bound_moves_reports_against_the_new_total() -> None:
+    """Training's bar: the epoch cap at first, then the epoch early stopping ends it by (gnn.fitting)."""
+    s = Step("training", 300, enabled=False)
+    s.advance(5)
+    assert "(5/300)" in s.line()
+    s.set_total(15)
+    assert "33% (5/15)" in s.line()
