@@ -119,31 +119,23 @@ def _train_in_processes(prepared: Prepared, configs: list[TrainConfig], workers:
 
 
 def train_models(prepared: Prepared, configs: list[TrainConfig], *, workers: int = 1, progress: bool = True,
-                 log: Log | None = None) -> dict[str, TrainResult]:
+                 log: Log | None = None, protected: set[str] | None = None) -> dict[str, TrainResult]:
     """Train each config on the same prepared split: one after the other with ``workers=1``, else in that many
-    processes (per-model progress is then a line per finished model)."""
+    processes (per-model progress is then a line per finished model).
+
+    ``protected`` (one after the other only; None: no pruning): a trainable model after the first is stopped at
+    its ``prune_after`` epoch when its validation NDCG@10 is below ``prune_ratio`` x the best figure so far,
+    unless its kind is in ``protected`` (the baselines asked for, whose figures are reported)."""
     if workers > 1 and len(configs) > 1:
         return _train_in_processes(prepared, configs, min(workers, len(configs)), progress, log)
     results: dict[str, TrainResult] = {}
     for config in configs:
-        results[config.model] = train_model(prepared, config, progress=progress)
-        _log_result(results[config.model], log)
-    return results
-
-
-def train_with_pruning(prepared: Prepared, configs: list[TrainConfig], *, protected: set[str],
-                       progress: bool = True, log: Log | None = None) -> dict[str, TrainResult]:
-    """Train each config in turn; a trainable one after the first is stopped at its ``prune_after`` epoch when
-    its validation NDCG@10 is below ``prune_ratio`` x the best figure so far (kinds in ``protected``, the
-    baselines asked for, always train to early stopping: their figures are reported)."""
-    results: dict[str, TrainResult] = {}
-    for config in configs:
         leader = max((r.metrics["valid"]["ndcg@10"] for r in results.values()), default=None)
-        bar = None if leader is None or config.model in protected else config.prune_ratio * leader
-        results[config.model] = train_model(prepared, config, progress=progress, stop_below=bar)
-        result = results[config.model]
+        bar = None if protected is None or leader is None or config.model in protected \
+            else config.prune_ratio * leader
+        result = results[config.model] = train_model(prepared, config, progress=progress, stop_below=bar)
         _log_result(result, log)
-        if log and result.stopped_by == "pruned":
+        if log and bar is not None and result.stopped_by == "pruned":
             log(f"{config.model}: stopped at epoch {len(result.history)}, below {config.prune_ratio} x the best "
                 f"candidate so far ({bar:.4f}): it would not be served")
     return results
@@ -158,10 +150,9 @@ def train_all(prepared: Prepared, config: TrainConfig, *, baselines: Sequence[Mo
     kinds: list[str] = list(config.candidates) if config.model == "auto" else [config.model]
     kinds += [k for k in baselines if k not in kinds]
     configs = [config.model_copy(update={"model": k}) for k in kinds if _usable(k, prepared)]
-    if config.model == "auto" and config.prune_ratio > 0 and config.train_workers == 1:
-        results = train_with_pruning(prepared, configs, protected=set(baselines), progress=progress, log=log)
-    else:
-        results = train_models(prepared, configs, workers=config.train_workers, progress=progress, log=log)
+    prune = config.model == "auto" and config.prune_ratio > 0
+    results = train_models(prepared, configs, workers=config.train_workers, progress=progress, log=log,
+                           protected=set(baselines) if prune else None)
     if config.model != "auto":
         return results.pop(config.model), results, None
     selection = select({k: r for k, r in results.items() if k in config.candidates})
