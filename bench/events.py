@@ -252,6 +252,33 @@ def count_in_graph(settings: dict[str, Any], prefix: str) -> int:
     return int(rows[0]["n"])
 
 
+#: Every user this benchmark writes has an id starting with this (then the run's time and the phase).
+USER_PREFIX = "bench"
+
+
+def remove_users_with_prefix(store: Any, prefix: str = USER_PREFIX, batch: int = 50) -> int:
+    """Delete the users whose id starts with ``prefix``, with their edges, ``batch`` users per transaction, and
+    return how many. The Neo4j phase writes into a database that outlives the run (the embedded phase works on
+    a copy): without this each run started on a bigger graph, and after a few runs the API's startup read
+    outgrew Neo4j's transaction memory."""
+    deleted = 0
+    while True:
+        rows = store.query("MATCH (u:User) WHERE u.id STARTS WITH $prefix WITH u LIMIT $batch "
+                           "DETACH DELETE u RETURN count(*) AS n", {"prefix": prefix, "batch": batch})
+        n = int(rows[0]["n"]) if rows else 0
+        deleted += n
+        if n == 0:
+            return deleted
+
+
+def remove_bench_users(settings: dict[str, Any]) -> int:
+    from kg.config import Settings
+    from kg.store import open_store
+
+    with open_store(Settings(**settings)) as store:
+        return remove_users_with_prefix(store)
+
+
 def server_cpu_s(pid: int) -> float:
     times = psutil.Process(pid).cpu_times()
     return float(times.user + times.system)
@@ -326,7 +353,7 @@ def phase_plan(args: argparse.Namespace) -> list[tuple[str, int, int, float]]:
 
 def run_store(name: str, settings: dict[str, Any], home: Path, args: argparse.Namespace) -> dict[str, Any]:
     users, products = sample_ids(home)
-    prefix = f"bench{int(time.time())}"
+    prefix = f"{USER_PREFIX}{int(time.time())}"
     print(f"== {name}", flush=True)
     proc, base = start_server(settings)
     try:
@@ -450,9 +477,12 @@ def main() -> None:
     parser.add_argument("--neo4j-uri", default=None, help="also run on this Neo4j (the sample is ingested)")
     parser.add_argument("--neo4j-user", default="neo4j")
     parser.add_argument("--neo4j-password", default=None)
+    parser.add_argument("--neo4j-only", action="store_true", help="skip the embedded store (with --neo4j-uri)")
     parser.add_argument("--out", type=Path, default=RESULTS / "events.json")
     parser.add_argument("--parts-only", action="store_true", help="only the in-process parts (no server)")
     args = parser.parse_args()
+    if args.neo4j_only and not args.neo4j_uri:
+        parser.error("--neo4j-only needs --neo4j-uri")
     if args.parts_only:
         doc = json.loads(args.out.read_text()) if args.out.is_file() else {}
         doc["parts"] = {"machine": machine(), **parts()}
@@ -461,17 +491,20 @@ def main() -> None:
     home = args.home.resolve()
     ensure_home(home, {"CARTOGRAPH_STORE_BACKEND": "embedded"})
     common = {"home": str(home), "bundle_watch_s": 0, "serve_threads": 1}
-    graph = graph_copy(home)
-    try:
-        embedded = {"store_backend": "embedded", "neo4j_uri": None, "embedded_path": str(graph)}
-        runs = [run_store("embedded", {**common, **embedded, "event_log_dir": tempfile.mkdtemp(prefix="events-")},
-                          home, args)]
-    finally:
-        shutil.rmtree(graph.parent, ignore_errors=True)
+    runs = []
+    if not args.neo4j_only:
+        graph = graph_copy(home)
+        try:
+            embedded = {"store_backend": "embedded", "neo4j_uri": None, "embedded_path": str(graph)}
+            runs.append(run_store("embedded", {**common, **embedded,
+                                               "event_log_dir": tempfile.mkdtemp(prefix="events-")}, home, args))
+        finally:
+            shutil.rmtree(graph.parent, ignore_errors=True)
     if args.neo4j_uri:
         neo4j = {"store_backend": "neo4j", "neo4j_uri": args.neo4j_uri, "neo4j_user": args.neo4j_user,
                  "neo4j_password": args.neo4j_password}
         env = {"CARTOGRAPH_HOME": str(home), **{f"CARTOGRAPH_{k.upper()}": str(v) for k, v in neo4j.items()}}
+        print(f"neo4j: {remove_bench_users({**common, **neo4j})} users of earlier runs deleted", flush=True)
         cartograph("ingest", str(ROOT / "data" / "sample"), "--no-progress", env=env)
         runs.append(run_store("neo4j", {**common, **neo4j, "event_log_dir": tempfile.mkdtemp(prefix="events-")},
                               home, args))

@@ -109,9 +109,10 @@ class Settings(BaseSettings):
     event_writer_linger_s: float = Field(1.0, ge=0, le=60, description="how long the graph writer gathers "
                                          "events after the first one arrives, before writing them in one batch "
                                          "(each batch has a fixed cost: fewer, larger ones)")
-    graph_concurrency: int = Field(2, ge=1, le=256, description="graph-bound requests (explanations) in flight "
+    graph_concurrency: int = Field(1, ge=1, le=256, description="graph-bound requests (explanations) in flight "
                                    "at once; more are answered 503 with Retry-After, so they cannot starve "
-                                   "events and cached answers")
+                                   "events and cached answers (1: on 2 cores beside a local Neo4j, 2 let events' "
+                                   "p99 reach 25-35 ms; bench/README.md, Events)")
 
     @model_validator(mode="before")
     @classmethod
