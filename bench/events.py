@@ -53,10 +53,13 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 from apiserver import RESULTS, ROOT, WRK_DONE, cartograph, ensure_home, machine, metric, sample_ids, start_server
+
+if TYPE_CHECKING:
+    from kg.store.base import GraphStore
 
 WRK_EVENTS = r"""
 local threadn = 0
@@ -256,7 +259,7 @@ def count_in_graph(settings: dict[str, Any], prefix: str) -> int:
 USER_PREFIX = "bench"
 
 
-def remove_users_with_prefix(store: Any, prefix: str = USER_PREFIX, batch: int = 50) -> int:
+def remove_users_with_prefix(store: GraphStore, prefix: str = USER_PREFIX, batch: int = 50) -> int:
     """Delete the users whose id starts with ``prefix``, with their edges, ``batch`` users per transaction, and
     return how many. The Neo4j phase writes into a database that outlives the run (the embedded phase works on
     a copy): without this each run started on a bigger graph, and after a few runs the API's startup read
