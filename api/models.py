@@ -76,6 +76,12 @@ class SpellingCorrection(BaseModel):
     corrected: str
 
 
+class QueryTranslation(BaseModel):
+    original: str = Field(description="the query's words as typed")
+    english: str = Field(description="what search read them as")
+    dictionary: str = Field(description="the bilingual dictionary that gave it (docs/search.md)")
+
+
 class PriceUnderstood(BaseModel):
     min: float | None = None
     max: float | None = None
@@ -85,7 +91,10 @@ class PriceUnderstood(BaseModel):
 class QueryUnderstood(BaseModel):
     """How the query was read (see docs/search.md)."""
 
-    corrected: str = Field(description="the query after spelling correction (equal to the query when none)")
+    corrected: str = Field(description="the query after translation and spelling correction (equal to the query "
+                           "when neither applied)")
+    translations: list[QueryTranslation] = Field(default_factory=list, description="words read through a "
+                                                 "bilingual dictionary (a query in another language)")
     corrections: list[SpellingCorrection]
     search_text: str = Field(description="what retrieval matched: corrected, without price and negation phrases")
     brand: list[str] = Field(default_factory=list)

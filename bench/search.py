@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     checks = targets(results["all"])
     doc = {"split": args.split, "catalogs": list(catalogs), "queries": len(queries),
            "judged_pairs": sum(len(v) for v in qrels.values()), "results": results, "targets": checks,
+           "query_dictionaries": {c: catalogs[c].dictionaries for c in catalogs},
            "seconds": round(time.perf_counter() - started, 1),
            "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
                        "cores": os.cpu_count(), "load_average_at_start": load_at_start}}

@@ -17,13 +17,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from search_methods import ApiSearch, BM25Titles, Dense, Hybrid
 
+from api.serving.glossary import default_cache_dir, installed_glossaries
 from kg.config import Settings
 from kg.store import open_store
 from kg.text import TextEncoder
@@ -69,6 +70,8 @@ class Catalog:
     methods: dict[str, Any]
     users: list[str]
     client: Any
+    dictionaries: list[str] = field(default_factory=list)
+    """The bilingual dictionaries the API reads foreign queries with (what is installed here)."""
 
     def users_for(self, query_id: str, n: int = USERS_PER_QUERY) -> list[str]:
         """``n`` users with history, the same ones on every run (a hash of the query id picks them)."""
@@ -113,4 +116,6 @@ def open_catalog(name: str, home: Path, *, threads: int = 1) -> Iterator[Catalog
     with TestClient(create_app(baseline)) as weights_client, TestClient(create_app(settings)) as client:
         methods = {"bm25": bm25, "dense": dense, "hybrid": Hybrid(bm25, dense), "search": ApiSearch(weights_client),
                    "learned": ApiSearch(client)}
-        yield Catalog(name, products, methods, users, client)
+        cache = settings.search_glossary_cache or default_cache_dir()
+        dictionaries = [g.name for g in installed_glossaries(cache, settings.search_dictd_dir)]
+        yield Catalog(name, products, methods, users, client, dictionaries if settings.search_dictionaries else [])

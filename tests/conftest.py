@@ -28,6 +28,9 @@ from kg.store import GraphStore
 from kg.store.embedded import EmbeddedStore
 
 CYPHER_DIR = PROJECT_ROOT / "cypher"
+# The suite must not depend on which FreeDict packages the machine has (tests/test_translate.py writes its own
+# dictd files); nor convert 380k German headwords for every test home.
+os.environ.setdefault("CARTOGRAPH_SEARCH_DICTD_DIR", str(PROJECT_ROOT / "tests" / "no-dictd"))
 NEO4J_IMAGE = "neo4j:5.26-community"
 
 

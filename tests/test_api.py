@@ -495,11 +495,18 @@ def test_search_price_phrase_filters_where_prices_exist(client: TestClient) -> N
 
 
 def test_search_in_another_script_is_searched_not_refused(client: TestClient) -> None:
-    r = client.get("/search", params={"q": "口红"})
+    r = client.get("/search", params={"q": "ลิปสติก"})  # Thai: no dictionary installed reads it
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["items"] == [] and body["suggestions"]  # the sample has no Chinese text: no filler either
+    assert body["items"] == [] and body["suggestions"]  # the sample has no Thai text: no filler either
     assert body["no_match"] == "the catalog uses none of the query's words"
+
+
+def test_a_chinese_query_is_read_through_cc_cedict(client: TestClient) -> None:
+    body = client.get("/search", params={"q": "口红", "k": 5}).json()
+    translation = {"original": "口红", "english": "lipstick", "dictionary": "cc-cedict"}
+    assert body["understood"]["translations"] == [translation]
+    assert body["items"] and all("lipstick" in hit["product"]["title"].lower() for hit in body["items"])
 
 
 def test_a_click_on_a_search_hit_is_logged_for_ranker_training(served: Served, client: TestClient) -> None:

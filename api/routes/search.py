@@ -15,6 +15,7 @@ from api.models import (
     AppliedConstraint,
     LinkedMention,
     PriceUnderstood,
+    QueryTranslation,
     QueryUnderstood,
     SearchHit,
     SearchResults,
@@ -46,7 +47,10 @@ def understood(u: Understanding) -> QueryUnderstood:
             attributes.append(f"{c.kind}={c.value}")
     price = PriceUnderstood(min=u.price.min, max=u.price.max, phrase=u.price.phrase) if u.price else None
     return QueryUnderstood(
-        corrected=u.corrected, corrections=[SpellingCorrection(original=c.original, corrected=c.corrected)
+        corrected=u.corrected,
+        translations=[QueryTranslation(original=t.original, english=t.english, dictionary=t.source)
+                      for t in u.translations],
+        corrections=[SpellingCorrection(original=c.original, corrected=c.corrected)
                                             for c in u.corrections],
         search_text=u.search_text, attributes=attributes, price=price, negated=[n.word for n in u.negations],
         unknown_words=u.unknown_words, **named)

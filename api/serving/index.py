@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from api.serving.catalog import (
     read_prices,
 )
 from api.serving.filters import FilterResolver
+from api.serving.glossary import Glossary, default_cache_dir, installed_glossaries
 from api.serving.linking import EntityLinker
 from api.serving.ranker import Ranker, fallback_ranker, load_ranker
 from api.serving.understand import QueryParser
@@ -178,10 +180,12 @@ def _transition_lookup(encoder: HistoryEncoder | None, catalog: Catalog,
 
 
 def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder | None,
-                ranker: Ranker | None = None, float16: bool = True) -> ServingIndex:
+                ranker: Ranker | None = None, float16: bool = True,
+                glossaries: Sequence[Glossary] = ()) -> ServingIndex:
     """Join ``bundle`` with ``catalog`` (see the module docstring). ``text_encoder=None``: no dense search;
     ``ranker=None``: the hand-set search weights; ``float16=False``: recommendations scored in float32
-    (:meth:`ServingIndex.model_scores`)."""
+    (:meth:`ServingIndex.model_scores`); ``glossaries``: the bilingual dictionaries search reads queries in
+    other languages with (:mod:`api.serving.translate`)."""
     start = time.perf_counter()
     notes: list[str] = []
     n = catalog.num_products
@@ -223,7 +227,7 @@ def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder |
         product_emb=np.ascontiguousarray(emb), product_unit=unit, has_embedding=has,
         recommendable=has & catalog.active, user_emb=np.ascontiguousarray(bundle.user_embeddings, dtype=np.float32),
         user_index={u: i for i, u in enumerate(user_ids)}, text_emb=text_emb, bm25=bm25,
-        linker=linker, filters=FilterResolver(catalog), parser=QueryParser(catalog, bm25, linker),
+        linker=linker, filters=FilterResolver(catalog), parser=QueryParser(catalog, bm25, linker, glossaries),
         ranker=ranker or fallback_ranker(), inductive_products=inductive,
         history_encoder=history_encoder, notes=notes,
         build_seconds=time.perf_counter() - start, reason_similarity=reason_threshold(unit, has),
@@ -262,10 +266,15 @@ def load_index(settings: Settings, store: GraphStore | None, *, dense: bool = Tr
         if dense else None
     ranker, ranker_note = load_ranker(settings.artifacts_dir) if settings.search_ranker == "trained" \
         else (fallback_ranker(), "search ranker: hand-set weights (CARTOGRAPH_SEARCH_RANKER=weights)")
-    index = build_index(bundle, catalog, text_encoder=encoder, ranker=ranker, float16=settings.serve_float16)
+    glossaries = installed_glossaries(settings.search_glossary_cache or default_cache_dir(),
+                                      settings.search_dictd_dir) if settings.search_dictionaries else ()
+    index = build_index(bundle, catalog, text_encoder=encoder, ranker=ranker, float16=settings.serve_float16,
+                        glossaries=glossaries)
     if problem:
         index.notes.append(f"catalog from the bundle only (graph store: {problem})")
     if ranker_note:
         index.notes.append(ranker_note)
+    if settings.search_dictionaries:
+        index.notes.append("query dictionaries: " + (", ".join(g.name for g in glossaries) or "none installed"))
     log.info("serving index %s built in %.1f s: %s", index.version, index.build_seconds, index.summary())
     return index

@@ -54,6 +54,11 @@ def _split_unspaced(word: str) -> list[str]:
     return out
 
 
+def has_unspaced(text: str) -> bool:
+    """Whether ``text`` has a run of a script written without spaces between words (Chinese, Japanese...)."""
+    return bool(_UNSPACED.search(text))
+
+
 def tokens(text: str) -> list[str]:
     """Normalised words of ``text``, in order (stop words kept: linking needs them inside names)."""
     norm = normalize(text)

@@ -17,17 +17,20 @@ recognised and said back as not applied.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from api.serving.bm25 import BM25Index
 from api.serving.catalog import Catalog
+from api.serving.glossary import Glossary
 from api.serving.linking import EntityLinker, Mention
 from api.serving.negation import Negation, NegationIndex, parse_negations
 from api.serving.price import PriceRange, parse_price
 from api.serving.spelling import Correction, SpellCorrector, english_words, names_only_inside, vocabulary
 from api.serving.text import STOPWORDS, normalize, term, terms, tokens
+from api.serving.translate import QueryTranslator, Translation
 from kg.extract.lexicon import Lexicon, LexiconExtractor
 from kg.extract.normalise import canonical_key
 from kg.extract.schema import EntityType
@@ -96,6 +99,8 @@ class Understanding:
     unknown_words: list[str]
     known_terms: int
     """How many of the search text's terms the catalog's texts or names use (0: nothing can match)."""
+    translations: list[Translation] = field(default_factory=list)
+    """Foreign words read through a bilingual dictionary (:mod:`api.serving.translate`), before spelling."""
 
     def of(self, how: str) -> list[Constraint]:
         return [c for c in self.constraints if c.how == how]
@@ -110,6 +115,13 @@ def _apply(text: str, corrections: list[Correction]) -> str:
     """``text`` with each corrected word replaced (whole words, any case)."""
     for c in corrections:
         text = re.sub(rf"(?i)(?<![^\W_]){re.escape(c.original)}(?![^\W_])", c.corrected, text)
+    return text
+
+
+def _translated(text: str, translations: list[Translation]) -> str:
+    """``text`` with each translated span replaced by its English gloss."""
+    for t in translations:
+        text = text.replace(t.original, t.english, 1)
     return text
 
 
@@ -130,18 +142,23 @@ def head_span(text: str, spans: list[tuple[int, int, Constraint]]) -> Constraint
 class QueryParser:
     """Everything understanding needs from one catalog, built once per serving index."""
 
-    def __init__(self, catalog: Catalog, bm25: BM25Index, linker: EntityLinker) -> None:
+    def __init__(self, catalog: Catalog, bm25: BM25Index, linker: EntityLinker,
+                 glossaries: Sequence[Glossary] = ()) -> None:
+        """``glossaries``: bilingual dictionaries for queries in other languages (none: no translation)."""
         self.catalog = catalog
         self.bm25 = bm25
         self.linker = linker
         named = [(t, [term(w) for w in tokens(catalog.display_name(t, i))], len(catalog.members[t].row(i)))
                  for t in catalog.node_ids for i in range(len(catalog.node_ids[t]))]
         text_words = bm25.document_frequencies()
+        words_used = vocabulary(text_words, [(words, size) for _, words, size in named])
         self.speller = SpellCorrector(
-            vocabulary(text_words, [(words, size) for _, words, size in named]),
+            words_used,
             not_targets=names_only_inside((words for _, words, _ in named), bm25.docs_with),
             real_words=english_words(),
             brand_names={words[0] for t, words, _ in named if t == "brand" and len(words) == 1})
+        self.translator = QueryTranslator(glossaries, frequency=lambda t: words_used.get(t, 0),
+                                          english=english_words().__contains__)
         self.extractor = LexiconExtractor(Lexicon(catalog.node_names["brand"], catalog.node_names["category"]))
         self.negation = NegationIndex(catalog.texts)
         self.title_terms = [frozenset(terms(t)) for t in catalog.titles]
@@ -153,6 +170,7 @@ class QueryParser:
     def parse(self, query: str) -> Understanding:
         price, rest = parse_price(query, self.cheap_max)
         negations, rest = parse_negations(rest)
+        rest, translations = self.translator.translate(rest)
         corrected, corrections, unknown = self._correct(rest)
         mentions = self.linker.link(corrected)
         search_terms = terms(corrected)
@@ -165,8 +183,8 @@ class QueryParser:
         constraints += self._negation_constraints(negations)
         if price is not None:
             constraints.append(self._price(price))
-        return Understanding(query, _apply(query, corrections), corrections, corrected, mentions,
-                             constraints, price, negations, unknown, known)
+        return Understanding(query, _apply(_translated(query, translations), corrections), corrections, corrected,
+                             mentions, constraints, price, negations, unknown, known, translations)
 
     # -- spelling ---------------------------------------------------------------------------------------
     def _correct(self, text: str) -> tuple[str, list[Correction], list[str]]:
