@@ -45,9 +45,10 @@ def write_dictd(folder: Path, name: str, entries: dict[str, str]) -> Path:
 
 
 class MemoryGlossary:
-    def __init__(self, name: str, entries: dict[str, list[str]]) -> None:
+    def __init__(self, name: str, entries: dict[str, list[str]], *, unspaced: bool = False) -> None:
         self.name = name
         self.entries = entries
+        self.unspaced = unspaced
 
     def glosses(self, headword: str) -> list[str]:
         return self.entries.get(headword, [])
@@ -67,7 +68,7 @@ FRENCH = MemoryGlossary("fr", {"cahier": ["exercise-book", "folder", "notebook"]
 GERMAN = MemoryGlossary("de", {"spirale": ["intrauterine device"], "laptop": ["notebook"],
                                "kugelschreiber": ["ballpoint pen", "pen"], "blau": ["blue"]})
 CHINESE = MemoryGlossary("zh", {"口红": ["lipstick"], "口": ["mouth"], "红": ["red"], "洗发水": ["shampoo (liquid)"],
-                                "洗": ["to wash"], "铅笔": ["(lead) pencil", "CL:支[zhi1]"]})
+                                "洗": ["to wash"], "铅笔": ["(lead) pencil", "CL:支[zhi1]"]}, unspaced=True)
 
 
 # -- readers ----------------------------------------------------------------------------------------------
@@ -172,3 +173,10 @@ def test_a_query_in_another_language_finds_what_its_translation_finds() -> None:
     assert said.translations[0].model_dump() == {"original": "Wimperntusche", "english": "mascara",
                                                  "dictionary": "de"}
     assert said.corrected == "mascara" and u.search_text == "mascara"
+
+
+def test_a_dictionary_is_asked_only_about_words_of_its_script() -> None:
+    latin_in_cjk = MemoryGlossary("zh", {"cahier": ["notebook"]}, unspaced=True)
+    cjk_in_latin = MemoryGlossary("fr", {"口红": ["lipstick"]})
+    assert translator(latin_in_cjk).translate("cahier") == ("cahier", [])
+    assert translator(cjk_in_latin).translate("口红") == ("口红", [])

@@ -46,6 +46,9 @@ class Glossary(Protocol):
     """English glosses of a headword, most common sense first (empty: not in the dictionary)."""
 
     name: str
+    unspaced: bool
+    """Whether its headwords are in a script written without spaces (Chinese, Japanese): only such words are
+    looked up in it, and only other words in the others (a JMdict lookup costs about 0.7 ms)."""
 
     def glosses(self, headword: str) -> list[str]: ...
 
@@ -114,9 +117,10 @@ def write_glossary(entries: Iterable[tuple[str, list[str]]], path: Path) -> None
 class SqliteGlossary:
     """A glossary table written by :func:`write_glossary`; safe to share between request threads."""
 
-    def __init__(self, name: str, path: Path) -> None:
+    def __init__(self, name: str, path: Path, *, unspaced: bool = False) -> None:
         self.name = name
         self.path = path
+        self.unspaced = unspaced
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
 
@@ -137,6 +141,7 @@ class JmdictGlossary:
     opened it, so each request thread opens its own (``open_jamdict``, called once per thread)."""
 
     name = "JMdict"
+    unspaced = True
 
     def __init__(self, open_jamdict: Callable[[], Any]) -> None:
         self._open = open_jamdict
@@ -154,14 +159,15 @@ class JmdictGlossary:
         return [g.text for entry in result.entries for sense in entry.senses for g in sense.gloss]
 
 
-def _cached(cache_dir: Path, name: str, source: Path, entries: Iterable[tuple[str, list[str]]]) -> SqliteGlossary:
+def _cached(cache_dir: Path, name: str, source: Path, entries: Iterable[tuple[str, list[str]]], *,
+            unspaced: bool = False) -> SqliteGlossary:
     """The SQLite form of ``source`` in ``cache_dir``, (re)built from ``entries`` (read lazily) when missing or
     older than the source."""
     path = cache_dir / f"{name}-{hashlib.sha1(str(source.resolve()).encode()).hexdigest()[:8]}.sqlite"
     if not path.exists() or path.stat().st_mtime < source.stat().st_mtime:
         log.info("converting the dictionary %s into %s (once)", source, path)
         write_glossary(entries, path)
-    return SqliteGlossary(name, path)
+    return SqliteGlossary(name, path, unspaced=unspaced)
 
 
 def _cedict(cache_dir: Path) -> SqliteGlossary | None:
@@ -177,7 +183,7 @@ def _cedict(cache_dir: Path) -> SqliteGlossary | None:
             with gzip.open(source, "rt", encoding="utf-8") as f:
                 yield from read_cedict(f)
 
-        return _cached(cache_dir, "cc-cedict", source, entries())
+        return _cached(cache_dir, "cc-cedict", source, entries(), unspaced=True)
 
 
 def _jmdict() -> JmdictGlossary | None:

@@ -135,6 +135,8 @@ class QueryTranslator:
         """``phrase`` (or it without a plural ending) in ``glossary``. An English word is read as a foreign one
         only into a gloss the catalog uses ("mascara" is English and Spanish): otherwise it stays as typed, for
         spelling correction or to be said back as unknown."""
+        if has_unspaced(phrase) != glossary.unspaced:
+            return None
         low = phrase.lower()
         is_english = self._english(normalize(low))
         for form in _forms(low):
