@@ -139,6 +139,8 @@ class SearchResults(BaseModel):
                                    description="queries to try instead, when nothing matched (items empty)")
     no_match: str = Field("", description="when items is empty: why nothing matched (no product of the type "
                           "asked for; no product with the query's words, constraints or meaning; the filters)")
+    degraded: list[str] = Field(default_factory=list, description="retrieval steps skipped under load, with why "
+                                "(the dense list when the text model was busy: CARTOGRAPH_SEARCH_DENSE_WAIT_MS)")
 
 
 class SimilarItem(BaseModel):

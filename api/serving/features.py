@@ -8,7 +8,7 @@ The user's model score is not a column: personalisation is blended after ranking
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -40,6 +40,8 @@ class Retrieval:
     bm25: np.ndarray
     dense: np.ndarray | None
     graph: np.ndarray
+    skipped: list[str] = field(default_factory=list)
+    """Retrieval steps left out, with why (the dense list when the text model was too busy)."""
 
     def candidates(self) -> np.ndarray:
         found = {i for r in self.ranks.values() for i in r}

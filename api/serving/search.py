@@ -63,6 +63,8 @@ class SearchResult:
     ranker: str = ""
     no_match: str = ""
     """Why nothing was answered (empty when there are hits): see :func:`no_match_explanation`."""
+    degraded: list[str] = field(default_factory=list)
+    """Steps skipped under load (:attr:`Retrieval.skipped`)."""
 
 
 def _ranks(scores: np.ndarray, mask: np.ndarray, n: int, floor: float = 0.0) -> dict[int, int]:
@@ -83,22 +85,29 @@ def graph_scores(index: ServingIndex, mentions: list[Mention]) -> np.ndarray:
     return np.where(out > 0, out + 1e-3 * np.log1p(c.popularity), 0.0).astype(np.float32)
 
 
-def retrieve(index: ServingIndex, u: Understanding, mask: np.ndarray, encoder: QueryEncoder | None) -> Retrieval:
+def retrieve(index: ServingIndex, u: Understanding, mask: np.ndarray, encoder: QueryEncoder | None,
+             dense_wait_s: float | None = None) -> Retrieval:
     """The three candidate lists of an understood query (an empty search text: the most popular products
-    within the mask, for queries that are all filter, e.g. "under $10")."""
+    within the mask, for queries that are all filter, e.g. "under $10"). ``dense_wait_s``: the longest wait for
+    the query's vector (None: no limit); past it the dense list is skipped (:mod:`api.serving.query_encoder`)."""
     c = index.catalog
     text = u.search_text
     lexical = index.bm25.scores(text)
     ranks = {"bm25": _ranks(lexical, mask, CANDIDATES_PER_LIST)}
-    dense = None
+    dense, skipped = None, []
     if encoder is not None and index.text_emb is not None and text.strip():
-        dense = index.text_emb @ encoder.encode(text)
-        ranks["dense"] = _ranks(dense, mask, CANDIDATES_PER_LIST, DENSE_FLOOR)
+        vec = encoder.encode_within(text, dense_wait_s)
+        if vec is None:
+            skipped.append(f"dense retrieval: the text model was busy (more than {1000 * (dense_wait_s or 0):.0f} "
+                           "ms of queued queries); answered from BM25 and the graph")
+        else:
+            dense = index.text_emb @ vec
+            ranks["dense"] = _ranks(dense, mask, CANDIDATES_PER_LIST, DENSE_FLOOR)
     graph = graph_scores(index, u.mentions)
     ranks["graph"] = _ranks(graph, mask, CANDIDATES_PER_LIST)
     if not terms(text) and not u.mentions and u.of("filter"):
         ranks["popular"] = _ranks(np.log1p(c.popularity) + 1e-6, mask, CANDIDATES_PER_LIST)
-    return Retrieval(ranks, lexical, dense, graph)
+    return Retrieval(ranks, lexical, dense, graph, skipped)
 
 
 def candidate_features(index: ServingIndex, u: Understanding, r: Retrieval, cand: np.ndarray) -> np.ndarray:
@@ -180,18 +189,20 @@ def matches_nothing(features: np.ndarray, similarity_floor: float) -> bool:
 
 def search(index: ServingIndex, query: str, k: int, *, encoder: QueryEncoder | None,
            filter_mask: np.ndarray | None = None, user_vector: np.ndarray | None = None,
-           personal_weight: float | None = None) -> SearchResult:
-    """Answer ``query`` (see the module docstring). ``personal_weight`` None: the ranker's own."""
+           personal_weight: float | None = None, dense_wait_s: float | None = None) -> SearchResult:
+    """Answer ``query`` (see the module docstring). ``personal_weight`` None: the ranker's own;
+    ``dense_wait_s``: see :func:`retrieve`."""
     u = index.parser.parse(query)
     mask = index.catalog.active.copy() if filter_mask is None else index.catalog.active & filter_mask
     if u.filter_mask is not None:
         mask &= u.filter_mask
     nothing_known = u.known_terms == 0 and not u.mentions and not (not terms(u.search_text) and u.of("filter"))
-    r = retrieve(index, u, mask, encoder) if not nothing_known else Retrieval({}, np.zeros(0), None, np.zeros(0))
+    r = retrieve(index, u, mask, encoder, dense_wait_s) if not nothing_known \
+        else Retrieval({}, np.zeros(0), None, np.zeros(0))
     cand = r.candidates()
     ranker = index.ranker
     result = SearchResult(u.mentions, [], False, {name: len(x) for name, x in r.ranks.items()}, u,
-                          ranker=ranker.name)
+                          ranker=ranker.name, degraded=list(r.skipped))
     features = candidate_features(index, u, r, cand) if len(cand) else np.zeros((0, len(FEATURES)), np.float32)
     filter_only = not terms(u.search_text) and not u.mentions and bool(u.of("filter"))
     reason = (no_match_reason(features, ranker.no_match_similarity, free_word_cover(index, u, cand))
