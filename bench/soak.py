@@ -31,6 +31,8 @@ import aiohttp
 import psutil
 from apiserver import RESULTS, ROOT, ensure_home, machine, sample_ids, start_server
 
+#: A search answered from BM25 and the graph alone under load (its ``degraded`` field): an answer, not an error.
+DEGRADED = "degraded"
 MIX = {"recommend": 0.35, "search": 0.20, "similar": 0.20, "events": 0.20, "explain": 0.05}
 
 
@@ -89,7 +91,8 @@ class Window:
 
     def summary(self, t: float, rss: int, loadavg: float) -> dict[str, Any]:
         """Outcomes of the requests started in this interval (call once all of them have finished)."""
-        errors = sum(n for kind in self.outcomes.values() for o, n in kind.items() if o not in ("ok", "shed"))
+        answers = ("ok", "shed", DEGRADED)
+        errors = sum(n for kind in self.outcomes.values() for o, n in kind.items() if o not in answers)
         shed = sum(kind.get("shed", 0) for kind in self.outcomes.values())
         answered = sum(sum(kind.values()) for kind in self.outcomes.values())
         latency = {}
@@ -108,10 +111,12 @@ async def one(session: aiohttp.ClientSession, base: str, kind: str, request: tup
     start = time.perf_counter()
     try:
         async with session.request(method, base + path, json=body) as response:
-            await response.read()
+            payload = await response.read()
             status = response.status
             shed = status == 503 and kind == "explain" and "Retry-After" in response.headers
             outcome = "ok" if status < 300 else "shed" if shed else str(status)
+            if outcome == "ok" and kind == "search" and json.loads(payload).get("degraded"):
+                outcome = DEGRADED  # answered without dense retrieval: the text model was busy
     except (TimeoutError, aiohttp.ClientError) as e:
         outcome = type(e).__name__
     window.record(kind, outcome, time.perf_counter() - start)
@@ -151,15 +156,26 @@ async def soak(base: str, pid: int, load: Load, args: argparse.Namespace) -> lis
     return [w.summary(t, rss, load) for t, rss, load, w in closed]
 
 
+def rss_slope(timeline: list[dict[str, Any]]) -> float | None:
+    """Least-squares growth of the server's RSS over ``timeline``, MB per minute (None: fewer than 2 points)."""
+    if len(timeline) < 2:
+        return None
+    t = [w["t_s"] / 60 for w in timeline]
+    r = [w["rss_mb"] for w in timeline]
+    mt, mr = sum(t) / len(t), sum(r) / len(r)
+    den = sum((x - mt) ** 2 for x in t)
+    return round(sum((x - mt) * (y - mr) for x, y in zip(t, r, strict=True)) / den, 2) if den else None
+
+
 def markdown(doc: dict[str, Any]) -> str:
     t = doc["totals"]
     return "\n".join([
-        "| minutes | rate req/s | requests | errors | explanations shed | RSS start MB | RSS end MB | RSS max MB "
-        "| load avg (1 min) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| minutes | rate req/s | requests | errors | explanations shed | searches degraded | RSS start MB "
+        "| RSS end MB | RSS MB/min, second half | load avg (1 min) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         f"| {doc['minutes']} | {doc['rate']} | {t['answered']:,} | {t['errors']} | {t['shed']} "
-        f"| {t['rss_first_mb']} | {t['rss_last_mb']} | {t['rss_max_mb']} | {t['loadavg_1m_min']} - "
-        f"{t['loadavg_1m_max']} |"])
+        f"| {t.get('searches_degraded', '-')} | {t['rss_first_mb']} | {t['rss_last_mb']} "
+        f"| {t.get('rss_mb_per_min_second_half', '-')} | {t['loadavg_1m_min']} - {t['loadavg_1m_max']} |"])
 
 
 def main() -> None:
@@ -187,7 +203,9 @@ def main() -> None:
     loads = [w["loadavg_1m"] for w in timeline]
     totals = {"answered": sum(w["answered"] for w in timeline), "errors": sum(w["errors"] for w in timeline),
               "shed": sum(w["shed"] for w in timeline), "rss_first_mb": rss[0], "rss_last_mb": rss[-1],
-              "rss_max_mb": max(rss), "loadavg_1m_min": min(loads), "loadavg_1m_max": max(loads)}
+              "rss_max_mb": max(rss), "loadavg_1m_min": min(loads), "loadavg_1m_max": max(loads),
+              "searches_degraded": sum(w["outcomes"].get("search", {}).get(DEGRADED, 0) for w in timeline),
+              "rss_mb_per_min_second_half": rss_slope(timeline[len(timeline) // 2:])}
     doc = {"machine": machine(), "minutes": args.minutes, "rate": args.rate, "mix": MIX, "totals": totals,
            "timeline": timeline}
     args.out.parent.mkdir(parents=True, exist_ok=True)
