@@ -18,6 +18,8 @@ from kg.extract.normalise import singular
 
 _APOSTROPHES = re.compile(r"(?<=\w)['\u2019`](?=\w)")
 _NON_WORD = re.compile(r"[\W_]+")
+#: A word as typed: letters and digits of any script, apostrophes inside it belonging to it ("l'oreal").
+WORD = re.compile(r"[^\W_]+(?:['\u2019`][^\W_]+)*")
 #: Scripts without spaces between words: Thai, Lao, Myanmar, Khmer, kana, CJK ideographs, compatibility forms.
 _UNSPACED = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
                        r"\uf900-\ufaff]+")

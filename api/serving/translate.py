@@ -22,12 +22,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from api.serving.glossary import Glossary
-from api.serving.text import STOPWORDS, has_unspaced, normalize, terms
+from api.serving.text import STOPWORDS, WORD, has_unspaced, normalize, terms
 
 MAX_PHRASE = 3
 #: Longest unspaced-script headword tried (CC-CEDICT and JMdict words are rarely longer).
 MAX_UNSPACED = 8
-_WORD = re.compile(r"[^\W_]+(?:['\u2019`][^\W_]+)*")
 _PARENTHESES = re.compile(r"\([^)]*\)")
 _LEADING = re.compile(r"^(?:to|a|an|the)\s+", re.IGNORECASE)
 
@@ -67,13 +66,13 @@ class QueryTranslator:
         A query is read in one language: each dictionary translates it alone, and the one that translates the
         most words wins (then the one whose glosses the catalog uses most; then the order given), so a French
         word is not read as the German word spelled the same way."""
-        words = list(_WORD.finditer(text))
+        words = list(WORD.finditer(text))
         best: tuple[tuple[int, int, int], str, list[Translation]] = ((0, 0, 0), text, [])
         for rank, glossary in enumerate(self.glossaries):
             out, done = self._translate_with(glossary, text, words, english_too=False)
             if done:  # the query is in this dictionary's language: its words that English has too are read in it
                 out, done = self._translate_with(glossary, text, words, english_too=True)
-            covered = sum(len(_WORD.findall(t.original)) for t in done)
+            covered = sum(len(WORD.findall(t.original)) for t in done)
             used = sum(1 for t in done for term in terms(t.english) if self._frequency(term))
             score = (covered, used, -rank)
             if covered and score > best[0]:

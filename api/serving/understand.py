@@ -29,14 +29,12 @@ from api.serving.linking import EntityLinker, Mention
 from api.serving.negation import Negation, NegationIndex, parse_negations
 from api.serving.price import PriceRange, parse_price
 from api.serving.spelling import Correction, SpellCorrector, english_words, names_only_inside, vocabulary
-from api.serving.text import STOPWORDS, normalize, term, terms, tokens
+from api.serving.text import STOPWORDS, WORD, normalize, term, terms, tokens
 from api.serving.translate import QueryTranslator, Translation
 from kg.extract.lexicon import Lexicon, LexiconExtractor
 from kg.extract.normalise import canonical_key
 from kg.extract.schema import EntityType
 
-#: A word as the normaliser sees it: apostrophes inside it belong to it ("l'oreal" is one word, "loreal").
-_WORD = re.compile(r"[^\W_]+(?:['\u2019`][^\W_]+)*")
 #: Typed spans that are not constraints: too vague to rank by ("set", "kit" as product types).
 _VAGUE = frozenset({"set", "kit", "pack", "refill", "case", "card", "tab", "pad", "tray", "stand", "box", "gel"})
 #: Words that open a post-modifier: a type after one modifies the type before it ("brush for eyeliner" is a brush).
@@ -133,7 +131,7 @@ def head_span(text: str, spans: list[tuple[int, int, Constraint]]) -> Constraint
     ("for eyeliner" in "brush for eyeliner"). So the head is the type ending last before the first
     post-modifying word that follows a type, or the last type when none follows one."""
     first_start = min(start for start, _, _ in spans)
-    cut = next((m.start() for m in _WORD.finditer(text)
+    cut = next((m.start() for m in WORD.finditer(text)
                 if m.start() > first_start and normalize(m.group()) in _POST_MODIFIER), len(text))
     before = [s for s in spans if s[1] <= cut] or spans
     return max(before, key=lambda s: s[1])[2]
@@ -202,7 +200,7 @@ class QueryParser:
             corrections.append(Correction(word, better))
             return better
 
-        return _WORD.sub(fix, text), corrections, unknown
+        return WORD.sub(fix, text), corrections, unknown
 
     def _known(self, word: str) -> bool:
         parts = tokens(word)
