@@ -180,3 +180,13 @@ def test_a_dictionary_is_asked_only_about_words_of_its_script() -> None:
     cjk_in_latin = MemoryGlossary("fr", {"口红": ["lipstick"]})
     assert translator(latin_in_cjk).translate("cahier") == ("cahier", [])
     assert translator(cjk_in_latin).translate("口红") == ("口红", [])
+
+
+def test_a_dictionary_that_cannot_be_converted_is_left_out(tmp_path: Path) -> None:
+    dictd = tmp_path / "dictd"
+    dictd.mkdir()
+    write_dictd(dictd, "freedict-fra-eng", {"cahier": "cahier\n notebook\n"})
+    (dictd / "freedict-deu-eng.index").write_text("kaputt\tA\tZZZZ\n", encoding="utf-8")
+    (dictd / "freedict-deu-eng.dict.dz").write_bytes(b"not gzip")
+    names = [g.name for g in open_glossaries(tmp_path / "cache", dictd) if g.name.startswith("freedict")]
+    assert names == ["freedict-fra-eng"]

