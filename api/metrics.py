@@ -43,6 +43,8 @@ class ApiMetrics:
         self.graph_busy = Counter("cartograph_graph_busy", "Graph-bound requests refused with 503 because every "
                                   "graph slot was taken", registry=self.registry)
         self.reloads = Counter("cartograph_reloads", "Bundle reloads", ["outcome"], registry=self.registry)
+        self.recent_users = Gauge("cartograph_recent_users", "Users whose recent events the API holds in memory "
+                                  "(at most CARTOGRAPH_RECENT_MAX_USERS)", registry=self.registry)
         self.store_up = Gauge("cartograph_store_up", "1 when the graph store answered the last check",
                               registry=self.registry)
 

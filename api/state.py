@@ -60,7 +60,8 @@ class ServiceState:
         self.metrics = metrics
         self.encoder = encoder
         self.loader = loader
-        self.recent = RecentEvents(settings.recent_items)
+        self.recent = RecentEvents(settings.recent_items, settings.recent_max_users)
+        metrics.recent_users.set_function(lambda: len(self.recent))
         self._registry = registry_path(settings)
         self._registry_stamp: int | None = None
         self.feedback = FeedbackLog(settings.home / FEEDBACK_FILE)

@@ -81,6 +81,11 @@ class Settings(BaseSettings):
                                 "vectors (half the memory read per request; about 1 in 13 top-10 lists swap two "
                                 "near-tied products on amazon-beauty); false: float32, the evaluated scores exactly")
     recent_items: int = Field(20, ge=1, le=1000, description="per-user recent events kept in the API's memory")
+    recent_max_users: int = Field(100_000, ge=1, le=100_000_000, description="users whose recent events the "
+                                  "API keeps in memory (least recently active dropped first; about 0.4 KB each)")
+    serving_buffer_pool_mb: int = Field(512, ge=0, le=1_048_576, description="the API's embedded graph: most "
+                                        "memory its page cache may take, in MB (0: the engine's default, 80% of "
+                                        "the machine's memory); jobs keep the engine's default")
     search_personal_weight: float | None = Field(None, ge=0, le=10, description="weight of the user's model "
                                                  "rank against the search ranker's (0: search is not "
                                                  "personalised; unset: the weight tuned with the trained "

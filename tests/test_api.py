@@ -680,6 +680,8 @@ def test_health_ready_metrics(served: Served, client: TestClient) -> None:
     version = client.get("/ready").json()["bundle"]["bundle_version"]
     assert f'cartograph_bundle_info{{model="gnn",version="{version}"}} 1.0' in text
     assert "cartograph_events_total" in text
+    users = next(line for line in text.splitlines() if line.startswith("cartograph_recent_users "))
+    assert float(users.split()[1]) == len(client.app.state.service.recent)  # type: ignore[attr-defined]
 
 
 def test_admin_reload_needs_the_key(client: TestClient) -> None:

@@ -208,3 +208,15 @@ def test_a_sharing_store_lets_go_of_its_file_when_idle(tmp_path: Path, monkeypat
     assert not _raw_open_fails(path)  # idle past idle_release_s: the file is free
     assert shared.query("MATCH (u:User) RETURN count(u) AS n") == [{"n": 1}]  # and opens again on use
     shared.close()
+
+
+def test_the_api_caps_the_engine_page_cache_and_jobs_keep_the_default(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, store_backend="embedded", neo4j_uri=None, serving_buffer_pool_mb=64)
+    api_store = open_store(settings, shared=True)
+    assert isinstance(api_store, EmbeddedStore) and api_store.buffer_pool_mb == 64
+    job_store = open_store(settings)
+    assert isinstance(job_store, EmbeddedStore) and job_store.buffer_pool_mb == 0
+    api_store.init_schema()  # the engine opens and writes with the cap
+    api_store.upsert_nodes(NodeLabel.USER, [{"id": "u1"}])
+    assert api_store.query("MATCH (u:User) RETURN count(u) AS n") == [{"n": 1}]
+    api_store.close()

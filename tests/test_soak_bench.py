@@ -15,12 +15,19 @@ import soak  # noqa: E402
 
 def test_the_memory_slope_is_megabytes_per_minute() -> None:
     timeline = [{"t_s": t, "rss_mb": 900 + 0.05 * t} for t in range(300, 610, 10)]  # 3 MB a minute
-    assert soak.rss_slope(timeline) == 3.0
-    assert soak.rss_slope([{"t_s": 0, "rss_mb": 1.0}]) is None
+    assert soak.slope(timeline) == 3.0
+    assert soak.slope([{"t_s": 0, "rss_mb": 1.0}]) is None
+
+
+def test_a_slope_skips_intervals_without_a_reading() -> None:
+    timeline = [{"t_s": 0, "recent_users": 100}, {"t_s": 30, "recent_users": None}, {"t_s": 60, "recent_users": 160}]
+    assert soak.slope(timeline, "recent_users") == 60.0
 
 
 def test_a_degraded_search_and_a_shed_explanation_are_answers_not_errors() -> None:
     window = soak.Window()
     for outcome in ("ok", soak.DEGRADED, "shed", "TimeoutError", "500"):
         window.record("search", outcome, 0.01)
-    assert window.summary(10, 2**30, 1.0)["errors"] == 2
+    summary = window.summary(10, {"rss_mb": 1024.0, "graph_mb": 12.0, "recent_users": 5, "loadavg_1m": 1.0})
+    assert summary["errors"] == 2
+    assert summary["rss_mb"] == 1024.0 and summary["recent_users"] == 5

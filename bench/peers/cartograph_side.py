@@ -257,7 +257,8 @@ def train_amazon_book(data_dir: Path, *, epochs: int | None, threads: int) -> di
     snapshot, split = amazon_book_split(data_dir / "amazon-book-kgat")
     cfg = default_config(threads=threads, epochs=epochs)
     prepared = prepare_split(snapshot, split, None, cfg)
-    result, _, selection = train_all(prepared, cfg, baselines=(), progress=False)
+    # Hours on a CPU: the epochs are shown as they go (the log of bench/peers.py).
+    result, _, selection = train_all(prepared, cfg, baselines=(), progress=True)
     rankings = export_rankings(prepared, result_score(result), 20)
     metrics = evaluate_rankings(rankings, split.test, split.num_products, exclude=[split.train, split.valid])
     return {

@@ -22,7 +22,7 @@ def open_store(settings: Settings, *, read_only: bool = False, shared: bool = Fa
 
     return EmbeddedStore(
         settings.embedded_path, QueryLibrary(settings.cypher_dir), settings.batch_size, read_only=read_only,
-        release_between_calls=shared,
+        release_between_calls=shared, buffer_pool_mb=settings.serving_buffer_pool_mb if shared else 0,
     )
 
 

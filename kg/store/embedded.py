@@ -75,6 +75,9 @@ class EmbeddedStore(GraphStore):
             passes without one, or until another process asks for the file (see :data:`WANTED_SUFFIX`); a
             background thread then closes it. While another process holds it, calls raise
             :class:`StoreUnavailableError` at once (no waiting).
+        buffer_pool_mb: most memory the engine's page cache may take (0: the engine's default, about 80% of
+            the machine's memory). A long-running process caps it so that its memory stays bounded as the
+            graph grows with the events it writes.
 
     Why not close after every statement: the engine holds Python's GIL while it opens a database (40-70 ms)
     and while it closes one that was written (a checkpoint, 120-150 ms), so in the API every statement stalled
@@ -92,9 +95,10 @@ class EmbeddedStore(GraphStore):
     idle_release_s: ClassVar[float] = 3.0
 
     def __init__(self, path: Path, queries: QueryLibrary, batch_size: int = 1000, *, read_only: bool = False,
-                 release_between_calls: bool = False) -> None:
+                 release_between_calls: bool = False, buffer_pool_mb: int = 0) -> None:
         super().__init__(queries, batch_size)
         self.path = Path(path)
+        self.buffer_pool_mb = buffer_pool_mb
         self.read_only = read_only
         self.release_between_calls = release_between_calls
         self._db: ladybug.Database | None = None
@@ -137,7 +141,8 @@ class EmbeddedStore(GraphStore):
         try:
             while True:
                 try:
-                    self._db = ladybug.Database(str(self.path), read_only=self.read_only)
+                    self._db = ladybug.Database(str(self.path), read_only=self.read_only,
+                                                buffer_pool_size=self.buffer_pool_mb << 20)
                     conn = ladybug.Connection(self._db)
                     opened = True
                     return conn
