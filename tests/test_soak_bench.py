@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-from kg.config import PROJECT_ROOT
+from kg.config import PROJECT_ROOT, Settings
+from kg.schema import NodeLabel
+from kg.store import open_store
 
 BENCH = PROJECT_ROOT / "bench"
 if str(BENCH) not in sys.path:
@@ -31,3 +34,17 @@ def test_a_degraded_search_and_a_shed_explanation_are_answers_not_errors() -> No
     summary = window.summary(10, {"rss_mb": 1024.0, "graph_mb": 12.0, "recent_users": 5, "loadavg_1m": 1.0})
     assert summary["errors"] == 2
     assert summary["rss_mb"] == 1024.0 and summary["recent_users"] == 5
+
+
+def test_graph_memory_writes_the_new_users_and_records_memory_along_the_way(tmp_path: Path) -> None:
+    import graph_memory
+
+    settings = Settings(home=tmp_path, store_backend="embedded", neo4j_uri=None)
+    with open_store(settings) as store:
+        store.init_schema()
+        store.upsert_nodes(NodeLabel.PRODUCT, [{"id": f"p{i}", "title": f"product {i}"} for i in range(5)])
+    timeline = graph_memory.write_events(tmp_path, users=20, batch=5, report_every=2)
+    assert [point["users"] for point in timeline] == [10, 20]
+    assert all(point["rss_mb"] > 0 and point["graph_mb"] > 0 for point in timeline)
+    with open_store(settings) as store:  # written into a copy: the home's own graph is untouched
+        assert store.query("MATCH (u:User) RETURN count(u) AS n") == [{"n": 0}]
