@@ -84,6 +84,11 @@ class TrainConfig(BaseModel):
     seq_max_len: int = Field(default=50, ge=1, description="kg_sasrec: most recent history items read")
     seq_all_windows: bool = Field(default=True, description="kg_sasrec: train on every item of a history longer "
                                   "than seq_max_len + 1 (cut into windows), not only its last window")
+    seq_window_stride: int | None = Field(default=None, ge=1, description="kg_sasrec: with seq_all_windows, "
+                                          "how far apart the windows of a long history end; shorter than "
+                                          "seq_max_len, they overlap and each target is read once after at least "
+                                          "seq_max_len - stride items (gnn.train_sequence.training_windows); "
+                                          "None: seq_max_len (windows that only touch)")
     seq_blocks: int = Field(default=2, ge=1, description="kg_sasrec: self-attention blocks")
     seq_heads: int = Field(default=2, ge=1, description="kg_sasrec: attention heads (must divide its width)")
     seq_dropout: float = Field(default=0.5, ge=0.0, lt=1.0, description="kg_sasrec: dropout on inputs, attention "
@@ -98,6 +103,9 @@ class TrainConfig(BaseModel):
     seq_logits_bf16: bool | None = Field(default=None, description="kg_sasrec: the full-softmax logits and "
                                          "cross-entropy in bfloat16 (the step's largest part: 4x cheaper on CPUs "
                                          "with native bf16, slower on CPUs without); None: when the CPU has it")
+    seq_weight_average: float = Field(default=0.0, ge=0.0, description="kg_sasrec: validate and keep an "
+                                      "exponential moving average of the weights with this half-life in epochs "
+                                      "(0: the trained weights themselves)")
     seq_label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0, description="kg_sasrec: label smoothing of the "
                                        "next-item cross-entropy")
     seq_cointeraction_rank: int = Field(default=512, ge=0, description="kg_sasrec: width k of the co-interaction "

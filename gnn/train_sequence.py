@@ -9,12 +9,13 @@ histories against all of them; sequences are cut to their last ``seq_max_len + 1
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from gnn.config import TrainConfig
 from gnn.content import calibrate
@@ -33,21 +34,42 @@ def cpu_has_native_bf16() -> bool:
     return bool({"avx512_bf16", "amx_bf16", "bf16"} & set(flags))
 
 
-def training_sequences(histories: Sequence[np.ndarray], max_len: int, *, all_windows: bool = True) -> list[np.ndarray]:
+def training_sequences(histories: Sequence[np.ndarray], max_len: int, *, all_windows: bool = True,
+                       stride: int | None = None) -> list[np.ndarray]:
     """Windows of at most ``max_len + 1`` items (input: all but the last; target: all but the first) of every
     history with at least two.
 
     With ``all_windows`` a longer history is cut, from its newest item back, into windows that share one item
     with the next, so that every item after the first is a target exactly once; without, only its last window
-    is read (on ml-100k, where users average 106 items, that left out half of the train interactions)."""
+    is read (on ml-100k, where users average 106 items, that left out half of the train interactions).
+    :func:`training_windows` with a ``stride`` instead overlaps them, so that every target is read with a longer
+    context; this is its windows alone."""
+    return [window for window, _ in training_windows(histories, max_len, all_windows=all_windows, stride=stride)]
+
+
+def training_windows(histories: Sequence[np.ndarray], max_len: int, *, all_windows: bool = True,
+                     stride: int | None = None) -> list[tuple[np.ndarray, int]]:
+    """``(window, targets kept)`` pairs: the windows of :func:`training_sequences`, each with how many of its
+    last targets the loss reads.
+
+    ``stride`` (at most ``max_len``; None: ``max_len``) is how far each window ends before the next newer one. At
+    ``max_len`` the windows only touch and every target is kept; with a shorter stride they overlap and a window
+    keeps only its last ``stride`` targets (the oldest window of a history keeps all of its own), so every target
+    is still read exactly once, now after at least ``max_len - stride`` items of history where the history has
+    them, as a model that reads the last ``max_len`` items before each target would (RecBole's SASRec, which
+    makes one sample of every prefix, i.e. stride 1).
+    """
+    step = max_len if stride is None else min(max(stride, 1), max_len)
     windows = []
     for history in histories:
         end = len(history)
         while end >= 2:
-            windows.append(history[max(0, end - max_len - 1):end])
-            if not all_windows:
+            start = max(0, end - max_len - 1)
+            last = start == 0 or not all_windows
+            windows.append((history[start:end], end - start - 1 if last else step))
+            if last:
                 break
-            end -= max_len
+            end -= step
     return windows
 
 
@@ -59,11 +81,13 @@ def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
     return [chunks[i] for i in rng.permutation(len(chunks))]
 
 
-def _epoch(model: KGSASRec, optimizer: torch.optim.Optimizer, prepared: Prepared, sequences: list[np.ndarray],
-           config: TrainConfig, rng: np.random.Generator) -> float:
-    """One pass over the train sequences; the mean cross-entropy per predicted position."""
+def _epoch(model: KGSASRec, optimizer: torch.optim.Optimizer, prepared: Prepared,
+           sequences: list[tuple[np.ndarray, int]],
+           config: TrainConfig, rng: np.random.Generator, after_step: Callable[[], None] | None = None) -> float:
+    """One pass over the train sequences; the mean cross-entropy per predicted position. ``after_step`` runs
+    after every optimizer step (the weight average's update)."""
     model.train()
-    lengths = np.array([len(s) for s in sequences])
+    lengths = np.array([len(window) for window, _ in sequences])
     num_products = prepared.snapshot.num_products
     bf16 = config.seq_logits_bf16 if config.seq_logits_bf16 is not None else cpu_has_native_bf16()
     # Products withheld from training (the cold slice) do not exist yet for the model: never negatives.
@@ -74,11 +98,14 @@ def _epoch(model: KGSASRec, optimizer: torch.optim.Optimizer, prepared: Prepared
         column[known] = torch.arange(known.numel())
     total, positions = 0.0, 0
     for chunk in length_batches(lengths, config.seq_batch_size, rng):
-        seq, seq_len = pad_histories([sequences[i] for i in chunk], num_products)
+        seq, seq_len = pad_histories([sequences[i][0] for i in chunk], num_products)
         inputs, targets = seq[:, :-1], seq[:, 1:]
         item_vecs = model.item_vectors(prepared.data)
         states = model.states(item_vecs, inputs, seq_len - 1)
-        real = targets != num_products
+        # The targets a window keeps: its last `kept` real ones (the older ones are another window's).
+        kept = torch.tensor([sequences[i][1] for i in chunk])
+        position = torch.arange(targets.shape[1]).unsqueeze(0)
+        real = (targets != num_products) & (position >= (seq_len - 1 - kept).unsqueeze(1))
         user_states, target = states[real], targets[real]
         if known is not None:
             item_vecs, target = item_vecs[known], column[target]
@@ -89,9 +116,18 @@ def _epoch(model: KGSASRec, optimizer: torch.optim.Optimizer, prepared: Prepared
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if after_step is not None:
+            after_step()
         n = int(real.sum())
         total, positions = total + float(loss.detach()) * n, positions + n
     return total / max(positions, 1)
+
+
+def weight_average(model: KGSASRec, half_life_epochs: float, steps_per_epoch: int) -> AveragedModel:
+    """An exponential moving average of ``model``'s weights whose half-life is ``half_life_epochs`` epochs of
+    ``steps_per_epoch`` optimizer steps (buffers follow the model)."""
+    decay = 0.5 ** (1.0 / max(half_life_epochs * steps_per_epoch, 1.0))
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay))
 
 
 def fit_sequence_model(model: KGSASRec, prepared: Prepared, config: TrainConfig, *,
@@ -99,15 +135,28 @@ def fit_sequence_model(model: KGSASRec, prepared: Prepared, config: TrainConfig,
     """Train until valid NDCG@10 stops improving for ``config.patience`` evaluations (or falls short of
     ``stop_below``, :func:`gnn.fitting.fit_with_early_stopping`); leave the best state.
 
+    With ``config.seq_weight_average`` > 0 the weights validated, kept and served are an exponential moving
+    average of the trained ones (that half-life in epochs): an average of nearby points of the trajectory,
+    which generalises better than its last point (Polyak averaging; SWA).
+
     Returns ``(history, best epoch)`` as :func:`gnn.train.train_model` records them.
     """
     rng = np.random.default_rng(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.seq_lr, weight_decay=config.weight_decay)
-    sequences = training_sequences(prepared.histories("valid"), config.seq_max_len,
-                                   all_windows=config.seq_all_windows)
-    history, best_epoch = fit_with_early_stopping(model, prepared, config,
-                                                  lambda: _epoch(model, optimizer, prepared, sequences, config, rng),
-                                                  progress=progress, stop_below=stop_below)
+    sequences = training_windows(prepared.histories("valid"), config.seq_max_len,
+                                 all_windows=config.seq_all_windows, stride=config.seq_window_stride)
+    evaluated: torch.nn.Module = model
+    after_step = None
+    if config.seq_weight_average > 0:
+        steps = -(-len(sequences) // config.seq_batch_size)
+        averaged = weight_average(model, config.seq_weight_average, steps)
+        evaluated, after_step = averaged.module, lambda: averaged.update_parameters(model)
+    history, best_epoch = fit_with_early_stopping(
+        evaluated, prepared, config,
+        lambda: _epoch(model, optimizer, prepared, sequences, config, rng, after_step),
+        progress=progress, stop_below=stop_below)
+    if evaluated is not model:
+        model.load_state_dict(evaluated.state_dict())
     model.items.fit_cold_ids(prepared.data)
     calibrate(model, prepared, cold_gain_tolerance=config.cold_gain_tolerance)
     return history, best_epoch

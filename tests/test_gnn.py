@@ -37,7 +37,7 @@ from gnn.models.registry import ENCODERS, MODELS, ModelShape, build_model, model
 from gnn.pipeline import save_result, train_all
 from gnn.prepared import prepare_split
 from gnn.train import model_meta, train_model
-from gnn.train_sequence import training_sequences
+from gnn.train_sequence import training_sequences, training_windows
 from kg.config import PROJECT_ROOT, Settings
 from kg.queries import QueryLibrary
 from kg.store import GraphStore
@@ -633,6 +633,45 @@ def test_kg_sasrec_trains_with_bf16_logits_and_label_smoothing(prepared) -> None
     assert not torch.equal(cheap.model.items.table("product"), initial)
 
 
+def test_kg_sasrec_keeps_the_moving_average_of_its_weights(prepared, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import gnn.train_sequence as train_sequence
+
+    averages = []
+    real = train_sequence.weight_average
+
+    def recording(model, half_life, steps):  # type: ignore[no-untyped-def]
+        averages.append(real(model, half_life, steps))
+        return averages[-1]
+
+    monkeypatch.setattr(train_sequence, "weight_average", recording)
+    # Batches of 4 histories: several steps in the one epoch, so that the average is not the last step's weights.
+    plain = train_model(prepared, _tiny(model="kg_sasrec", epochs=1, seq_batch_size=4), progress=False)
+    averaged = train_model(prepared, _tiny(model="kg_sasrec", epochs=1, seq_batch_size=4, seq_weight_average=0.5),
+                           progress=False)
+    (average,) = averages
+    assert int(average.n_averaged) >= 2  # updated after every step, not once
+    kept, trained = dict(averaged.model.named_parameters()), dict(plain.model.named_parameters())
+    for name, value in average.module.named_parameters():
+        torch.testing.assert_close(kept[name], value)
+    # Same seed, same steps: only the average differs.
+    assert any(not torch.equal(kept[name], trained[name]) for name in kept)
+
+
+def test_a_weight_average_half_life_sets_the_per_step_decay() -> None:
+    from gnn.train_sequence import weight_average
+
+    model = torch.nn.Linear(2, 1)
+    average = weight_average(model, half_life_epochs=2.0, steps_per_epoch=5)  # type: ignore[arg-type]
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    average.update_parameters(model)  # the first update copies
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    for _ in range(10):  # two epochs of five steps: half the way to the new weights
+        average.update_parameters(model)
+    torch.testing.assert_close(average.module.weight, torch.full((1, 2), 0.5))
+
+
 def test_long_histories_are_cut_into_windows_that_target_every_item_once() -> None:
     long, short, single = np.arange(12), np.arange(100, 104), np.array([7])
     windows = training_sequences([long, short, single], max_len=4)
@@ -642,6 +681,42 @@ def test_long_histories_are_cut_into_windows_that_target_every_item_once() -> No
     assert sorted(targets.tolist()) == [*range(1, 12), 101, 102, 103]
     last_only = training_sequences([long, short, single], max_len=4, all_windows=False)
     assert [w.tolist() for w in last_only] == [[7, 8, 9, 10, 11], [100, 101, 102, 103]]
+
+
+def test_overlapping_windows_read_every_target_once_after_the_longest_context() -> None:
+    long, short = np.arange(12), np.arange(100, 104)
+    windows = training_windows([long, short], max_len=4, stride=2)
+    assert [(w.tolist(), kept) for w, kept in windows] == [
+        ([7, 8, 9, 10, 11], 2), ([5, 6, 7, 8, 9], 2), ([3, 4, 5, 6, 7], 2), ([1, 2, 3, 4, 5], 2), ([0, 1, 2, 3], 3),
+        ([100, 101, 102, 103], 3)]
+    kept_targets = [t for w, kept in windows for t in w[1:][len(w) - 1 - kept:].tolist()]
+    assert sorted(kept_targets) == [*range(1, 12), 101, 102, 103]
+    # Each kept target of the long history follows at least max_len - stride = 2 items, where there are two.
+    assert all(len(w) - 1 - kept >= 2 for w, kept in windows[:4])
+    # The stride defaults to max_len: the windows of training_sequences, every target kept.
+    touching = training_windows([long, short], max_len=4)
+    assert [w.tolist() for w, _ in touching] == [w.tolist() for w in training_sequences([long, short], max_len=4)]
+    assert [kept for _, kept in touching] == [len(w) - 1 for w, _ in touching]
+
+
+def test_kg_sasrec_reads_only_the_targets_a_window_keeps(prepared, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import gnn.train_sequence as train_sequence
+
+    counted = []
+    real_cross_entropy = train_sequence.F.cross_entropy
+
+    def counting(logits, target, **kwargs):  # type: ignore[no-untyped-def]
+        counted.append(int(target.numel()))
+        return real_cross_entropy(logits, target, **kwargs)
+
+    monkeypatch.setattr(train_sequence.F, "cross_entropy", counting)
+    config = _tiny(model="kg_sasrec", epochs=1, seq_max_len=3, seq_window_stride=1)
+    train_model(prepared, config, progress=False)
+    windows = training_windows(prepared.histories("valid"), 3, stride=1)
+    # Every train target once, though the windows overlap.
+    assert sum(counted) == sum(kept for _, kept in windows) == sum(max(len(h) - 1, 0)
+                                                                    for h in prepared.histories("valid"))
+    assert len(windows) > len(training_sequences(prepared.histories("valid"), 3))
 
 
 def test_kg_sasrec_never_trains_against_withheld_products(prepared, monkeypatch) -> None:  # type: ignore[no-untyped-def]
