@@ -151,7 +151,16 @@ def written_split(args: argparse.Namespace, dataset: str) -> tuple[Any, Any, dic
     return snapshot, split, summary
 
 
-def run_dataset(args: argparse.Namespace, dataset: str, plan: dict[str, Any]) -> dict[str, Any]:
+def per_user_archive(out: Path, stem: str, dataset: str) -> Path:
+    """Where a report keeps its rows' per-user NDCG@10 (:func:`significance.save_per_user`)."""
+    return out / f"{stem}_per_user" / f"{dataset}.npz"
+
+
+def run_dataset(args: argparse.Namespace, dataset: str, plan: dict[str, Any],
+                previous: dict[str, Any] | None = None, stem: str = "peers") -> dict[str, Any]:
+    """Train (unless ``--report-only``), score and compare every row of one dataset. ``previous``: this
+    dataset's part of the report being merged into; where it was made on the same snapshot, a row whose exports
+    are gone is taken from it (and its per-user archive) instead of being reported as missing."""
     t = time.perf_counter()
     if args.report_only:
         snapshot, split, summary = written_split(args, dataset)
@@ -162,9 +171,15 @@ def run_dataset(args: argparse.Namespace, dataset: str, plan: dict[str, Any]) ->
         errors = train_everything(args, plan, dataset)
     rows = significance.collect(args.work_dir / "out", dataset, snapshot, split,
                                 [cartograph_side.SERVED, *args.models], plan, errors)
+    archive = per_user_archive(args.out, stem, dataset)
+    same = previous is not None and previous.get("split", {}).get("snapshot_id") == summary.get("snapshot_id")
+    for name in significance.restore_rows(rows, previous["rows"] if same and previous else {}, archive):
+        log(f"{dataset}: {name} has no export in {args.work_dir / 'out'}: its row and per-user figures are the "
+            f"earlier report's ({archive})")
     compared = significance.compare(rows)
+    significance.save_per_user(rows, archive)
     for row in rows.values():
-        row.pop("per_user_ndcg@10", None)  # 22k numbers a row: the exports in <work>/out keep what made them
+        row.pop("per_user_ndcg@10", None)  # 22k numbers a row: kept in the archive, not in the report
     return {"split": summary, "rows": rows, "significance": compared}
 
 
@@ -223,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         if "amazon-book-kgat" in old:
             doc["amazon-book-kgat"] = old["amazon-book-kgat"]
     for dataset in [d for d in args.datasets.split(",") if d]:
-        doc["datasets"][dataset] = run_dataset(args, dataset, plan)
+        previous = doc["datasets"].get(dataset) if args.merge else None
+        doc["datasets"][dataset] = run_dataset(args, dataset, plan, previous, stem)
         doc["wall_seconds"] = round(time.perf_counter() - start, 1)
         write_results(doc, args.out, stem)  # after each dataset, so that a long run shows what it has
     if not args.no_book and not args.report_only:

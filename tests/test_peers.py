@@ -388,6 +388,40 @@ def test_collect_seeds_compare_and_report(convert: ModuleType, ml_dir: Path, tmp
     assert "BPR 0.0000 -> 0.5000" in md and "WEARec | 0.0599 | 0.0688" in md
 
 
+def test_per_user_figures_outlive_the_exports(convert: ModuleType, ml_dir: Path, tmp_path: Path) -> None:
+    sig, side = _module("significance"), _module("cartograph_side")
+    snap = convert.ml100k_snapshot(ml_dir)
+    split = convert.peer_split(snap)  # test: user 10 -> movie 2, user 20 -> movie 4
+    out = tmp_path / "out"
+
+    def export(row: str, rankings: dict[str, list[str]], **extra: object) -> None:
+        path = side.export_path(out, "ml", row, 0)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"seed": 0, "top_k": 20, "rankings": rankings, **extra}))
+
+    export("Cartograph", {"10": ["2"], "20": ["4"]}, served_kind="kg_sasrec", converged=True)
+    export("SASRec", {"10": ["3", "2"], "20": ["4"]}, kind="sequential", converged=True)
+    first = sig.collect(out, "ml", snap, split, ["Cartograph", "SASRec"])
+    archive = tmp_path / "peers_per_user" / "ml.npz"
+    sig.save_per_user(first, archive)
+    before = sig.compare(first, resamples=200)["vs"]["SASRec"]
+    # The machine goes: SASRec's export is lost, Cartograph is re-run (a new export, the same figures).
+    (side.export_path(out, "ml", "SASRec", 0)).unlink()
+    again = sig.collect(out, "ml", snap, split, ["Cartograph", "SASRec"])
+    assert again["SASRec"] == {"error": "no export"}
+    previous = {k: {kk: vv for kk, vv in v.items() if kk != "per_user_ndcg@10"} for k, v in first.items()}
+    assert sig.restore_rows(again, previous, archive) == ["SASRec"]
+    assert again["SASRec"]["from_archive"] == "ml.npz"
+    assert again["SASRec"]["mean"] == first["SASRec"]["mean"]
+    np.testing.assert_allclose(again["SASRec"]["per_user_ndcg@10"], first["SASRec"]["per_user_ndcg@10"], rtol=1e-6)
+    after = sig.compare(again, resamples=200)["vs"]["SASRec"]
+    assert after["ratio"] == pytest.approx(before["ratio"], rel=1e-6) and after["ci95_low"] == pytest.approx(
+        before["ci95_low"], rel=1e-6)
+    # A row that still has its export is never replaced, and nothing is restored without an archive.
+    assert sig.restore_rows(again, previous, tmp_path / "missing.npz") == []
+    assert "from_archive" not in again["Cartograph"]
+
+
 def test_a_lead_over_a_peer_that_did_not_converge_is_never_called_met() -> None:
     report = _module("report")
     vs = {"SASRec": {"ratio": 1.21, "ci95_low": 1.10, "ci95_high": 1.35}}

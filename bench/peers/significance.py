@@ -137,6 +137,35 @@ def collect(out_dir: Path, dataset: str, snapshot: GraphSnapshot, split: Split, 
     return out
 
 
+def save_per_user(rows: dict[str, Any], path: Path) -> None:
+    """Each row's per-user NDCG@10 (test users in index order, mean over seeds) in one compressed ``.npz``: what
+    a paired interval needs, kept with the results so that it outlives the exports of the machine that made them
+    (22k users a row on amazon-beauty: the exports are tens of MB and stay in the work folder)."""
+    arrays = {name: np.asarray(row["per_user_ndcg@10"], dtype=np.float32)
+              for name, row in rows.items() if "per_user_ndcg@10" in row}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+
+
+def restore_rows(rows: dict[str, Any], previous: dict[str, Any], path: Path) -> list[str]:
+    """Rows with no export here (``{"error": "no export"}``) that an earlier report of the same split has, with
+    their per-user NDCG@10 from its :func:`save_per_user` archive: put back, marked ``from_archive``, so that
+    Cartograph's ratio to them keeps its paired interval. Returns the names restored."""
+    if not path.is_file():
+        return []
+    restored = []
+    with np.load(path) as archive:
+        for name, old in previous.items():
+            gone = name not in rows or rows[name].get("error") == "no export"
+            if gone and "mean" in old and name in archive:
+                rows[name] = {**old, "per_user_ndcg@10": archive[name].astype(np.float64).tolist(),
+                              "from_archive": path.name}
+                restored.append(name)
+    return restored
+
+
 def best_peer(rows: dict[str, Any], *, converged_only: bool = False) -> str | None:
     """The RecBole peer with the highest mean test NDCG@10 (optionally among those that converged)."""
     peers = [(r["mean"]["ndcg@10"], name) for name, r in rows.items()
