@@ -163,3 +163,28 @@ def test_the_personal_weight_is_the_one_that_serves_dev_queries_best() -> None:
     dev = [_dev_query("type", 0.9, affinities=loves_first)]
     weight, by_weight = search_ranker.choose_personal_weight(dev, {0: np.array([1.0, 2.0, 3.0])}, 0.3)
     assert weight > 0 and by_weight[str(weight)] > by_weight["0.0"]  # the user's model fixes a wrong ranker
+
+
+def test_a_personal_weight_whose_dev_gain_is_inside_the_noise_is_not_kept(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import search_ranker
+
+    def figures(gains: list[float]) -> dict[float, dict[str, float]]:
+        """Per-query dev nDCG@10 by weight: 0.5 without personalising, 0.5 + gain with any weight > 0."""
+        return {w: {f"q{i}": 0.5 + (g if w > 0 else 0.0) for i, g in enumerate(gains)}
+                for w in search_ranker.PERSONAL_WEIGHTS}
+
+    def choose(gains: list[float]) -> tuple[float, dict[str, float]]:
+        table = figures(gains)
+        # The order served carries its weight; the nDCG of each query is read from the table.
+        monkeypatch.setattr(search_ranker, "served", lambda d, scores, **kw: [str(kw["weight"])])
+        monkeypatch.setattr(search_ranker, "_query_ndcg", lambda dev, rankings: table[float(rankings[0][0])])
+        dev = [_dev_query("type", 0.9, affinities=[np.array([1.0, 2.0, 3.0])])]
+        return search_ranker.choose_personal_weight(dev, {0: np.zeros(3)}, 0.3)
+
+    # Two queries gain 0.3 and one loses 0.5: the mean gain (0.033) is inside one standard error (0.27).
+    weight, by_weight = choose([0.3, 0.3, -0.5])
+    assert by_weight["0.02"] > by_weight["0.0"]  # the best mean: the old rule would have personalised
+    assert weight == 0.0
+    # Three queries gain 0.3, 0.2 and 0.25: clear, and the smallest of the best weights is kept.
+    weight, by_weight = choose([0.3, 0.2, 0.25])
+    assert weight == 0.02 and by_weight["0.02"] == pytest.approx(0.75)
