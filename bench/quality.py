@@ -162,7 +162,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
 
 def run(dataset: str, variant: str, data_dir: Path, work_dir: Path, threads: int, epochs: int | None,
         baselines: tuple[str, ...], candidates: list[str] | None = None,
-        overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        overrides: dict[str, Any] | None = None, progress: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     snapshot, fixed_split = datasets.load(dataset, data_dir, work_dir)
     cfg = TrainConfig.model_validate({**VARIANTS[variant], "num_threads": threads,
@@ -177,7 +177,7 @@ def run(dataset: str, variant: str, data_dir: Path, work_dir: Path, threads: int
     prepared = prepare_split(snapshot, split, features, cfg)
     prep_s = time.perf_counter() - started
     main, others, selection = train_all(prepared, cfg, baselines=baselines,  # type: ignore[arg-type]
-                                        progress=False, log=_log)
+                                        progress=progress, log=_log)
     doc = metrics_document(main, others, prepared, selection)
     doc["ratios"] = ratio_intervals(main, others, prepared)
     doc["baselines"].update(calibration_ablations(main.model, prepared))
@@ -230,10 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tag", default="", help="suffix of the result files (e.g. the experiment's name)")
     ap.add_argument("--work-dir", type=Path, default=ROOT / "var" / "bench")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument("--quiet", action="store_true", help="no training progress (by default each model's epochs "
+                    "are shown on stderr: a line every 15 s in a log, with its validation NDCG@10 and time left)")
     args = ap.parse_args(argv)
     candidates = [k for k in (args.candidates or "").split(",") if k] or None
     summary = run(args.dataset, args.variant, args.data_dir, args.work_dir, args.threads, args.epochs,
-                  tuple(k for k in args.baselines.split(",") if k), candidates, parse_overrides(args.set))
+                  tuple(k for k in args.baselines.split(",") if k), candidates, parse_overrides(args.set),
+                  progress=not args.quiet)
     stem = f"quality_{args.dataset}_{args.variant}" + (f"_{args.tag}" if args.tag else "")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stem}.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
