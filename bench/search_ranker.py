@@ -13,7 +13,8 @@ refuses a labelled query of another split):
 3. the no-match similarity is chosen on the dev queries (most no-match queries answered empty, fewest real
    queries lost), and the personal weight on the dev queries' benchmark users, ranked with the out-of-fold
    scores of step 2 (scores the ranker gives queries it was not fit on, as at test time): the weight whose
-   served order has the best mean nDCG@10, the smaller on a tie (0 is a candidate);
+   served order has the best mean nDCG@10, the smaller on a tie (0 is a candidate), kept only when its gain
+   over 0 exceeds one standard error of the per-query gains;
 4. the model, its feature names, settings, the two choices and the dev figures are saved beside every catalog's
    bundles (``<home>/artifacts/search-ranker/``), where the API loads it; the dev report goes to
    ``bench/results/search_ranker.json``.
@@ -41,7 +42,7 @@ for _p in (ROOT, HERE):
 
 import numpy as np  # noqa: E402
 from search_catalog import Catalog, open_catalog, prepare_home  # noqa: E402
-from search_eval import GRADES, mean, per_query, read_jsonl  # noqa: E402
+from search_eval import GRADES, per_query, read_jsonl  # noqa: E402
 
 from api.ranker_training import (  # noqa: E402
     LABEL_GAIN,
@@ -128,9 +129,8 @@ def served(d: DevQuery, scores: np.ndarray, *, no_match_similarity: float, affin
 
 def bench_ndcg(dev: list[DevQuery], rankings: list[list[str]]) -> float:
     """Mean nDCG@10 (the benchmark's ESCI gains) over the typed queries that have an Exact product."""
-    picked = [(d, r) for d, r in zip(dev, rankings, strict=True) if d.text == d.query["text"] and d.has_exact]
-    qrels = {d.query["id"]: d.graded for d, _ in picked}
-    return mean(per_query(qrels, {d.query["id"]: r for d, r in picked}).values()).get("ndcg@10", 0.0)
+    scores = _query_ndcg(dev, rankings)
+    return float(np.mean(list(scores.values()))) if scores else 0.0
 
 
 def choose_no_match_similarity(dev: list[DevQuery]) -> tuple[float, dict[str, Any]]:
@@ -187,7 +187,7 @@ def choose_personal_weight(dev: list[DevQuery], oof: dict[int, np.ndarray], thet
         by_query[w] = np.array([np.mean([s[q] for s in per_user if q in s]) for q in queries]) if queries \
             else np.zeros(0)
         by_weight[w] = float(np.mean([np.mean(list(s.values())) if s else 0.0 for s in per_user])) \
-            if per_user else 0.0
+            if per_user else 0.0  # bench_ndcg per user, averaged
     best = max(PERSONAL_WEIGHTS, key=lambda w: (round(by_weight[w], 6), -w))
     gains = by_query[best] - by_query[0.0]
     noise = float(gains.std(ddof=1) / np.sqrt(len(gains))) if len(gains) > 1 else 0.0
