@@ -160,21 +160,27 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def prepare(dataset: str, data_dir: Path, work_dir: Path, cfg: TrainConfig) -> Prepared:
+    """The dataset's snapshot, text features (where it has text), split (its own, else the config's) and
+    message-passing graph: what every model of a run is trained and scored on."""
+    snapshot, fixed_split = datasets.load(dataset, data_dir, work_dir)
+    has_text = any(t.strip() for t in snapshot.titles)
+    encoder = TextEncoder(cache_dir=work_dir / "cache" / "text", num_threads=cfg.threads)
+    features = text_features(snapshot, encoder, _log) if has_text else None
+    split = fixed_split if fixed_split is not None else split_snapshot(
+        snapshot, cold_fraction=cfg.cold_fraction, seed=cfg.seed, min_interactions=cfg.min_interactions)
+    return prepare_split(snapshot, split, features, cfg)
+
+
 def run(dataset: str, variant: str, data_dir: Path, work_dir: Path, threads: int, epochs: int | None,
         baselines: tuple[str, ...], candidates: list[str] | None = None,
         overrides: dict[str, Any] | None = None, progress: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
-    snapshot, fixed_split = datasets.load(dataset, data_dir, work_dir)
     cfg = TrainConfig.model_validate({**VARIANTS[variant], "num_threads": threads,
                                       **({"epochs": epochs} if epochs else {}),
                                       **({"candidates": candidates} if candidates else {}),
                                       **(overrides or {})})
-    has_text = any(t.strip() for t in snapshot.titles)
-    features = text_features(snapshot, TextEncoder(cache_dir=work_dir / "cache" / "text", num_threads=threads),
-                             _log) if has_text else None
-    split = fixed_split if fixed_split is not None else split_snapshot(
-        snapshot, cold_fraction=cfg.cold_fraction, seed=cfg.seed, min_interactions=cfg.min_interactions)
-    prepared = prepare_split(snapshot, split, features, cfg)
+    prepared = prepare(dataset, data_dir, work_dir, cfg)
     prep_s = time.perf_counter() - started
     main, others, selection = train_all(prepared, cfg, baselines=baselines,  # type: ignore[arg-type]
                                         progress=progress, log=_log)
