@@ -125,6 +125,10 @@ class TrainConfig(BaseModel):
                                        "exact rows of which product follows which, added to the scores with a "
                                        "weight chosen on validation after training, 0 among the choices); "
                                        "0: no lookup")
+    seq_calibration_grid_steps: int = Field(default=0, ge=0, le=8, description="kg_sasrec: how many times each "
+                                            "channel's weight / decay grid grows past an edge its best validation "
+                                            "cell sits on (gnn.content.extended_grid_scores: the largest weight "
+                                            "doubled, the smallest decay times 0.7); 0: the grids as they are")
     cold_gain_tolerance: float = Field(default=0.01, ge=0.0, lt=1.0, description="kg_sasrec: the share of "
                                        "validation NDCG@10 that the new products' text gain may give up so that "
                                        "new products are seen (gnn.content.choose_cold_text_gain: the largest gain "

@@ -54,7 +54,7 @@ figure it reports is that much optimistic; test is untouched.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -81,11 +81,18 @@ TRANSITION_DECAY_GRID: tuple[float, ...] = (0.1, 0.3, 0.7)
 #: The transition channel's weights, in the text channel's units (its cosines are near 0 for most products, the
 #: spread ratio large: finer steps still).
 TRANSITION_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.03125, 0.0625, 0.125, 0.25)
-#: cold_text_gain tried: 1 weighs a new product's text as a trained product's.
+#: A channel's grid may grow past an edge its best cell sits on (:func:`extended_grid_scores`,
+#: ``TrainConfig.seq_calibration_grid_steps`` times, 0 by default): the largest weight doubled, the smallest decay
+#: times :data:`DECAY_STEP` (not below :data:`MIN_DECAY`). On ml-100k-kg the co-interaction channel's best weight
+#: was the grid's largest in 16 runs of 17 and every channel's best decay its smallest, yet growing the grids there
+#: changed nothing beyond the noise (bench/results/kg_sasrec_experiments/README.md).
+DECAY_STEP = 0.7
+MIN_DECAY = 0.1
 #: The transition lookup's weights, in units of the spread of the model's scores (0: off).
 LOOKUP_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
 #: The transition lookup's decays: each older item of the newest ``lookup_last`` weighs this times the next.
 LOOKUP_DECAY_GRID: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)
+#: cold_text_gain tried: 1 weighs a new product's text as a trained product's.
 COLD_GAIN_GRID: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0)
 #: cold_lookup_gain tried: how much of its text neighbours' transition columns a new product is lent (0: none).
 COLD_LOOKUP_GAIN_GRID: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
@@ -133,7 +140,7 @@ def _spread(users: Tensor, items: Tensor) -> float:
 
 
 @torch.no_grad()
-def choose_text_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] | None:
+def choose_text_channel(model: KGSASRec, prepared: Prepared, *, grid_steps: int = 0) -> dict[str, Any] | None:
     """Try every (lambda, gamma) of :data:`WEIGHT_GRID` x :data:`DECAY_GRID` on validation, set the best (the
     smaller lambda on a tie) in the model's buffers and return the record; ``None`` (channel off) when the
     products have no text."""
@@ -146,12 +153,13 @@ def choose_text_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] |
     model.attribute_weight.fill_(0.0)
     model.transition_weight.fill_(0.0)
     model.lookup_weight.fill_(0.0)
-    return _choose_channel(model, prepared, "content", F.normalize(data["product"].x.float(), dim=1), WEIGHT_GRID)
+    return _choose_channel(model, prepared, "content", F.normalize(data["product"].x.float(), dim=1), WEIGHT_GRID,
+                           grid_steps=grid_steps)
 
 
 def _choose_channel(model: KGSASRec, prepared: Prepared, name: str, rows: Tensor,
                     grid: tuple[float, ...] = CHANNEL_WEIGHT_GRID, *, history_rows: Tensor | None = None,
-                    decays: tuple[float, ...] = DECAY_GRID) -> dict[str, Any]:
+                    decays: tuple[float, ...] = DECAY_GRID, grid_steps: int = 0) -> dict[str, Any]:
     """Try every (weight, gamma) of ``grid`` x ``decays`` for the channel ``name`` (buffers ``<name>_weight``
     and ``<name>_decay``) over the ``[P, k]`` unit ``rows``, on top of the channels already chosen; set the best
     (the smaller weight on a tie) and return the record. Weights are in units of the spread of the model's scores
@@ -165,15 +173,21 @@ def _choose_channel(model: KGSASRec, prepared: Prepared, name: str, rows: Tensor
     unit = {g: model.history_text(source, histories, decay=g) for g in decays}
     spread_ratio = _spread(users[sample], items) / max(_spread(unit[decays[-1]][sample], rows), 1e-12)
 
-    def cells(batch: Tensor) -> Iterator[tuple[str, Tensor]]:
-        # score(w, g) = <user, item> + w * <history rows(g), row>: the shared parts once per batch.
-        base = users[batch] @ items.T
-        for gamma in decays:
-            channel = unit[gamma][batch] @ rows.T
-            for relative in grid:
-                yield f"{relative:g}@{gamma:g}", base + (relative * spread_ratio) * channel
+    def cells(pairs: list[tuple[float, float]]) -> GridScoreFn:
+        def score(batch: Tensor) -> Iterator[tuple[str, Tensor]]:
+            # score(w, g) = <user, item> + w * <history rows(g), row>: the shared parts once per batch.
+            base = users[batch] @ items.T
+            for gamma in sorted({g for _, g in pairs}):
+                if gamma not in unit:
+                    unit[gamma] = model.history_text(source, histories, decay=gamma)
+                channel = unit[gamma][batch] @ rows.T
+                for relative in (w for w, g in pairs if g == gamma):
+                    yield cell_key(relative, gamma), base + (relative * spread_ratio) * channel
+        return score
 
-    record = _set_best(model, name, prepared, cells, spread_ratio)
+    scores = extended_grid_scores(lambda pairs: _grid_ndcg(prepared, cells(pairs)), list(grid), list(decays),
+                                  steps=grid_steps)
+    record = _set_best(model, name, scores, spread_ratio)
     return {**record, "width": rows.size(1), "spread_ratio": round(spread_ratio, 6),
             "valid_ndcg@10": record.pop("valid_ndcg@10")}
 
@@ -184,12 +198,45 @@ def _grid_ndcg(prepared: Prepared, cells: GridScoreFn) -> dict[str, float]:
             for key, m in evaluate_grid(prepared, cells, max_users=GRID_USERS).items()}
 
 
-def _set_best(model: KGSASRec, name: str, prepared: Prepared, cells: GridScoreFn, unit: float) -> dict[str, Any]:
-    """Evaluate the ``"<relative weight>@<decay>"`` cells on validation, set the best (the smaller weight on a
-    tie) in the buffers ``<name>_weight`` (``relative * unit``) and ``<name>_decay``; the record."""
-    scores = _grid_ndcg(prepared, cells)
+def cell_key(relative: float, gamma: float) -> str:
+    return f"{relative:g}@{gamma:g}"
+
+
+def _best_cell(scores: dict[str, float]) -> tuple[float, float]:
+    """(relative weight, decay) of the best ``"<weight>@<decay>"`` cell, the smaller weight on a tie."""
     best = max(scores, key=lambda k: (scores[k], -float(k.split("@")[0])))
     relative, gamma = (float(v) for v in best.split("@"))
+    return relative, gamma
+
+
+def extended_grid_scores(evaluate: Callable[[list[tuple[float, float]]], dict[str, float]],
+                         weights: list[float], decays: list[float], *, steps: int = 0) -> dict[str, float]:
+    """Validation NDCG@10 of every (weight, decay) of ``weights`` x ``decays``, then, while the best cell sits on
+    the grid's largest weight (above 0) or its smallest decay, of the cells one step past that edge
+    (``steps`` at most; 0: the grid as given): a grid that fits most catalogs need not cap the one whose best
+    weight lies beyond it. ``evaluate(pairs)``: the ``"<weight>@<decay>"`` cells' figures for those pairs."""
+    weights, decays = sorted(weights), sorted(decays)
+    pending = [(w, g) for g in decays for w in weights]
+    scores: dict[str, float] = {}
+    for step in range(steps + 1):
+        scores.update(evaluate(pending))
+        if step == steps:
+            break
+        relative, gamma = _best_cell(scores)
+        if relative > 0 and relative == weights[-1]:
+            weights.append(2 * relative)
+        if len(decays) > 1 and gamma == decays[0] and round(gamma * DECAY_STEP, 4) >= MIN_DECAY:
+            decays.insert(0, round(gamma * DECAY_STEP, 4))
+        pending = [(w, g) for g in decays for w in weights if cell_key(w, g) not in scores]
+        if not pending:
+            break
+    return scores
+
+
+def _set_best(model: KGSASRec, name: str, scores: dict[str, float], unit: float) -> dict[str, Any]:
+    """Set the best of the ``"<relative weight>@<decay>"`` cells' validation ``scores`` (the smaller weight on a
+    tie) in the buffers ``<name>_weight`` (``relative * unit``) and ``<name>_decay``; the record."""
+    relative, gamma = _best_cell(scores)
     getattr(model, f"{name}_weight").fill_(relative * unit)
     getattr(model, f"{name}_decay").fill_(gamma)
     return {"weight": round(relative * unit, 6), "relative_weight": relative, "decay": gamma,
@@ -197,7 +244,7 @@ def _set_best(model: KGSASRec, name: str, prepared: Prepared, cells: GridScoreFn
 
 
 @torch.no_grad()
-def choose_cointeraction_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] | None:
+def choose_cointeraction_channel(model: KGSASRec, prepared: Prepared, *, grid_steps: int = 0) -> dict[str, Any] | None:
     """The co-interaction channel's (mu, gamma), chosen on validation on top of the text channel (the attribute
     channel off); ``None`` (channel off) when the model has no channel width or no user has a history."""
     model.cointeraction_weight.fill_(0.0)
@@ -207,11 +254,12 @@ def choose_cointeraction_channel(model: KGSASRec, prepared: Prepared) -> dict[st
     if model.cointeraction_rank <= 0 or not any(len(h) for h in prepared.histories("valid")):
         return None
     model.eval()
-    return _choose_channel(model, prepared, "cointeraction", model.cointeraction_rows(prepared.graph_for("valid")))
+    return _choose_channel(model, prepared, "cointeraction", model.cointeraction_rows(prepared.graph_for("valid")),
+                           grid_steps=grid_steps)
 
 
 @torch.no_grad()
-def choose_attribute_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] | None:
+def choose_attribute_channel(model: KGSASRec, prepared: Prepared, *, grid_steps: int = 0) -> dict[str, Any] | None:
     """The attribute channel's (weight, gamma), chosen on validation on top of the text and co-interaction
     channels; ``None`` (channel off) when the model has no channel width, no product has an attribute over its
     relations, or no user has a history."""
@@ -222,11 +270,11 @@ def choose_attribute_channel(model: KGSASRec, prepared: Prepared) -> dict[str, A
     if rows is None or not bool(rows.any()) or not any(len(h) for h in prepared.histories("valid")):
         return None
     model.eval()
-    return _choose_channel(model, prepared, "attribute", rows)
+    return _choose_channel(model, prepared, "attribute", rows, grid_steps=grid_steps)
 
 
 @torch.no_grad()
-def choose_transition_channel(model: KGSASRec, prepared: Prepared) -> dict[str, Any] | None:
+def choose_transition_channel(model: KGSASRec, prepared: Prepared, *, grid_steps: int = 0) -> dict[str, Any] | None:
     """The transition channel's (weight, gamma), chosen on validation on top of the text, co-interaction and
     attribute channels; ``None`` (channel off) when the model has no transition rank or no history has two
     items."""
@@ -238,7 +286,7 @@ def choose_transition_channel(model: KGSASRec, prepared: Prepared) -> dict[str, 
     model.eval()
     source, target = model.transition_rows(histories, int(prepared.graph_for("valid")["product"].num_nodes))
     return _choose_channel(model, prepared, "transition", target, TRANSITION_WEIGHT_GRID, history_rows=source,
-                           decays=TRANSITION_DECAY_GRID)
+                           decays=TRANSITION_DECAY_GRID, grid_steps=grid_steps)
 
 
 @torch.no_grad()
@@ -266,7 +314,7 @@ def choose_transition_lookup(model: KGSASRec, prepared: Prepared) -> dict[str, A
             for relative in LOOKUP_WEIGHT_GRID:
                 yield f"{relative:g}@{gamma:g}", base + (relative * spread) * lookup
 
-    record = _set_best(model, "lookup", prepared, cells, spread)
+    record = _set_best(model, "lookup", _grid_ndcg(prepared, cells), spread)
     return {**record, "last": model.lookup_last, "spread": round(spread, 6), "transitions": int(matrix.nnz),
             "valid_ndcg@10": record.pop("valid_ndcg@10")}
 
@@ -404,16 +452,18 @@ def _cold_key(gain: float, lookup_gain: float | None) -> str:
     return f"{gain:g}" if lookup_gain is None else f"{gain:g}/{lookup_gain:g}"
 
 
-def calibrate(model: KGSASRec, prepared: Prepared, *, cold_gain_tolerance: float = 0.0) -> dict[str, Any]:
+def calibrate(model: KGSASRec, prepared: Prepared, *, cold_gain_tolerance: float = 0.0,
+              grid_steps: int = 0) -> dict[str, Any]:
     """The seven calibrations, in order (the text channel is chosen with cold products already on scale, the
     co-interaction channel on top of it, the attribute channel on top of both, the transition channel on top of
     the three, the transition lookup on top of the four, the new products' text gain once all are set); the
-    record is kept on ``model.calibration`` for the bundle's metrics."""
+    record is kept on ``model.calibration`` for the bundle's metrics. ``grid_steps``: how far each channel's grid
+    may grow past an edge its best cell sits on (:func:`extended_grid_scores`)."""
     record: dict[str, Any] = {"cold_scale": fit_cold_scale(model, prepared),
-                              "text_channel": choose_text_channel(model, prepared)}
-    record["cointeraction_channel"] = choose_cointeraction_channel(model, prepared)
-    record["attribute_channel"] = choose_attribute_channel(model, prepared)
-    record["transition_channel"] = choose_transition_channel(model, prepared)
+                              "text_channel": choose_text_channel(model, prepared, grid_steps=grid_steps)}
+    record["cointeraction_channel"] = choose_cointeraction_channel(model, prepared, grid_steps=grid_steps)
+    record["attribute_channel"] = choose_attribute_channel(model, prepared, grid_steps=grid_steps)
+    record["transition_channel"] = choose_transition_channel(model, prepared, grid_steps=grid_steps)
     record["transition_lookup"] = choose_transition_lookup(model, prepared)
     record["cold_text_gain"] = choose_cold_text_gain(model, prepared, cold_gain_tolerance)
     model.calibration = record

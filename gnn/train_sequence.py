@@ -159,5 +159,6 @@ def fit_sequence_model(model: KGSASRec, prepared: Prepared, config: TrainConfig,
     if evaluated is not model:
         model.load_state_dict(evaluated.state_dict())
     model.items.fit_cold_ids(prepared.data)
-    calibrate(model, prepared, cold_gain_tolerance=config.cold_gain_tolerance)
+    calibrate(model, prepared, cold_gain_tolerance=config.cold_gain_tolerance,
+              grid_steps=config.seq_calibration_grid_steps)
     return history, best_epoch

@@ -24,7 +24,9 @@ from gnn.content import (
     TRANSITION_DECAY_GRID,
     TRANSITION_WEIGHT_GRID,
     WEIGHT_GRID,
+    cell_key,
     choose_cold_text_gain,
+    extended_grid_scores,
     largest_gain_within,
     simulated_new_products,
 )
@@ -747,6 +749,54 @@ def test_products_with_no_trained_id_get_one_from_their_text(prepared) -> None: 
 
 
 # -- calibration after training (gnn.content) -------------------------------------------------------------
+def _peaked_at(weight: float, decay: float, calls: list[list[tuple[float, float]]]):  # type: ignore[no-untyped-def]
+    """A validation stand-in whose figure falls with the distance from (``weight``, ``decay``); records each call."""
+    def evaluate(pairs: list[tuple[float, float]]) -> dict[str, float]:
+        calls.append(pairs)
+        return {cell_key(w, g): -abs(w - weight) - abs(g - decay) for w, g in pairs}
+    return evaluate
+
+
+def _cells(calls: list[list[tuple[float, float]]]) -> list[tuple[float, float]]:
+    return [pair for call in calls for pair in call]
+
+
+def _best(scores: dict[str, float]) -> str:
+    return max(scores, key=lambda k: scores[k])
+
+
+def test_a_grid_whose_best_cell_is_inside_is_scored_once() -> None:
+    calls: list[list[tuple[float, float]]] = []
+    scores = extended_grid_scores(_peaked_at(0.25, 1.0, calls), [0.0, 0.25, 0.5], [0.7, 1.0], steps=3)
+    assert len(calls) == 1 and len(scores) == 6 and _best(scores) == "0.25@1"
+
+
+def test_a_best_cell_on_the_grid_edge_grows_the_grid_past_it() -> None:
+    calls: list[list[tuple[float, float]]] = []
+    # Best weight 2 (two doublings past 0.5), best decay 0.49 (one step of 0.7 below 0.7).
+    scores = extended_grid_scores(_peaked_at(2.0, 0.49, calls), [0.0, 0.25, 0.5], [0.7, 1.0], steps=3)
+    assert _best(scores) == "2@0.49"
+    # Step 1: weight 1 and decay 0.49 added; step 2: weight 2 and decay 0.343; step 3: the best is inside.
+    assert sorted({w for w, _ in _cells(calls)}) == [0.0, 0.25, 0.5, 1.0, 2.0, 4.0]
+    assert sorted({g for _, g in _cells(calls)}) == [0.343, 0.49, 0.7, 1.0]
+    assert len(_cells(calls)) == len(scores)  # no cell scored twice
+
+
+def test_grid_growth_is_bounded_and_never_grows_an_off_channel() -> None:
+    calls: list[list[tuple[float, float]]] = []
+    scores = extended_grid_scores(_peaked_at(1000.0, 1.0, calls), [0.0, 0.25, 0.5], [0.7, 1.0], steps=3)
+    assert len(calls) == 4 and _best(scores) == "4@1"  # three doublings: 1, 2, 4
+    calls.clear()
+    scores = extended_grid_scores(_peaked_at(-1.0, 1.0, calls), [0.0, 0.25, 0.5], [1.0], steps=3)
+    assert len(calls) == 1 and _best(scores) == "0@1"  # weight 0 best: the channel is off; a lone decay stays
+    calls.clear()
+    extended_grid_scores(_peaked_at(0.25, 0.0, calls), [0.0, 0.25, 0.5], [0.1, 0.3], steps=3)
+    assert min(g for _, g in _cells(calls)) == 0.1  # no decay below MIN_DECAY
+    calls.clear()
+    scores = extended_grid_scores(_peaked_at(1000.0, 0.0, calls), [0.0, 0.25, 0.5], [0.7, 1.0])
+    assert len(calls) == 1 and len(scores) == 6  # steps 0 (the default): the grid as given
+
+
 def _small_sequence_model() -> KGSASRec:
     return KGSASRec({"product": 4, "user": 2}, text_dim=3, hidden_channels=4, max_len=2, num_heads=1)
 
@@ -870,11 +920,12 @@ def test_calibration_loads_as_trained_from_bundles_without_it(prepared) -> None:
 
 def _chosen_on_top(model: KGSASRec, record: dict, buffer: str, cells: int, previous: float | None = None,
                    zero_cell: str = "0@1") -> float:
-    """Check one calibration's record: ``cells`` cells, the chosen one the best, its weight in the model's
+    """Check one calibration's record: at least the grid's ``cells`` cells (more where the best sat on an edge:
+    :func:`gnn.content.extended_grid_scores`), the chosen one the best, its weight in the model's
     ``buffer``, and (``previous`` given) its weight-0 cell equal to the previous calibration's choice, since it
     is chosen on top of it. Returns the chosen cell's validation figure."""
     figures = record["valid_ndcg@10"]
-    assert len(figures) == cells
+    assert len(figures) >= cells
     if previous is not None:
         assert figures[zero_cell] == pytest.approx(previous, abs=1e-5)
     chosen = f"{record['relative_weight']:g}@{record['decay']:g}"
