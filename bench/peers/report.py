@@ -163,6 +163,8 @@ def book_table(entry: dict[str, Any]) -> str:
     return ("### amazon-book-kgat: KGAT's published split (interactions only: no KG, no text here)\n\n"
             + "\n".join(lines)
             + f"\n\nRecall@20: Cartograph / best published = {m['recall@20'] / best_recall:.2f}x. "
+            + "KGAT-pytorch's figures are its best epoch on the test set (its scripts stop early on test "
+            "Recall@20); Cartograph's epoch is chosen on validation. "
             + entry.get("split_note", ""))
 
 
