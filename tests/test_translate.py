@@ -146,6 +146,15 @@ def test_the_dictionary_that_reads_most_of_the_query_wins() -> None:
     assert translator(GERMAN, FRENCH).translate("Kugelschreiber blau")[0] == "pen blue"  # "ballpoint": not used
 
 
+def test_on_a_tie_the_dictionary_that_knows_more_of_the_query_is_its_language() -> None:
+    # A shop that sells "Cahier" journals uses the word, so only "spirale" is translated, by either dictionary;
+    # French also lists "cahier", so the query is French and "spirale" is a spiral, not the German IUD.
+    words = {**CATALOG_WORDS, "cahier": 3, "device": 5}
+    shop = QueryTranslator((GERMAN, FRENCH), frequency=lambda t: words.get(t, 0), english=english_words().__contains__)
+    text, done = shop.translate("cahier à spirale")
+    assert text == "cahier à spiral" and [t.source for t in done] == ["fr"]
+
+
 def test_an_english_word_alone_is_not_read_as_a_foreign_one() -> None:
     assert translator(GERMAN).translate("laptop bag") == ("laptop bag", [])
     assert translator(GERMAN).translate("lipstik")[1] == []  # a misspelling stays for the spelling corrector

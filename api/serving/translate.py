@@ -64,20 +64,29 @@ class QueryTranslator:
         """``text`` with its foreign words replaced by English glosses, and what was replaced.
 
         A query is read in one language: each dictionary translates it alone, and the one that translates the
-        most words wins (then the one whose glosses the catalog uses most; then the order given), so a French
-        word is not read as the German word spelled the same way."""
+        most words wins; on a tie, the one that has the most of the query's words as headwords, translated or
+        not (its language: "cahier à spirale" is French, whose dictionary has "cahier" too, where German has
+        only "Spirale", an IUD); then the one whose glosses the catalog uses most; then the order given."""
         words = list(WORD.finditer(text))
-        best: tuple[tuple[int, int, int], str, list[Translation]] = ((0, 0, 0), text, [])
+        best: tuple[tuple[int, int, int, int], str, list[Translation]] = ((0, 0, 0, 0), text, [])
         for rank, glossary in enumerate(self.glossaries):
             out, done = self._translate_with(glossary, text, words, english_too=False)
             if done:  # the query is in this dictionary's language: its words that English has too are read in it
                 out, done = self._translate_with(glossary, text, words, english_too=True)
             covered = sum(len(WORD.findall(t.original)) for t in done)
+            known = self._headwords(glossary, words) if covered else 0
             used = sum(1 for t in done for term in terms(t.english) if self._frequency(term))
-            score = (covered, used, -rank)
+            score = (covered, known, used, -rank)
             if covered and score > best[0]:
                 best = (score, out, done)
         return best[1], best[2]
+
+    @staticmethod
+    def _headwords(glossary: Glossary, words: list[re.Match[str]]) -> int:
+        """How many of the query's words (stopwords and unspaced runs aside) ``glossary`` lists, in any form."""
+        return sum(1 for w in words
+                   if normalize(w.group()) not in STOPWORDS and not has_unspaced(w.group())
+                   and any(glossary.glosses(form) for form in _forms(w.group().lower())))
 
     def _translate_with(self, glossary: Glossary, text: str, words: list[re.Match[str]], *, english_too: bool
                         ) -> tuple[str, list[Translation]]:
