@@ -9,12 +9,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ModelKind = Literal["kg_sasrec", "gnn", "gnn_notext", "bpr_mf", "lightgcn", "popularity", "text_only"]
+ModelKind = Literal["kg_sasrec", "gnn", "gnn_notext", "bpr_mf", "lightgcn", "popularity", "text_only",
+                    "ease"]
 #: ``auto``: train every kind in ``TrainConfig.candidates`` and keep the one with the best validation NDCG@10.
-ModelChoice = Literal["auto", "kg_sasrec", "gnn", "gnn_notext", "bpr_mf", "lightgcn", "popularity", "text_only"]
-#: The candidates ``auto`` trains: the sequence model, the KG-LightGCN GNN, LightGCN, popularity (so that a
-#: catalog where order or the graph does not help still gets the best of these, chosen on validation).
-DEFAULT_CANDIDATES: tuple[ModelKind, ...] = ("kg_sasrec", "gnn", "lightgcn", "popularity")
+ModelChoice = Literal["auto", "kg_sasrec", "gnn", "gnn_notext", "bpr_mf", "lightgcn", "popularity", "text_only",
+                      "ease"]
+#: The candidates ``auto`` trains: the sequence model, the KG-LightGCN GNN, LightGCN, EASE (a closed-form
+#: item-item regression: on a catalog with no time order, amazon-book-kgat, far above the others), popularity
+#: (so that a catalog where order or the graph does not help still gets the best of these, chosen on validation).
+DEFAULT_CANDIDATES: tuple[ModelKind, ...] = ("kg_sasrec", "gnn", "lightgcn", "ease", "popularity")
 #: Models with parameters to learn (the others are computed from the train graph directly).
 TRAINABLE: frozenset[str] = frozenset({"kg_sasrec", "gnn", "gnn_notext", "bpr_mf", "lightgcn"})
 
@@ -129,6 +132,13 @@ class TrainConfig(BaseModel):
                                             "channel's weight / decay grid grows past an edge its best validation "
                                             "cell sits on (gnn.content.extended_grid_scores: the largest weight "
                                             "doubled, the smallest decay times 0.7); 0: the grids as they are")
+    ease_l2: float = Field(default=200.0, gt=0, description="ease: the ridge weight of the item-item regression "
+                           "(gnn.baselines.ease)")
+    ease_rank: int = Field(default=512, ge=1, description="ease: the width of the served vectors (the rank of the "
+                           "factored item-item weights; at least the number of products: exact)")
+    ease_max_products: int = Field(default=30_000, ge=1, description="ease: the most products it solves for (a "
+                                   "dense products x products system: 30,000 take 3.6 GB and minutes a solve); "
+                                   "'auto' leaves the candidate out above it")
     cold_gain_tolerance: float = Field(default=0.01, ge=0.0, lt=1.0, description="kg_sasrec: the share of "
                                        "validation NDCG@10 that the new products' text gain may give up so that "
                                        "new products are seen (gnn.content.choose_cold_text_gain: the largest gain "

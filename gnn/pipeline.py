@@ -90,7 +90,11 @@ def _log_result(result: TrainResult, log: Log | None) -> None:
             f"{result.metrics['test']['ndcg@10']:.4f} ({result.train_seconds:.0f} s, best epoch {result.best_epoch})")
 
 
-def _usable(kind: str, prepared: Prepared) -> bool:
+def _usable(kind: str, prepared: Prepared, config: TrainConfig) -> bool:
+    """Whether ``kind`` can be trained on ``prepared``: the text models need product text, EASE a catalog small
+    enough for its dense solve."""
+    if kind == "ease":
+        return prepared.snapshot.num_products <= config.ease_max_products
     return kind not in ("text_only", "gnn") or "product" in prepared.text_dims
 
 
@@ -149,7 +153,7 @@ def train_all(prepared: Prepared, config: TrainConfig, *, baselines: Sequence[Mo
     selection or None)."""
     kinds: list[str] = list(config.candidates) if config.model == "auto" else [config.model]
     kinds += [k for k in baselines if k not in kinds]
-    configs = [config.model_copy(update={"model": k}) for k in kinds if _usable(k, prepared)]
+    configs = [config.model_copy(update={"model": k}) for k in kinds if _usable(k, prepared, config)]
     prune = config.model == "auto" and config.prune_ratio > 0
     results = train_models(prepared, configs, workers=config.train_workers, progress=progress, log=log,
                            protected=set(baselines) if prune else None)

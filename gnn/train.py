@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
+from gnn.baselines.ease import EASE
 from gnn.config import TrainConfig
 from gnn.data import Phase
 from gnn.evaluation import embed_for, evaluate_phases, ranking_inputs
@@ -63,9 +64,9 @@ class TrainResult:
     @property
     def stopped_by(self) -> str:
         """Why training ended: ``pruned`` (far behind the leading candidate), ``early stopping``, ``epoch cap``
-        or ``not trained`` (popularity, text-only)."""
+        ``closed form`` (EASE: one solve, no epochs) or ``not trained`` (popularity, text-only)."""
         if not self.history:
-            return "not trained"
+            return "closed form" if self.config.model == "ease" else "not trained"
         if PRUNED_KEY in self.history[-1]:
             return "pruned"
         return "epoch cap" if len(self.history) >= self.config.epochs else "early stopping"
@@ -186,6 +187,8 @@ def train_model(prepared: Prepared, config: TrainConfig, *, progress: bool = Tru
                                                      stop_below=stop_below)
         else:
             history, best_epoch = _fit(model, prepared, config, gen, progress, stop_below)
+    elif isinstance(model, EASE):
+        model.fit(prepared.data)  # the solve is its training (the train graph's; the other phases' follow)
     train_seconds = time.perf_counter() - start
 
     def embed(phase: Phase) -> tuple[Tensor, Tensor, ScoreFn | None]:

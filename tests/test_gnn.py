@@ -262,7 +262,8 @@ def test_min_entity_degree_drops_single_product_entities(snapshot) -> None:  # t
     {"model": "gnn", "conv": "heteroconv", "id_dropout": 0.5},
     {"model": "gnn_notext"}, {"model": "gnn_notext", "conv": "heteroconv"}, {"model": "bpr_mf"},
     {"model": "lightgcn"}, {"model": "lightgcn", "reg_on": "input"}, {"model": "popularity"},
-    {"model": "text_only"}, {"model": "kg_sasrec"}, {"model": "kg_sasrec", "graph_weight": 0.0},
+    {"model": "text_only"}, {"model": "ease"}, {"model": "ease", "ease_rank": 3},
+    {"model": "kg_sasrec"}, {"model": "kg_sasrec", "graph_weight": 0.0},
     {"model": "kg_sasrec", "product_id_embedding": False, "seq_blocks": 1, "hidden_channels": 16, "seq_heads": 2},
 ], ids=lambda kw: "-".join(str(v) if not isinstance(v, list) else "+".join(v) for v in kw.values()))
 def test_one_epoch_smoke(prepared, kw: dict[str, object]) -> None:  # type: ignore[no-untyped-def]

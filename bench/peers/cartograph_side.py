@@ -128,7 +128,7 @@ def export_doc(name: str, dataset: str, prepared: Prepared, score: ScoreFn, top_
                    config=result.config.model_dump(),
                    seconds_per_epoch=round(result.train_seconds / max(len(result.history), 1), 2),
                    stopped_by=_stopped_by(result),
-                   converged=result.stopped_by in ("early stopping", "not trained"))
+                   converged=result.stopped_by in ("early stopping", "not trained", "closed form"))
     return doc
 
 

@@ -17,7 +17,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.typing import EdgeType, Metadata, NodeType
 
-from gnn.baselines import BPRMF, LightGCNRecommender, Popularity, TextOnly
+from gnn.baselines import BPRMF, EASE, LightGCNRecommender, Popularity, TextOnly
 from gnn.config import ModelKind, TrainConfig
 from gnn.models import GNNEncoder
 from gnn.models.hetero_sage import ConvKind, HeteroSAGERecommender
@@ -151,6 +151,7 @@ MODELS: Mapping[ModelKind, ModelBuilder] = {
     "lightgcn": lambda config, shape: LightGCNRecommender(shape.num_users, shape.num_products,
                                                           config.hidden_channels, config.num_layers),
     "popularity": lambda config, shape: Popularity(),
+    "ease": lambda config, shape: EASE(config.ease_l2, config.ease_rank, config.ease_max_products, config.seed),
     "text_only": _text_only,
 }
 
