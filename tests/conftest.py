@@ -28,6 +28,17 @@ from kg.store import GraphStore
 from kg.store.embedded import EmbeddedStore
 
 CYPHER_DIR = PROJECT_ROOT / "cypher"
+#: MiniLM's cache of the sample's text encodings, shared by the tests that train on the sample (encoded once).
+TEXT_CACHE = PROJECT_ROOT / "var" / "test-cache"
+
+
+def home_with_text_cache(parent: Path) -> Path:
+    """A new, empty Cartograph home ``parent/home`` whose text cache is the shared :data:`TEXT_CACHE`."""
+    home = parent / "home"
+    home.mkdir()
+    TEXT_CACHE.mkdir(parents=True, exist_ok=True)
+    (home / "cache").symlink_to(TEXT_CACHE, target_is_directory=True)
+    return home
 # The suite must not depend on which FreeDict packages the machine has (tests/test_translate.py writes its own
 # dictd files); nor convert 380k German headwords for every test home.
 os.environ.setdefault("CARTOGRAPH_SEARCH_DICTD_DIR", str(PROJECT_ROOT / "tests" / "no-dictd"))

@@ -7,23 +7,19 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from conftest import home_with_text_cache
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from cartograph.commands.quickstart import train_quick
 from gnn.bundle import load_bundle
-from kg.config import PROJECT_ROOT, Settings
+from kg.config import Settings
 from kg.ingest.run import run_ingest
-
-TEXT_CACHE = PROJECT_ROOT / "var" / "test-cache"
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Settings]]:
-    home = tmp_path_factory.mktemp("api-ease") / "home"
-    home.mkdir()
-    TEXT_CACHE.mkdir(parents=True, exist_ok=True)
-    (home / "cache").symlink_to(TEXT_CACHE, target_is_directory=True)
+    home = home_with_text_cache(tmp_path_factory.mktemp("api-ease"))
     settings = Settings(store_backend="embedded", home=home, neo4j_uri=None, bundle_watch_s=0)
     run_ingest(settings, settings.sample_dir, progress=False)
     train_quick(settings, 1, progress=False, model="ease")

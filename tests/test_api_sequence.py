@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import torch
+from conftest import home_with_text_cache
 from fastapi.testclient import TestClient
 
 from api.events import RecentEvent
@@ -25,21 +26,17 @@ from gnn.bundle import load_bundle
 from gnn.data import snapshot_from_store
 from gnn.history import HistoryEncoder, bundle_lookup_scores
 from gnn.transitions import lookup_matrix, transition_matrix
-from kg.config import PROJECT_ROOT, Settings
+from kg.config import Settings
 from kg.ingest.run import run_ingest
 from kg.store import open_store
 from kg.text import TextEncoder
 
-TEXT_CACHE = PROJECT_ROOT / "var" / "test-cache"
 NEW_PRODUCT = "SEQ-NEW-0001"
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    home = tmp_path_factory.mktemp("api-seq") / "home"
-    home.mkdir()
-    TEXT_CACHE.mkdir(parents=True, exist_ok=True)
-    (home / "cache").symlink_to(TEXT_CACHE, target_is_directory=True)
+    home = home_with_text_cache(tmp_path_factory.mktemp("api-seq"))
     settings = Settings(store_backend="embedded", home=home, neo4j_uri=None, bundle_watch_s=0)
     run_ingest(settings, settings.sample_dir, progress=False)
     with pytest.MonkeyPatch.context() as patch:
