@@ -4,7 +4,7 @@ Each product's score for a user is a linear regression on the products the user 
 ``score_u = x_u B``, with ``B`` the ridge solution of ``min ||X - X B||^2 + l2 ||B||^2`` under ``diag(B) = 0``
 (a product may not explain itself). Its closed form is ``P = (X^T X + l2 I)^-1``, ``B = -P / diag(P)``
 column by column, diagonal set to 0: one dense ``[P, P]`` solve, no epochs. On catalogs without a time order
-(amazon-book-kgat) it ranks far above the graph models (bench/results/kg_sasrec_experiments/README.md).
+(amazon-book-kgat) it ranks far above the graph models (docs/gnn.md, README).
 
 Serving scores users by dot products of fixed-width vectors, so ``B`` is factored at rank ``r``
 (``B ~ W V^T`` from its top singular directions): a user's vector is the sum of the ``W`` rows of their
