@@ -102,6 +102,8 @@ def cartograph_command(args: argparse.Namespace, plan: dict[str, Any], dataset: 
            "--threads", str(args.threads), "--top-k", str(plan["top_k"]), "--out", str(args.work_dir / "out")]
     if args.quick:
         cmd += ["--epochs", str(plan["quick"]["cartograph_epochs"])]
+    if args.cartograph_candidates:
+        cmd += ["--candidates", args.cartograph_candidates]
     return cmd + (["--copurchase"] if args.copurchase else [])
 
 
@@ -141,8 +143,7 @@ def train_everything(args: argparse.Namespace, plan: dict[str, Any], dataset: st
 
 def written_split(args: argparse.Namespace, dataset: str) -> tuple[Any, Any, dict[str, Any]]:
     """(snapshot, split, summary) of the files an earlier run wrote, checked against Cartograph's split."""
-    snapshot = convert.build_snapshot(dataset, args.data_dir, args.work_dir)
-    split = convert.peer_split(snapshot)
+    snapshot, split = convert.snapshot_and_split(dataset, args.data_dir, args.work_dir)
     written = convert.read_split(args.work_dir / dataset, dataset, snapshot)
     if not all(convert.same_pairs(written[p], getattr(split, p)) for p in convert.PARTS):
         raise SystemExit(f"{dataset}: the files in {args.work_dir / dataset} are not this split; "
@@ -195,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, help="at most this many seeds per model (default: the plan's)")
     ap.add_argument("--no-cartograph", action="store_true", help="train no Cartograph model (its rows come from "
                     "exports already in --work-dir, if any: e.g. a run of the peers alone)")
+    ap.add_argument("--cartograph-candidates", help="Cartograph's candidates, comma-separated (default: "
+                    "TrainConfig's, as `cartograph train`); fewer only where a run cannot afford them all, said in "
+                    "its served row")
     ap.add_argument("--report-only", action="store_true", help="train nothing: score the exports already in "
                     "--work-dir (of the --models given, plus Cartograph's rows) and write the report")
     ap.add_argument("--no-book", action="store_true", help="skip amazon-book-kgat")

@@ -188,11 +188,11 @@ def save_result(artifacts_dir: Path, prepared: Prepared, main: TrainResult,
     if main.recent_blend is None:
         main.recent_blend = choose_recent_weight(main.model, prepared)
     is_gnn = main.config.model in INDUCTIVE_MODELS  # the graph goes along: new products are embedded on it
+    user_embeddings, product_embeddings = main.serving_embeddings(prepared)
     return write_bundle(
         artifacts_dir, config=main.config, snapshot_id=prepared.snapshot.snapshot_id,
         id_maps={t: prepared.snapshot.ids[t] for t in prepared.snapshot.ids},
-        user_embeddings=main.serve_user_emb if main.serve_user_emb is not None else main.user_emb,
-        product_embeddings=main.serve_product_emb if main.serve_product_emb is not None else main.product_emb,
+        user_embeddings=user_embeddings, product_embeddings=product_embeddings,
         metrics=metrics_document(main, baselines, prepared, selection), history=main.history, model=main.model,
         model_meta=model_meta(prepared), graph=prepared.graph_for("serve") if is_gnn else None,
         extra={"split": prepared.split.summary()}, set_current=set_current,

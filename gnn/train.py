@@ -46,8 +46,9 @@ class TrainResult:
     user_emb: Tensor
     product_emb: Tensor
     metrics: dict[str, dict[str, float]]
-    #: What the bundle serves: the model over everything known (train, valid and test interactions). The
-    #: ``user_emb`` / ``product_emb`` above are the test phase's (train + valid), for rankings to evaluate.
+    #: What the bundle serves: the model over everything known (train, valid and test interactions), made by
+    #: :meth:`serving_embeddings` for the model that is served only. The ``user_emb`` / ``product_emb`` above
+    #: are the test phase's (train + valid), for rankings to evaluate.
     serve_user_emb: Tensor | None = None
     serve_product_emb: Tensor | None = None
     #: The test phase's score beside the dot products of ``user_emb`` and ``product_emb`` (a sequence model's
@@ -70,6 +71,13 @@ class TrainResult:
         if PRUNED_KEY in self.history[-1]:
             return "pruned"
         return "epoch cap" if len(self.history) >= self.config.epochs else "early stopping"
+
+    def serving_embeddings(self, prepared: Prepared) -> tuple[Tensor, Tensor]:
+        """(users ``[U, d]``, products ``[P, d]``) over everything known, made once: only the served candidate
+        needs them, and for EASE they are one more dense solve (36-47 s on amazon-beauty, one core)."""
+        if self.serve_user_emb is None or self.serve_product_emb is None:
+            self.serve_user_emb, self.serve_product_emb = embed_for(self.model, prepared, "serve")
+        return self.serve_user_emb, self.serve_product_emb
 
     def test_score_fn(self) -> ScoreFn:
         """``users [B] -> [B, P]`` the test phase's scores, as the test figures of ``metrics`` were computed."""
@@ -197,10 +205,8 @@ def train_model(prepared: Prepared, config: TrainConfig, *, progress: bool = Tru
     metrics = evaluate_phases(prepared, embed, batch_size=config.eval_batch_size,
                               which=("valid", *[w for w in evaluate if w != "valid"]))
     user_emb, product_emb, test_boost = embed("test")
-    serve_user, serve_product = embed_for(model, prepared, "serve")
     return TrainResult(config=config, model=model, user_emb=user_emb, product_emb=product_emb, metrics=metrics,
-                       serve_user_emb=serve_user, serve_product_emb=serve_product, test_boost=test_boost,
-                       history=history,
+                       test_boost=test_boost, history=history,
                        best_epoch=best_epoch, train_seconds=train_seconds, peak_rss_mb=peak_rss_mb())
 
 

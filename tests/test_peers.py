@@ -202,6 +202,25 @@ def test_amazon_book_split(tmp_path: Path) -> None:
     assert item["10"] == 2 and user["2"] == 2  # ids are sorted as strings
 
 
+def test_book_is_converted_on_its_own_split_without_sequential_files(convert: ModuleType, atomic: ModuleType,
+                                                                     tmp_path: Path) -> None:
+    """KGAT's split is used as published (several test items per user), never re-split by time order, and a
+    dataset without time order gets no sequential set (so no sequential peer can be run on it)."""
+    src = tmp_path / "data" / "amazon-book-kgat"
+    src.mkdir(parents=True)
+    (src / "train.txt").write_text("0 0 1 2 3\n1 2 3\n2 1 4 5 10\n")
+    (src / "test.txt").write_text("0 4\n1 0 1\n2 3\n")
+    work = tmp_path / "work"
+    _, split, summary = convert.convert("amazon-book-kgat", tmp_path / "data", work)
+    given = _module("cartograph_side").amazon_book_split(src)[1]
+    for part in convert.PARTS:
+        assert convert.same_pairs(getattr(split, part), getattr(given, part))
+    assert summary["rows"]["test"] == 4 and "rows_sequential" not in summary
+    assert not (work / "amazon-book-kgat-seq").exists()
+    _, train = atomic.read_atomic(work / "amazon-book-kgat-refit" / "amazon-book-kgat-refit.train.inter")
+    assert len(train) == split.train.shape[1] + split.valid.shape[1]
+
+
 def test_kgat_ndcg_convention() -> None:
     side = _module("cartograph_side")
     rankings = np.array([[5, 1, 7, 2], [3, 4, 0, 6]])

@@ -133,18 +133,21 @@ def export_doc(name: str, dataset: str, prepared: Prepared, score: ScoreFn, top_
 
 
 def train_cartograph(dataset: str, data_dir: Path, work_dir: Path, *, seed: int, epochs: int | None,
-                     threads: int, top_k: int, copurchase: bool = False) -> dict[str, dict[str, Any]]:
+                     threads: int, top_k: int, copurchase: bool = False,
+                     candidates: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """Train what ``cartograph train`` serves on the written split; returns ``row name -> export document``
-    (see the module docstring)."""
+    (see the module docstring). ``candidates``: fewer than the default's (a run that cannot afford every one:
+    the served row then says which were trained)."""
     import datasets
 
-    snapshot = convert.build_snapshot(dataset, data_dir, work_dir)
-    split = convert.peer_split(snapshot)
+    snapshot, split = convert.snapshot_and_split(dataset, data_dir, work_dir)
     written = convert.read_split(work_dir / dataset, dataset, snapshot)
     for part in convert.PARTS:  # the files RecBole reads must be this very split
         if not convert.same_pairs(written[part], getattr(split, part)):
             raise RuntimeError(f"{dataset}: {part} differs from the files in {work_dir / dataset}; re-run convert")
     cfg = default_config(seed=seed, threads=threads, epochs=epochs).model_copy(update={"copurchase": copurchase})
+    if candidates:
+        cfg = TrainConfig.model_validate({**cfg.model_dump(), "candidates": candidates})
     t = time.perf_counter()
     has_text = any(t.strip() for t in snapshot.titles)
     encoder = TextEncoder(cache_dir=work_dir / "cache" / "text", num_threads=threads)
@@ -158,6 +161,7 @@ def train_cartograph(dataset: str, data_dir: Path, work_dir: Path, *, seed: int,
     docs = {SERVED: export_doc(SERVED, dataset, prepared, result_score(main), top_k, main, **common,
                                served_kind=main.config.model, text_seconds=round(text_s, 2),
                                selection=selection.to_dict() if selection else None,
+                               candidates=list(cfg.candidates), default_candidates=not candidates,
                                candidates_seconds=round(sum(r.train_seconds for r in others.values()), 2))}
     for kind, result in others.items():
         name = POPULARITY if kind == "popularity" else f"{SERVED} candidate {kind}"
@@ -290,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--top-k", type=int, default=100)
     ap.add_argument("--copurchase", action="store_true", help="co-purchase lists as graph edges (know the future)")
+    ap.add_argument("--candidates", help="cartograph: the candidates to train, comma-separated (default: "
+                    "TrainConfig's); fewer only where a run cannot afford them all")
     ap.add_argument("--out", type=Path, required=True,
                     help="cartograph: the exports folder (<out>/<dataset>/<row>/seed<seed>.json); amazon-book: a file")
     args = ap.parse_args(argv)
@@ -297,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.dataset is None:
             ap.error("--dataset is required for the cartograph job")
         docs = train_cartograph(args.dataset, args.data_dir, args.work_dir, seed=args.seed, epochs=args.epochs,
-                                threads=args.threads, top_k=args.top_k, copurchase=args.copurchase)
+                                threads=args.threads, top_k=args.top_k, copurchase=args.copurchase,
+                                candidates=[c for c in (args.candidates or "").split(",") if c] or None)
         for row, doc in docs.items():
             path = export_path(args.out, args.dataset, row, args.seed)
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -74,7 +74,10 @@ from gnn.data import (  # noqa: E402
 )
 from kg.schema import RelType  # noqa: E402
 
-DATASETS = ("ml-100k-kg", "amazon-beauty", "amazon-office")
+DATASETS = ("ml-100k-kg", "amazon-beauty", "amazon-office", "amazon-book-kgat")
+#: Datasets with no time order (KGAT's Amazon-book split is sets of items per user): no sequential files, so
+#: no sequential peer; their split is the dataset's own (:func:`snapshot_and_split`).
+UNORDERED = frozenset({"amazon-book-kgat"})
 PARTS = ("train", "valid", "test")
 #: RecBole dataset names beside ``<dataset>``: the refit set (valid added to train) and the sequential set.
 REFIT_SUFFIX, SEQ_SUFFIX = "-refit", "-seq"
@@ -152,27 +155,26 @@ def _pairs(path: Path, a: str, b: str) -> Iterator[tuple[str, str]]:
     yield from zip(column(header, rows, a), column(header, rows, b), strict=True)
 
 
-# -- the Amazon sets: Cartograph's own ingest (bench/datasets.py) ----------------------------------------
-
-
-def build_snapshot(dataset: str, data_dir: Path, work_dir: Path) -> GraphSnapshot:
-    """Cartograph's snapshot of ``dataset`` (one of :data:`DATASETS`) from ``data_dir/<dataset>``: the one
-    ``bench/quality.py`` trains on (``bench/datasets.py``; an Amazon set's embedded store in ``work_dir`` is
-    made once and reused)."""
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
-    bench = str(ROOT / "bench")
-    if bench not in sys.path:
-        sys.path.insert(0, bench)
-    import datasets  # bench/datasets.py imports this module: imported here, not at the top
-
-    snapshot, _ = datasets.load(dataset, data_dir, work_dir)
-    return snapshot
+# -- snapshots and splits (bench/datasets.py) ----------------------------------------------------------------
 
 
 def peer_split(snapshot: GraphSnapshot, *, seed: int = 0, min_interactions: int = 3) -> Split:
     """Cartograph's split with no cold products (what every model of the comparison trains and is tested on)."""
     return split_snapshot(snapshot, cold_fraction=0.0, seed=seed, min_interactions=min_interactions)
+
+
+def snapshot_and_split(dataset: str, data_dir: Path, work_dir: Path, *, min_interactions: int = 3
+                       ) -> tuple[GraphSnapshot, Split]:
+    """``dataset``'s snapshot and the split every model of the comparison uses: the dataset's own where it fixes
+    one (amazon-book-kgat: KGAT's published train/test, a validation item held out of train for 10,000 users),
+    else :func:`peer_split`."""
+    bench = str(ROOT / "bench")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
+    import datasets  # bench/datasets.py imports this module: imported here, not at the top
+
+    snapshot, given = datasets.load(dataset, data_dir, work_dir)
+    return snapshot, given if given is not None else peer_split(snapshot, min_interactions=min_interactions)
 
 
 # -- writing ---------------------------------------------------------------------------------------------
@@ -345,12 +347,12 @@ def check_sequential(out_dir: Path, name: str, snapshot: GraphSnapshot, split: S
             raise RuntimeError(f"{seq_name}.{part}.inter: (user, item) pairs differ from Cartograph's {part} split")
 
 
-def convert(dataset: str, data_dir: Path, work_dir: Path, *, snapshot: GraphSnapshot | None = None,
-            copurchase: bool = False, min_interactions: int = 3) -> tuple[GraphSnapshot, Split, dict[str, Any]]:
-    """Snapshot (unless given), split and write ``dataset``'s three RecBole datasets (module docstring); checks
-    that the files read back to the same split and the sequential histories to the ones Cartograph reads."""
-    snapshot = snapshot if snapshot is not None else build_snapshot(dataset, data_dir, work_dir)
-    split = peer_split(snapshot, min_interactions=min_interactions)
+def convert(dataset: str, data_dir: Path, work_dir: Path, *, copurchase: bool = False,
+            min_interactions: int = 3) -> tuple[GraphSnapshot, Split, dict[str, Any]]:
+    """Snapshot, split and write ``dataset``'s three RecBole datasets (module docstring; two for a dataset with
+    no time order, :data:`UNORDERED`); checks that the files read back to the same split and the sequential
+    histories to the ones Cartograph reads."""
+    snapshot, split = snapshot_and_split(dataset, data_dir, work_dir, min_interactions=min_interactions)
     shipped = data_dir / dataset if dataset == "ml-100k-kg" else None
     summary = write_recbole_dataset(snapshot, split, work_dir, dataset, shipped_kg=shipped, copurchase=copurchase)
     back = read_split(work_dir / dataset, dataset, snapshot)
@@ -358,6 +360,8 @@ def convert(dataset: str, data_dir: Path, work_dir: Path, *, snapshot: GraphSnap
         if not same_pairs(back[part], getattr(split, part)):
             raise RuntimeError(f"{dataset}: the written {part} file does not read back to Cartograph's split")
     summary["rows_refit"] = write_refit_dataset(work_dir, dataset)
+    if dataset in UNORDERED:
+        return snapshot, split, summary
     summary["rows_sequential"] = write_sequential_dataset(snapshot, split, work_dir, dataset)
     summary["sequential_max_len"] = SEQ_MAX_LEN
     check_sequential(work_dir, dataset, snapshot, split)

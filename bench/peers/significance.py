@@ -3,8 +3,9 @@ Cartograph's ratio to every other row.
 
     .venv/bin/python bench/peers/significance.py       # after bench/peers.py: re-reads var/peers/out
 
-Every split is leave-one-out: one test item per user, so a user's NDCG@k is ``1 / log2(rank + 1)`` when the
-item is in the top k (train and valid items excluded, as in the benchmark) and 0 otherwise. The mean of those
+Every split but amazon-book-kgat's is leave-one-out: one test item per user, so a user's NDCG@k is
+``1 / log2(rank + 1)`` when the item is in the top k (train and valid items excluded, as in the benchmark) and
+0 otherwise; on amazon-book-kgat a user's several test items give the usual NDCG@k. The mean of those
 per-user figures is checked against :func:`cartograph_side.evaluate_export` (the benchmark's metric code). A
 row trained with several seeds is represented, per user, by the mean over its seeds. Users are then resampled
 with replacement (the same draw for both rows, so the comparison is paired) and the ratio of the two means
@@ -210,8 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     results = {}
     for dataset in [d for d in args.datasets.split(",") if d]:
-        snapshot = convert.build_snapshot(dataset, args.data_dir, args.work_dir)
-        split = convert.peer_split(snapshot)
+        snapshot, split = convert.snapshot_and_split(dataset, args.data_dir, args.work_dir)
         rows = collect(args.work_dir / "out", dataset, snapshot, split, [cartograph_side.SERVED])
         results[dataset] = compare(rows, resamples=args.resamples)
     (args.out / "peers_significance.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -127,8 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         if unknown:
             raise SystemExit(f"unknown variants {unknown}; {args.variants} has {sorted(variants)}")
         variants = {k: variants[k] for k in wanted}
-    snapshot = convert.build_snapshot(args.dataset, args.data_dir, args.work_dir)
-    split = convert.peer_split(snapshot)
+    snapshot, split = convert.snapshot_and_split(args.dataset, args.data_dir, args.work_dir)
     features = cartograph_side.text_features(snapshot, args.work_dir / "cache" / "text", 1)
     for name, variant in variants.items():
         record = run_variant(args.dataset, name, variant, snapshot, split, features, args.data_dir)
