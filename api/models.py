@@ -44,10 +44,11 @@ class RecommendedItem(BaseModel):
 
 class Recommendations(BaseModel):
     user_id: str
-    strategy: Literal["sequence", "sequence+recent", "personalised", "personalised+recent", "pooled_items",
-                      "popular"] = Field(
+    strategy: Literal["sequence", "sequence+recent", "item_regression", "personalised", "personalised+recent",
+                      "pooled_items", "popular"] = Field(
         description="sequence: a sequence model's user encoder over the ordered history (+recent: events since "
         "training or items in the request included, blended with the history alone by the bundle's recent weight); "
+        "item_regression: an EASE bundle's scores from every product the user has, events and request items included; "
         "personalised: trained user embedding; +recent: blended with events since training by the bundle's recent "
         "weight (chosen on validation); pooled_items: a user unknown to the model, from given/recent/graph items; "
         "popular: cold start")

@@ -8,7 +8,7 @@ Layout of ``artifacts_dir``::
       20250101T120000Z-<snapshot>-<rand>/
         manifest.json          <- format version, bundle version, snapshot id, created time, model, sizes, files
         config.json            <- TrainConfig
-        model.pt               <- state_dict (absent for popularity / text-only)
+        model.pt               <- state_dict (absent for popularity / text-only; EASE: its history rows)
         model_meta.json        <- what is needed to rebuild the module (metadata, node counts, text dims)
         graph.pt               <- the train message-passing graph (tensors only) for inductive inference
         user_embeddings.npy    <- [U, d] float32
@@ -145,12 +145,14 @@ def write_bundle(
     metrics: dict[str, Any],
     history: list[dict[str, float]] | None = None,
     model: Any = None,
+    model_state: dict[str, torch.Tensor] | None = None,
     model_meta: dict[str, Any] | None = None,
     graph: HeteroData | None = None,
     extra: dict[str, Any] | None = None,
     set_current: bool = True,
 ) -> Path:
-    """Write a new bundle atomically and (by default) make it current; return its directory."""
+    """Write a new bundle atomically and (by default) make it current; return its directory. ``model_state``:
+    the tensors of a model that is not a module (EASE's history rows), written as ``model.pt``."""
     artifacts_dir = Path(artifacts_dir)
     artifacts_dir.mkdir(parents=True, exist_ok=True)
     created = datetime.now(UTC)
@@ -172,8 +174,9 @@ def write_bundle(
         _write_json(tmp / "metrics.json", metrics)
         _write_json(tmp / "history.json", history or [])
         files += ["id_maps.json", "metrics.json", "history.json"]
-        if isinstance(model, torch.nn.Module):
-            torch.save(model.state_dict(), tmp / "model.pt")
+        state = model.state_dict() if isinstance(model, torch.nn.Module) else model_state
+        if state is not None:
+            torch.save(state, tmp / "model.pt")
             files.append("model.pt")
         if model_meta is not None:
             _write_json(tmp / "model_meta.json", model_meta)

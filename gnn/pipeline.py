@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from gnn.baselines import EASE
 from gnn.bundle import write_bundle
 from gnn.config import ModelKind, TrainConfig
 from gnn.data import GraphSnapshot, snapshot_from_store, split_snapshot
@@ -189,11 +190,13 @@ def save_result(artifacts_dir: Path, prepared: Prepared, main: TrainResult,
         main.recent_blend = choose_recent_weight(main.model, prepared)
     is_gnn = main.config.model in INDUCTIVE_MODELS  # the graph goes along: new products are embedded on it
     user_embeddings, product_embeddings = main.serving_embeddings(prepared)
+    state = main.model.serving_state(prepared.graph_for("serve")) if isinstance(main.model, EASE) else None
     return write_bundle(
         artifacts_dir, config=main.config, snapshot_id=prepared.snapshot.snapshot_id,
         id_maps={t: prepared.snapshot.ids[t] for t in prepared.snapshot.ids},
         user_embeddings=user_embeddings, product_embeddings=product_embeddings,
         metrics=metrics_document(main, baselines, prepared, selection), history=main.history, model=main.model,
+        model_state=state,
         model_meta=model_meta(prepared), graph=prepared.graph_for("serve") if is_gnn else None,
         extra={"split": prepared.split.summary()}, set_current=set_current,
     )

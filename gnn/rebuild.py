@@ -52,7 +52,8 @@ class Candidate:
 
     @property
     def has_weights(self) -> bool:
-        return self.current is not None and self.current.state_dict is not None
+        # EASE's bundle keeps its history rows in model.pt too: a solve, nothing to warm-start from
+        return self.current is not None and self.current.state_dict is not None and self.current.config.trainable
 
 
 def _current_bundle(ctx: JobContext) -> Bundle | None:

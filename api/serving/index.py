@@ -82,6 +82,10 @@ class ServingIndex:
     transition_lookup: TransitionLookup | None = None
     """A sequence bundle's exact transition scores, added to :meth:`model_scores` for the user's newest items
     (:class:`gnn.transitions.TransitionLookup`), over the catalog's histories in catalog order; None: off."""
+    history_rows: np.ndarray | None = None
+    """An EASE bundle's ``[P, d]`` history rows in catalog order (:meth:`gnn.baselines.ease.EASE.serving_state`):
+    a user's vector is the sum of the rows of every product they have, events included; zero rows for products
+    added after training (they predict nothing yet). None for every other model."""
 
     def model_scores(self, vector: np.ndarray) -> np.ndarray:
         """``[P]`` float32: every product's dot product with a model user ``vector`` ``[d]``.
@@ -233,8 +237,18 @@ def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder |
         build_seconds=time.perf_counter() - start, reason_similarity=reason_threshold(unit, has),
         recent_weight=weight_of(bundle.metrics, bundle.config.model),
         product_half=torch.from_numpy(emb[:, :scored].astype(np.float16)) if float16 and _fits_half(emb) else None,
-        scored_width=scored, transition_lookup=lookup,
+        scored_width=scored, transition_lookup=lookup, history_rows=_history_rows(bundle, n, pairs),
     )
+
+
+def _history_rows(bundle: Bundle, num_products: int, pairs: np.ndarray) -> np.ndarray | None:
+    """An EASE bundle's history rows moved to catalog order (``pairs``: catalog index, bundle index)."""
+    rows = (bundle.state_dict or {}).get("history_rows") if bundle.config.model == "ease" else None
+    if rows is None:
+        return None
+    out = np.zeros((num_products, rows.shape[1]), dtype=np.float32)
+    out[pairs[:, 0]] = rows.numpy()[pairs[:, 1]]
+    return out
 
 
 def newest_bundle_version(settings: Settings) -> str:

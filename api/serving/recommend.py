@@ -5,6 +5,9 @@ The user's vector is, in order of preference:
   user's interactions in the graph, their recent events, the items given in the request; blended with its
   encoding of the graph history alone by the bundle's recent weight, so that every event counts in the next
   answer without erasing a long history. A user the bundle never saw is served from their first event;
+- for an EASE bundle: the sum of the bundle's history rows of every product the user has (interactions in the
+  graph, recent events, items in the request): the model's own scores, so every event counts exactly and a
+  user the bundle never saw is served from their first event;
 - their GNN embedding (users the bundle was trained with), blended with the pooled embeddings of their recent
   events (``POST /events``) by the bundle's recent weight, so that what they did since training counts at once;
   the weight is chosen on validation (:mod:`gnn.recent`);
@@ -109,6 +112,9 @@ def user_context(index: ServingIndex, user_id: str, recent: Sequence[RecentEvent
         recent_items = [*(i for i, _ in recent_idx), *map(int, items)]
         return _sequence_context(index.history_encoder, index.recent_weight, [int(i) for i in hist], recent_items,
                                  anchors, seen)
+    if index.history_rows is not None:
+        return _item_regression_context(index.history_rows, [*map(int, hist), *(i for i, _ in recent_idx),
+                                                             *map(int, items)], anchors, seen)
     pooled_recent = _pool(index, [(i, EVENT_WEIGHT[t]) for i, t in recent_idx] + [(int(i), 1.0) for i in items])
     u = index.user_index.get(user_id)
     if u is not None:
@@ -123,6 +129,16 @@ def user_context(index: ServingIndex, user_id: str, recent: Sequence[RecentEvent
     if pooled_all is not None:
         return UserContext(pooled_all, "pooled_items", anchors, seen)
     return UserContext(None, "popular", anchors, seen)
+
+
+def _item_regression_context(rows: np.ndarray, items: list[int], anchors: list[tuple[int, str]],
+                             seen: np.ndarray) -> UserContext:
+    """EASE's user vector: the sum of the history rows of the distinct products the user has (each counts once,
+    as in its binary interaction matrix); popular products when none has a row."""
+    vector = rows[np.unique(np.asarray(items, dtype=np.int64))].sum(axis=0) if items else None
+    if vector is None or not np.any(vector):
+        return UserContext(None, "popular", anchors, seen)
+    return UserContext(vector, "item_regression", anchors, seen)
 
 
 def _sequence_context(encoder: HistoryEncoder, weight: float, hist: list[int], recent: list[int],

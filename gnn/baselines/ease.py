@@ -8,7 +8,8 @@ column by column, diagonal set to 0: one dense ``[P, P]`` solve, no epochs. On c
 
 Serving scores users by dot products of fixed-width vectors, so ``B`` is factored at rank ``r``
 (``B ~ W V^T`` from its top singular directions): a user's vector is the sum of the ``W`` rows of their
-products, a product's is its ``V`` row. At ``r >= P`` the factors are exact (``W = B``, ``V = I``).
+products, a product's is its ``V`` row. At ``r >= P`` the factors are exact (``W = B``, ``V = I``). The bundle
+keeps ``W`` (:meth:`EASE.serving_state`), so serving sums the rows of everything a user has, events included.
 """
 
 from __future__ import annotations
@@ -98,6 +99,12 @@ class EASE:
             x = interaction_matrix(edges[0], edges[1], num_users, num_products)
             self._factors[key] = factor(ease_weights(x, self.l2), self.rank, self.seed)
         return self._factors[key]
+
+    def serving_state(self, data: HeteroData) -> dict[str, Tensor]:
+        """What a bundle keeps to serve this model as events arrive: ``history_rows`` ``[P, r']``, the ``W``
+        factor of ``data``'s solve. A user's vector is the sum of the rows of the products they have, so an event
+        adds its product's row: the model's own update at rank ``r'``, for users it never saw too."""
+        return {"history_rows": self.fit(data)[0].contiguous()}
 
     def embed(self, data: HeteroData) -> tuple[Tensor, Tensor]:
         user_rows, product_rows = self.fit(data)
