@@ -100,8 +100,12 @@ def dataset_table(name: str, entry: dict[str, Any]) -> str:
                      + f" | {ratio} | {_epochs(row)} | {per_epoch} | {total} | {_status(model, row)} "
                      f"| {_rss(row['seeds'][0])} |")
     split = entry.get("split", {})
-    head = (f"### {name}: test, leave-one-out, full ranking over {split.get('products', '?')} items, "
-            f"{split.get('split', {}).get('test', '?')} test users (valid interaction read as input)\n\n")
+    test = split.get("split", {}).get("test", "?")
+    protocol = (f"KGAT's published split (train.txt less one validation item for 10,000 users, test.txt: {test} "
+                "test interactions, several per user)" if name == "amazon-book-kgat" else
+                f"leave-one-out, {test} test users")
+    head = (f"### {name}: test, {protocol}, full ranking over {split.get('products', '?')} items "
+            "(valid interaction read as input)\n\n")
     return head + "\n".join(lines) + "\n\n" + verdict(entry) + refit_note(rows)
 
 
