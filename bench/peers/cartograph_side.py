@@ -113,6 +113,8 @@ def _stopped_by(result: TrainResult) -> str:
         return f"epoch cap ({result.config.epochs}): did not converge, lower bound"
     if result.stopped_by == "pruned":
         return f"stopped behind the leading candidate at epoch {len(result.history)}: lower bound"
+    if result.stopped_by in ("closed form", "not trained"):
+        return result.stopped_by  # EASE's solve, popularity: no epochs to stop
     return "early stopping"
 
 

@@ -66,7 +66,7 @@ def _epochs(row: dict[str, Any]) -> str:
 
 def _seconds(row: dict[str, Any]) -> tuple[str, str]:
     seeds = row["seeds"]
-    per_epoch = [s["seconds_per_epoch"] for s in seeds if s.get("seconds_per_epoch")]
+    per_epoch = [s["seconds_per_epoch"] for s in seeds if s.get("seconds_per_epoch") and s.get("epochs_run")]
     total = [s.get("train_seconds", 0.0) + (s.get("refit") or {}).get("train_seconds", 0.0)
              + s.get("candidates_seconds", 0.0) for s in seeds]
     return (f"{sum(per_epoch) / len(per_epoch):.1f}" if per_epoch else "-"), f"{sum(total) / len(total):.0f}"
@@ -75,8 +75,8 @@ def _seconds(row: dict[str, Any]) -> tuple[str, str]:
 def _status(name: str, row: dict[str, Any]) -> str:
     if row["kind"] == "sanity":
         return row["seeds"][0].get("note", "no training")
-    if row["converged"]:
-        return "early stopping"
+    if row["converged"]:  # early stopping, or a closed-form solve (EASE) that has no epochs to stop
+        return "; ".join(sorted({s.get("stopped_by", "early stopping") for s in row["seeds"]}))
     stopped = {s.get("stopped_by", "?") for s in row["seeds"]}  # each says "did not converge, lower bound"
     return "**" + "; ".join(sorted(stopped)) + "**"
 
