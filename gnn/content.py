@@ -195,7 +195,7 @@ def _choose_channel(model: KGSASRec, prepared: Prepared, name: str, rows: Tensor
 def _grid_ndcg(prepared: Prepared, cells: GridScoreFn) -> dict[str, float]:
     """Each cell's validation NDCG@10, over :data:`GRID_USERS` users."""
     return {str(key): round(m["ndcg@10"], 6)
-            for key, m in evaluate_grid(prepared, cells, max_users=GRID_USERS).items()}
+            for key, m in evaluate_grid(prepared, cells, max_users=GRID_USERS, ndcg_only=True).items()}
 
 
 def cell_key(relative: float, gamma: float) -> str:

@@ -25,7 +25,7 @@ EVAL_PHASE: dict[str, Phase] = {"valid": "valid", "test": "test", "cold": "test"
 
 
 def evaluate_phases(prepared: Prepared, embed: EmbedFn, *, batch_size: int = 2048,
-                    which: tuple[str, ...] = ("test", "cold")) -> dict[str, dict[str, float]]:
+                    which: tuple[str, ...] = ("test", "cold"), ndcg_only: bool = False) -> dict[str, dict[str, float]]:
     """Full-ranking metrics of dot-product scores, each set scored with the embeddings of its phase.
 
     - ``valid``: the valid item among warm active products, train items excluded, the model reading train;
@@ -33,6 +33,8 @@ def evaluate_phases(prepared: Prepared, embed: EmbedFn, *, batch_size: int = 204
       train + valid (the valid interaction is history by then, as it would be in serving);
     - ``cold``: every interaction with a cold product (one the model never saw an interaction of), ranked
       among *all* active products as a new product must compete in serving, train and valid items excluded.
+
+    ``ndcg_only``: NDCG@k only (:func:`gnn.metrics.evaluate_ranking`), for loops that choose by it.
     """
     cache: dict[Phase, ScoreFn] = {}
     out: dict[str, dict[str, float]] = {}
@@ -44,22 +46,22 @@ def evaluate_phases(prepared: Prepared, embed: EmbedFn, *, batch_size: int = 204
         if phase not in cache:
             user_emb, product_emb, *boost = embed(phase)
             cache[phase] = embedding_score_fn(user_emb.detach(), product_emb.detach(), *boost)
-        out[name] = evaluate_ranking(cache[phase], **task, batch_size=batch_size)
+        out[name] = evaluate_ranking(cache[phase], **task, batch_size=batch_size, ndcg_only=ndcg_only)
     return out
 
 
-def evaluate_grid(prepared: Prepared, score_grid: GridScoreFn, *, which: str = "valid",
-                  batch_size: int = 2048, max_users: int | None = None) -> dict[Hashable, dict[str, float]]:
+def evaluate_grid(prepared: Prepared, score_grid: GridScoreFn, *, which: str = "valid", batch_size: int = 2048,
+                  max_users: int | None = None, ndcg_only: bool = False) -> dict[Hashable, dict[str, float]]:
     """The metrics of every scorer ``score_grid`` yields (:func:`gnn.metrics.evaluate_ranking_grid`) on the
     evaluation set ``which``, masked as :func:`evaluate_phases` masks it: one pass over the users for a whole
     grid of settings that share most of their scores. ``max_users``: over a seeded sample of that many of the
-    set's users (all of them when there are fewer)."""
+    set's users (all of them when there are fewer). ``ndcg_only``: as :func:`evaluate_phases`."""
     task = _ranking_task(prepared, which)
     if task is None:
         return {}
     if max_users is not None:
         task["positives"] = sample_users(task["positives"], max_users)
-    return evaluate_ranking_grid(score_grid, **task, batch_size=batch_size)
+    return evaluate_ranking_grid(score_grid, **task, batch_size=batch_size, ndcg_only=ndcg_only)
 
 
 def sample_users(positives: np.ndarray, max_users: int, seed: int = 0) -> np.ndarray:

@@ -46,8 +46,9 @@ def fit_with_early_stopping(model: torch.nn.Module, prepared: Prepared, config: 
             loss = run_epoch()
             row: dict[str, float] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - started}
             if epoch % config.eval_every == 0 or epoch == config.epochs:
+                # NDCG only: the figure that chooses (the full set is computed once, for the best state).
                 valid = evaluate_phases(prepared, lambda phase: ranking_inputs(model, prepared, phase),
-                                        batch_size=config.eval_batch_size, which=("valid",))["valid"]
+                                        batch_size=config.eval_batch_size, which=("valid",), ndcg_only=True)["valid"]
                 row.update({f"valid_{k}": v for k, v in valid.items() if k != "users"})
                 if valid["ndcg@10"] > best_score:
                     best_score, best_state, best_epoch, waited = (valid["ndcg@10"], copy.deepcopy(model.state_dict()),

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
+from gnn.allocator import training_allocator
 from gnn.baselines.ease import EASE
 from gnn.config import TrainConfig
 from gnn.data import Phase
@@ -166,6 +167,7 @@ def _fit(model: Any, prepared: Prepared, config: TrainConfig, gen: torch.Generat
                                    progress=progress, stop_below=stop_below)
 
 
+@training_allocator()  # freed training buffers are reused, not faulted in again every step (gnn.allocator)
 def train_model(prepared: Prepared, config: TrainConfig, *, progress: bool = True,
                 evaluate: tuple[str, ...] = ("test", "cold"),
                 init: Callable[[Any], None] | None = None, stop_below: float | None = None) -> TrainResult:
@@ -199,8 +201,12 @@ def train_model(prepared: Prepared, config: TrainConfig, *, progress: bool = Tru
         model.fit(prepared.data)  # the solve is its training (the train graph's; the other phases' follow)
     train_seconds = time.perf_counter() - start
 
+    embedded: dict[Phase, tuple[Tensor, Tensor, ScoreFn | None]] = {}
+
     def embed(phase: Phase) -> tuple[Tensor, Tensor, ScoreFn | None]:
-        return ranking_inputs(model, prepared, phase)
+        if phase not in embedded:  # the test phase's are evaluated and then kept: computed once
+            embedded[phase] = ranking_inputs(model, prepared, phase)
+        return embedded[phase]
 
     metrics = evaluate_phases(prepared, embed, batch_size=config.eval_batch_size,
                               which=("valid", *[w for w in evaluate if w != "valid"]))

@@ -814,6 +814,21 @@ def test_history_text_is_the_decayed_sum_of_the_last_items() -> None:
     assert torch.equal(got[1], torch.zeros(3))
 
 
+def test_history_text_sums_a_repeated_product_and_reads_rows_as_unit_vectors(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    model = KGSASRec({"product": 6, "user": 2}, text_dim=3, hidden_channels=4, max_len=4, num_heads=1)
+    monkeypatch.setattr(KGSASRec, "HISTORY_BATCH", 2)  # three batches, one of them empty
+    text = torch.tensor([[2.0, 0, 0], [0, 3.0, 0], [0, 0, 1.0], [1.0, 1.0, 0], [0, 0, 0], [5.0, 0, 5.0]])
+    histories = [np.array([1, 0, 1]), np.array([5]), np.array([], dtype=np.int64), np.array([], dtype=np.int64),
+                 np.array([0, 2, 3, 1, 2])]
+    got = model.history_text(text, histories, decay=0.5)
+    unit = torch.nn.functional.normalize(text, dim=1)
+    # Product 1 twice (ages 0 and 2), product 0 once (age 1); the last history keeps its newest 4 items.
+    expected = [unit[1] * 1.25 + unit[0] * 0.5, unit[5], torch.zeros(3), torch.zeros(3),
+                unit[2] + 0.5 * unit[1] + 0.25 * unit[3] + 0.125 * unit[2]]
+    expected = [torch.nn.functional.normalize(e, dim=0) for e in expected]
+    torch.testing.assert_close(got, torch.stack(expected))
+
+
 def test_the_text_channel_adds_lambda_times_the_text_cosine(prepared) -> None:  # type: ignore[no-untyped-def]
     model = build_model(_tiny(model="kg_sasrec"), prepared.shape).eval()
     graph, histories = prepared.graph_for("test"), prepared.histories("test")

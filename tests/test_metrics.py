@@ -193,6 +193,19 @@ def test_a_grid_gives_each_scorer_what_evaluate_ranking_gives_it() -> None:
     assert together[0.0] != together[2.0]  # the scorers differ, so the check above compares something
 
 
+def test_ndcg_only_gives_the_same_ndcg_and_nothing_else() -> None:
+    rng = np.random.default_rng(2)
+    n_users, n_items = 30, 50
+    scores = rng.random((n_users, n_items)).tolist()
+    positives = np.unique(np.stack([rng.integers(0, n_users, 60), rng.integers(0, n_items, 60)]), axis=1)
+    train = np.stack([rng.integers(0, n_users, 200), rng.integers(0, n_items, 200)])
+    full = evaluate_ranking(_fixed(scores), positives, n_users, n_items, exclude=[train], batch_size=8)
+    light = evaluate_ranking(_fixed(scores), positives, n_users, n_items, exclude=[train], batch_size=8,
+                             ndcg_only=True)
+    assert light == {"ndcg@10": full["ndcg@10"], "ndcg@20": full["ndcg@20"], "users": full["users"]}
+    assert 0 < light["ndcg@10"] < 1
+
+
 def test_a_grid_with_no_positives_gives_every_key_zeros() -> None:
     def grid(users: torch.Tensor):  # type: ignore[no-untyped-def]
         for key in ("a", "b"):

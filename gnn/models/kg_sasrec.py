@@ -262,16 +262,19 @@ class KGSASRec(nn.Module):
         co-interaction channel passes its own)."""
         gamma = float(self.content_decay) if decay is None else decay
         out = text.new_zeros(len(histories), text.size(1))
-        # In batches: the gathered rows are [B, max_len, T] (all of amazon-beauty's users at once: 2 GB).
         for start in range(0, len(histories), self.HISTORY_BATCH):
-            batch = histories[start:start + self.HISTORY_BATCH]
-            # Padding points at row 0 with weight 0: only the history's rows are read (a request reads ~50 rows,
-            # not a copy of the whole [P, T] table), each made a unit vector again (it may carry cold_text_gain).
-            seq, lengths = pad_histories([h[-self.max_len:] for h in batch], 0)
-            age = lengths.unsqueeze(1) - 1 - torch.arange(seq.size(1)).unsqueeze(0)
-            weights = torch.where(age >= 0, gamma ** age.clamp(min=0).to(text.dtype), text.new_zeros(()))
-            summed = torch.einsum("bt,btd->bd", weights, F.normalize(text[seq], dim=-1))
-            out[start:start + len(batch)] = F.normalize(summed, dim=1)
+            batch = [h[-self.max_len:] for h in histories[start:start + self.HISTORY_BATCH]]
+            rows, items, weights = history_weights(batch, gamma)
+            if not items.numel():
+                continue
+            # A sparse [B, P'] weight matrix over the P' products these histories name: only their rows are read
+            # and made unit vectors (a request reads ~50 rows, not the whole [P, T] table), and no padded
+            # [B, max_len, T] gather is made (amazon-beauty's histories are mostly far shorter than max_len).
+            products, columns = torch.unique(items, return_inverse=True)
+            unit_rows = F.normalize(text[products].float(), dim=-1)
+            matrix = torch.sparse_coo_tensor(torch.stack([rows, columns]), weights, (len(batch), products.numel()),
+                                             check_invariants=False)  # in range by construction
+            out[start:start + len(batch)] = F.normalize(torch.sparse.mm(matrix, unit_rows), dim=1).to(text.dtype)
         return out
 
     def item_vectors(self, data: HeteroData) -> Tensor:
@@ -338,3 +341,16 @@ class KGSASRec(nn.Module):
         """(user vectors after ``histories``, served item vectors): the two sides of the dot product."""
         item_vecs = self.served_item_vectors(data, histories=histories)
         return self.user_vectors(item_vecs, histories), item_vecs
+
+
+def history_weights(histories: Sequence[np.ndarray], gamma: float) -> tuple[Tensor, Tensor, Tensor]:
+    """The decay weights of each history's items as ``[N]`` (history index, product, weight) triples: its newest
+    item 1, each older one ``gamma`` times the next; a product read twice gives two triples (a sparse product
+    sums them)."""
+    lengths = np.fromiter((len(h) for h in histories), dtype=np.int64, count=len(histories))
+    total = int(lengths.sum())
+    age = np.repeat(np.cumsum(lengths), lengths) - 1 - np.arange(total)  # 0 for each history's newest item
+    rows = np.repeat(np.arange(len(histories), dtype=np.int64), lengths)
+    items = np.concatenate([np.asarray(h, dtype=np.int64) for h in histories]) if total else np.zeros(0, np.int64)
+    weights = np.power(float(gamma), age).astype(np.float32)
+    return torch.from_numpy(rows), torch.from_numpy(items), torch.from_numpy(weights)
