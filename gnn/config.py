@@ -134,8 +134,13 @@ class TrainConfig(BaseModel):
                                             "doubled, the smallest decay times 0.7); 0: the grids as they are")
     ease_l2: float = Field(default=200.0, gt=0, description="ease: the ridge weight of the item-item regression "
                            "(gnn.baselines.ease)")
-    ease_rank: int = Field(default=512, ge=1, description="ease: the width of the served vectors (the rank of the "
+    ease_rank: int = Field(default=512, ge=1, description="ease: the width of its vectors, for similar items and "
+                           "personalised search, and of its scores above ease_exact_max_products (the rank of the "
                            "factored item-item weights; at least the number of products: exact)")
+    ease_exact_max_products: int = Field(default=30_000, ge=0, description="ease: the most products for which it "
+                                         "ranks by its exact scores, the item-item weights kept whole in float16 "
+                                         "(products^2 x 2 bytes in the bundle and the API: 1.2 GB at 24,915); 0: "
+                                         "always by the rank-ease_rank factors")
     ease_max_products: int = Field(default=30_000, ge=1, description="ease: the most products it solves for (a "
                                    "dense products x products system: 30,000 take 3.6 GB and minutes a solve); "
                                    "'auto' leaves the candidate out above it")

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gnn.baselines.ease import EASE
 from gnn.data import Phase
 from gnn.metrics import GridScoreFn, ScoreFn, embedding_score_fn, evaluate_ranking, evaluate_ranking_grid
 from gnn.models.kg_sasrec import KGSASRec
@@ -113,8 +114,13 @@ def embed_for(model: Any, prepared: Prepared, phase: Phase) -> tuple[Tensor, Ten
 def ranking_inputs(model: Any, prepared: Prepared, phase: Phase) -> tuple[Tensor, Tensor, ScoreFn | None]:
     """:func:`embed_for` and the score a sequence model adds beside the dot products when ranking for ``phase``
     (its transition lookup over that phase's histories; ``None`` for every other model or with the lookup
-    off): what :func:`evaluate_phases` and rankings take."""
+    off): what :func:`evaluate_phases` and rankings take. EASE, where it ranks by its exact scores, gives
+    zero-width vectors and those scores (:class:`gnn.baselines.ease.ItemRegressionScores`)."""
     user_emb, product_emb = embed_for(model, prepared, phase)
+    if isinstance(model, EASE):
+        exact = model.score_fn(prepared.graph_for(phase))
+        if exact is not None:
+            return user_emb[:, :0], product_emb[:, :0], exact
     text = getattr(prepared.graph_for(phase)["product"], "x", None)
     return user_emb, product_emb, history_boost(model, prepared.histories(phase), product_emb.size(0), text)
 

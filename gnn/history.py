@@ -96,6 +96,51 @@ class BundleLookupScores:
         return scores
 
 
+class BundleItemRegressionScores:
+    """An EASE bundle's exact scores for users by id (the sum of the ``B`` rows of every product the graph says
+    they have, as serving sums them), in the bundle's product order: for batch consumers such as
+    ``cartograph export-recs``, which must rank as the API does.
+
+    Args:
+        weights: the bundle's ``[P, P]`` item-item weights (``history_scores``, float16).
+        product_ids: the bundle's products, in its order (the rows and columns of ``weights``).
+        snapshot: the graph now: a user's products are every interaction it holds (products the bundle does not
+            have add nothing).
+    """
+
+    def __init__(self, weights: np.ndarray, product_ids: Sequence[str], snapshot: GraphSnapshot) -> None:
+        self.weights = weights
+        row = {pid: j for j, pid in enumerate(product_ids)}
+        in_bundle = np.array([row.get(pid, -1) for pid in snapshot.ids["product"]], dtype=np.int64)
+        products = in_bundle[snapshot.inter_product]
+        keep = products >= 0
+        users, products = snapshot.inter_user[keep], products[keep]
+        order = np.argsort(users, kind="stable")
+        users, products = users[order], products[order]
+        bounds = np.searchsorted(users, np.arange(snapshot.num_users + 1))
+        self.products = [np.unique(products[bounds[u]:bounds[u + 1]]) for u in range(snapshot.num_users)]
+        self.user_row = snapshot.index("user")
+
+    def __call__(self, user_ids: Sequence[str]) -> np.ndarray:
+        """``[len(user_ids), P]`` float32; zeros for a user the graph has no interaction for."""
+        scores = np.zeros((len(user_ids), self.weights.shape[1]), dtype=np.float32)
+        for i, user in enumerate(user_ids):
+            products = self.products[self.user_row[user]] if user in self.user_row else ()
+            if len(products):
+                scores[i] = self.weights[products].sum(axis=0, dtype=np.float32)
+        return scores
+
+
+def bundle_item_regression_scores(bundle: Bundle, read_snapshot: Callable[[], GraphSnapshot]
+                                  ) -> BundleItemRegressionScores | None:
+    """:class:`BundleItemRegressionScores` of an EASE bundle that ranks by its exact scores over the graph
+    ``read_snapshot`` returns (called only when needed); ``None`` for every other bundle."""
+    weights = (bundle.state_dict or {}).get("history_scores") if bundle.config.model == "ease" else None
+    if weights is None:
+        return None
+    return BundleItemRegressionScores(weights.numpy(), bundle.id_maps.get("product", []), read_snapshot())
+
+
 def _in_graph_order(text: np.ndarray, columns: np.ndarray, num_products: int) -> np.ndarray:
     """``[num_products, t]`` the bundle's text rows placed at their graph indexes (``columns``: bundle row ->
     graph index or -1); zeros for graph products the bundle does not have."""

@@ -28,7 +28,8 @@ SEARCH_SPACE: dict[str, dict[str, tuple[Any, ...]]] = {
             "hidden_channels": ("choice", 64, 128)},
     "lightgcn": {"lr": ("choice", 1e-3, 5e-3, 1e-2), "num_layers": ("choice", 1, 2, 3), "reg": ("log", 1e-6, 1e-3),
                  "hidden_channels": ("choice", 64, 128)},
-    "ease": {"ease_l2": ("log", 20.0, 2000.0), "ease_rank": ("choice", 256, 512, 1024)},
+    # Not ease_rank: up to ease_exact_max_products EASE ranks by its exact scores, which the rank does not touch.
+    "ease": {"ease_l2": ("log", 20.0, 2000.0)},
 }
 
 

@@ -13,8 +13,11 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from cartograph.commands.quickstart import train_quick
 from gnn.bundle import load_bundle
+from gnn.data import snapshot_from_store
+from gnn.history import bundle_item_regression_scores
 from kg.config import Settings
 from kg.ingest.run import run_ingest
+from kg.store import open_store
 
 
 @pytest.fixture(scope="module")
@@ -47,28 +50,38 @@ def _user_with_history(client: TestClient) -> str:
     return next(u for u in sorted(index.user_index) if len(index.catalog.user_history(u)[0]) >= 3)
 
 
-def _model_top(index, vector: np.ndarray, exclude: set[int], k: int) -> list[str]:  # type: ignore[no-untyped-def]
-    """The top ``k`` product ids by ``vector``'s dot products with the bundle's product vectors (float32)."""
-    scores = index.product_emb @ vector
+def _exact_scores(index, items: set[int]) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """EASE's exact scores for a user with these products: the sum of their rows of B (float16, summed in
+    float32), by hand."""
+    return index.history_scores[sorted(items)].astype(np.float32).sum(axis=0)
+
+
+def _model_top(index, scores: np.ndarray, exclude: set[int], k: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """The top ``k`` product ids by ``scores``."""
     order = [i for i in np.argsort(-scores, kind="stable") if index.recommendable[i] and i not in exclude]
     return [index.catalog.product_ids[i] for i in order[:k]]
 
 
-def test_a_known_user_gets_the_models_ranking(served: tuple[TestClient, Settings]) -> None:
+def test_a_known_user_gets_the_models_exact_ranking(served: tuple[TestClient, Settings]) -> None:
     client, settings = served
     bundle = load_bundle(settings.artifacts_dir)
     index = client.app.state.service.index  # type: ignore[attr-defined]
+    assert bundle.state_dict is not None and "history_scores" in bundle.state_dict  # the sample is small: exact
+    assert index.history_scores is not None and index.history_scores.shape == (index.num_products,) * 2
     user = _user_with_history(client)
     body = client.get(f"/users/{user}/recommendations", params={"k": 5}).json()
     assert body["strategy"] == "item_regression" and len(body["items"]) == 5
     got = [item["product"]["id"] for item in body["items"]]
-    user_vector = bundle.user_embeddings[bundle.id_maps["user"].index(user)]
-    score = dict(zip(bundle.id_maps["product"], bundle.product_embeddings @ user_vector, strict=True))
     seen = set(index.catalog.user_history(user)[0].tolist())
-    best = _model_top(index, user_vector, seen, 5)
-    np.testing.assert_allclose([score[pid] for pid in got], [score[pid] for pid in best], rtol=1e-4, atol=1e-6)
-    served_scores = [item["score"] for item in body["items"]]  # served in half precision
-    np.testing.assert_allclose(served_scores, [score[pid] for pid in got], atol=2e-3)
+    exact = _exact_scores(index, seen)
+    score = dict(zip(index.catalog.product_ids, exact, strict=True))
+    best = _model_top(index, exact, seen, 5)
+    np.testing.assert_allclose([score[pid] for pid in got], [score[pid] for pid in best], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose([item["score"] for item in body["items"]], [score[pid] for pid in got], rtol=1e-6)
+    # The exact scores are the model's: at the sample's size its factors are exact too (rank 512 >= products).
+    user_vector = bundle.user_embeddings[bundle.id_maps["user"].index(user)]
+    factored = dict(zip(bundle.id_maps["product"], bundle.product_embeddings @ user_vector, strict=True))
+    np.testing.assert_allclose([factored[pid] for pid in got], [score[pid] for pid in got], atol=2e-3)
 
 
 def test_an_event_adds_its_products_row_and_a_new_user_is_served_from_it(served: tuple[TestClient, Settings]) -> None:
@@ -84,22 +97,42 @@ def test_an_event_adds_its_products_row_and_a_new_user_is_served_from_it(served:
     r = client.post("/events", json={"user_id": user, "product_id": before[0], "type": "purchase"})
     assert r.status_code == 202, r.text
     after = client.get(f"/users/{user}/recommendations", params={"k": 5}).json()
-    vector = index.history_rows[sorted(history | {bought})].sum(axis=0)
+    exact = _exact_scores(index, history | {bought})
     assert after["strategy"] == "item_regression"
-    expected = _model_top(index, vector, history | {bought}, 5)
+    expected = _model_top(index, exact, history | {bought}, 5)
     got = [i["product"]["id"] for i in after["items"]]
-    scores = dict(zip(index.catalog.product_ids, index.product_emb @ vector, strict=True))
-    np.testing.assert_allclose([scores[p] for p in got], [scores[p] for p in expected], rtol=1e-3, atol=1e-4)
+    scores = dict(zip(index.catalog.product_ids, exact, strict=True))
+    np.testing.assert_allclose([scores[p] for p in got], [scores[p] for p in expected], rtol=1e-6, atol=1e-7)
     client.post("/events", json={"user_id": "ease-visitor", "product_id": before[1], "type": "view"})
     visitor = client.get("/users/ease-visitor/recommendations", params={"k": 3}).json()
     j = index.catalog.product_index[before[1]]
     assert visitor["strategy"] == "item_regression"
-    expected = _model_top(index, index.history_rows[j], {j}, 3)
-    scores = dict(zip(index.catalog.product_ids, index.product_emb @ index.history_rows[j], strict=True))
+    exact = _exact_scores(index, {j})
+    expected = _model_top(index, exact, {j}, 3)
+    scores = dict(zip(index.catalog.product_ids, exact, strict=True))
     np.testing.assert_allclose([scores[i["product"]["id"]] for i in visitor["items"]],
-                               [scores[p] for p in expected], rtol=1e-3, atol=1e-4)
+                               [scores[p] for p in expected], rtol=1e-6, atol=1e-7)
 
 
 def test_an_unknown_user_gets_popular_products(served: tuple[TestClient, Settings]) -> None:
     body = served[0].get("/users/nobody-at-all/recommendations", params={"k": 3}).json()
     assert body["strategy"] == "popular" and len(body["items"]) == 3
+
+
+def test_export_recs_ranks_by_the_scores_serving_ranks_by(served: tuple[TestClient, Settings]) -> None:
+    """``cartograph export-recs``'s scores for an exact EASE bundle (:class:`gnn.history.BundleItemRegressionScores`,
+    over the graph's interactions, in the bundle's product order) are the API's, product for product."""
+    client, settings = served
+    index = client.app.state.service.index  # type: ignore[attr-defined]
+    bundle = load_bundle(settings.artifacts_dir)
+    with open_store(settings) as store:
+        snapshot = snapshot_from_store(store)
+    own = bundle_item_regression_scores(bundle, lambda: snapshot)
+    assert own is not None
+    users = [u for u in sorted(index.user_index) if not u.startswith("ease-")][:30]
+    scores = own([*users, "no-such-user"])
+    assert not scores[-1].any() and scores[:-1].any(axis=1).all()
+    columns = [index.catalog.product_index[pid] for pid in bundle.id_maps["product"]]
+    for row, user in enumerate(users):
+        graph_products = set(index.catalog.user_history(user)[0].tolist())
+        np.testing.assert_allclose(scores[row], _exact_scores(index, graph_products)[columns], rtol=1e-5, atol=1e-6)

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 import torch
 from torch_geometric.data import HeteroData
 
-from gnn.baselines.ease import EASE, ease_weights, factor, interaction_matrix
+from gnn.baselines.ease import EASE, ItemRegressionScores, ease_weights, factor, interaction_matrix
 from gnn.data import INTERACTS
 
 #: 4 users x 3 products.
@@ -87,4 +87,26 @@ def test_each_graph_gets_its_own_solve_once() -> None:
     user_emb, product_emb = model.embed(_graph(later_users.tolist(), later_products.tolist(), 4, 3))
     np.testing.assert_allclose((user_emb @ product_emb.T).numpy(), x_later @ _column_by_column(x_later, 0.5),
                                rtol=1e-4, atol=1e-5)
-    assert model.fit(_graph(users.tolist(), products.tolist(), 4, 3)) is first
+    again = model.fit(_graph(users.tolist(), products.tolist(), 4, 3))
+    assert again[0] is first[0] and again[1] is first[1]  # the cached solve, not a new one
+
+
+def test_exact_scores_are_x_b_in_half_precision_where_the_catalog_allows() -> None:
+    """Ranked by x_u B itself (B kept in float16, sums in float32), however low the factors' rank; above
+    exact_max_products, by the factors."""
+    users, products = np.nonzero(X)
+    data = _graph(users.tolist(), products.tolist(), 5, 3)
+    model = EASE(l2=0.5, rank=1, exact_max_products=3)
+    score = model.score_fn(data)
+    assert score is not None
+    expected = np.vstack([X, np.zeros((1, 3))]) @ _column_by_column(X, 0.5)
+    got = score(torch.arange(5)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=2e-3, atol=1e-4)
+    user_emb, product_emb = model.embed(data)
+    assert np.abs((user_emb @ product_emb.T).numpy() - expected).max() > 1e-2  # rank 1 is not exact: a real check
+    one_row_at_a_time = ItemRegressionScores(score.x, score.weights, rows_per_chunk=1)
+    np.testing.assert_array_equal(one_row_at_a_time(torch.tensor([3, 0])).numpy(), got[[3, 0]])
+    assert set(model.serving_state(data)) == {"history_rows", "history_scores"}
+    assert model.serving_state(data)["history_scores"].dtype == torch.float16
+    factored = EASE(l2=0.5, rank=1, exact_max_products=2)
+    assert factored.score_fn(data) is None and set(factored.serving_state(data)) == {"history_rows"}

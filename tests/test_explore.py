@@ -239,6 +239,26 @@ def test_export_recs_adds_the_models_extra_scores_to_the_dot_products(graph: Gra
     assert _same(others, [e for e in _expected_recs(base, 2) if e[0] != "u2"])  # zero extra: unchanged
 
 
+def test_export_recs_ranks_by_the_models_own_scores_in_place_of_the_dot_products(graph: GraphStore) -> None:
+    """EASE's exact scores: the dot products (and any extra) are not read; seen and inactive products still
+    excluded."""
+    base = _output()
+    reversed_products = np.arange(len(PRODUCTS), dtype=np.float32)[::-1].copy()  # p1 best, then p2, ...
+
+    def own(user_ids: Sequence[str]) -> np.ndarray:
+        return np.tile(reversed_products, (len(user_ids), 1))
+
+    out = dataclasses.replace(base, own_scores=own, extra_scores=lambda ids: np.full((len(ids), len(PRODUCTS)), 1e6,
+                                                                                     dtype=np.float32))
+    RecsExporter(graph, out, k=2, batch_size=3).export_recommended()
+    edges = _edges(graph, "RECOMMENDED")
+    assert edges and all(score == pytest.approx(float(reversed_products[PRODUCTS.index(dst)]))
+                         for _, dst, _, _, score in edges)
+    recs = _expected_recs(dataclasses.replace(base, users=np.ones((len(USERS), 1), dtype=np.float32),
+                                              products=reversed_products[:, None]), 2)
+    assert _same(edges, recs)
+
+
 def test_export_recs_refuses_extra_scores_of_the_wrong_shape(graph: GraphStore) -> None:
     out = dataclasses.replace(_output(), extra_scores=lambda ids: np.zeros((len(ids), 3), dtype=np.float32))
     with pytest.raises(ValidationError, match=r"extra scores have shape \(3, 3\), expected \(3, 7\)"):

@@ -86,6 +86,10 @@ class ServingIndex:
     """An EASE bundle's ``[P, d]`` history rows in catalog order (:meth:`gnn.baselines.ease.EASE.serving_state`):
     a user's vector is the sum of the rows of every product they have, events included; zero rows for products
     added after training (they predict nothing yet). None for every other model."""
+    history_scores: np.ndarray | None = None
+    """An EASE bundle's item-item weights ``B`` ``[P, P]`` (float16) in catalog order, rows and columns, where it
+    ranks by its exact scores: a user's scores are the sum of the rows of every product they have; zero rows and
+    columns for products added after training. None for every other model and above EASE's exact size."""
 
     def model_scores(self, vector: np.ndarray) -> np.ndarray:
         """``[P]`` float32: every product's dot product with a model user ``vector`` ``[d]``.
@@ -238,6 +242,7 @@ def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder |
         recent_weight=weight_of(bundle.metrics, bundle.config.model),
         product_half=torch.from_numpy(emb[:, :scored].astype(np.float16)) if float16 and _fits_half(emb) else None,
         scored_width=scored, transition_lookup=lookup, history_rows=_history_rows(bundle, n, pairs),
+        history_scores=_history_scores(bundle, n, pairs),
     )
 
 
@@ -248,6 +253,20 @@ def _history_rows(bundle: Bundle, num_products: int, pairs: np.ndarray) -> np.nd
         return None
     out = np.zeros((num_products, rows.shape[1]), dtype=np.float32)
     out[pairs[:, 0]] = rows.numpy()[pairs[:, 1]]
+    return out
+
+
+def _history_scores(bundle: Bundle, num_products: int, pairs: np.ndarray) -> np.ndarray | None:
+    """An EASE bundle's exact item-item weights moved to catalog order, rows and columns (``pairs``: catalog
+    index, bundle index); no copy when the orders agree (1.2 GB at amazon-book-kgat's 24,915 products)."""
+    weights = (bundle.state_dict or {}).get("history_scores") if bundle.config.model == "ease" else None
+    if weights is None:
+        return None
+    table = weights.numpy()
+    if len(pairs) == num_products == table.shape[0] and np.array_equal(pairs[:, 0], pairs[:, 1]):
+        return table
+    out = np.zeros((num_products, num_products), dtype=table.dtype)
+    out[np.ix_(pairs[:, 0], pairs[:, 0])] = table[np.ix_(pairs[:, 1], pairs[:, 1])]
     return out
 
 

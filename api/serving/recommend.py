@@ -69,6 +69,9 @@ class UserContext:
     sequence: tuple[int, ...] = ()
     #: ``|vector| / |the encoder's own vector|``: puts scores on the model's scale when ``vector`` is a blend.
     score_scale: float = 1.0
+    #: ``[P]`` the model's exact scores where it has them beside its vector (EASE's item regression); None:
+    #: the scores are the vector's dot products.
+    scores: np.ndarray | None = None
 
 
 def title(index: ServingIndex, i: int, width: int = 60) -> str:
@@ -113,8 +116,9 @@ def user_context(index: ServingIndex, user_id: str, recent: Sequence[RecentEvent
         return _sequence_context(index.history_encoder, index.recent_weight, [int(i) for i in hist], recent_items,
                                  anchors, seen)
     if index.history_rows is not None:
-        return _item_regression_context(index.history_rows, [*map(int, hist), *(i for i, _ in recent_idx),
-                                                             *map(int, items)], anchors, seen)
+        return _item_regression_context(index.history_rows, index.history_scores,
+                                        [*map(int, hist), *(i for i, _ in recent_idx), *map(int, items)],
+                                        anchors, seen)
     pooled_recent = _pool(index, [(i, EVENT_WEIGHT[t]) for i, t in recent_idx] + [(int(i), 1.0) for i in items])
     u = index.user_index.get(user_id)
     if u is not None:
@@ -131,14 +135,17 @@ def user_context(index: ServingIndex, user_id: str, recent: Sequence[RecentEvent
     return UserContext(None, "popular", anchors, seen)
 
 
-def _item_regression_context(rows: np.ndarray, items: list[int], anchors: list[tuple[int, str]],
-                             seen: np.ndarray) -> UserContext:
-    """EASE's user vector: the sum of the history rows of the distinct products the user has (each counts once,
-    as in its binary interaction matrix); popular products when none has a row."""
-    vector = rows[np.unique(np.asarray(items, dtype=np.int64))].sum(axis=0) if items else None
+def _item_regression_context(rows: np.ndarray, weights: np.ndarray | None, items: list[int],
+                             anchors: list[tuple[int, str]], seen: np.ndarray) -> UserContext:
+    """EASE's user vector, the sum of the history rows of the distinct products the user has (each counts once,
+    as in its binary interaction matrix), and, with its exact ``weights``, the sum of their rows of those: the
+    scores it ranks by; popular products when no product has a row."""
+    distinct = np.unique(np.asarray(items, dtype=np.int64))
+    vector = rows[distinct].sum(axis=0) if items else None
     if vector is None or not np.any(vector):
         return UserContext(None, "popular", anchors, seen)
-    return UserContext(vector, "item_regression", anchors, seen)
+    scores = weights[distinct].sum(axis=0, dtype=np.float32) if weights is not None else None
+    return UserContext(vector, "item_regression", anchors, seen, scores=scores)
 
 
 def _sequence_context(encoder: HistoryEncoder, weight: float, hist: list[int], recent: list[int],
@@ -232,8 +239,12 @@ def recommend(index: ServingIndex, user_id: str, k: int, *, filter_mask: np.ndar
         return Recommendation("popular", hits, ["cold start: no history known for this user"])
     # A trained user vector scores by dot product, as in training; a pooled one by cosine (it is a mean of
     # unit item vectors: "like what you touched", without favouring products with large embeddings).
-    scores = index.product_unit @ ctx.vector.astype(np.float32) if ctx.strategy == "pooled_items" \
-        else index.model_scores(ctx.vector)
+    if ctx.scores is not None:
+        scores = ctx.scores.copy()
+    elif ctx.strategy == "pooled_items":
+        scores = index.product_unit @ ctx.vector.astype(np.float32)
+    else:
+        scores = index.model_scores(ctx.vector)
     if index.transition_lookup is not None and ctx.sequence:
         products, boost = index.transition_lookup.sparse_scores(np.asarray(ctx.sequence, dtype=np.int64))
         scores[products] += boost * ctx.score_scale

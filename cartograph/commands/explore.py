@@ -70,7 +70,7 @@ def export_recs(settings: Settings, *, bundle: Path | None, k: int, similar_k: i
     """Load the bundle's embeddings and write RECOMMENDED (and SIMILAR_TO) edges; returns one summary each."""
     from gnn.bundle import load_bundle  # torch loads only when a command needs it
     from gnn.data import snapshot_from_store
-    from gnn.history import bundle_lookup_scores
+    from gnn.history import bundle_item_regression_scores, bundle_lookup_scores
 
     try:
         loaded = load_bundle(bundle or settings.artifacts_dir)
@@ -83,6 +83,7 @@ def export_recs(settings: Settings, *, bundle: Path | None, k: int, similar_k: i
             users=loaded.user_embeddings, products=loaded.product_embeddings,
             # the scores serving adds beside the dot products, so the edges rank as the API does
             extra_scores=bundle_lookup_scores(loaded, lambda: snapshot_from_store(store)),
+            own_scores=bundle_item_regression_scores(loaded, lambda: snapshot_from_store(store)),
         )
         tasks = {"RECOMMENDED": bars.add_task("RECOMMENDED", total=len(output.user_ids))}
         if similar:

@@ -151,7 +151,8 @@ MODELS: Mapping[ModelKind, ModelBuilder] = {
     "lightgcn": lambda config, shape: LightGCNRecommender(shape.num_users, shape.num_products,
                                                           config.hidden_channels, config.num_layers),
     "popularity": lambda config, shape: Popularity(),
-    "ease": lambda config, shape: EASE(config.ease_l2, config.ease_rank, config.ease_max_products, config.seed),
+    "ease": lambda config, shape: EASE(config.ease_l2, config.ease_rank, config.ease_max_products, config.seed,
+                                       config.ease_exact_max_products),
     "text_only": _text_only,
 }
 

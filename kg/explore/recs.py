@@ -50,6 +50,9 @@ class ModelOutput:
     products: np.ndarray
     extra_scores: ExtraScores | None = None
     """Scores the model adds beside the dot products when it serves (None: the dot products alone)."""
+    own_scores: ExtraScores | None = None
+    """The model's scores in place of the dot products, where it ranks by scores no vector carries (EASE's exact
+    item regression); None: the dot products (and ``extra_scores``)."""
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -132,9 +135,12 @@ class RecsExporter:
         written = missing = pruned = 0
         for start in range(0, len(out.user_ids), self.batch_size):
             ids = list(out.user_ids[start:start + self.batch_size])
-            scores = out.users[start:start + len(ids)] @ out.products.T
-            if out.extra_scores is not None:
-                scores = scores + self._extra(ids)
+            if out.own_scores is not None:
+                scores = self._extra(ids, out.own_scores)
+            else:
+                scores = out.users[start:start + len(ids)] @ out.products.T
+                if out.extra_scores is not None:
+                    scores = scores + self._extra(ids, out.extra_scores)
             scores[:, ~self.recommendable] = -np.inf
             for row, cols in self._seen(ids).items():
                 scores[row, cols] = -np.inf
@@ -158,8 +164,8 @@ class RecsExporter:
         removed = self._drop_other_models("recs/drop_other_similar")
         return EdgeExport("SIMILAR_TO", len(out.product_ids), written, missing, pruned, removed)
 
-    def _extra(self, user_ids: list[str]) -> np.ndarray:
-        extra = np.asarray(self.output.extra_scores(user_ids), dtype=np.float32)  # type: ignore[misc]
+    def _extra(self, user_ids: list[str], scores: ExtraScores) -> np.ndarray:
+        extra = np.array(scores(user_ids), dtype=np.float32)  # a copy: excluded products are set to -inf
         expected = (len(user_ids), len(self.output.product_ids))
         if extra.shape != expected:
             raise ValidationError(f"extra scores have shape {extra.shape}, expected {expected}")
