@@ -222,3 +222,25 @@ def test_explanations_rank_rare_shared_entities_before_common_ones() -> None:
     colour = _attribute(index, "u", "p5", {**row, "x_id": "yellow", "support": 4})
     rare = _attribute(index, "u", "p5", {**row, "x_id": "digital-caliper", "support": 1})
     assert rare.score > colour.score
+
+
+def test_exact_ease_weights_move_to_catalog_order_rows_and_columns() -> None:
+    """A bundle's B in its own product order, read by a catalog that orders products differently, lost one and
+    gained one: B[i, j] lands at (catalog i, catalog j); the product the bundle lacks gets a zero row and column."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from api.serving.index import _history_scores
+
+    weights = torch.arange(9, dtype=torch.float16).reshape(3, 3)  # bundle products b0, b1, b2
+    bundle = SimpleNamespace(config=SimpleNamespace(model="ease"), state_dict={"history_scores": weights})
+    # Catalog: c0 = b2, c1 = new, c2 = b0 (b1 is gone).
+    pairs = np.array([[0, 2], [2, 0]])
+    got = _history_scores(bundle, 3, pairs)  # type: ignore[arg-type]
+    expected = np.array([[8, 0, 6], [0, 0, 0], [2, 0, 0]], dtype=np.float16)
+    np.testing.assert_array_equal(got, expected)
+    same_order = _history_scores(bundle, 3, np.array([[0, 0], [1, 1], [2, 2]]))  # type: ignore[arg-type]
+    np.testing.assert_array_equal(same_order, weights.numpy())
+    other = SimpleNamespace(config=SimpleNamespace(model="kg_sasrec"), state_dict={"history_scores": weights})
+    assert _history_scores(other, 3, pairs) is None  # type: ignore[arg-type]
