@@ -116,11 +116,13 @@ def ranking_inputs(model: Any, prepared: Prepared, phase: Phase) -> tuple[Tensor
     (its transition lookup over that phase's histories; ``None`` for every other model or with the lookup
     off): what :func:`evaluate_phases` and rankings take. EASE, where it ranks by its exact scores, gives
     zero-width vectors and those scores (:class:`gnn.baselines.ease.ItemRegressionScores`)."""
-    user_emb, product_emb = embed_for(model, prepared, phase)
     if isinstance(model, EASE):
-        exact = model.score_fn(prepared.graph_for(phase))
-        if exact is not None:
-            return user_emb[:, :0], product_emb[:, :0], exact
+        graph = prepared.graph_for(phase)
+        exact = model.score_fn(graph)
+        if exact is not None:  # no vectors needed: the factors' x W product would be computed for nothing
+            return (torch.zeros(int(graph["user"].num_nodes), 0), torch.zeros(int(graph["product"].num_nodes), 0),
+                    exact)
+    user_emb, product_emb = embed_for(model, prepared, phase)
     text = getattr(prepared.graph_for(phase)["product"], "x", None)
     return user_emb, product_emb, history_boost(model, prepared.histories(phase), product_emb.size(0), text)
 
