@@ -73,6 +73,51 @@ def training_windows(histories: Sequence[np.ndarray], max_len: int, *, all_windo
     return windows
 
 
+def future_targets(targets: torch.Tensor, real: torch.Tensor, window: int,
+                   pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The items after each next-item target, for the positions ``real`` selects.
+
+    Args:
+        targets: ``[B, T]`` next-item targets of a batch (``pad`` after each window's end).
+        real: ``[B, T]`` bool, the positions the loss reads.
+        window: ``k``: the next item and the ``k - 1`` after it.
+        pad: the padding index.
+
+    Returns:
+        ``([N, k - 1]`` the items 2..k steps ahead of each of the ``N`` real positions, ``[N, k - 1]`` bool:
+        which exist in the window).
+    """
+    width = targets.shape[1]  # a batch of short windows can be narrower than the future window
+    shifted = [F.pad(targets[:, j:], (0, min(j, width)), value=pad) for j in range(1, window)]
+    later = torch.stack(shifted, dim=-1)[real]
+    return later, later != pad
+
+
+def future_window_loss(logits: torch.Tensor, target: torch.Tensor, later: torch.Tensor, has_later: torch.Tensor,
+                       weight: float, label_smoothing: float = 0.0) -> torch.Tensor:
+    """The next item's cross-entropy plus ``weight`` times the mean cross-entropy of the items after it, on one
+    softmax (a multi-target next-k loss, as PinnerFormer's dense all-action loss reads a window of future actions):
+    the state learns what the next few items share, which the order of items rated in one sitting (MovieLens) or
+    bought in one basket does not decide.
+
+    Args:
+        logits: ``[N, P]`` the scores of ``N`` positions against every product.
+        target: ``[N]`` the next item of each position.
+        later: ``[N, k - 1]`` the items after it (any value where ``has_later`` is False).
+        has_later: ``[N, k - 1]`` bool, which of ``later`` exist.
+        weight: the later items' weight (0: plain cross-entropy).
+        label_smoothing: as :func:`torch.nn.functional.cross_entropy`'s, on the next item's term.
+    """
+    log_p = F.log_softmax(logits, dim=-1)
+    loss = F.nll_loss(log_p, target).float()
+    if label_smoothing > 0:
+        loss = (1 - label_smoothing) * loss - label_smoothing * log_p.mean(dim=-1).float().mean()
+    if bool(has_later.any()):
+        picked = log_p.gather(1, later.clamp(0, log_p.shape[1] - 1))  # padding and cold columns: masked here
+        loss = loss - weight * picked[has_later].float().mean()
+    return loss
+
+
 def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
     """One epoch's batches of indexes: sorted by length (random order among equals), cut, then shuffled."""
     order = rng.permutation(len(lengths))
@@ -111,8 +156,15 @@ def _epoch(model: KGSASRec, optimizer: torch.optim.Optimizer, prepared: Prepared
             item_vecs, target = item_vecs[known], column[target]
         if bf16:  # autograd casts the gradients back to float32 for the encoders
             user_states, item_vecs = user_states.bfloat16(), item_vecs.bfloat16()
-        loss = F.cross_entropy(model.logits(user_states, item_vecs), target,
-                               label_smoothing=config.seq_label_smoothing)
+        logits = model.logits(user_states, item_vecs)
+        if config.seq_future_window > 1 and config.seq_future_weight > 0:
+            later, has_later = future_targets(targets, real, config.seq_future_window, num_products)
+            if known is not None:
+                later = column[later.clamp(max=num_products - 1)]
+            loss = future_window_loss(logits, target, later, has_later, config.seq_future_weight,
+                                      config.seq_label_smoothing)
+        else:
+            loss = F.cross_entropy(logits, target, label_smoothing=config.seq_label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -39,7 +39,7 @@ from gnn.models.registry import ENCODERS, MODELS, ModelShape, build_model, model
 from gnn.pipeline import save_result, train_all
 from gnn.prepared import prepare_split
 from gnn.train import model_meta, train_model
-from gnn.train_sequence import training_sequences, training_windows
+from gnn.train_sequence import future_targets, future_window_loss, training_sequences, training_windows
 from kg.config import PROJECT_ROOT, Settings
 from kg.queries import QueryLibrary
 from kg.store import GraphStore
@@ -704,6 +704,41 @@ def test_overlapping_windows_read_every_target_once_after_the_longest_context() 
     assert [kept for _, kept in touching] == [len(w) - 1 for w, _ in touching]
 
 
+def test_future_targets_are_the_items_after_each_next_item_within_the_window() -> None:
+    pad = 9
+    targets = torch.tensor([[1, 2, 3, pad], [4, 5, pad, pad]])
+    later, exists = future_targets(targets, targets != pad, window=3, pad=pad)
+    # One row per real position, in order: (b0 t0), (b0 t1), (b0 t2), (b1 t0), (b1 t1); nothing past a window.
+    assert later.tolist() == [[2, 3], [3, pad], [pad, pad], [5, pad], [pad, pad]]
+    assert exists.tolist() == [[True, True], [True, False], [False, False], [True, False], [False, False]]
+    # Windows shorter than the future window (a batch of two-item histories).
+    later, exists = future_targets(torch.tensor([[3, 4], [5, pad]]), torch.tensor([[True, True], [True, False]]),
+                                   window=4, pad=pad)
+    assert later.tolist() == [[4, pad, pad], [pad, pad, pad], [pad, pad, pad]] and int(exists.sum()) == 1
+
+
+def test_future_window_loss_adds_the_later_items_mean_log_probability() -> None:
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    target, later = torch.tensor([0, 1]), torch.tensor([[1], [7]])
+    exists = torch.tensor([[True], [False]])
+    log_z0, log_z1 = math.log(math.exp(2) + 2), math.log(math.e + 2)
+    next_item = ((log_z0 - 2.0) + (log_z1 - 1.0)) / 2
+    # Weight 0.5 on the one later item that exists (row 0's item 1: log p = 0 - log_z0).
+    assert float(future_window_loss(logits, target, later, exists, 0.5)) == pytest.approx(next_item + 0.5 * log_z0)
+    assert float(future_window_loss(logits, target, later, exists, 0.0)) == pytest.approx(next_item)
+    smoothed = torch.nn.functional.cross_entropy(logits, target, label_smoothing=0.2)
+    assert float(future_window_loss(logits, target, later, exists, 0.0, 0.2)) == pytest.approx(float(smoothed))
+
+
+def test_kg_sasrec_trains_with_the_future_window_loss(prepared) -> None:  # type: ignore[no-untyped-def]
+    plain = train_model(prepared, _tiny(model="kg_sasrec", epochs=1, seq_future_window=1), progress=False)
+    future = train_model(prepared, _tiny(model="kg_sasrec", epochs=1, seq_future_window=3, seq_future_weight=0.5),
+                         progress=False)
+    # The same seed and batches; the later items' cross-entropy (about log P each at the start) is added on top.
+    assert math.isfinite(future.history[0]["loss"])
+    assert future.history[0]["loss"] > plain.history[0]["loss"] + 0.25 * math.log(prepared.snapshot.num_products)
+
+
 def test_kg_sasrec_reads_only_the_targets_a_window_keeps(prepared, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import gnn.train_sequence as train_sequence
 
@@ -715,7 +750,8 @@ def test_kg_sasrec_reads_only_the_targets_a_window_keeps(prepared, monkeypatch) 
         return real_cross_entropy(logits, target, **kwargs)
 
     monkeypatch.setattr(train_sequence.F, "cross_entropy", counting)
-    config = _tiny(model="kg_sasrec", epochs=1, seq_max_len=3, seq_window_stride=1)
+    # The next-item loss alone (the next-k loss computes it from its own log-softmax).
+    config = _tiny(model="kg_sasrec", epochs=1, seq_max_len=3, seq_window_stride=1, seq_future_window=1)
     train_model(prepared, config, progress=False)
     windows = training_windows(prepared.histories("valid"), 3, stride=1)
     # Every train target once, though the windows overlap.
