@@ -159,8 +159,9 @@ def _epoch(model: KGSASRec, optimizer: torch.optim.Optimizer, prepared: Prepared
         logits = model.logits(user_states, item_vecs)
         if config.seq_future_window > 1 and config.seq_future_weight > 0:
             later, has_later = future_targets(targets, real, config.seq_future_window, num_products)
-            if known is not None:
+            if known is not None:  # to the warm columns; a withheld product (-1 there) is never a target
                 later = column[later.clamp(max=num_products - 1)]
+                has_later = has_later & (later >= 0)
             loss = future_window_loss(logits, target, later, has_later, config.seq_future_weight,
                                       config.seq_label_smoothing)
         else:
