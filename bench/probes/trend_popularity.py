@@ -47,8 +47,9 @@ def main() -> None:
 
     for phase in ("valid", "test"):
         known = split.known(phase)
-        order = np.argsort(times(known), kind="stable")
-        known_ts, known_products = times(known)[order], known[1][order]
+        known_times = times(known)
+        order = np.argsort(known_times, kind="stable")
+        known_ts, known_products = known_times[order], known[1][order]
         target = split.valid if phase == "valid" else split.test
         now = np.zeros(split.num_users, dtype=np.int64)
         now[target[0]] = times(target)
