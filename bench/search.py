@@ -138,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "search")
     ap.add_argument("--pool", type=Path, help="write the pooled candidates of every query here and stop")
     ap.add_argument("--pool-depth", type=int, default=10)
+    ap.add_argument("--shoppers", type=Path, default=ROOT / "bench" / "results" / "search_personal_test.json",
+                    help="a bench/search_personal.py --split test report: the personalisation target for users "
+                         "with history is read from it (judged labels do not depend on the user)")
     args = ap.parse_args(argv)
 
     homes = {c: args.work_dir / c for c in args.catalogs} | dict(h.split("=", 1) for h in args.homes)
@@ -170,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         results[c] = evaluate(sub, qrels, {r: {v: {q: runs[r][v][q] for q in runs[r][v] if q in {s["id"] for s in sub}}
                                                for v in ("asked", "corrected")} for r in ROWS},
                               {r: raw[c]["ms"][r] for r in ROWS})
-    checks = targets(results["all"])
+    shoppers = json.loads(args.shoppers.read_text(encoding="utf-8")) if args.shoppers.is_file() else None
+    checks = targets(results["all"], shoppers if args.split == "test" else None)
     doc = {"split": args.split, "catalogs": list(catalogs), "queries": len(queries),
            "judged_pairs": sum(len(v) for v in qrels.values()), "results": results, "targets": checks,
            "query_dictionaries": {c: catalogs[c].dictionaries for c in catalogs},

@@ -11,10 +11,13 @@ refuses a labelled query of another split):
 2. LightGBM lambdarank settings are chosen among :data:`GRID` by 5-fold query-disjoint cross-validation on dev,
    and the chosen ones are fit on all dev groups;
 3. the no-match similarity is chosen on the dev queries (most no-match queries answered empty, fewest real
-   queries lost), and the personal weight on the dev queries' benchmark users, ranked with the out-of-fold
-   scores of step 2 (scores the ranker gives queries it was not fit on, as at test time): the weight whose
-   served order has the best mean nDCG@10, the smaller on a tie (0 is a candidate), kept only when its gain
-   over 0 exceeds one standard error of the per-query gains;
+   queries lost), and the personal weight on two dev signals (:func:`choose_personal_weight`): the judged
+   dev queries' benchmark users, ranked with the out-of-fold scores of step 2 (scores the ranker gives
+   queries it was not fit on, as at test time), whose labels do not depend on the user and so can only show
+   a weight doing harm; and ``--shoppers`` dev shoppers per catalog searching for the type of their own next
+   product (``personal_cases.py``, their valid target, the label their own), ranked with the fitted ranker:
+   among the weights whose judged loss stays within one standard error, the one best for the shoppers,
+   kept only when its gain over 0 exceeds one standard error of the per-shopper gains;
 4. the model, its feature names, settings, the two choices and the dev figures are saved beside every catalog's
    bundles (``<home>/artifacts/search-ranker/``), where the API loads it; the dev report goes to
    ``bench/results/search_ranker.json``.
@@ -41,6 +44,7 @@ for _p in (ROOT, HERE):
         sys.path.insert(0, str(_p))
 
 import numpy as np  # noqa: E402
+from personal_cases import cases, user_vector  # noqa: E402
 from search_catalog import Catalog, open_catalog, prepare_home  # noqa: E402
 from search_eval import GRADES, per_query, read_jsonl  # noqa: E402
 
@@ -64,7 +68,9 @@ CATALOGS = ("amazon-beauty", "amazon-office")
 GRID: tuple[dict[str, Any], ...] = tuple(
     {"n_estimators": n, "learning_rate": 0.05, "num_leaves": leaves, "min_child_samples": child}
     for n in (100, 300) for leaves in (7, 15) for child in (5, 20))
-PERSONAL_WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+PERSONAL_WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0)
+#: Shoppers per catalog whose own next product (their valid target) tunes the personal weight.
+PERSONAL_CASES = 500
 FOLDS = 5
 K = 100
 
@@ -118,6 +124,43 @@ def collect(cat: Catalog, queries: list[dict[str, Any]], labels: dict[str, dict[
     return out
 
 
+@dataclass
+class ShopperCase:
+    """One shopper's dev case (``personal_cases``): the type query's candidates, the target, the affinity."""
+
+    found: Candidates
+    target: str
+    affinity: np.ndarray | None
+
+
+def collect_shoppers(cat: Catalog, home: Path, users: int = PERSONAL_CASES) -> list[ShopperCase]:
+    """The dev cases of :func:`personal_cases.cases` (each user's valid target) through the API's index."""
+    state = cat.client.app.state.service
+    index, encoder = state.index, state.encoder
+    out = []
+    for case in cases(home, index, "dev", users, seed=0)[0]:
+        found = query_candidates(index, encoder, case.query)
+        vector = user_vector(index, case)
+        rows = np.array([index.catalog.product_index[p] for p in found.ids], dtype=np.int64)
+        aff = None if vector is None else np.where(index.has_embedding[rows], index.product_emb[rows] @ vector,
+                                                    -np.inf)
+        out.append(ShopperCase(found, case.target, aff))
+    return out
+
+
+def shopper_ndcg(shoppers: list[ShopperCase], score: Any, weight: float) -> np.ndarray:
+    """Per case, the nDCG@10 of the shopper's own target in the served order at ``weight``."""
+    out = np.zeros(len(shoppers))
+    for n, s in enumerate(shoppers):
+        if not s.found.ids:
+            continue
+        order, _ = final_order(score(s.found.features), s.found.tiers, np.arange(len(s.found.ids)),
+                               s.affinity, weight)
+        ranking = [s.found.ids[j] for j in order[:K]]
+        out[n] = per_query({"q": {s.target: GRADES["E"]}}, {"q": ranking})["q"]["ndcg@10"]
+    return out
+
+
 def served(d: DevQuery, scores: np.ndarray, *, no_match_similarity: float, affinity: np.ndarray | None = None,
            weight: float = 0.0) -> list[str]:
     """The product ids the API answers for ``d`` given the ranker's ``scores`` (the same final stage)."""
@@ -168,13 +211,26 @@ def _query_ndcg(dev: list[DevQuery], rankings: list[list[str]]) -> dict[str, flo
     return {q: m.get("ndcg@10", 0.0) for q, m in per_query(qrels, {d.query["id"]: r for d, r in picked}).items()}
 
 
-def choose_personal_weight(dev: list[DevQuery], oof: dict[int, np.ndarray], theta: float
-                           ) -> tuple[float, dict[str, float]]:
-    """The weight whose served order has the best mean dev nDCG@10 over the queries' users (smaller on a tie),
-    kept only where its gain over no personalisation exceeds one standard error of the per-query gains (the
-    one-standard-error rule): a gain inside the noise of ~120 dev queries is not one to serve, since the
-    benchmark's judged labels can only show personalisation lowering a ranking, and then it did on test.
-    Returns the weight and the mean dev nDCG@10 of every weight tried."""
+def _one_se_gain(gains: np.ndarray) -> tuple[float, float]:
+    """(mean, standard error) of per-query or per-case gains."""
+    noise = float(gains.std(ddof=1) / np.sqrt(len(gains))) if len(gains) > 1 else 0.0
+    return float(gains.mean()) if len(gains) else 0.0, noise
+
+
+def choose_personal_weight(dev: list[DevQuery], oof: dict[int, np.ndarray], theta: float,
+                           shoppers: np.ndarray | None = None) -> tuple[float, dict[str, float]]:
+    """The personal weight to serve, chosen on dev, and the mean judged dev nDCG@10 of every weight tried.
+
+    Without ``shoppers``: the weight whose served order has the best mean dev nDCG@10 over the judged queries'
+    benchmark users (smaller on a tie), kept only where its gain over no personalisation exceeds one standard
+    error of the per-query gains (the one-standard-error rule): those labels do not depend on the user, so they
+    can show personalisation lowering a ranking but hardly ever raising one.
+
+    With ``shoppers`` (``[weights, cases]``: each dev shopper's nDCG@10 of their own next product,
+    :func:`shopper_ndcg`, in the order of :data:`PERSONAL_WEIGHTS`), the labels that are the user's own decide:
+    among the weights whose judged dev loss against 0 stays within one standard error of the per-query
+    differences (no loss the judged queries can tell), the one with the best shopper nDCG@10 (smaller on a
+    tie), kept only where its gain over 0 exceeds one standard error of the per-case gains."""
     by_weight, by_query = {}, {}
     users = max((len(d.affinities) for d in dev), default=0)
     for w in PERSONAL_WEIGHTS:
@@ -188,14 +244,22 @@ def choose_personal_weight(dev: list[DevQuery], oof: dict[int, np.ndarray], thet
             else np.zeros(0)
         by_weight[w] = float(np.mean([np.mean(list(s.values())) if s else 0.0 for s in per_user])) \
             if per_user else 0.0  # bench_ndcg per user, averaged
+    figures = {str(w): round(v, 4) for w, v in by_weight.items()}
+    if shoppers is not None and shoppers.shape[1]:
+        own = dict(zip(PERSONAL_WEIGHTS, shoppers, strict=True))
+        admissible = [w for w in PERSONAL_WEIGHTS
+                      if (lambda m, se: m >= -se)(*_one_se_gain(by_query[w] - by_query[0.0]))]
+        best = max(admissible, key=lambda w: (round(float(own[w].mean()), 6), -w))
+        gain, noise = _one_se_gain(own[best] - own[0.0])
+        return (best if best == 0.0 or gain > noise else 0.0), figures
     best = max(PERSONAL_WEIGHTS, key=lambda w: (round(by_weight[w], 6), -w))
-    gains = by_query[best] - by_query[0.0]
-    noise = float(gains.std(ddof=1) / np.sqrt(len(gains))) if len(gains) > 1 else 0.0
-    chosen = best if best == 0.0 or float(gains.mean()) > noise else 0.0
-    return chosen, {str(w): round(v, 4) for w, v in by_weight.items()}
+    gain, noise = _one_se_gain(by_query[best] - by_query[0.0])
+    chosen = best if best == 0.0 or gain > noise else 0.0
+    return chosen, figures
 
 
-def train(dev: list[DevQuery], homes: dict[str, Path], out: Path, seed: int = 0) -> dict[str, Any]:
+def train(dev: list[DevQuery], homes: dict[str, Path], out: Path, seed: int = 0,
+          shoppers: list[ShopperCase] | None = None) -> dict[str, Any]:
     """Steps 2-4 of the module docstring; returns the dev report."""
     started = time.perf_counter()
     learnable = [i for i, d in enumerate(dev) if any(d.graded.get(p, 0) > 0 for p in d.found.ids)]
@@ -211,8 +275,11 @@ def train(dev: list[DevQuery], homes: dict[str, Path], out: Path, seed: int = 0)
     oof = {i: fallback.score(d.found.features) for i, d in enumerate(dev)}  # queries with nothing to learn
     oof.update({i: oof_rows[starts[g]:starts[g + 1]] for g, i in enumerate(learnable)})
     theta, no_match = choose_no_match_similarity(dev)
-    weight, by_weight = choose_personal_weight(dev, oof, theta)
     booster = fit_booster(groups, params, seed=seed)
+    # The shoppers' type queries are not dev queries: the ranker fit on every dev query scores them, as it will.
+    own = np.array([shopper_ndcg(shoppers, lambda f: booster.predict(f, num_threads=1), w)
+                    for w in PERSONAL_WEIGHTS]) if shoppers else None
+    weight, by_weight = choose_personal_weight(dev, oof, theta, own)
     dev_figures = {
         "weights": bench_ndcg(dev, [served(d, fallback.score(d.found.features), no_match_similarity=theta)
                                     for d in dev]),
@@ -226,6 +293,9 @@ def train(dev: list[DevQuery], homes: dict[str, Path], out: Path, seed: int = 0)
         "cv": [{"params": p, "ndcg@10": round(s, 4)} for s, p, _ in cv], "cv_best_ndcg@10": round(best_score, 4),
         "no_match_similarity": theta, "no_match_dev": no_match,
         "personal_weight": weight, "personal_weight_dev_ndcg@10": by_weight,
+        "personal_weight_shoppers_dev_ndcg@10": {} if own is None else
+        {str(w): round(float(v.mean()), 4) for w, v in zip(PERSONAL_WEIGHTS, own, strict=True)},
+        "shopper_dev_cases": 0 if own is None else int(own.shape[1]),
         "dev_ndcg@10": {k: round(v, 4) for k, v in dev_figures.items()},
         "feature_importance_gain": dict(zip(FEATURES, (round(float(x), 1) for x in
                                                        booster.feature_importance("gain")), strict=True)),
@@ -247,22 +317,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=Path, default=JUDGED / "queries.jsonl")
     ap.add_argument("--qrels", type=Path, default=JUDGED / "qrels.jsonl")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "search_ranker.json")
+    ap.add_argument("--shoppers", type=int, default=PERSONAL_CASES,
+                    help="dev shoppers per catalog whose own next product tunes the personal weight "
+                         "(personal_cases.py; 0: the judged queries alone)")
     args = ap.parse_args(argv)
+    if args.shoppers < 0:
+        ap.error("--shoppers must be 0 or more")
 
     homes = {c: args.work_dir / c for c in args.catalogs} | {c: Path(h) for c, h in
                                                             (x.split("=", 1) for x in args.homes)}
     queries = [q for q in read_jsonl(args.queries) if q["catalog"] in homes and q["split"] == "dev"]
     labels = dev_labels(queries, read_jsonl(args.qrels))
     dev: list[DevQuery] = []
+    shoppers: list[ShopperCase] = []
     with ExitStack() as stack:
         for c, home in homes.items():
             if c in CATALOGS and not args.homes:
                 prepare_home(home, args.data_dir / c)
             cat = stack.enter_context(open_catalog(c, home))
             dev += collect(cat, [q for q in queries if q["catalog"] == c], labels)
-    report = train(dev, homes, args.out)
+            shoppers += collect_shoppers(cat, home, args.shoppers) if args.shoppers else []
+    report = train(dev, homes, args.out, shoppers=shoppers)
     print(json.dumps({k: report[k] for k in ("params", "cv_best_ndcg@10", "no_match_similarity", "no_match_dev",
-                                             "personal_weight", "personal_weight_dev_ndcg@10", "dev_ndcg@10")},
+                                             "personal_weight", "personal_weight_dev_ndcg@10",
+                                             "personal_weight_shoppers_dev_ndcg@10", "dev_ndcg@10")},
                      indent=1))
     print(f"saved the ranker beside the bundles of {', '.join(homes)}; wrote {args.out}")
     return 0

@@ -188,3 +188,60 @@ def test_a_personal_weight_whose_dev_gain_is_inside_the_noise_is_not_kept(monkey
     # Three queries gain 0.3, 0.2 and 0.25: clear, and the smallest of the best weights is kept.
     weight, by_weight = choose([0.3, 0.2, 0.25])
     assert weight == 0.02 and by_weight["0.02"] == pytest.approx(0.75)
+
+
+def test_the_shoppers_own_products_choose_among_the_weights_the_judged_queries_cannot_fault(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import search_ranker
+
+    weights = search_ranker.PERSONAL_WEIGHTS
+    # Judged dev queries: no change below 0.5, a clear loss (every query -0.3) from 0.5 on.
+    table = {w: {f"q{i}": 0.5 - (0.3 if w >= 0.5 else 0.0) for i in range(3)} for w in weights}
+    monkeypatch.setattr(search_ranker, "served", lambda d, scores, **kw: [str(kw["weight"])])
+    monkeypatch.setattr(search_ranker, "_query_ndcg", lambda dev, rankings: table[float(rankings[0][0])])
+    dev = [_dev_query("type", 0.9, affinities=[np.array([1.0, 2.0, 3.0])])]
+    spread = np.linspace(-0.05, 0.05, 40)
+    # Shoppers' own products: the more personal, the better (0.2 + w / 4 on 40 cases that vary a little).
+    rising = np.array([0.2 + w / 4 + spread for w in weights])
+    weight, by_weight = search_ranker.choose_personal_weight(dev, {0: np.zeros(3)}, 0.3, rising)
+    assert weight == 0.3  # the best for shoppers that the judged queries do not fault
+    assert by_weight["0.5"] < by_weight["0.0"]
+    # A shopper gain inside its noise is not kept.
+    noisy = np.array([0.2 + (0.001 if w > 0 else 0.0) + np.linspace(-0.5, 0.5, 40) * (1 if w > 0 else -1)
+                      for w in weights])
+    weight, _ = search_ranker.choose_personal_weight(dev, {0: np.zeros(3)}, 0.3, noisy)
+    assert weight == 0.0
+
+
+def test_a_shoppers_query_is_the_type_their_products_title_names_in_canonical_form() -> None:
+    from types import SimpleNamespace
+
+    from personal_cases import product_type
+
+    from kg.extract.lexicon import Lexicon, LexiconExtractor
+
+    index: Any = SimpleNamespace(parser=SimpleNamespace(extractor=LexiconExtractor(Lexicon(["Maybelline"], []))))
+    assert product_type(index, "Maybelline New York Eye Studio Gel Eyeliners, Black") == "gel eyeliner"
+    assert product_type(index, "Swingline Stapler, Heavy Duty") == "stapler"
+    assert product_type(index, "Nice gift for her") is None  # no type named: the shopper is left out
+
+
+def test_the_personalisation_target_for_users_with_history_reads_the_shoppers_own_products() -> None:
+    from search_report import targets
+
+    def shoppers(low: float) -> dict[str, Any]:
+        row = {"ndcg@10": 0.23, "mrr": 0.2, "recall@50": 0.7, "ratio_to_unpersonalised": 1.2, "interval": [low, 1.3]}
+        other = {**row, "ratio_to_unpersonalised": 1.0, "interval": [1.0, 1.0]}
+        return {"catalogs": {c: {"users": 1000, "served_personal_weight": 0.1, "by_weight": {"0.0": other, "0.1": row}}
+                             for c in ("amazon-beauty", "amazon-office")}}
+
+    per_query = {"q1": 0.5, "q2": 1.0}
+    row = {"ndcg@10": 0.75, "p@5": 0.8, "filler_per_no_match_query": 0.0, "no_match_queries": 1,
+           "per_query_ndcg@10": per_query,
+           "misspelled_vs_corrected": {"asked_ndcg@10": 1.0, "corrected_ndcg@10": 1.0, "queries": 1}}
+    res = {name: row for name in ("bm25", "dense", "learned", "personalised", "final")}
+    key = "personalisation raises ndcg@10 for users with history"
+    assert targets(res, shoppers(1.15))[key]["holds"]
+    assert "1.200x [1.15, 1.30]" in targets(res, shoppers(1.15))[key]["detail"]
+    assert not targets(res, shoppers(0.98))[key]["holds"]  # an interval reaching below 1 is no raise
+    assert not targets(res)[key]["holds"] and "not measured" in targets(res)[key]["detail"]
+    assert targets(res)["personalisation never lowers ndcg@10"]["holds"]  # the same per-query figures

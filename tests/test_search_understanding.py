@@ -281,6 +281,11 @@ def test_a_filter_that_leaves_nothing_suggests_the_query_without_it(index: Servi
     assert result.hits == [] and "revlon lipstick" in result.suggestions
 
 
+def test_a_price_alone_that_leaves_nothing_suggests_categories(index: ServingIndex) -> None:
+    result = search(index, "0$", 10, encoder=None)  # found by the fuzz test below: no words left to suggest
+    assert result.hits == [] and result.suggestions and "" not in result.suggestions
+
+
 @hypothesis.settings(max_examples=300, deadline=None)
 @hypothesis.given(st.text(max_size=60) | st.lists(st.sampled_from(
     ["under", "$10", "without", "free", "-", "red", "maybeline", "口红", "for", "kids", "lipstick", "cheap", "between",

@@ -212,8 +212,8 @@ class QueryParser:
         for word in u.unknown_words:
             for alt in self.speller.suggest(word):
                 out.append(u.search_text.replace(word, alt) if word in u.search_text else alt)
-        if u.of("filter"):
-            out.append(u.search_text)  # the same words without the price limit / negation
+        if u.of("filter") and u.search_text.strip():
+            out.append(u.search_text)  # the same words without the price limit / negation ("0$" has none)
         if not out:
             sizes = self.catalog.members["category"].sizes()
             common = sizes <= 0.3 * max(self.catalog.num_products, 1)  # not a whole department
