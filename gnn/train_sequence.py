@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from gnn.allocator import released_allocator
 from gnn.config import TrainConfig
 from gnn.content import calibrate
 from gnn.fitting import History, fit_with_early_stopping
@@ -212,6 +213,7 @@ def fit_sequence_model(model: KGSASRec, prepared: Prepared, config: TrainConfig,
     if evaluated is not model:
         model.load_state_dict(evaluated.state_dict())
     model.items.fit_cold_ids(prepared.data)
-    calibrate(model, prepared, cold_gain_tolerance=config.cold_gain_tolerance,
-              grid_steps=config.seq_calibration_grid_steps)
+    with released_allocator():  # scoring grids, not gradient steps: gnn.allocator
+        calibrate(model, prepared, cold_gain_tolerance=config.cold_gain_tolerance,
+                  grid_steps=config.seq_calibration_grid_steps)
     return history, best_epoch

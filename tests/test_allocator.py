@@ -47,6 +47,22 @@ def test_settings_are_restored_when_training_fails(monkeypatch: pytest.MonkeyPat
     assert libc.calls.count(("mallopt", *allocator.TRAINING_SETTINGS[0])) == 2
 
 
+def test_a_released_block_inside_training_gives_the_defaults_back_then_the_training_settings(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    libc = _RecordingLibc()
+    monkeypatch.setattr(allocator, "_glibc", lambda: libc)
+    with allocator.released_allocator():  # outside training: nothing to give back
+        pass
+    assert libc.calls == []
+    with allocator.training_allocator():
+        start = len(libc.calls)
+        with allocator.released_allocator():  # e.g. the calibration grids after the gradient steps
+            released = libc.calls[start:]
+        after = libc.calls[start + len(released):]
+    assert released == [("mallopt", p, v) for p, v in allocator.RESTORED_SETTINGS] + [("malloc_trim", 0, 0)]
+    assert after[:len(allocator.TRAINING_SETTINGS)] == [("mallopt", p, v) for p, v in allocator.TRAINING_SETTINGS]
+
+
 def test_without_glibc_it_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(allocator, "_glibc", lambda: None)
     with allocator.training_allocator() as applied:
