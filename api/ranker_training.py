@@ -24,7 +24,7 @@ from api.errors import ApiError
 from api.serving.features import FEATURES, kept_counts
 from api.serving.index import ServingIndex
 from api.serving.query_encoder import QueryEncoder
-from api.serving.ranker import Ranker, fallback_ranker, save_ranker
+from api.serving.ranker import Ranker, fallback_ranker, save_ranker, tuned_settings
 from api.serving.search import candidate_features, final_order, retrieve
 
 Label = tuple[str, str, int]
@@ -220,5 +220,8 @@ def train_ranker(index: ServingIndex, encoder: QueryEncoder | None, labels: Sequ
         v = build_groups(index, encoder, valid)
         report["valid_queries"] = len(v.sizes)
         report["valid_ndcg@10"] = {"lambdarank": _evaluate(learned, v), "weights": _evaluate(fallback, v)}
+    # The personal weight and no-match floor were chosen on judged queries with the ranker this one replaces;
+    # labels alone cannot choose them, and the fallbacks (0.5, 0.55) cost judged nDCG@10 (docs/search.md).
+    report.update(tuned_settings(artifacts_dir))
     save_ranker(artifacts_dir, booster.model_to_string(), report)
     return report

@@ -27,6 +27,7 @@ from api.serving.linking import EntityLinker
 from api.serving.negation import parse_negations
 from api.serving.price import parse_price
 from api.serving.ranker import (
+    FALLBACK_PERSONAL_WEIGHT,
     FALLBACK_WEIGHTS,
     WeightedRanker,
     fallback_ranker,
@@ -320,6 +321,24 @@ def test_ranker_trains_saves_and_loads(index: ServingIndex, tmp_path: Path) -> N
     (ranker_dir(tmp_path) / "meta.json").write_text(json.dumps({**meta, "features": ["other"]}))
     fallback, note = load_ranker(tmp_path)
     assert fallback.name == "weights" and note and "other features" in note
+
+
+def test_a_retrained_ranker_keeps_the_settings_tuned_on_judged_queries(index: ServingIndex, tmp_path: Path) -> None:
+    labels = [("maybelline eyeliner", "p0", 3), ("maybelline eyeliner", "p2", 1), ("red lipstick", "p4", 3),
+              ("red lipstick", "p6", 1), ("kids shampoo", "p7", 3), ("lotion", "p9", 2)]
+    report = train_ranker(index, None, labels, tmp_path, rounds=10)
+    assert "personal_weight" not in report  # nothing tuned yet: the fallbacks serve
+    assert load_ranker(tmp_path)[0].personal_weight == FALLBACK_PERSONAL_WEIGHT
+    meta = json.loads((ranker_dir(tmp_path) / "meta.json").read_text())
+    tuned = {**meta, "trained": "20261206T000000Z", "personal_weight": 0.1, "no_match_similarity": 0.25}
+    save_ranker(tmp_path, (ranker_dir(tmp_path) / "model.txt").read_text(), tuned)  # as bench/search_ranker.py saves
+    report = train_ranker(index, None, labels, tmp_path, rounds=10)  # e.g. on feedback, after a rebuild
+    assert (report["personal_weight"], report["no_match_similarity"]) == (0.1, 0.25)
+    assert report["tuned_with"] == "20261206T000000Z"
+    ranker = load_ranker(tmp_path)[0]
+    assert (ranker.personal_weight, ranker.no_match_similarity) == (0.1, 0.25)
+    again = train_ranker(index, None, labels, tmp_path, rounds=10)
+    assert again["tuned_with"] == "20261206T000000Z"  # the ranker they were tuned with, however many retrains on
 
 
 def test_labels_file_errors_name_the_line(tmp_path: Path) -> None:

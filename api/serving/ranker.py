@@ -111,6 +111,21 @@ def load_ranker(artifacts_dir: Path) -> tuple[Ranker, str | None]:
         return fallback_ranker(), f"search ranker in {folder} unreadable ({e}): hand-set weights serve"
 
 
+#: Settings chosen with a ranker on judged validation queries (``bench/search_ranker.py``), not by the booster.
+TUNED_SETTINGS = ("personal_weight", "no_match_similarity")
+
+
+def tuned_settings(artifacts_dir: Path) -> dict[str, Any]:
+    """The :data:`TUNED_SETTINGS` the saved ranker carries (``{}`` when none is saved or it is unreadable), with
+    when that ranker was trained: a ranker retrained on new labels keeps them rather than falling back."""
+    try:
+        meta = json.loads((ranker_dir(artifacts_dir) / "meta.json").read_text(encoding="utf-8"))
+        kept = {key: _setting(meta, key, 0.0) for key in TUNED_SETTINGS if key in meta}
+    except (OSError, ValueError, TypeError):
+        return {}
+    return {**kept, "tuned_with": meta.get("tuned_with", meta.get("trained", "?"))} if kept else {}
+
+
 def _setting(meta: dict[str, Any], key: str, default: float) -> float:
     """A number ``meta`` carries (the default when absent: a ranker trained before the setting existed)."""
     value = meta.get(key, default)
