@@ -55,7 +55,6 @@ from api.serving.search import search  # noqa: E402
 from kg.config import Settings  # noqa: E402
 
 CATALOGS = ("amazon-beauty", "amazon-office")
-SOURCES = {"amazon-beauty": "amazon-beauty", "amazon-office": "amazon-office"}
 #: Results asked per query: deep enough for recall@50.
 K = 100
 
@@ -141,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--work-dir", type=Path, default=ROOT / "var" / "bench-search")
     ap.add_argument("--catalogs", nargs="+", default=list(CATALOGS), choices=CATALOGS)
+    ap.add_argument("--homes", nargs="*", default=[], metavar="CATALOG=DIR",
+                    help="use this prepared home for a catalog (e.g. the shipped sample in a test)")
     ap.add_argument("--split", choices=("dev", "test"), default="test",
                     help="dev: each user's valid target (tune on it); test: the test target")
     ap.add_argument("--users", type=int, default=1000, help="users per catalog (a seeded draw)")
@@ -153,9 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "split": args.split, "command": "python bench/search_personal.py " + " ".join(argv or sys.argv[1:]),
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPUs", "catalogs": {}}
-    for name in args.catalogs:
-        home = args.work_dir / name
-        prepare_home(home, args.data_dir / SOURCES[name])
+    given = {c: Path(h) for c, h in (x.split("=", 1) for x in args.homes)}
+    for name in (given or {c: None for c in args.catalogs}):
+        home = given.get(name) or args.work_dir / name
+        if name not in given:
+            prepare_home(home, args.data_dir / name)
         report["catalogs"][name] = run_catalog(name, home, args.split, args.users, args.seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -107,6 +107,22 @@ def test_the_benchmark_runs_on_the_sample(sample_home: Path, tmp_path: Path) -> 
     assert "| bm25 |" in out.with_suffix(".md").read_text(encoding="utf-8")
 
 
+def test_the_shoppers_benchmark_runs_on_the_sample(sample_home: Path, tmp_path: Path) -> None:
+    import search_personal
+
+    out = tmp_path / "personal"
+    assert search_personal.main(["--homes", f"amazon-beauty={sample_home}", "--split", "test", "--users", "20",
+                                 "--out", str(out)]) == 0
+    doc = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    cat = doc["catalogs"]["amazon-beauty"]
+    assert 0 < cat["users"] <= 20 and cat["queries"]  # each a product type a target's title names
+    rows = cat["by_weight"]
+    assert set(rows) == {str(w) for w in (0.0, *(w for w in search_personal.PERSONAL_WEIGHTS if w > 0), 2.0, 4.0)}
+    assert rows["0.0"]["ratio_to_unpersonalised"] == 1.0
+    assert all(0.0 <= r["ndcg@10"] <= 1.0 and 0.0 <= r["recall@50"] <= 1.0 for r in rows.values())
+    assert "| personal weight |" in out.with_suffix(".md").read_text(encoding="utf-8")
+
+
 # -- bench/search_ranker.py: dev labels only, the no-match floor and the personal weight chosen on dev --------
 def test_the_ranker_trains_on_dev_labels_only() -> None:
     import search_ranker
