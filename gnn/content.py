@@ -104,10 +104,6 @@ SAMPLE_USERS = 512
 #: made the calibrations 40% of `cartograph train`; a difference of 0.002 in NDCG@10 between two cells is
 #: still several standard errors on 8,192 users, and the smaller catalogs are scored whole.
 GRID_USERS = 8192
-#: Users scored at once in a grid: each cell is a [GRID_BATCH, products] matrix. At 512 it is 25 MB on
-#: amazon-beauty (12,101 products), which glibc's heap reuses; at 2,048 (99 MB, above its mmap threshold) every
-#: cell was unmapped and faulted in again: a 2-epoch `cartograph train --model kg_sasrec` took 139 s against 111.
-GRID_BATCH = 512
 
 
 def _sample_users(histories: list[np.ndarray], seed: int = 0) -> list[int]:
@@ -199,8 +195,7 @@ def _choose_channel(model: KGSASRec, prepared: Prepared, name: str, rows: Tensor
 def _grid_ndcg(prepared: Prepared, cells: GridScoreFn) -> dict[str, float]:
     """Each cell's validation NDCG@10, over :data:`GRID_USERS` users."""
     return {str(key): round(m["ndcg@10"], 6)
-            for key, m in evaluate_grid(prepared, cells, max_users=GRID_USERS, ndcg_only=True,
-                                        batch_size=GRID_BATCH).items()}
+            for key, m in evaluate_grid(prepared, cells, max_users=GRID_USERS, ndcg_only=True).items()}
 
 
 def cell_key(relative: float, gamma: float) -> str:
