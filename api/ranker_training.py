@@ -25,7 +25,7 @@ from api.serving.features import FEATURES, kept_counts
 from api.serving.index import ServingIndex
 from api.serving.query_encoder import QueryEncoder
 from api.serving.ranker import Ranker, fallback_ranker, save_ranker, tuned_settings
-from api.serving.search import candidate_features, final_order, retrieve
+from api.serving.search import candidate_features, final_order, free_word_cover, retrieve
 
 Label = tuple[str, str, int]
 LETTER_GRADES = {"e": 3, "s": 2, "c": 1, "i": 0, "exact": 3, "substitute": 2, "complement": 1, "irrelevant": 0}
@@ -113,6 +113,8 @@ class Candidates:
     ids: list[str]
     features: np.ndarray
     tiers: np.ndarray
+    word_cover: np.ndarray
+    """The share of the query's words no constraint said that each holds (personalisation's groups)."""
 
 
 def query_candidates(index: ServingIndex, encoder: QueryEncoder | None, query: str) -> Candidates:
@@ -123,9 +125,9 @@ def query_candidates(index: ServingIndex, encoder: QueryEncoder | None, query: s
     r = retrieve(index, u, mask, encoder)
     cand = r.candidates()
     if not len(cand):
-        return Candidates([], np.zeros((0, len(FEATURES)), np.float32), np.zeros(0, np.int64))
+        return Candidates([], np.zeros((0, len(FEATURES)), np.float32), np.zeros(0, np.int64), np.ones(0))
     return Candidates([c.product_ids[i] for i in cand.tolist()], candidate_features(index, u, r, cand),
-                      kept_counts(u, cand))
+                      kept_counts(u, cand), free_word_cover(index, u, cand))
 
 
 def build_groups(index: ServingIndex, encoder: QueryEncoder | None, labels: Sequence[Label]) -> Groups:

@@ -149,7 +149,7 @@ def _dev_query(kind: str, top_dense: float, *, cover: float = 0.0, exact: bool =
     ids = [f"{kind}{top_dense}-{i}" for i in range(n)]
     graded = {ids[0]: 3} if exact else {ids[0]: 0}
     query = {"id": ids[0], "text": ids[0], "kind": kind}
-    return search_ranker.DevQuery(query, ids[0], Candidates(ids, features, np.zeros(n, np.int64)), graded,
+    return search_ranker.DevQuery(query, ids[0], Candidates(ids, features, np.zeros(n, np.int64), np.ones(n)), graded,
                                   affinities or [])
 
 
@@ -226,6 +226,24 @@ def test_the_shoppers_own_products_choose_among_the_weights_the_judged_queries_c
                       for w in weights])
     weight, _ = search_ranker.choose_personal_weight(dev, {0: np.zeros(3)}, 0.3, noisy)
     assert weight == 0.0
+
+
+def test_the_personal_weight_may_cost_the_judged_queries_at_most_the_stated_share(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import search_ranker
+
+    weights = search_ranker.PERSONAL_WEIGHTS
+    # Judged dev nDCG@10 0.8 at 0, 0.5% lower at 0.1, 2% lower at 0.2 and beyond.
+    def judged(w: float) -> float:
+        return 0.8 * (1.0 if w < 0.1 else 0.995 if w < 0.2 else 0.98)
+
+    table = {w: {f"q{i}": judged(w) for i in range(3)} for w in weights}
+    monkeypatch.setattr(search_ranker, "served", lambda d, scores, **kw: [str(kw["weight"])])
+    monkeypatch.setattr(search_ranker, "_query_ndcg", lambda dev, rankings: table[float(rankings[0][0])])
+    dev = [_dev_query("type", 0.9, affinities=[np.array([1.0, 2.0, 3.0])])]
+    rising = np.array([0.2 + w / 4 + np.linspace(-0.05, 0.05, 40) for w in weights])
+    assert search_ranker.PERSONAL_TOLERANCE == 0.01
+    weight, _ = search_ranker.choose_personal_weight(dev, {0: np.zeros(3)}, 0.3, rising)
+    assert weight == 0.1  # the shoppers would take more; 0.2 costs the judged queries 2%
 
 
 def test_a_shoppers_query_is_the_type_their_products_title_names_in_canonical_form() -> None:

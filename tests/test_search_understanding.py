@@ -503,6 +503,31 @@ def test_final_order_never_lifts_a_candidate_breaking_more_constraints(n: int, s
         assert tiers[a] > tiers[b] or fused[a] >= fused[b]
 
 
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(st.integers(2, 40), st.integers(0, 2**31 - 1), st.floats(0.01, 10))
+def test_personalisation_moves_a_product_only_among_those_holding_as_many_query_words(n: int, seed: int,
+                                                                                       weight: float) -> None:
+    rng = np.random.default_rng(seed)
+    scores, tiers, cover = rng.normal(size=n), rng.integers(0, 3, n), rng.choice([0.0, 0.5, 1.0], n)
+    plain, _ = final_order(scores, tiers, np.arange(n), None, 0.0, cover)
+    order, fused = final_order(scores, tiers, np.arange(n), rng.normal(size=n) * 100, weight, cover)
+    assert sorted(order.tolist()) == list(range(n))
+    # Every place holds a product of the same tier and word cover as without the user ...
+    assert tiers[order].tolist() == tiers[plain].tolist() and cover[order].tolist() == cover[plain].tolist()
+    # ... and within each such group the user's fused score decides.
+    for group in {(t, c) for t, c in zip(tiers, cover, strict=True)}:
+        members = [j for j in order if (tiers[j], cover[j]) == group]
+        assert all(fused[a] >= fused[b] for a, b in itertools.pairwise(members))
+
+
+def test_a_men_s_razor_query_stays_men_s_first_for_a_shopper_of_women_s_razors() -> None:
+    # Two razors keep the type constraint; only the first holds the query's free word ("men").
+    scores, tiers, cover = np.array([2.0, 1.0]), np.array([1, 1]), np.array([1.0, 0.0])
+    loves_the_second = np.array([0.0, 5.0])
+    assert final_order(scores, tiers, np.arange(2), loves_the_second, 10.0)[0].tolist() == [1, 0]
+    assert final_order(scores, tiers, np.arange(2), loves_the_second, 10.0, cover)[0].tolist() == [0, 1]
+
+
 def test_ndcg_orders_by_tier_then_score_with_the_benchmark_gains() -> None:
     # one query: candidate 0 is Exact but keeps no constraint, 1 is Substitute keeping one
     groups = Groups(np.zeros((2, len(FEATURES)), np.float32), np.array([3, 2]), np.array([0, 1]), [2], ["q"])

@@ -18,7 +18,8 @@
    ``CARTOGRAPH_SEARCH_PERSONAL_WEIGHT`` sets one) against the ranker's 1.
 6. Final order: first by how many of the query's rank constraints a product keeps, then by score. So neither
    the ranker nor personalisation can put a product that breaks a typed constraint (a brand, a type, a
-   colour) above one that keeps it.
+   colour) above one that keeps it. Personalisation moves a product only among those that also hold the
+   same share of the query's words no constraint said ("men" of "razor for men"; :func:`final_order`).
 
 A query none of whose words the catalog knows, that matches nothing (3.), or whose filters leave nothing,
 answers no items and a few suggestions: never filler. Each hit lists what matched.
@@ -205,7 +206,8 @@ def search(index: ServingIndex, query: str, k: int, *, encoder: QueryEncoder | N
                           ranker=ranker.name, degraded=list(r.skipped))
     features = candidate_features(index, u, r, cand) if len(cand) else np.zeros((0, len(FEATURES)), np.float32)
     filter_only = not terms(u.search_text) and not u.mentions and bool(u.of("filter"))
-    reason = (no_match_reason(features, ranker.no_match_similarity, free_word_cover(index, u, cand))
+    cover = free_word_cover(index, u, cand) if len(cand) else np.ones(0)
+    reason = (no_match_reason(features, ranker.no_match_similarity, cover)
               if len(cand) and not filter_only else None)
     if reason is not None:
         cand = cand[:0]
@@ -217,7 +219,7 @@ def search(index: ServingIndex, query: str, k: int, *, encoder: QueryEncoder | N
     weight = ranker.personal_weight if personal_weight is None else personal_weight
     personalised = user_vector is not None and weight > 0
     affinity = _affinity(index, cand, user_vector) if user_vector is not None and personalised else None
-    order, fused = final_order(ranker.score(features), kept_counts(u, cand), cand, affinity, weight)
+    order, fused = final_order(ranker.score(features), kept_counts(u, cand), cand, affinity, weight, cover)
     order = order[:k]
     result.personalised = personalised
     result.hits = [SearchHit(int(cand[j]), float(fused[j]),
@@ -239,14 +241,37 @@ def no_match_explanation(u: Understanding, reason: str | None, nothing_known: bo
 
 
 def final_order(scores: np.ndarray, tiers: np.ndarray, cand: np.ndarray, affinity: np.ndarray | None,
-                personal_weight: float) -> tuple[np.ndarray, np.ndarray]:
+                personal_weight: float, word_cover: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(positions of ``cand`` best first, fused score per candidate): the ranker's rank fused with the personal
     rank (``affinity``, None: not personalised) by ``personal_weight``, ordered first by ``tiers`` (rank
-    constraints kept), so no weight lifts a product breaking a typed constraint above one keeping it."""
-    fused = _rank_fusion(scores)
-    if affinity is not None and personal_weight > 0:
-        fused = fused + personal_weight * _rank_fusion(affinity)
-    return np.lexsort((cand, -fused, -tiers)), fused
+    constraints kept), so no weight lifts a product breaking a typed constraint above one keeping it.
+
+    With ``word_cover`` (:func:`free_word_cover`: the share of the query's words no constraint said that each
+    candidate's text holds), personalisation only reorders candidates that keep as many constraints *and* hold
+    the same share of those words: each such group keeps the places the ranker gave it, and the user's order
+    decides who of the group takes which. "razor for men" stays the men's razors first for a shopper of
+    women's ones; "eyeliner", whose words a constraint says, is personalised whole."""
+    base = _rank_fusion(scores)
+    order = np.lexsort((cand, -base, -tiers))
+    if affinity is None or personal_weight <= 0:
+        return order, base
+    fused = base + personal_weight * _rank_fusion(affinity)
+    if word_cover is None:
+        return np.lexsort((cand, -fused, -tiers)), fused
+    return _reordered_within_groups(order, fused, tiers * 2.0 + np.round(word_cover, 3), cand), fused
+
+
+def _reordered_within_groups(order: np.ndarray, fused: np.ndarray, groups: np.ndarray,
+                             cand: np.ndarray) -> np.ndarray:
+    """``order`` with each group's places (``groups``: a key per candidate) refilled by its members best
+    ``fused`` first."""
+    out = order.copy()
+    group_of_place = groups[order]
+    for group in np.unique(group_of_place):
+        places = np.flatnonzero(group_of_place == group)
+        members = order[places]
+        out[places] = members[np.lexsort((cand[members], -fused[members]))]
+    return out
 
 
 def _rank_fusion(scores: np.ndarray) -> np.ndarray:
