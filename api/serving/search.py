@@ -258,6 +258,7 @@ def final_order(scores: np.ndarray, tiers: np.ndarray, cand: np.ndarray, affinit
     fused = base + personal_weight * _rank_fusion(affinity)
     if word_cover is None:
         return np.lexsort((cand, -fused, -tiers)), fused
+    # One key per (tier, cover): cover lies in [0, 1], so 2 x tier + cover never mixes two tiers.
     return _reordered_within_groups(order, fused, tiers * 2.0 + np.round(word_cover, 3), cand), fused
 
 
