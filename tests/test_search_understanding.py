@@ -181,6 +181,15 @@ def test_a_correctly_spelled_english_word_is_not_corrected_into_a_catalog_word(i
     assert SpellCorrector({"elmer": 50}).correct("helmet") == "elmer"  # what the English list prevents
 
 
+def test_a_misspelled_plural_is_corrected_through_its_singular() -> None:
+    speller = SpellCorrector({"highlighter": 40, "battery": 30})
+    # three edits from "highlighter" as typed, two without its plural ending: corrected, the ending given back
+    assert speller.correct("hilighters") == "highlighters"
+    assert speller.correct("hilighter") == "highlighter"
+    assert speller.correct("baterries") == "battery"  # "-ies" has no ending to give back: the singular answers
+    assert speller.correct("hxxxxxxters") is None
+
+
 def test_a_word_used_only_inside_a_longer_name_is_no_correction_target() -> None:
     docs = {"dr": [1, 2], "dennis": [1, 2], "gross": [1, 2, 5], "epson": [3, 4, 6], "inks": [3, 4]}
     def docs_with(w: str) -> np.ndarray:

@@ -29,6 +29,8 @@ from importlib import resources
 import numpy as np
 from symspellpy import SymSpell, Verbosity
 
+from kg.extract.normalise import singular
+
 MIN_WORD_CHARS = 4
 MAX_EDIT = 2
 MIN_TARGET_COUNT = 2
@@ -66,6 +68,16 @@ class SpellCorrector:
         """The closest, most frequent catalog word for an unknown ``word``; None when known or nothing close."""
         if word in self._known or not correctable(word):
             return None
+        found = self._closest(word)
+        if found is None and (one := singular(word)) != word and one not in self._real_words:
+            # A misspelled plural is one edit further from the catalog's words than its singular ("hilighters"
+            # is three from "highlighter", "hilighter" two): correct the singular, then give the ending back.
+            fixed = self._closest(one)
+            if fixed is not None:
+                return fixed + word[len(one):] if word.startswith(one) else fixed
+        return found
+
+    def _closest(self, word: str) -> str | None:
         distance = 1 if len(word) <= 5 else MAX_EDIT
         found = self._sym.lookup(word, Verbosity.CLOSEST, max_edit_distance=distance)
         if word in self._real_words:
