@@ -14,7 +14,8 @@ One default :class:`~gnn.config.TrainConfig` for every dataset (only ``--threads
 The served model is chosen among the candidates on validation NDCG@10 (:func:`gnn.pipeline.select`); test
 figures are computed for every model with the same code (:mod:`gnn.evaluation`). Where the dataset has
 co-purchase lists, the parameter-free co-purchase lookup (``bench/copurchase_lookup.py``) is reported beside,
-marked as knowing the future. Writes ``bench/results/quality_<dataset>_<variant>.{json,md}``.
+marked as knowing the future. Writes ``bench/results/quality_<dataset>_<variant>.{json,md}``, and each user's
+figures behind every ratio in ``.per_user.npz`` (``bench/pool_slices.py`` pools several cold slices).
 """
 
 from __future__ import annotations
@@ -83,19 +84,25 @@ def per_user_figures(result: TrainResult, prepared: Prepared, which: str = "test
     return values
 
 
-def ratio_intervals(main: TrainResult, others: dict[str, TrainResult], prepared: Prepared) -> dict[str, Any]:
+def ratio_intervals(main: TrainResult, others: dict[str, TrainResult], prepared: Prepared,
+                    per_user: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """The served model's figure over every other model's of the run (test NDCG@10; with a cold slice, its
     Recall@20 too), each with a 95% paired bootstrap interval over users (``bench/peers/significance.py``: 2,000
-    resamples). Keys: ``"<other>"`` for test, ``"<other> (cold)"`` for the cold slice."""
+    resamples). Keys: ``"<other>"`` for test, ``"<other> (cold)"`` for the cold slice. ``per_user``, when given,
+    receives every per-user array under ``"<test|cold>/<model>"`` (``bench/pool_slices.py`` pools runs)."""
     out: dict[str, Any] = {}
     for which in RATIO_METRIC:
         if which not in main.metrics:
             continue
         ours = per_user_figures(main, prepared, which)
+        if per_user is not None:
+            per_user[f"{which}/{main.config.model}"] = ours
         for name, result in others.items():
             if which not in result.metrics:
                 continue
             theirs = per_user_figures(result, prepared, which)
+            if per_user is not None:
+                per_user[f"{which}/{name}"] = theirs
             key, metric = (name if which == "test" else f"{name} (cold)"), f"{which} {RATIO_METRIC[which]}"
             # A model that scores 0 (a graph model on products it never saw) has no ratio to be taken.
             out[key] = ({"metric": metric, **bootstrap_ratio(ours, theirs)} if theirs.mean() > 0
@@ -125,10 +132,16 @@ def calibration_ablations(model: Any, prepared: Prepared) -> dict[str, Any]:
                     "transition_weight": 0.0, "lookup_weight": 0.0},
                 "kg_sasrec without the new products' text gain": {"cold_text_gain": 1.0},
                 "kg_sasrec without the new products' lookup columns": {"cold_lookup_gain": 0.0},
+                "kg_sasrec without the new products' own text channel": {"cold_text_weight": 0.0},
                 # Fixed gains, whatever validation chose: what pushing new products up does to the cold slice.
                 **{f"kg_sasrec with new products' text gain {g:g}": {"cold_text_gain": g} for g in (1.5, 2, 3, 4)}}
-    if not model.has_text_channel or not prepared.split.cold.shape[1]:  # the gains act on new products only
+    new_only = {"cold_text_gain", "cold_lookup_gain", "cold_text_weight"}  # these act on new products only
+    if not prepared.split.cold.shape[1]:
+        variants = {k: v for k, v in variants.items() if not new_only & v.keys()}
+    if float(model.content_weight) <= 0:  # the gains multiply the text channel
         variants = {k: v for k, v in variants.items() if not {"cold_text_gain", "cold_lookup_gain"} & v.keys()}
+    if not model.text_for_new_products_only:
+        variants = {k: v for k, v in variants.items() if "cold_text_weight" not in v}
     rows: dict[str, Any] = {}
     try:
         for name, undone in variants.items():
@@ -185,7 +198,8 @@ def run(dataset: str, variant: str, data_dir: Path, work_dir: Path, threads: int
     main, others, selection = train_all(prepared, cfg, baselines=baselines,  # type: ignore[arg-type]
                                         progress=progress, log=_log)
     doc = metrics_document(main, others, prepared, selection)
-    doc["ratios"] = ratio_intervals(main, others, prepared)
+    per_user: dict[str, np.ndarray] = {}
+    doc["ratios"] = ratio_intervals(main, others, prepared, per_user)
     doc["baselines"].update(calibration_ablations(main.model, prepared))
     if dataset in datasets.WITH_COPURCHASE and variant != "cold":
         doc["baselines"]["copurchase_lookup (knows the future)"] = {"metrics": {"test": lookup_metrics(prepared)}}
@@ -193,7 +207,8 @@ def run(dataset: str, variant: str, data_dir: Path, work_dir: Path, threads: int
             "prepare_seconds": round(prep_s, 1),
             "wall_seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
             "machine": {"python": platform.python_version(), "threads": threads}, "results": doc,
-            "histories": {r.config.model: r.history for r in (main, *others.values())}}
+            "histories": {r.config.model: r.history for r in (main, *others.values())},
+            "per_user": per_user}
 
 
 def markdown(summary: dict[str, Any]) -> str:
@@ -245,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
                   progress=not args.quiet)
     stem = f"quality_{args.dataset}_{args.variant}" + (f"_{args.tag}" if args.tag else "")
     args.out.mkdir(parents=True, exist_ok=True)
+    # Per-user figures beside, compressed (what bench/pool_slices.py pools over runs): not in the JSON.
+    np.savez_compressed(args.out / f"{stem}.per_user.npz", **summary.pop("per_user"))
     (args.out / f"{stem}.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
     md = markdown(summary)
     (args.out / f"{stem}.md").write_text(md)

@@ -1,6 +1,6 @@
 """What the sequence model's softmax training leaves out, set after training without looking at test.
 
-Seven calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffers and recorded in the bundle:
+Eight calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffers and recorded in the bundle:
 
 - **The scale of products with no trained id** (:func:`fit_cold_scale`). A cold or new product's vector comes
   from its text and edges alone; its scores sat far below trained products' (its vector is shorter: the ridge
@@ -45,6 +45,12 @@ Seven calibrations of :class:`~gnn.models.kg_sasrec.KGSASRec`, kept in its buffe
   text neighbours' columns of the transition matrix (:func:`gnn.transitions.imputed_columns`) times a second
   gain (``cold_lookup_gain``, :data:`COLD_LOOKUP_GAIN_GRID`, 0 among them), chosen with the text gain on the
   same cells (the simulated new products' columns emptied first).
+- **The text of new products where the text channel is off** (:func:`choose_new_product_text`). Where validation
+  turns the text channel off (ml-100k-kg: a film's title adds nothing to a trained film's id), the text gain has
+  nothing to multiply, and a new product was scored by its id-less vector alone: every trained film, lifted by
+  channels a new one cannot have (co-interaction, transitions, the lookup), ranked above it (the cold slice read
+  0.14x text-only on one seed). The text channel is then kept for products with no trained id only, its weight
+  chosen on the same simulated new products by the same rule (the largest within the tolerance of the best).
 
 All run on the best state :func:`gnn.fitting.fit_with_early_stopping` restored. The text channel is chosen on the
 same validation interactions early stopping read, one of :data:`WEIGHT_GRID` x :data:`DECAY_GRID`: the valid
@@ -96,6 +102,11 @@ LOOKUP_DECAY_GRID: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)
 COLD_GAIN_GRID: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0)
 #: cold_lookup_gain tried: how much of its text neighbours' transition columns a new product is lent (0: none).
 COLD_LOOKUP_GAIN_GRID: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
+#: The new products' own text weight tried where the text channel is off, in the text channel's units: its
+#: cosines lift only a few products, so small steps (on ml-100k-kg 1/16 cost 0.4% of validation NDCG@10 and 1/8
+#: 13%), refined between two of them by :data:`NEW_TEXT_REFINE_STEPS` halvings.
+NEW_TEXT_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.0078125, 0.015625, 0.03125, 0.0625, 0.125, 0.25, 0.5)
+NEW_TEXT_REFINE_STEPS = 4
 #: Share of the trained products that play new ones while the gain is chosen (the cold slice's share).
 SIMULATED_COLD_SHARE = 0.05
 #: Users whose scores estimate the spreads and the cold scale (a sample: the figures are averages).
@@ -149,6 +160,7 @@ def choose_text_channel(model: KGSASRec, prepared: Prepared, *, grid_steps: int 
         return None
     model.eval()
     model.content_weight.fill_(0.0)
+    model.cold_text_weight.fill_(0.0)  # chosen last, where this one is off
     model.cointeraction_weight.fill_(0.0)  # chosen after this one, on top of it
     model.attribute_weight.fill_(0.0)
     model.transition_weight.fill_(0.0)
@@ -374,6 +386,20 @@ def _simulated_lookups(model: KGSASRec, prepared: Prepared, chosen: Tensor,
                                    float(model.lookup_decay), model.lookup_last) for gain in gains}
 
 
+def _as_new_products(model: KGSASRec, prepared: Prepared, chosen: Tensor, without_ids: Tensor) -> Tensor:
+    """``[S, d']`` the ``chosen`` products' served vectors as new products would have them: their id-less
+    vectors (:func:`simulated_new_products`), the co-interaction row their text predicts (they have no
+    interaction) and no transition rows (nothing is known to follow or precede them)."""
+    d, text_width, spectrum_width, attribute_width, transition_width = model.channel_widths()
+    vectors = without_ids[chosen].clone()
+    if spectrum_width:
+        start = d + text_width
+        vectors[:, start:start + spectrum_width] = _simulated_new_spectrum_rows(model, prepared, chosen)
+    transitions_from = d + text_width + spectrum_width + attribute_width
+    vectors[:, transitions_from:transitions_from + transition_width] = 0.0
+    return vectors
+
+
 @torch.no_grad()
 def choose_cold_text_gain(model: KGSASRec, prepared: Prepared, tolerance: float = 0.0) -> dict[str, Any] | None:
     """Try every gain of :data:`COLD_GAIN_GRID` (and, with the transition lookup on, every gain of
@@ -384,7 +410,8 @@ def choose_cold_text_gain(model: KGSASRec, prepared: Prepared, tolerance: float 
     text gain whose cell is within it of the best: new products get that much of the other users' ranking
     quality to be seen at all."""
     histories = prepared.histories("valid")
-    if not model.has_text_channel or not any(len(h) for h in histories):
+    model.cold_text_weight.fill_(0.0)  # the text channel kept for new products only: where this one is off
+    if float(model.content_weight) <= 0 or not any(len(h) for h in histories):
         return None
     model.eval()
     model.cold_text_gain.fill_(1.0)
@@ -395,17 +422,12 @@ def choose_cold_text_gain(model: KGSASRec, prepared: Prepared, tolerance: float 
     chosen, without_ids = simulated
     served = model.served_item_vectors(prepared.graph_for("valid"), histories=histories)
     users = model.user_vectors(served, histories)
-    d, text_width, spectrum_width, attribute_width, transition_width = model.channel_widths()
-    transitions_from = d + text_width + spectrum_width + attribute_width
-    spectrum_rows = _simulated_new_spectrum_rows(model, prepared, chosen) if spectrum_width else None
+    as_new = _as_new_products(model, prepared, chosen, without_ids)
+    text_width = model.channel_widths()[1]
     new_vectors: dict[float, Tensor] = {}
     for gain in COLD_GAIN_GRID:
-        vectors = without_ids[chosen].clone()
-        vectors[:, d:d + text_width] *= gain
-        if spectrum_rows is not None:  # a new product has no interaction: the row its text predicts
-            vectors[:, d + text_width:d + text_width + spectrum_width] = spectrum_rows
-        # Nor anything known to follow or precede it.
-        vectors[:, transitions_from:transitions_from + transition_width] = 0.0
+        vectors = as_new.clone()
+        vectors[:, model.hidden_channels:model.hidden_channels + text_width] *= gain
         new_vectors[gain] = vectors
     lookups = _simulated_lookups(model, prepared, chosen, served.size(0)) or {}
 
@@ -447,6 +469,87 @@ def largest_gain_within(scores: dict[str, float], tolerance: float) -> str:
     return max(within, key=lambda k: (gains(k)[0], scores[k], *(-g for g in gains(k)[1:])))
 
 
+@torch.no_grad()
+def choose_new_product_text(model: KGSASRec, prepared: Prepared, tolerance: float = 0.0) -> dict[str, Any] | None:
+    """Where validation turned the text channel off, keep it for products with no trained id alone: try every
+    (weight, decay) of :data:`NEW_TEXT_WEIGHT_GRID` x :data:`DECAY_GRID` (weights in units of the spread of the
+    model's scores over the spread of the text cosines, as the text channel's) on validation with the simulated
+    new products of :func:`choose_cold_text_gain`, set the chosen one as ``model.cold_text_weight`` and
+    ``model.cold_text_decay`` and return the record. The rule is the text gain's: the largest weight whose cell
+    is within ``tolerance`` of the best (with 0, the best, the smaller weight on a tie), then
+    :data:`NEW_TEXT_REFINE_STEPS` halvings (in log scale) of the step to the next weight, which the grid's
+    factor of 2 leaves too coarse for a price stated in percent. ``None`` (left off) with the text channel on
+    (the text gain is its new products' weight), no text, no ids or no history."""
+    data, histories = prepared.graph_for("valid"), prepared.histories("valid")
+    model.cold_text_weight.fill_(0.0)
+    model.cold_text_decay.fill_(1.0)
+    if (float(model.content_weight) > 0 or model.items.text_proj is None or "x" not in data["product"]
+            or not any(len(h) for h in histories)):
+        return None
+    model.eval()
+    simulated = simulated_new_products(model, prepared)
+    if simulated is None:
+        return None
+    chosen, without_ids = simulated
+    served = model.served_item_vectors(data, histories=histories)
+    users = model.user_vectors(served, histories)
+    new_vectors = _as_new_products(model, prepared, chosen, without_ids)
+    lookup = (_simulated_lookups(model, prepared, chosen, served.size(0)) or {}).get(float(model.cold_lookup_gain))
+    text = F.normalize(data["product"].x.float(), dim=1)
+    unit = {g: model.history_text(text, histories, decay=g) for g in DECAY_GRID}
+    sample = _sample_users(histories)
+    spread_ratio = _spread(users[sample], served) / max(_spread(unit[DECAY_GRID[-1]][sample], text), 1e-12)
+
+    def evaluate(pairs: list[tuple[float, float]]) -> dict[str, float]:
+        def cells(batch: Tensor) -> Iterator[tuple[str, Tensor]]:
+            dots = users[batch] @ served.T
+            base = dots if lookup is None else dots + lookup.scores([histories[u] for u in batch.tolist()])
+            new_scores = users[batch] @ new_vectors.T + (base[:, chosen] - dots[:, chosen])
+            for gamma in sorted({g for _, g in pairs}):
+                cosines = unit[gamma][batch] @ text[chosen].T
+                for relative in (w for w, g in pairs if g == gamma):
+                    cell = base.clone()
+                    cell[:, chosen] = new_scores + (relative * spread_ratio) * cosines
+                    yield cell_key(relative, gamma), cell
+        return _grid_ndcg(prepared, cells)
+
+    scores = evaluate([(w, g) for g in DECAY_GRID for w in NEW_TEXT_WEIGHT_GRID])
+    relative, gamma = largest_weight_within(scores, tolerance)
+    if tolerance > 0 and relative < NEW_TEXT_WEIGHT_GRID[-1]:
+        relative = _refined_weight(evaluate, scores, relative, gamma, tolerance)
+    model.cold_text_weight.fill_(relative * spread_ratio)
+    model.cold_text_decay.fill_(gamma if relative > 0 else 1.0)
+    return {"weight": round(relative * spread_ratio, 6), "relative_weight": relative, "decay": gamma,
+            "spread_ratio": round(spread_ratio, 6), "tolerance": tolerance, "simulated_new_products": len(chosen),
+            "valid_ndcg@10": scores}
+
+
+def largest_weight_within(scores: dict[str, float], tolerance: float) -> tuple[float, float]:
+    """(weight, decay) of the ``"<weight>@<decay>"`` cell with the largest weight whose score is within
+    ``tolerance`` (a share) of the best, the better score among equals; with 0, :func:`_best_cell`."""
+    if tolerance <= 0:
+        return _best_cell(scores)
+    floor = max(scores.values()) * (1.0 - tolerance)
+    cells = [(float(w), float(g), v) for k, v in scores.items() if v >= floor for w, g in [k.split("@")]]
+    weight, gamma, _ = max(cells, key=lambda c: (c[0], c[2], -c[1]))
+    return weight, gamma
+
+
+def _refined_weight(evaluate: Callable[[list[tuple[float, float]]], dict[str, float]], scores: dict[str, float],
+                    weight: float, gamma: float, tolerance: float) -> float:
+    """The largest weight within ``tolerance`` of the best cell found by :data:`NEW_TEXT_REFINE_STEPS` log-scale
+    bisections between ``weight`` (within it) and the grid's next weight (not); the cells tried join ``scores``."""
+    floor = max(scores.values()) * (1.0 - tolerance)
+    low = weight
+    high = min(w for w in NEW_TEXT_WEIGHT_GRID if w > weight)
+    for _ in range(NEW_TEXT_REFINE_STEPS):
+        middle = round(float(np.sqrt(low * high)) if low > 0 else high / 2, 6)
+        key = cell_key(middle, gamma)
+        scores.update(evaluate([(middle, gamma)]))
+        low, high = (middle, high) if scores[key] >= floor else (low, middle)
+    return low
+
+
 def _cold_key(gain: float, lookup_gain: float | None) -> str:
     """A cell's name: the text gain, then ``/`` and the lookup gain when the lookup is on."""
     return f"{gain:g}" if lookup_gain is None else f"{gain:g}/{lookup_gain:g}"
@@ -454,9 +557,10 @@ def _cold_key(gain: float, lookup_gain: float | None) -> str:
 
 def calibrate(model: KGSASRec, prepared: Prepared, *, cold_gain_tolerance: float = 0.0,
               grid_steps: int = 0) -> dict[str, Any]:
-    """The seven calibrations, in order (the text channel is chosen with cold products already on scale, the
+    """The eight calibrations, in order (the text channel is chosen with cold products already on scale, the
     co-interaction channel on top of it, the attribute channel on top of both, the transition channel on top of
-    the three, the transition lookup on top of the four, the new products' text gain once all are set); the
+    the three, the transition lookup on top of the four, the new products' text gain once all are set, or, with
+    the text channel off, the new products' own text channel); the
     record is kept on ``model.calibration`` for the bundle's metrics. ``grid_steps``: how far each channel's grid
     may grow past an edge its best cell sits on (:func:`extended_grid_scores`)."""
     record: dict[str, Any] = {"cold_scale": fit_cold_scale(model, prepared),
@@ -466,5 +570,6 @@ def calibrate(model: KGSASRec, prepared: Prepared, *, cold_gain_tolerance: float
     record["transition_channel"] = choose_transition_channel(model, prepared, grid_steps=grid_steps)
     record["transition_lookup"] = choose_transition_lookup(model, prepared)
     record["cold_text_gain"] = choose_cold_text_gain(model, prepared, cold_gain_tolerance)
+    record["new_product_text"] = choose_new_product_text(model, prepared, cold_gain_tolerance)
     model.calibration = record
     return record

@@ -21,13 +21,17 @@ from gnn.content import (
     DECAY_GRID,
     LOOKUP_DECAY_GRID,
     LOOKUP_WEIGHT_GRID,
+    NEW_TEXT_REFINE_STEPS,
+    NEW_TEXT_WEIGHT_GRID,
     TRANSITION_DECAY_GRID,
     TRANSITION_WEIGHT_GRID,
     WEIGHT_GRID,
     cell_key,
     choose_cold_text_gain,
+    choose_new_product_text,
     extended_grid_scores,
     largest_gain_within,
+    largest_weight_within,
     simulated_new_products,
 )
 from gnn.data import INTERACTS, snapshot_from_store, split_snapshot, to_hetero_data
@@ -934,6 +938,60 @@ def test_the_text_gain_is_the_best_validation_cell_with_simulated_new_products(p
     assert choose_cold_text_gain(model, prepared) is None  # no channel: nothing for the gain to act on
 
 
+def test_with_the_text_channel_off_new_products_keep_their_own_text(prepared) -> None:  # type: ignore[no-untyped-def]
+    """The text kept for new products only: their scores gain weight x cos(history text, their text); trained
+    products' scores do not move, and the history's text is still read from every product (the last rows)."""
+    model = build_model(_tiny(model="kg_sasrec"), prepared.shape).eval()
+    graph, histories = prepared.graph_for("test"), prepared.histories("test")
+    with torch.no_grad():
+        users_off, items_off = model.embed_histories(graph, histories)
+        model.cold_text_weight.fill_(0.3)
+        model.cold_text_decay.fill_(0.7)
+        users_on, items_on = model.embed_histories(graph, histories)
+    assert model.text_for_new_products_only and model.has_text_channel
+    text_dim, d = graph["product"].x.size(1), model.hidden_channels
+    assert items_on.size(1) == d + 2 * text_dim and model.scored_width() == d + text_dim
+    assert not users_on[:, model.scored_width():].any()  # the history-only rows are never scored
+    trained = model.items.trained_mask(graph)
+    assert bool(trained.any()) and not bool(trained.all())
+    text = torch.nn.functional.normalize(graph["product"].x.float(), dim=1)
+    cosine = model.history_text(text, histories, decay=0.7) @ text.T
+    expected = users_off @ items_off.T + 0.3 * cosine * (~trained).float()
+    torch.testing.assert_close(users_on @ items_on.T, expected)
+    model.content_weight.fill_(0.5)  # the text channel on: the gain is its new products' weight, not this
+    assert not model.text_for_new_products_only and model.history_text_width() == 0
+
+
+def test_the_new_products_own_text_is_chosen_on_simulated_new_products_only_with_the_channel_off(prepared) -> None:  # type: ignore[no-untyped-def]
+    result = train_model(prepared, _tiny(model="kg_sasrec", epochs=2), progress=False)
+    model = result.model
+    model.content_weight.fill_(0.0)
+    record = choose_new_product_text(model, prepared)
+    assert record is not None
+    cells = record["valid_ndcg@10"]
+    assert set(cells) == {cell_key(w, g) for w in NEW_TEXT_WEIGHT_GRID for g in DECAY_GRID}
+    best = max(cells.values())
+    assert record["relative_weight"] == min(float(k.split("@")[0]) for k, v in cells.items() if v == best)
+    assert float(model.cold_text_weight) == pytest.approx(record["weight"], rel=1e-5)
+    assert record["weight"] == pytest.approx(record["relative_weight"] * record["spread_ratio"], rel=1e-4)
+    tolerant = choose_new_product_text(model, prepared, tolerance=0.5)
+    assert tolerant is not None
+    floor = max(tolerant["valid_ndcg@10"].values()) * 0.5
+    assert tolerant["valid_ndcg@10"][cell_key(tolerant["relative_weight"], tolerant["decay"])] >= floor
+    if tolerant["relative_weight"] < NEW_TEXT_WEIGHT_GRID[-1]:  # refined between two grid weights
+        assert len(tolerant["valid_ndcg@10"]) == len(cells) + NEW_TEXT_REFINE_STEPS
+    model.content_weight.fill_(0.5)
+    assert choose_new_product_text(model, prepared) is None and float(model.cold_text_weight) == 0.0
+
+
+def test_a_tolerance_takes_the_largest_new_text_weight_within_it() -> None:
+    scores = {"0@1": 0.100, "0.25@0.7": 0.101, "0.5@0.7": 0.0995, "0.5@1": 0.0999, "1@1": 0.090}
+    assert largest_weight_within(scores, 0.0) == (0.25, 0.7)
+    assert largest_weight_within(scores, 0.01) == (0.25, 0.7)  # floor 0.09999: neither 0.5 cell
+    assert largest_weight_within(scores, 0.02) == (0.5, 1.0)  # the better of the two 0.5 cells
+    assert largest_weight_within(scores, 0.2) == (1.0, 1.0)
+
+
 def test_a_tolerance_takes_the_largest_text_gain_within_it_of_the_best_cell() -> None:
     scores = {"1/0": 0.0760, "1.5/0": 0.0770, "1.5/1": 0.0771, "2/0": 0.0765, "2/1": 0.0766, "3/0": 0.0760,
               "4/0": 0.0740}
@@ -1050,6 +1108,11 @@ def test_the_quality_bench_gives_every_ratio_an_interval(prepared) -> None:  # t
     # A model against itself: the ratio is 1, and no resample puts it above 1.
     same = ratio_intervals(served, {"itself": served}, prepared)["itself"]
     assert same["ratio"] == pytest.approx(1.0) and same["p_above_1"] == 0.0
+    # The per-user arrays behind the ratios are handed out for pooling (bench/pool_slices.py).
+    per_user: dict[str, np.ndarray] = {}
+    ratio_intervals(served, {"popularity": other}, prepared, per_user)
+    np.testing.assert_array_equal(per_user["test/kg_sasrec"], ours)
+    np.testing.assert_array_equal(per_user["test/popularity"], theirs)
 
 
 def test_a_bundle_with_every_channel_serves_what_the_model_scores(prepared, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -1081,6 +1144,33 @@ def test_a_bundle_with_every_channel_serves_what_the_model_scores(prepared, tmp_
     x = prepared.data["product"].x[:1].numpy()
     new = InductiveEncoder(bundle).embed([NewProduct(id="brand-new", brands=["b1"])], text_features=x)
     assert new.embeddings.shape == (1, d + text_width + 6 + 5)
+
+
+def test_a_bundle_with_the_text_kept_for_new_products_serves_it(prepared, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The text channel off and kept for new products: the bundle carries the history-only text rows last, the
+    request-time encoder reads them, and a product added after training gets its text in the scored rows."""
+    from gnn.history import HistoryEncoder
+
+    main = train_model(prepared, _tiny(model="kg_sasrec", epochs=1), progress=False)
+    model = main.model
+    for other in ("content_weight", "cointeraction_weight", "attribute_weight", "transition_weight"):
+        getattr(model, other).fill_(0.0)  # whatever validation chose on this toy data: the text rows alone
+    model.cold_text_weight.fill_(0.8)
+    main.serve_user_emb, main.serve_product_emb = embed_for(model, prepared, "serve")
+    bundle = load_bundle(save_result(tmp_path / "artifacts", prepared, main, {}))
+    d, text_width = model.hidden_channels, prepared.data["product"].x.size(1)
+    assert bundle.product_embeddings.shape[1] == d + 2 * text_width
+    encoder = HistoryEncoder.from_bundle(bundle, bundle.product_embeddings)
+    assert encoder is not None and encoder.model.text_for_new_products_only
+    history = next(h for h in prepared.histories("serve") if len(h) >= 2)
+    vector = encoder.encode(history.tolist())
+    assert vector is not None and float(np.abs(vector[d:d + text_width]).sum()) > 0  # the history's text
+    assert not vector[d + text_width:].any()
+    x = prepared.data["product"].x[:1].numpy()
+    new = InductiveEncoder(bundle).embed([NewProduct(id="brand-new", brands=["b1"])], text_features=x)
+    unit = torch.nn.functional.normalize(torch.from_numpy(x).float(), dim=1)[0]
+    torch.testing.assert_close(new.embeddings[0, d:d + text_width], unit)  # scored: a new product's text
+    torch.testing.assert_close(new.embeddings[0, d + text_width:], unit)
 
 
 def test_a_grid_sample_keeps_whole_users() -> None:

@@ -65,6 +65,9 @@ class KGSASRec(nn.Module):
       multiplied by it, putting its scores on the scale trained products' scores have;
     - ``cold_text_gain``: the text part of such a product's served vector is multiplied by it (its text channel
       weighs ``lambda * cold_text_gain``): with no id, its text is most of what is known about it;
+    - ``cold_text_weight`` and ``cold_text_decay``: where validation turns the text channel off (``lambda = 0``:
+      on ml-100k-kg a film's title says less than its id), the text channel kept for products with no trained
+      id alone, weighing this (trained products' text rows are zero): a new product's text is then still read;
     - ``cointeraction_weight`` (mu) and ``cointeraction_decay``: the co-interaction channel, built as the text
       channel is, on the unit rows ``s_p`` of the co-interaction spectrum of the graph's interactions
       (:mod:`gnn.cointeraction`) instead of text: ``+ mu * cos(s_u, s_p)``. A product with no interaction (cold,
@@ -89,7 +92,7 @@ class KGSASRec(nn.Module):
         item_vectors(data) -> ``[P, d]``; states(items ``[P, d]``, seq ``[B, T]``, lengths ``[B]``) ->
         ``[B, T, d]``; served_item_vectors(data) -> ``[P, d']`` (``d' = d``, ``+ T`` with the text channel,
         ``+ k`` with the co-interaction channel, ``+ a`` with the attribute channel, ``+ 2r`` with the transition
-        channel, in that order);
+        channel, in that order, and ``+ T`` more with the text kept for new products only);
         user_vectors(``[P, d']``, histories) -> ``[U, d']``; embed_histories(data, histories) -> (``[U, d']``,
         ``[P, d']``).
     """
@@ -102,7 +105,8 @@ class KGSASRec(nn.Module):
                                                          "cointeraction_decay": 1.0, "attribute_weight": 0.0,
                                                          "attribute_decay": 1.0, "transition_weight": 0.0,
                                                          "transition_decay": 1.0, "lookup_weight": 0.0,
-                                                         "lookup_decay": 1.0, "cold_lookup_gain": 0.0}
+                                                         "lookup_decay": 1.0, "cold_lookup_gain": 0.0,
+                                                         "cold_text_weight": 0.0, "cold_text_decay": 1.0}
 
     def __init__(self, num_nodes: dict[str, int], text_dim: int, hidden_channels: int, *, num_layers: int = 2,
                  graph_weight: float = 0.5, product_id_embedding: bool = True, max_len: int = 50,
@@ -131,6 +135,8 @@ class KGSASRec(nn.Module):
         self.lookup_weight: Tensor
         self.lookup_decay: Tensor
         self.cold_lookup_gain: Tensor
+        self.cold_text_weight: Tensor
+        self.cold_text_decay: Tensor
         for name, value in self.CALIBRATION_DEFAULTS.items():
             self.register_buffer(name, torch.tensor(value))
         #: What :mod:`gnn.content` chose and why (validation figures), for the bundle's metrics.
@@ -163,7 +169,19 @@ class KGSASRec(nn.Module):
 
     @property
     def has_text_channel(self) -> bool:
-        return float(self.content_weight) > 0
+        """Whether the served vectors carry text columns: the text channel, or the new products' alone."""
+        return float(self.content_weight) > 0 or float(self.cold_text_weight) > 0
+
+    @property
+    def text_for_new_products_only(self) -> bool:
+        """The text channel is off and kept for products with no trained id (``cold_text_weight``)."""
+        return float(self.content_weight) <= 0 < float(self.cold_text_weight)
+
+    def text_channel_weight(self) -> tuple[Tensor, Tensor]:
+        """(weight, decay) of the user side of the text columns: the text channel's, or the new products'."""
+        if self.text_for_new_products_only:
+            return self.cold_text_weight, self.cold_text_decay
+        return self.content_weight, self.content_decay
 
     @property
     def has_cointeraction_channel(self) -> bool:
@@ -189,9 +207,14 @@ class KGSASRec(nn.Module):
                 self.attribute_width if self.has_attribute_channel else 0,
                 2 * self.transition_rank if self.has_transition_channel else 0)
 
+    def history_text_width(self) -> int:
+        """The width of the text rows appended last, read only when a history is encoded (``T`` with the text
+        kept for new products only, whose scored text rows are zero for trained products; else 0)."""
+        return self.text_dim if self.text_for_new_products_only else 0
+
     def scored_width(self) -> int:
         """The leading columns of the served vectors a user vector can be non-zero in: all of them but the
-        transition channel's from rows, which only the user side reads."""
+        transition channel's from rows and the history-only text rows, which only the user side reads."""
         widths = self.channel_widths()
         return sum(widths) - widths[4] // 2
 
@@ -233,17 +256,22 @@ class KGSASRec(nn.Module):
                             histories: Sequence[np.ndarray] | None = None) -> Tensor:
         """``[P, d']`` what is scored: :meth:`output_vectors`, products with no trained id scaled by
         ``cold_scale``, the unit text vectors appended when the text channel is on (those of products with no
-        trained id times ``cold_text_gain``), then the co-interaction rows, the attribute rows, and the to and
-        from rows of :meth:`transition_rows` over ``histories``, each when its channel is on."""
+        trained id times ``cold_text_gain``; with the text kept for new products only, trained products' rows
+        zero), then the co-interaction rows, the attribute rows, and the to and
+        from rows of :meth:`transition_rows` over ``histories``, each when its channel is on; last, with the text
+        kept for new products only, every product's unit text (:meth:`history_text_width`)."""
         vecs = self.output_vectors(self.item_vectors(data) if item_vecs is None else item_vecs)
-        cold_text = self.has_text_channel and float(self.cold_text_gain) != 1.0
-        if float(self.cold_scale) != 1.0 or cold_text:
+        new_only = self.text_for_new_products_only
+        cold_text = self.has_text_channel and not new_only and float(self.cold_text_gain) != 1.0
+        if float(self.cold_scale) != 1.0 or cold_text or new_only:
             trained = self.items.trained_mask(data).unsqueeze(1)
         if float(self.cold_scale) != 1.0:
             vecs = torch.where(trained, vecs, vecs * self.cold_scale)
         if self.has_text_channel:
             text = F.normalize(data["product"].x.float(), dim=1)
-            if cold_text:
+            if new_only:
+                text = torch.where(trained, torch.zeros_like(text), text)
+            elif cold_text:
                 text = torch.where(trained, text, text * self.cold_text_gain)
             vecs = torch.cat([vecs, text], dim=1)
         if self.has_cointeraction_channel:
@@ -253,6 +281,8 @@ class KGSASRec(nn.Module):
         if self.has_transition_channel:
             source, target = self.transition_rows(histories, vecs.size(0))
             vecs = torch.cat([vecs, target, source], dim=1)
+        if new_only:  # what a history's text is read from: every product's (the scored rows hold new ones' only)
+            vecs = torch.cat([vecs, F.normalize(data["product"].x.float(), dim=1)], dim=1)
         return vecs
 
     def history_text(self, text: Tensor, histories: Sequence[np.ndarray], decay: float | None = None) -> Tensor:
@@ -306,19 +336,22 @@ class KGSASRec(nn.Module):
         :meth:`channel_widths` says), ``content_weight`` times the history's text vector and
         ``cointeraction_weight`` times its co-interaction vector (:meth:`history_text`); zeros for an empty
         history."""
-        widths = self.channel_widths()
+        widths, history_width = self.channel_widths(), self.history_text_width()
         d = widths[0]
         if item_vecs.size(1) > d:
-            if item_vecs.size(1) != sum(widths):
+            if item_vecs.size(1) != sum(widths) + history_width:
                 raise ValueError(f"item vectors are {item_vecs.size(1)} wide; the model's channels make "
-                                 f"{' + '.join(map(str, widths))}")
+                                 f"{' + '.join(map(str, (*widths, history_width)))}")
             parts = [self.user_vectors(item_vecs[:, :d], histories, batch_size)]
             start = d
-            channels = zip(widths[1:4], (self.content_weight, self.cointeraction_weight, self.attribute_weight),
-                           (self.content_decay, self.cointeraction_decay, self.attribute_decay), strict=True)
-            for width, weight, decay in channels:
+            text_weight, text_decay = self.text_channel_weight()
+            channels = zip(widths[1:4], (text_weight, self.cointeraction_weight, self.attribute_weight),
+                           (text_decay, self.cointeraction_decay, self.attribute_decay), strict=True)
+            for index, (width, weight, decay) in enumerate(channels):
                 if width:
                     block = item_vecs[:, start:start + width]
+                    if index == 0 and history_width:  # the text a history is read from: the last rows
+                        block = item_vecs[:, item_vecs.size(1) - history_width:]
                     parts.append(weight * self.history_text(block, histories, decay=float(decay)))
                     start += width
             if widths[4]:  # [to rows | from rows]: the user side is the history's from rows, then zeros
@@ -326,6 +359,8 @@ class KGSASRec(nn.Module):
                 source = item_vecs[:, start + r:start + 2 * r]
                 history = self.history_text(source, histories, decay=float(self.transition_decay))
                 parts += [self.transition_weight * history, history.new_zeros(len(histories), r)]
+            if history_width:
+                parts.append(item_vecs.new_zeros(len(histories), history_width))
             return torch.cat(parts, dim=1)
         out = item_vecs.new_zeros(len(histories), item_vecs.size(1))
         rows = sorted((i for i, h in enumerate(histories) if len(h)),
