@@ -184,6 +184,18 @@ def test_a_query_in_another_language_finds_what_its_translation_finds() -> None:
     assert said.corrected == "mascara" and u.search_text == "mascara"
 
 
+def test_in_a_query_read_in_another_language_an_unknown_word_is_not_respelled_into_english() -> None:
+    """"tinta para impresora": "impresora" is a Spanish word the dictionary lacks, not a misspelled catalog word."""
+    index = _index()
+    alone = index.parser.parse("mascaro")  # an English query: the unknown word is corrected
+    assert [c.corrected for c in alone.corrections] == ["mascara"]
+    index.parser = type(index.parser)(index.catalog, index.bm25, index.linker,
+                                      [MemoryGlossary("es", {"tinta": ["ink"]})])
+    u = index.parser.parse("tinta mascaro")
+    assert [t.english for t in u.translations] == ["ink"]
+    assert u.corrections == [] and "mascaro" in u.unknown_words
+
+
 def test_a_dictionary_is_asked_only_about_words_of_its_script() -> None:
     latin_in_cjk = MemoryGlossary("zh", {"cahier": ["notebook"]}, unspaced=True)
     cjk_in_latin = MemoryGlossary("fr", {"口红": ["lipstick"]})

@@ -169,7 +169,7 @@ class QueryParser:
         price, rest = parse_price(query, self.cheap_max)
         negations, rest = parse_negations(rest)
         rest, translations = self.translator.translate(rest)
-        corrected, corrections, unknown = self._correct(rest)
+        corrected, corrections, unknown = self._correct(rest, respell=not translations)
         mentions = self.linker.link(corrected)
         search_terms = terms(corrected)
         known = sum(1 for t in search_terms if self.speller.known(t))
@@ -185,7 +185,10 @@ class QueryParser:
                              mentions, constraints, price, negations, unknown, known, translations)
 
     # -- spelling ---------------------------------------------------------------------------------------
-    def _correct(self, text: str) -> tuple[str, list[Correction], list[str]]:
+    def _correct(self, text: str, *, respell: bool = True) -> tuple[str, list[Correction], list[str]]:
+        """(``text`` with its unknown words corrected, the corrections, the words left unknown). ``respell``
+        False (a query read in another language): unknown words are left as they are, since one there is
+        likelier a word the dictionary lacks than a misspelled English one ("impresora" is not "impresa")."""
         corrections: list[Correction] = []
         unknown: list[str] = []
 
@@ -193,7 +196,7 @@ class QueryParser:
             word = normalize(m.group())
             if not word or word in STOPWORDS or word.isdigit() or self._known(word):
                 return m.group()
-            better = self.speller.correct(word)
+            better = self.speller.correct(word) if respell else None
             if better is None:
                 unknown.append(word)
                 return m.group()
