@@ -196,6 +196,12 @@ def test_in_a_query_read_in_another_language_an_unknown_word_is_not_respelled_in
     assert u.corrections == [] and "mascaro" in u.unknown_words
 
 
+def test_a_single_letter_is_never_read_as_a_foreign_word() -> None:
+    notes = MemoryGlossary("de", {"c": ["C flat"], "serum": ["serum"]})
+    assert translator(notes).translate("vitamin c") == ("vitamin c", [])
+    assert translator(CHINESE).translate("红")[0] == "red"  # one character of an unspaced script is a word
+
+
 def test_a_dictionary_is_asked_only_about_words_of_its_script() -> None:
     latin_in_cjk = MemoryGlossary("zh", {"cahier": ["notebook"]}, unspaced=True)
     cjk_in_latin = MemoryGlossary("fr", {"口红": ["lipstick"]})

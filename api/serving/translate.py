@@ -107,8 +107,12 @@ class QueryTranslator:
         return "".join(out), done
 
     def _foreign(self, word: str) -> bool:
-        """Whether the catalog's texts and names use none of ``word``'s terms (then a dictionary may read it)."""
+        """Whether the catalog's texts and names use none of ``word``'s terms (then a dictionary may read it).
+        A single letter of a spaced script never is: it is a vitamin, a size or an initial ("vitamin c serum"),
+        which German's dictionary read as the note "C flat"."""
         norm = normalize(word)
+        if len(norm) < 2 and not has_unspaced(word):
+            return False
         return bool(norm) and norm not in STOPWORDS and not any(self._frequency(t) for t in terms(norm))
 
     def _longest_phrase(self, glossary: Glossary, text: str, words: list[re.Match[str]], i: int
