@@ -14,7 +14,6 @@ the served model's mean over the other model's gets the same paired bootstrap in
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "peers"))  # significance.py (bench/peers.py takes the name "peers")
 
+from report import write_report  # noqa: E402
 from significance import bootstrap_ratio  # noqa: E402
 
 #: The figure each set's ratio is taken on, as bench/quality.py's RATIO_METRIC.
@@ -96,11 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     doc = {"runs": [p.name.removesuffix(".per_user.npz") for p in args.runs], "served": args.served,
            "ratios": pooled_ratios(runs, args.served)}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
-    md = markdown(doc)
-    (args.out / f"{args.stem}.md").write_text(md)
-    print(md)
+    write_report(args.out, args.stem, doc, markdown(doc))
     return 0
 
 

@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE / "peers"))  # significance.py (bench/peers.py takes
 import datasets  # noqa: E402
 import numpy as np  # noqa: E402
 from copurchase_lookup import lookup_score_fn  # noqa: E402
-from report import interval_text  # noqa: E402
+from report import interval_text, write_report  # noqa: E402
 from significance import bootstrap_ratio  # noqa: E402
 
 from gnn.config import TrainConfig  # noqa: E402
@@ -262,10 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     # Per-user figures beside, compressed (what bench/pool_slices.py pools over runs): not in the JSON.
     np.savez_compressed(args.out / f"{stem}.per_user.npz", **summary.pop("per_user"))
-    (args.out / f"{stem}.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
-    md = markdown(summary)
-    (args.out / f"{stem}.md").write_text(md)
-    print(md)
+    write_report(args.out, stem, summary, markdown(summary))
     return 0
 
 

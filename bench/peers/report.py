@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -227,3 +228,11 @@ def chart(doc: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def write_report(out: Path, stem: str, doc: dict[str, Any], md: str) -> None:
+    """``<out>/<stem>.json`` (floats as JSON numbers) and ``<out>/<stem>.md``, and the markdown printed."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(doc, indent=2, default=float) + "\n")
+    (out / f"{stem}.md").write_text(md)
+    print(md)
