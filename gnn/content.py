@@ -103,8 +103,8 @@ COLD_GAIN_GRID: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0)
 #: cold_lookup_gain tried: how much of its text neighbours' transition columns a new product is lent (0: none).
 COLD_LOOKUP_GAIN_GRID: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
 #: The new products' own text weight tried where the text channel is off, in the text channel's units: its
-#: cosines lift only a few products, so small steps (on ml-100k-kg 1/16 cost 0.4% of validation NDCG@10 and 1/8
-#: 13%), refined between two of them by :data:`NEW_TEXT_REFINE_STEPS` halvings.
+#: cosines lift only a few products, so small steps (on one ml-100k-kg slice 1/16 cost 2.3% of the best cell's
+#: validation NDCG@10 and 1/8 14%), refined between two of them by :data:`NEW_TEXT_REFINE_STEPS` halvings.
 NEW_TEXT_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.0078125, 0.015625, 0.03125, 0.0625, 0.125, 0.25, 0.5)
 NEW_TEXT_REFINE_STEPS = 4
 #: Share of the trained products that play new ones while the gain is chosen (the cold slice's share).
