@@ -267,8 +267,9 @@ class KGSASRec(nn.Module):
             trained = self.items.trained_mask(data).unsqueeze(1)
         if float(self.cold_scale) != 1.0:
             vecs = torch.where(trained, vecs, vecs * self.cold_scale)
-        if self.has_text_channel:
-            text = F.normalize(data["product"].x.float(), dim=1)
+        unit_text = F.normalize(data["product"].x.float(), dim=1) if self.has_text_channel else None
+        if unit_text is not None:
+            text = unit_text
             if new_only:
                 text = torch.where(trained, torch.zeros_like(text), text)
             elif cold_text:
@@ -281,8 +282,8 @@ class KGSASRec(nn.Module):
         if self.has_transition_channel:
             source, target = self.transition_rows(histories, vecs.size(0))
             vecs = torch.cat([vecs, target, source], dim=1)
-        if new_only:  # what a history's text is read from: every product's (the scored rows hold new ones' only)
-            vecs = torch.cat([vecs, F.normalize(data["product"].x.float(), dim=1)], dim=1)
+        if new_only and unit_text is not None:  # what a history's text is read from: every product's
+            vecs = torch.cat([vecs, unit_text], dim=1)
         return vecs
 
     def history_text(self, text: Tensor, histories: Sequence[np.ndarray], decay: float | None = None) -> Tensor:
