@@ -16,7 +16,8 @@ leave-one-out target is product ``p``,
 
 Each user's query runs through the service's own search (``api.serving.search.search``: understanding, retrieval,
 the ranker trained beside the bundle, the typed-constraint tiers) without the user, and with the user's vector at
-each personal weight of ``bench/search_ranker.PERSONAL_WEIGHTS``. Metrics (``search_eval.per_query``): nDCG@10,
+each personal weight of ``bench/search_ranker.PERSONAL_WEIGHTS``, within the served ranker's tie band (the user
+reorders only products the ranker scores within that band of each other). Metrics (``search_eval.per_query``): nDCG@10,
 MRR and recall@50 of the target. Paired bootstrap intervals over users for each weight's nDCG@10 ratio to no
 personalisation.
 
@@ -110,7 +111,8 @@ def run_catalog(name: str, home: Path, split: str, users: int, seed: int) -> dic
         seconds = time.perf_counter() - started
     lat = np.array(ms) if ms else np.zeros(1)
     return {"users": len(items), "left_out": skipped, "model": index.model, "bundle": index.version,
-            "served_personal_weight": index.ranker.personal_weight, "queries": sorted({c.query for c in items}),
+            "served_personal_weight": index.ranker.personal_weight,
+            "served_personal_tie_band": index.ranker.personal_tie_band, "queries": sorted({c.query for c in items}),
             "by_weight": evaluate(items, runs), "seconds": round(seconds, 1),
             "personalised_latency_ms": {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99))}}
 
@@ -131,7 +133,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines += ["", f"Left out: {cat['left_out']}. Personalised search p50 / p99: "
                   f"{cat['personalised_latency_ms']['p50']:.1f} / {cat['personalised_latency_ms']['p99']:.1f} ms "
                   f"(in-process, one request at a time). The bundle's tuned personal weight: "
-                  f"{cat['served_personal_weight']}.", ""]
+                  f"{cat['served_personal_weight']}, tie band {cat.get('served_personal_tie_band')} (every row "
+                  "reorders within it).", ""]
     return "\n".join(lines) + "\n"
 
 

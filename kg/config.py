@@ -90,6 +90,11 @@ class Settings(BaseSettings):
                                                  "rank against the search ranker's (0: search is not "
                                                  "personalised; unset: the weight tuned with the trained "
                                                  "ranker, 0.5 with the hand-set one)")
+    search_personal_tie_band: float | None = Field(None, ge=0, le=10, description="how close, in standard "
+                                                   "deviations of a query's ranker scores, two products must "
+                                                   "score for the user's model to decide between them (unset: "
+                                                   "the band tuned with the trained ranker, none with the "
+                                                   "hand-set one; 10: as good as no band)")
     search_ranker: Literal["trained", "weights"] = Field("trained", description="the search ranker: the one "
                                                          "trained beside the bundles when there is one, or "
                                                          "always the hand-set weights (a switch back, and the "

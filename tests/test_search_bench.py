@@ -174,11 +174,12 @@ def test_the_personal_weight_is_the_one_that_serves_dev_queries_best() -> None:
     for affinity, expected in ((loves_first, 0.0), (loves_last, 0.0)):
         dev = [_dev_query("type", 0.9, affinities=affinity)]
         oof = {0: np.array([3.0, 2.0, 1.0])}  # the ranker already has the Exact product first
-        weight, by_weight = search_ranker.choose_personal_weight(dev, oof, 0.3)
-        assert weight == expected and by_weight["0.0"] == pytest.approx(1.0)
+        (weight, band), by_weight = search_ranker.choose_personalisation(dev, oof, 0.3)
+        assert (weight, band) == (expected, None) and by_weight["0.0"] == pytest.approx(1.0)
     dev = [_dev_query("type", 0.9, affinities=loves_first)]
-    weight, by_weight = search_ranker.choose_personal_weight(dev, {0: np.array([1.0, 2.0, 3.0])}, 0.3)
-    assert weight > 0 and by_weight[str(weight)] > by_weight["0.0"]  # the user's model fixes a wrong ranker
+    (weight, band), by_weight = search_ranker.choose_personalisation(dev, {0: np.array([1.0, 2.0, 3.0])}, 0.3)
+    # the user's model fixes a wrong ranker
+    assert weight > 0 and by_weight[search_ranker.setting_key(weight, band)] > by_weight["0.0"]
 
 
 def test_a_personal_weight_whose_dev_gain_is_inside_the_noise_is_not_kept(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -189,61 +190,73 @@ def test_a_personal_weight_whose_dev_gain_is_inside_the_noise_is_not_kept(monkey
         return {w: {f"q{i}": 0.5 + (g if w > 0 else 0.0) for i, g in enumerate(gains)}
                 for w in search_ranker.PERSONAL_WEIGHTS}
 
-    def choose(gains: list[float]) -> tuple[float, dict[str, float]]:
+    def choose(gains: list[float]) -> tuple[tuple[float, float | None], dict[str, float]]:
         table = figures(gains)
         # The order served carries its weight; the nDCG of each query is read from the table.
         monkeypatch.setattr(search_ranker, "served", lambda d, scores, **kw: [str(kw["weight"])])
         monkeypatch.setattr(search_ranker, "_query_ndcg", lambda dev, rankings: table[float(rankings[0][0])])
         dev = [_dev_query("type", 0.9, affinities=[np.array([1.0, 2.0, 3.0])])]
-        return search_ranker.choose_personal_weight(dev, {0: np.zeros(3)}, 0.3)
+        return search_ranker.choose_personalisation(dev, {0: np.zeros(3)}, 0.3)
 
     # Two queries gain 0.3 and one loses 0.5: the mean gain (0.033) is inside one standard error (0.27).
-    weight, by_weight = choose([0.3, 0.3, -0.5])
+    setting, by_weight = choose([0.3, 0.3, -0.5])
     assert by_weight["0.02"] > by_weight["0.0"]  # the best mean: the old rule would have personalised
-    assert weight == 0.0
-    # Three queries gain 0.3, 0.2 and 0.25: clear, and the smallest of the best weights is kept.
-    weight, by_weight = choose([0.3, 0.2, 0.25])
-    assert weight == 0.02 and by_weight["0.02"] == pytest.approx(0.75)
+    assert setting == (0.0, None)
+    # Three queries gain 0.3, 0.2 and 0.25: clear, and the smallest of the best weights, narrowest band, is kept.
+    setting, by_weight = choose([0.3, 0.2, 0.25])
+    assert setting == (0.02, 0.05) and by_weight["0.02@0.05"] == pytest.approx(0.75)
 
 
-def test_the_shoppers_own_products_choose_among_the_weights_the_judged_queries_cannot_fault(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_shoppers_own_products_choose_among_the_settings_the_judged_queries_cannot_fault(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import search_ranker
 
-    weights = search_ranker.PERSONAL_WEIGHTS
-    # Judged dev queries: no change below 0.5, a clear loss (every query -0.3) from 0.5 on.
-    table = {w: {f"q{i}": 0.5 - (0.3 if w >= 0.5 else 0.0) for i in range(3)} for w in weights}
-    monkeypatch.setattr(search_ranker, "served", lambda d, scores, **kw: [str(kw["weight"])])
-    monkeypatch.setattr(search_ranker, "_query_ndcg", lambda dev, rankings: table[float(rankings[0][0])])
+    settings = search_ranker.PERSONAL_SETTINGS
+    # Judged dev queries: no change below weight 0.5 with a band, a clear loss (every query -0.3) from 0.5 on
+    # and for every weight without a band.
+    def judged(w: float, band: float | None) -> float:
+        return 0.5 - (0.3 if w >= 0.5 or (w > 0 and band is None) else 0.0)
+
+    table = {(w, b): {f"q{i}": judged(w, b) for i in range(3)} for w, b in settings}
+    monkeypatch.setattr(search_ranker, "served", lambda d, scores, **kw: [f"{kw['weight']}|{kw['band']}"])
+    monkeypatch.setattr(search_ranker, "_query_ndcg", lambda dev, rankings: table[_setting(rankings[0][0])])
     dev = [_dev_query("type", 0.9, affinities=[np.array([1.0, 2.0, 3.0])])]
     spread = np.linspace(-0.05, 0.05, 40)
-    # Shoppers' own products: the more personal, the better (0.2 + w / 4 on 40 cases that vary a little).
-    rising = np.array([0.2 + w / 4 + spread for w in weights])
-    weight, by_weight = search_ranker.choose_personal_weight(dev, {0: np.zeros(3)}, 0.3, rising)
-    assert weight == 0.3  # the best for shoppers that the judged queries do not fault
-    assert by_weight["0.5"] < by_weight["0.0"]
+    # Shoppers' own products: the more personal and the wider the band, the better.
+    rising = np.array([0.2 + w / 4 + (b or 0.0) / 100 + spread for w, b in settings])
+    (weight, band), by_weight = search_ranker.choose_personalisation(dev, {0: np.zeros(3)}, 0.3, rising)
+    assert (weight, band) == (0.3, 1.0)  # the best for shoppers that the judged queries do not fault
+    assert by_weight["0.5@1.0"] < by_weight["0.0"] and by_weight["0.3"] < by_weight["0.0"]
     # A shopper gain inside its noise is not kept.
     noisy = np.array([0.2 + (0.001 if w > 0 else 0.0) + np.linspace(-0.5, 0.5, 40) * (1 if w > 0 else -1)
-                      for w in weights])
-    weight, _ = search_ranker.choose_personal_weight(dev, {0: np.zeros(3)}, 0.3, noisy)
-    assert weight == 0.0
+                      for w, _ in settings])
+    setting, _ = search_ranker.choose_personalisation(dev, {0: np.zeros(3)}, 0.3, noisy)
+    assert setting == (0.0, None)
 
 
-def test_the_personal_weight_may_cost_the_judged_queries_at_most_the_stated_share(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def _setting(text: str) -> tuple[float, float | None]:
+    weight, band = text.split("|")
+    return float(weight), None if band == "None" else float(band)
+
+
+def test_personalisation_may_cost_the_judged_queries_at_most_the_stated_share(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import search_ranker
 
-    weights = search_ranker.PERSONAL_WEIGHTS
-    # Judged dev nDCG@10 0.8 at 0, 0.5% lower at 0.1, 2% lower at 0.2 and beyond.
+    settings = search_ranker.PERSONAL_SETTINGS
+    # Judged dev nDCG@10 0.8 at 0, 0.5% lower at 0.1, 2% lower at 0.2 and beyond, whatever the band.
     def judged(w: float) -> float:
         return 0.8 * (1.0 if w < 0.1 else 0.995 if w < 0.2 else 0.98)
 
-    table = {w: {f"q{i}": judged(w) for i in range(3)} for w in weights}
+    table = {w: {f"q{i}": judged(w) for i in range(3)} for w in search_ranker.PERSONAL_WEIGHTS}
     monkeypatch.setattr(search_ranker, "served", lambda d, scores, **kw: [str(kw["weight"])])
     monkeypatch.setattr(search_ranker, "_query_ndcg", lambda dev, rankings: table[float(rankings[0][0])])
     dev = [_dev_query("type", 0.9, affinities=[np.array([1.0, 2.0, 3.0])])]
-    rising = np.array([0.2 + w / 4 + np.linspace(-0.05, 0.05, 40) for w in weights])
-    assert search_ranker.PERSONAL_TOLERANCE == 0.01
-    weight, _ = search_ranker.choose_personal_weight(dev, {0: np.zeros(3)}, 0.3, rising)
-    assert weight == 0.1  # the shoppers would take more; 0.2 costs the judged queries 2%
+    rising = np.array([0.2 + w / 4 + np.linspace(-0.05, 0.05, 40) for w, _ in settings])
+    assert search_ranker.PERSONAL_TOLERANCE == 0.0  # the judged queries may not be lowered at all
+    setting, _ = search_ranker.choose_personalisation(dev, {0: np.zeros(3)}, 0.3, rising)
+    assert setting == (0.05, 0.05)  # the largest weight that costs nothing (ties: the narrowest band)
+    monkeypatch.setattr(search_ranker, "PERSONAL_TOLERANCE", 0.01)
+    setting, _ = search_ranker.choose_personalisation(dev, {0: np.zeros(3)}, 0.3, rising)
+    assert setting == (0.1, 0.05)  # the shoppers would take more; 0.2 costs the judged queries 2%
 
 
 def test_a_shoppers_query_is_the_type_their_products_title_names_in_canonical_form() -> None:

@@ -44,6 +44,7 @@ from api.serving.search import (
     meaning_similarity,
     no_match_reason,
     search,
+    tie_runs,
 )
 from api.serving.spelling import SpellCorrector, english_words, names_only_inside
 from api.serving.text import terms, tokens
@@ -339,13 +340,15 @@ def test_a_retrained_ranker_keeps_the_settings_tuned_on_judged_queries(index: Se
     assert "personal_weight" not in report  # nothing tuned yet: the fallbacks serve
     assert load_ranker(tmp_path)[0].personal_weight == FALLBACK_PERSONAL_WEIGHT
     meta = json.loads((ranker_dir(tmp_path) / "meta.json").read_text())
-    tuned = {**meta, "trained": "20261206T000000Z", "personal_weight": 0.1, "no_match_similarity": 0.25}
+    assert load_ranker(tmp_path)[0].personal_tie_band is None
+    tuned = {**meta, "trained": "20261206T000000Z", "personal_weight": 0.1, "no_match_similarity": 0.25,
+             "personal_tie_band": 0.3}
     save_ranker(tmp_path, (ranker_dir(tmp_path) / "model.txt").read_text(), tuned)  # as bench/search_ranker.py saves
     report = train_ranker(index, None, labels, tmp_path, rounds=10)  # e.g. on feedback, after a rebuild
-    assert (report["personal_weight"], report["no_match_similarity"]) == (0.1, 0.25)
+    assert (report["personal_weight"], report["no_match_similarity"], report["personal_tie_band"]) == (0.1, 0.25, 0.3)
     assert report["tuned_with"] == "20261206T000000Z"
     ranker = load_ranker(tmp_path)[0]
-    assert (ranker.personal_weight, ranker.no_match_similarity) == (0.1, 0.25)
+    assert (ranker.personal_weight, ranker.no_match_similarity, ranker.personal_tie_band) == (0.1, 0.25, 0.3)
     again = train_ranker(index, None, labels, tmp_path, rounds=10)
     assert again["tuned_with"] == "20261206T000000Z"  # the ranker they were tuned with, however many retrains on
 
@@ -500,6 +503,22 @@ def test_the_rankers_own_personal_weight_applies_unless_one_is_given() -> None:
         assert search(tuned, "eyeliner", 5, encoder=None, user_vector=user, personal_weight=1.0).personalised
 
 
+def test_a_zero_tie_band_leaves_the_rankers_order_to_any_user_and_the_rankers_band_applies_unless_one_is_given(
+        ) -> None:
+    index = _index()
+    plain = [h.index for h in search(index, "eyeliner", 5, encoder=None).hits]
+    user = _user_loving(index, plain[-1])  # the ranker's last eyeliner
+    loved = [h.index for h in search(index, "eyeliner", 5, encoder=None, user_vector=user, personal_weight=10).hits]
+    assert loved != plain  # the user moves something without a band
+    assert [h.index for h in search(index, "eyeliner", 5, encoder=None, user_vector=user, personal_weight=10,
+                                    personal_tie_band=0.0).hits] == plain
+    banded = dataclasses.replace(index, ranker=WeightedRanker(FALLBACK_WEIGHTS, personal_weight=10,
+                                                              personal_tie_band=0.0))
+    assert [h.index for h in search(banded, "eyeliner", 5, encoder=None, user_vector=user).hits] == plain
+    assert [h.index for h in search(banded, "eyeliner", 5, encoder=None, user_vector=user,
+                                    personal_tie_band=10.0).hits] == loved
+
+
 @hypothesis.settings(max_examples=200, deadline=None)
 @hypothesis.given(st.integers(2, 40), st.integers(0, 2**31 - 1), st.floats(0, 10))
 def test_final_order_never_lifts_a_candidate_breaking_more_constraints(n: int, seed: int, weight: float) -> None:
@@ -527,6 +546,37 @@ def test_personalisation_moves_a_product_only_among_those_holding_as_many_query_
     for group in {(t, c) for t, c in zip(tiers, cover, strict=True)}:
         members = [j for j in order if (tiers[j], cover[j]) == group]
         assert all(fused[a] >= fused[b] for a, b in itertools.pairwise(members))
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(st.integers(2, 40), st.integers(0, 2**31 - 1), st.floats(0.01, 10), st.floats(0, 2))
+def test_with_a_tie_band_personalisation_never_passes_a_product_the_ranker_scores_higher_by_more(
+        n: int, seed: int, weight: float, band: float) -> None:
+    rng = np.random.default_rng(seed)
+    scores, tiers, cover = rng.normal(size=n), rng.integers(0, 3, n), rng.choice([0.0, 1.0], n)
+    plain, _ = final_order(scores, tiers, np.arange(n), None, 0.0, cover)
+    order, _ = final_order(scores, tiers, np.arange(n), rng.normal(size=n) * 100, weight, cover, tie_band=band)
+    assert sorted(order.tolist()) == list(range(n))
+    assert tiers[order].tolist() == tiers[plain].tolist() and cover[order].tolist() == cover[plain].tolist()
+    place = {int(j): p for p, j in enumerate(order)}
+    margin = band * scores.std()  # the band is in standard deviations of the query's scores
+    for a in range(n):  # whoever the user puts first, a product beaten by more than the band stays below
+        for b in range(n):
+            if (tiers[a], cover[a]) == (tiers[b], cover[b]) and scores[a] > scores[b] + margin:
+                assert place[a] < place[b]
+
+
+def test_tie_runs_start_where_the_score_falls_past_the_band_or_the_group_changes() -> None:
+    scores = np.array([1.0, 0.95, 0.85, 0.8, 0.79])
+    groups = np.array([0.0, 0.0, 0.0, 0.0, 1.0])
+    # 0.85 is more than 0.1 below the run's first (1.0); 0.79 is in another group.
+    assert tie_runs(np.arange(5), groups, scores, 0.1).tolist() == [0, 0, 1, 1, 2]
+    assert tie_runs(np.arange(5), groups, scores, 0.0).tolist() == [0, 1, 2, 3, 4]
+    assert final_order(scores, np.zeros(5), np.arange(5), -scores, 1.0, tie_band=0.0)[0].tolist() == \
+        [0, 1, 2, 3, 4]
+    band = 0.1 / scores.std()  # 0.1 in the scores' own units
+    assert final_order(scores, np.zeros(5), np.arange(5), -scores, 100.0, tie_band=band)[0].tolist() == \
+        [1, 0, 4, 3, 2]
 
 
 def test_a_men_s_razor_query_stays_men_s_first_for_a_shopper_of_women_s_razors() -> None:

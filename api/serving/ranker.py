@@ -45,6 +45,9 @@ class Ranker(Protocol):
     """Weight of the personal rank against this ranker's in the final blend (0: never personalised)."""
     no_match_similarity: float
     """See :data:`FALLBACK_NO_MATCH_SIMILARITY`."""
+    personal_tie_band: float | None
+    """How close, in standard deviations of a query's ranker scores, two products must score for the user's
+    order to decide between them (:func:`api.serving.search.final_order`; None: no band)."""
 
     def score(self, features: np.ndarray) -> np.ndarray: ...
 
@@ -54,13 +57,15 @@ class WeightedRanker:
 
     def __init__(self, weights: dict[str, float], name: str = "weights", *,
                  personal_weight: float = FALLBACK_PERSONAL_WEIGHT,
-                 no_match_similarity: float = FALLBACK_NO_MATCH_SIMILARITY) -> None:
+                 no_match_similarity: float = FALLBACK_NO_MATCH_SIMILARITY,
+                 personal_tie_band: float | None = None) -> None:
         unknown = set(weights) - set(FEATURES)
         if unknown:
             raise ValueError(f"unknown ranking features: {sorted(unknown)}")
         self.name = name
         self.personal_weight = personal_weight
         self.no_match_similarity = no_match_similarity
+        self.personal_tie_band = personal_tie_band
         self._w = np.array([weights.get(f, 0.0) for f in FEATURES], dtype=np.float64)
 
     def score(self, features: np.ndarray) -> np.ndarray:
@@ -71,11 +76,13 @@ class LightGBMRanker:
     """A trained LightGBM booster over :data:`FEATURES`."""
 
     def __init__(self, booster: Any, name: str, *, personal_weight: float = FALLBACK_PERSONAL_WEIGHT,
-                 no_match_similarity: float = FALLBACK_NO_MATCH_SIMILARITY) -> None:
+                 no_match_similarity: float = FALLBACK_NO_MATCH_SIMILARITY,
+                 personal_tie_band: float | None = None) -> None:
         self.booster = booster
         self.name = name
         self.personal_weight = personal_weight
         self.no_match_similarity = no_match_similarity
+        self.personal_tie_band = personal_tie_band
 
     def score(self, features: np.ndarray) -> np.ndarray:
         if not len(features):
@@ -106,13 +113,14 @@ def load_ranker(artifacts_dir: Path) -> tuple[Ranker, str | None]:
         return LightGBMRanker(booster, f"lambdarank@{meta.get('trained', '?')}",
                               personal_weight=_setting(meta, "personal_weight", FALLBACK_PERSONAL_WEIGHT),
                               no_match_similarity=_setting(meta, "no_match_similarity",
-                                                           FALLBACK_NO_MATCH_SIMILARITY)), None
+                                                           FALLBACK_NO_MATCH_SIMILARITY),
+                              personal_tie_band=_optional_setting(meta, "personal_tie_band")), None
     except (OSError, ValueError, KeyError, TypeError) as e:
         return fallback_ranker(), f"search ranker in {folder} unreadable ({e}): hand-set weights serve"
 
 
 #: Settings chosen with a ranker on judged validation queries (``bench/search_ranker.py``), not by the booster.
-TUNED_SETTINGS = ("personal_weight", "no_match_similarity")
+TUNED_SETTINGS = ("personal_weight", "no_match_similarity", "personal_tie_band")
 
 
 def tuned_settings(artifacts_dir: Path) -> dict[str, Any]:
@@ -120,7 +128,7 @@ def tuned_settings(artifacts_dir: Path) -> dict[str, Any]:
     when that ranker was trained: a ranker retrained on new labels keeps them rather than falling back."""
     try:
         meta = json.loads((ranker_dir(artifacts_dir) / "meta.json").read_text(encoding="utf-8"))
-        kept = {key: _setting(meta, key, 0.0) for key in TUNED_SETTINGS if key in meta}
+        kept = {key: _optional_setting(meta, key) for key in TUNED_SETTINGS if key in meta}
     except (OSError, ValueError, TypeError):
         return {}
     return {**kept, "tuned_with": meta.get("tuned_with", meta.get("trained", "?"))} if kept else {}
@@ -132,6 +140,11 @@ def _setting(meta: dict[str, Any], key: str, default: float) -> float:
     if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 10:
         raise ValueError(f"{key} must be a number in 0..10, not {value!r}")
     return float(value)
+
+
+def _optional_setting(meta: dict[str, Any], key: str) -> float | None:
+    """:func:`_setting` where ``null`` (or absence) means "none"."""
+    return None if meta.get(key) is None else _setting(meta, key, 0.0)
 
 
 def save_ranker(artifacts_dir: Path, model_text: str, meta: dict[str, Any]) -> Path:

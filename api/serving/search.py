@@ -15,7 +15,9 @@
    features (:mod:`api.serving.features`).
 5. With a user: the ranker's order and the user's model affinity order are fused, the personal rank weighing
    ``personal_weight`` (the ranker's, tuned on validation queries, unless
-   ``CARTOGRAPH_SEARCH_PERSONAL_WEIGHT`` sets one) against the ranker's 1.
+   ``CARTOGRAPH_SEARCH_PERSONAL_WEIGHT`` sets one) against the ranker's 1, among products the ranker scores
+   within the tie band of each other (the ranker's, tuned with the weight, unless
+   ``CARTOGRAPH_SEARCH_PERSONAL_TIE_BAND`` sets one).
 6. Final order: first by how many of the query's rank constraints a product keeps, then by score. So neither
    the ranker nor personalisation can put a product that breaks a typed constraint (a brand, a type, a
    colour) above one that keeps it. Personalisation moves a product only among those that also hold the
@@ -190,9 +192,10 @@ def matches_nothing(features: np.ndarray, similarity_floor: float) -> bool:
 
 def search(index: ServingIndex, query: str, k: int, *, encoder: QueryEncoder | None,
            filter_mask: np.ndarray | None = None, user_vector: np.ndarray | None = None,
-           personal_weight: float | None = None, dense_wait_s: float | None = None) -> SearchResult:
-    """Answer ``query`` (see the module docstring). ``personal_weight`` None: the ranker's own;
-    ``dense_wait_s``: see :func:`retrieve`."""
+           personal_weight: float | None = None, dense_wait_s: float | None = None,
+           personal_tie_band: float | None = None) -> SearchResult:
+    """Answer ``query`` (see the module docstring). ``personal_weight`` and ``personal_tie_band`` None: the
+    ranker's own; ``dense_wait_s``: see :func:`retrieve`."""
     u = index.parser.parse(query)
     mask = index.catalog.active.copy() if filter_mask is None else index.catalog.active & filter_mask
     if u.filter_mask is not None:
@@ -219,7 +222,8 @@ def search(index: ServingIndex, query: str, k: int, *, encoder: QueryEncoder | N
     weight = ranker.personal_weight if personal_weight is None else personal_weight
     personalised = user_vector is not None and weight > 0
     affinity = _affinity(index, cand, user_vector) if user_vector is not None and personalised else None
-    order, fused = final_order(ranker.score(features), kept_counts(u, cand), cand, affinity, weight, cover)
+    order, fused = final_order(ranker.score(features), kept_counts(u, cand), cand, affinity, weight, cover,
+                               tie_band=ranker.personal_tie_band if personal_tie_band is None else personal_tie_band)
     order = order[:k]
     result.personalised = personalised
     result.hits = [SearchHit(int(cand[j]), float(fused[j]),
@@ -241,7 +245,8 @@ def no_match_explanation(u: Understanding, reason: str | None, nothing_known: bo
 
 
 def final_order(scores: np.ndarray, tiers: np.ndarray, cand: np.ndarray, affinity: np.ndarray | None,
-                personal_weight: float, word_cover: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                personal_weight: float, word_cover: np.ndarray | None = None,
+                tie_band: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(positions of ``cand`` best first, fused score per candidate): the ranker's rank fused with the personal
     rank (``affinity``, None: not personalised) by ``personal_weight``, ordered first by ``tiers`` (rank
     constraints kept), so no weight lifts a product breaking a typed constraint above one keeping it.
@@ -250,16 +255,43 @@ def final_order(scores: np.ndarray, tiers: np.ndarray, cand: np.ndarray, affinit
     candidate's text holds), personalisation only reorders candidates that keep as many constraints *and* hold
     the same share of those words: each such group keeps the places the ranker gave it, and the user's order
     decides who of the group takes which. "razor for men" stays the men's razors first for a shopper of
-    women's ones; "eyeliner", whose words a constraint says, is personalised whole."""
+    women's ones; "eyeliner", whose words a constraint says, is personalised whole.
+
+    With ``tie_band`` (None: no band), a group is further cut, best first, into runs whose ranker scores lie
+    within ``tie_band`` standard deviations of the query's ranker scores of the run's first: the user reorders
+    only what the ranker could hardly tell apart, never a product the ranker is sure is better
+    (:func:`tie_runs`). In units of the query's own spread, so the band means the same for a retrained ranker
+    whose scores have another scale."""
     base = _rank_fusion(scores)
     order = np.lexsort((cand, -base, -tiers))
     if affinity is None or personal_weight <= 0:
         return order, base
     fused = base + personal_weight * _rank_fusion(affinity)
-    if word_cover is None:
+    if word_cover is None and tie_band is None:
         return np.lexsort((cand, -fused, -tiers)), fused
     # One key per (tier, cover): cover lies in [0, 1], so 2 x tier + cover never mixes two tiers.
-    return _reordered_within_groups(order, fused, tiers * 2.0 + np.round(word_cover, 3), cand), fused
+    groups = tiers * 2.0 + (np.round(word_cover, 3) if word_cover is not None else 0.0)
+    if tie_band is not None:
+        groups = tie_runs(order, groups, scores, tie_band * score_spread(scores))
+    return _reordered_within_groups(order, fused, groups, cand), fused
+
+
+def score_spread(scores: np.ndarray) -> float:
+    """The standard deviation of the finite ``scores`` (0.0 with fewer than two)."""
+    finite = scores[np.isfinite(scores)]
+    return float(finite.std()) if len(finite) > 1 else 0.0
+
+
+def tie_runs(order: np.ndarray, groups: np.ndarray, scores: np.ndarray, band: float) -> np.ndarray:
+    """A run id per candidate: walking ``order`` (best first), a new run starts where the group changes or the
+    score falls more than ``band`` below the run's first score, so a run never spans more than ``band``."""
+    runs = np.empty(len(order), dtype=np.float64)
+    run, head_group, head_score = -1, None, 0.0
+    for j in order:
+        if groups[j] != head_group or scores[j] < head_score - band:
+            run, head_group, head_score = run + 1, groups[j], float(scores[j])
+        runs[j] = run
+    return runs
 
 
 def _reordered_within_groups(order: np.ndarray, fused: np.ndarray, groups: np.ndarray,
