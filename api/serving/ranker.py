@@ -121,6 +121,8 @@ def load_ranker(artifacts_dir: Path) -> tuple[Ranker, str | None]:
 
 #: Settings chosen with a ranker on judged validation queries (``bench/search_ranker.py``), not by the booster.
 TUNED_SETTINGS = ("personal_weight", "no_match_similarity", "personal_tie_band")
+#: Those of :data:`TUNED_SETTINGS` whose ``null`` means "none" (no tie band) rather than a broken file.
+OPTIONAL_SETTINGS = ("personal_tie_band",)
 
 
 def tuned_settings(artifacts_dir: Path) -> dict[str, Any]:
@@ -128,7 +130,8 @@ def tuned_settings(artifacts_dir: Path) -> dict[str, Any]:
     when that ranker was trained: a ranker retrained on new labels keeps them rather than falling back."""
     try:
         meta = json.loads((ranker_dir(artifacts_dir) / "meta.json").read_text(encoding="utf-8"))
-        kept = {key: _optional_setting(meta, key) for key in TUNED_SETTINGS if key in meta}
+        kept = {key: _optional_setting(meta, key) if key in OPTIONAL_SETTINGS else _setting(meta, key, 0.0)
+                for key in TUNED_SETTINGS if key in meta}
     except (OSError, ValueError, TypeError):
         return {}
     return {**kept, "tuned_with": meta.get("tuned_with", meta.get("trained", "?"))} if kept else {}
