@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import search_ranker as sr  # noqa: E402
 from search_eval import GRADES, per_query  # noqa: E402
 
-from api.serving.search import final_order  # noqa: E402
+from api.serving.search import final_order, score_spread  # noqa: E402
 
 BANDS = (2.0, 1.0, 0.5, 0.3, 0.2, 0.1)
 WEIGHTS = (0.05, 0.1, 0.2, 0.5, 2.0)
@@ -33,11 +33,10 @@ WEIGHTS = (0.05, 0.1, 0.2, 0.5, 2.0)
 
 def band_for(scores: np.ndarray, band: float, unit: str, top: int) -> float:
     """``band`` in the units ``final_order`` reads (all scores' spread), from ``unit``'s."""
-    finite = scores[np.isfinite(scores)]
-    full = float(finite.std()) if len(finite) > 1 else 0.0
+    full = score_spread(scores)
     if unit == "all" or full == 0.0:
         return band
-    return band * float(np.sort(finite)[::-1][:top].std()) / full
+    return band * score_spread(np.sort(scores)[::-1][:top]) / full
 
 
 def ordered(ids: list[str], scores: np.ndarray, tiers: np.ndarray, cover: np.ndarray, affinity: Any,
