@@ -85,8 +85,9 @@ def seeds_for(plan: dict[str, Any], dataset: str, model: str, quick: bool, most:
 
 def peer_command(args: argparse.Namespace, plan: dict[str, Any], dataset: str, model: str, seed: int) -> list[str]:
     quick = plan["quick"] if args.quick else {}
-    epochs = quick.get("epochs", plan["epochs"])
-    stopping = quick.get("stopping_step", plan["stopping_step"])
+    settings = plan["models"][model]  # a model's entry may give it more epochs or patience than the plan's
+    epochs = quick.get("epochs", settings.get("epochs", plan["epochs"]))
+    stopping = quick.get("stopping_step", settings.get("stopping_step", plan["stopping_step"]))
     cap = args.time_cap if args.time_cap is not None else plan.get("time_cap_s")
     return [str(args.peers_python), str(PEERS_DIR / "run_recbole_models.py"), "--data-path", str(args.work_dir),
             "--dataset", dataset, "--model", model, "--seed", str(seed), "--epochs", str(epochs),

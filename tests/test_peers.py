@@ -5,7 +5,9 @@ peers venv needed. The end-to-end run (both venvs, real data) is marked ``bench`
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import importlib.util
 import json
 import math
 import os
@@ -472,3 +474,27 @@ def test_peers_quick_end_to_end(tmp_path: Path) -> None:
         assert 0 < row["mean"]["ndcg@20"] < 1
     assert "refit" in rows["BPR"]["seeds"][0]
     assert (tmp_path / "out" / "peers_quick.png").stat().st_size > 1000
+
+
+
+def test_a_model_of_the_plan_may_be_given_more_patience_and_epochs(tmp_path: Path) -> None:
+    """The plan's per-model ``stopping_step`` and ``epochs`` reach RecBole's command; the others keep the plan's;
+    --quick overrides both."""
+    spec = importlib.util.spec_from_file_location("peers_script", PROJECT_ROOT / "bench" / "peers.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    plan = json.loads((PROJECT_ROOT / "bench" / "configs" / "peers.json").read_text())
+
+    def option(model: str, name: str, quick: bool = False) -> int:
+        args = argparse.Namespace(quick=quick, time_cap=None, peers_python=tmp_path / "python", work_dir=tmp_path,
+                                  threads=1, resume=False)
+        cmd = script.peer_command(args, plan, "amazon-office", model, 2020)
+        return int(cmd[cmd.index(name) + 1])
+
+    assert option("LightGCN", "--stopping-step") == plan["models"]["LightGCN"]["stopping_step"] == 50
+    assert option("LightGCN", "--epochs") == plan["models"]["LightGCN"]["epochs"] == 1500
+    assert option("BPR", "--stopping-step") == plan["stopping_step"] == 10
+    assert option("BPR", "--epochs") == plan["epochs"] == 500
+    assert option("LightGCN", "--stopping-step", quick=True) == plan["quick"]["stopping_step"] == 1
+    assert option("LightGCN", "--epochs", quick=True) == plan["quick"]["epochs"] == 1
