@@ -44,6 +44,8 @@ def peer_rows(paths: list[Path], users: int) -> dict[str, np.ndarray]:
     """Every non-Cartograph row of the archives, the first archive's where several hold it."""
     rows: dict[str, np.ndarray] = {}
     for path in paths:
+        if not path.is_file():
+            raise PoolError(f"{path}: no such file (a peers report archives <stem>_per_user/<dataset>.npz)")
         with np.load(path) as npz:
             for name in npz.files:
                 if name.startswith(OWN_PREFIX) or name in rows:

@@ -52,3 +52,5 @@ def test_mismatched_users_are_refused(tmp_path: Path, capsys: pytest.CaptureFixt
     assert seed_mean.main([str(a), "--peers", str(peers), "--stem", "m", "--out", str(tmp_path)]) == 2
     assert "SASRec has 3 users, the runs 2" in capsys.readouterr().err
     assert not (tmp_path / "m.json").exists()
+    assert seed_mean.main([str(a), "--peers", str(tmp_path / "gone.npz"), "--stem", "m", "--out", str(tmp_path)]) == 2
+    assert "gone.npz: no such file" in capsys.readouterr().err
