@@ -361,6 +361,16 @@ def test_a_resumed_run_counts_the_epochs_its_checkpoint_had_seen(tmp_path: Path)
     assert prior is not None and prior.checkpoint == newest and prior.export["epoch_log"] == [{"epoch": 1}]
 
 
+def test_a_run_converged_under_a_smaller_patience_is_resumed() -> None:
+    runner = _module("run_recbole_models")
+    stopped_after_10 = {"converged": True, "stopping_step": 10}
+    assert not runner.converged_under(stopped_after_10, 50)  # the plan now asks for 50: continue it
+    assert runner.converged_under(stopped_after_10, 10)
+    assert runner.converged_under({"converged": True, "stopping_step": 50}, 10)
+    assert not runner.converged_under({"converged": False, "stopping_step": 50}, 10)  # capped: a lower bound
+    assert not runner.converged_under({"converged": True}, 10)  # an export that does not say: resume
+
+
 def test_collect_seeds_compare_and_report(convert: ModuleType, ml_dir: Path, tmp_path: Path) -> None:
     sig, report, side = _module("significance"), _module("report"), _module("cartograph_side")
     snap = convert.ml100k_snapshot(ml_dir)

@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true",
                     help="continue the run of this model, dataset and seed that a time cap stopped (its export under "
                          "--out says so): from its best checkpoint (weights, optimizer, early-stopping counter), "
-                         "keeping its epoch log; a converged run is left as it is")
+                         "keeping its epoch log; a run converged under at least this --stopping-step is left as it is")
     ap.add_argument("--params", default="{}", help="JSON: the model's settings (the plan's 'params')")
     ap.add_argument("--no-refit", action="store_true", help="graph models: rank the test with the early-stopped "
                     "model (train only as input) instead of refitting on train + valid")
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         _dgl_compat()
     name = args.dataset + (SEQ_SUFFIX if sequential else "")
     prior = prior_run(args, name) if args.resume else None
-    if prior is not None and prior.export.get("converged"):
+    if prior is not None and converged_under(prior.export, args.stopping_step):
         print(f"{args.model} on {args.dataset} (seed {args.seed}) converged already: nothing to resume",
               file=sys.stderr)
         return 0
@@ -198,8 +198,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     if prior is not None:
         earlier = prior.export.get("resumed", {})
+        logged = [e["epoch"] for e in prior.export.get("epoch_log", [])]
         result["resumed"] = {"from_epoch": start, "checkpoint": str(prior.checkpoint),
-                             "runs": int(earlier.get("runs", 1)) + 1}
+                             "runs": int(earlier.get("runs", 1)) + 1,
+                             # a checkpoint newer than the export (a run killed before it exported) leaves
+                             # epochs that only its log file records; train_seconds leaves them out
+                             "epochs_missing_from_log": max(start - max(logged, default=0), 0),
+                             "earlier_stopping_step": prior.export.get("stopping_step")}
     if not sequential and not args.no_refit:
         refit = refit_and_export(args, params, max(best_epoch, 1))
         result["rankings_train_input"] = result.pop("rankings")
@@ -233,6 +238,13 @@ def prior_run(args: argparse.Namespace, name: str) -> PriorRun | None:
     if not export.is_file() or not checkpoints:
         return None
     return PriorRun(checkpoints[-1], json.loads(export.read_text(encoding="utf-8")))
+
+
+def converged_under(export: dict[str, Any], stopping_step: int) -> bool:
+    """Whether an earlier run's export converged under at least ``stopping_step`` epochs of patience: one that
+    stopped after 10 flat epochs has not converged by a plan that asks for 50, and is resumed from its newest
+    checkpoint instead."""
+    return bool(export.get("converged")) and int(export.get("stopping_step") or 0) >= stopping_step
 
 
 def build(args: argparse.Namespace, name: str, epochs: int, params: dict[str, Any]) -> tuple[Any, Any, Any, float]:
