@@ -3,7 +3,8 @@
 of the user's newest items: ``sum_k decay^(k-1) T1[h[-k]]``. But what followed ``h[-2]`` one step later is, in the
 user's own history, ``h[-1]``; the next product is two steps after it. A lag-``k`` matrix ``Tk`` (what came ``k``
 steps after each product) read at ``h[-k]`` asks the right question for every item, as higher-order Markov models
-(Fossil) do. Both as rankings on their own, over the histories known at each phase, with the tables' metric code:
+(Fossil) do. Then a second-order term: what followed the user's last pair of items, added to the one-step lookup at
+a weight. Each as a ranking on its own, over the histories known at each phase, with the tables' metric code:
 
     python bench/probes/lagged_lookup.py --dataset ml-100k-kg
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -50,6 +52,25 @@ def scores(histories: list[np.ndarray], matrices: list[sp.csr_matrix], decay: fl
     return torch.from_numpy(out.toarray().astype(np.float32))
 
 
+def pair_scores(histories: list[np.ndarray], size: int) -> tuple[torch.Tensor, int]:
+    """``[U, P]`` the share of times each product followed the user's last pair ``(h[-2], h[-1])`` in any history,
+    and how many users' last pairs were seen before."""
+    followers: dict[tuple[int, int], dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    for h in histories:
+        for a, b, c in zip(h[:-2].tolist(), h[1:-1].tolist(), h[2:].tolist(), strict=True):
+            if c not in (a, b):
+                followers[(a, b)][c] += 1
+    out, found = torch.zeros(len(histories), size), 0
+    for user, h in enumerate(histories):
+        seen = followers.get((int(h[-2]), int(h[-1]))) if len(h) >= 2 else None
+        if seen:
+            found += 1
+            total = sum(seen.values())
+            for product, count in seen.items():
+                out[user, product] = count / total
+    return out, found
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="ml-100k-kg")
@@ -69,6 +90,13 @@ def main() -> None:
                 table = scores(histories, matrices, decay)
                 ndcg = evaluate_ranking(lambda users, t=table: t[users], **task)["ndcg@10"]
                 print(f"{phase} last {args.last} decay {decay}: {name}: NDCG@10 {ndcg:.4f}", flush=True)
+        base = scores(histories, [one] * args.last, 0.5)
+        pairs, found = pair_scores(histories, size)
+        for weight in (0.0, 0.5, 1.0, 2.0, 4.0):
+            table = base + weight * pairs
+            ndcg = evaluate_ranking(lambda users, t=table: t[users], **task)["ndcg@10"]
+            print(f"{phase} one-step lookup (decay 0.5) + {weight} x last-pair followers ({found} users' last pair "
+                  f"seen): NDCG@10 {ndcg:.4f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ class KGSASRec(nn.Module):
         graph_weight: share of the propagated item layers in the item vector.
         product_id_embedding: learned id vectors for products.
         max_len: longest history read (the most recent items).
-        num_blocks, num_heads, dropout: the self-attention encoder's.
+        num_blocks, num_heads, dropout, pre_norm: the self-attention encoder's (:class:`SASRecEncoder`).
         id_dropout: see :class:`ItemGraphEncoder`.
         temperature: cosine scores (user state and item vector L2-normalised, logits divided by this) instead of
             dot products; ``None``: dot products. Unit vectors keep popular items from winning by vector length.
@@ -110,7 +110,7 @@ class KGSASRec(nn.Module):
 
     def __init__(self, num_nodes: dict[str, int], text_dim: int, hidden_channels: int, *, num_layers: int = 2,
                  graph_weight: float = 0.5, product_id_embedding: bool = True, max_len: int = 50,
-                 num_blocks: int = 2, num_heads: int = 1, dropout: float = 0.5,
+                 num_blocks: int = 2, num_heads: int = 1, dropout: float = 0.5, pre_norm: bool = False,
                  temperature: float | None = None, id_dropout: float = 0.0, cointeraction_rank: int = 0,
                  attribute_width: int = 0, attribute_relations: Sequence[str] = ("made_by",),
                  transition_rank: int = 0, lookup_last: int = 0) -> None:
@@ -145,7 +145,7 @@ class KGSASRec(nn.Module):
                                       graph_weight=graph_weight, product_id_embedding=product_id_embedding,
                                       id_dropout=id_dropout)
         self.encoder = SASRecEncoder(hidden_channels, max_len, num_layers=num_blocks, num_heads=num_heads,
-                                     dropout=dropout)
+                                     dropout=dropout, pre_norm=pre_norm)
 
     def __getstate__(self) -> dict[str, Any]:
         # The spectrum cache holds [P, k] tables per graph: a pickled model (sent back from a training process)

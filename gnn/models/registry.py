@@ -131,6 +131,7 @@ def _kg_sasrec(config: TrainConfig, shape: ModelShape) -> KGSASRec:
                     num_layers=config.num_layers, graph_weight=config.graph_weight,
                     product_id_embedding=config.product_id_embedding, max_len=config.seq_max_len,
                     num_blocks=config.seq_blocks, num_heads=config.seq_heads, dropout=config.seq_dropout,
+                    pre_norm=config.seq_pre_norm,
                     temperature=config.seq_temperature, id_dropout=config.id_dropout,
                     cointeraction_rank=config.seq_cointeraction_rank,
                     attribute_width=config.seq_attribute_width, attribute_relations=config.seq_attribute_relations,
