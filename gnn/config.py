@@ -96,9 +96,6 @@ class TrainConfig(BaseModel):
     seq_heads: int = Field(default=2, ge=1, description="kg_sasrec: attention heads (must divide its width)")
     seq_dropout: float = Field(default=0.5, ge=0.0, lt=1.0, description="kg_sasrec: dropout on inputs, attention "
                                "and residual branches (0.5: the sparse Amazon sets overfit quickly)")
-    seq_shuffle_ties: bool = Field(default=False, description="kg_sasrec: each epoch, put the items of a history "
-                                   "that share one timestamp in a random order (gnn.train_sequence.shuffle_ties): "
-                                   "the split's order among them is an ingest number, not time")
     seq_pre_norm: bool = Field(default=False, description="kg_sasrec: pre-LayerNorm blocks and a final LayerNorm, "
                                "as the SASRec paper's code has them, instead of RecBole's post-LayerNorm blocks")
     seq_lr: float = Field(default=1e-3, gt=0, description="kg_sasrec: Adam learning rate")

@@ -358,30 +358,15 @@ def set_interactions(data: HeteroData, pairs: np.ndarray) -> None:
 def user_histories(snapshot: GraphSnapshot, split: Split, phase: Phase) -> list[np.ndarray]:
     """Per user, the product indexes of ``split.known(phase)`` in time order (the order of
     :func:`split_snapshot`: ``ts``, then ``seq``, then product index); cold products are never included."""
-    return _per_user(snapshot, *_known_in_order(snapshot, split, phase), snapshot.inter_product)
-
-
-def user_history_times(snapshot: GraphSnapshot, split: Split, phase: Phase) -> list[np.ndarray]:
-    """Per user, the ``ts`` of each item of :func:`user_histories` (the same order, so non-decreasing): items
-    sharing one are a run whose order only ``seq`` or the product index decides."""
-    return _per_user(snapshot, *_known_in_order(snapshot, split, phase), snapshot.inter_ts)
-
-
-def _known_in_order(snapshot: GraphSnapshot, split: Split, phase: Phase) -> tuple[np.ndarray, np.ndarray]:
-    """(users, interaction rows) of ``split.known(phase)``, sorted by user, then ``ts``, ``seq`` and product."""
     known = split.known(phase)
+    is_known = np.zeros(len(snapshot.inter_user), dtype=bool)
     key = snapshot.inter_user.astype(np.int64) * snapshot.num_products + snapshot.inter_product
-    rows = np.flatnonzero(np.isin(key, known[0].astype(np.int64) * snapshot.num_products + known[1]))
-    order = np.lexsort((snapshot.inter_product[rows], snapshot.inter_seq[rows], snapshot.inter_ts[rows],
-                        snapshot.inter_user[rows]))
-    return snapshot.inter_user[rows[order]], rows[order]
-
-
-def _per_user(snapshot: GraphSnapshot, users: np.ndarray, rows: np.ndarray, values: np.ndarray) -> list[np.ndarray]:
-    """``values[rows]`` cut into one int64 array per user (``users`` sorted, as :func:`_known_in_order` gives)."""
-    picked = values[rows].astype(np.int64)
+    is_known[np.isin(key, known[0].astype(np.int64) * snapshot.num_products + known[1])] = True
+    users, products = snapshot.inter_user[is_known], snapshot.inter_product[is_known]
+    order = np.lexsort((products, snapshot.inter_seq[is_known], snapshot.inter_ts[is_known], users))
+    users, products = users[order], products[order].astype(np.int64)
     bounds = np.searchsorted(users, np.arange(snapshot.num_users + 1))
-    return [picked[bounds[u]:bounds[u + 1]] for u in range(snapshot.num_users)]
+    return [products[bounds[u]:bounds[u + 1]] for u in range(snapshot.num_users)]
 
 
 def _edge(arr: np.ndarray) -> torch.Tensor:

@@ -19,7 +19,6 @@ from gnn.data import (
     set_interactions,
     to_hetero_data,
     user_histories,
-    user_history_times,
 )
 from gnn.models.registry import ModelShape
 
@@ -33,7 +32,6 @@ class Prepared:
     data: HeteroData
     _graphs: dict[str, HeteroData] = field(default_factory=dict, repr=False)
     _histories: dict[str, list[np.ndarray]] = field(default_factory=dict, repr=False)
-    _history_times: dict[str, list[np.ndarray]] = field(default_factory=dict, repr=False)
 
     def graph_for(self, phase: Phase) -> HeteroData:
         """The message-passing graph a model reads when it ranks for ``phase``: the train graph for validation,
@@ -52,12 +50,6 @@ class Prepared:
         if phase not in self._histories:
             self._histories[phase] = user_histories(self.snapshot, self.split, phase)
         return self._histories[phase]
-
-    def history_times(self, phase: Phase) -> list[np.ndarray]:
-        """Per user, the ``ts`` of each item of :meth:`histories` (:func:`gnn.data.user_history_times`)."""
-        if phase not in self._history_times:
-            self._history_times[phase] = user_history_times(self.snapshot, self.split, phase)
-        return self._history_times[phase]
 
     @property
     def shape(self) -> ModelShape:

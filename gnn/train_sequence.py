@@ -74,29 +74,6 @@ def training_windows(histories: Sequence[np.ndarray], max_len: int, *, all_windo
     return windows
 
 
-def shuffle_ties(histories: Sequence[np.ndarray], times: Sequence[np.ndarray],
-                 rng: np.random.Generator) -> list[np.ndarray]:
-    """Each history with the items of every run of equal timestamps put in a random order (the runs stay in time
-    order). Items stamped with one time have no order of their own: the split orders them by an ingest sequence
-    number (MovieLens rates films in sittings, half of ml-100k's consecutive ratings share a second; Amazon
-    reviews carry a day). Drawn afresh each epoch, the model learns every order of a sitting, and at each position
-    the next item of its sitting in expectation over all of them, as the split's arbitrary pick of the test item
-    asks.
-
-    Args:
-        histories: per user, ``[n]`` product indexes in time order.
-        times: per user, the ``[n]`` non-decreasing timestamps of those items.
-        rng: the random order's source.
-    """
-    out = []
-    for items, stamps in zip(histories, times, strict=True):
-        if len(items) < 2 or not bool((np.diff(stamps) == 0).any()):
-            out.append(items)
-            continue
-        out.append(items[np.lexsort((rng.random(len(items)), stamps))])
-    return out
-
-
 def future_targets(targets: torch.Tensor, real: torch.Tensor, window: int,
                    pad: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The items after each next-item target, for the positions ``real`` selects.
@@ -221,14 +198,8 @@ def fit_sequence_model(model: KGSASRec, prepared: Prepared, config: TrainConfig,
     """
     rng = np.random.default_rng(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.seq_lr, weight_decay=config.weight_decay)
-    histories = prepared.histories("valid")
-
-    def windows() -> list[tuple[np.ndarray, int]]:
-        read = shuffle_ties(histories, prepared.history_times("valid"), rng) if config.seq_shuffle_ties else histories
-        return training_windows(read, config.seq_max_len, all_windows=config.seq_all_windows,
-                                stride=config.seq_window_stride)
-
-    sequences = windows()
+    sequences = training_windows(prepared.histories("valid"), config.seq_max_len,
+                                 all_windows=config.seq_all_windows, stride=config.seq_window_stride)
     evaluated: torch.nn.Module = model
     after_step = None
     if config.seq_weight_average > 0:
@@ -237,8 +208,7 @@ def fit_sequence_model(model: KGSASRec, prepared: Prepared, config: TrainConfig,
         evaluated, after_step = averaged.module, lambda: averaged.update_parameters(model)
     history, best_epoch = fit_with_early_stopping(
         evaluated, prepared, config,
-        lambda: _epoch(model, optimizer, prepared, windows() if config.seq_shuffle_ties else sequences, config,
-                       rng, after_step),
+        lambda: _epoch(model, optimizer, prepared, sequences, config, rng, after_step),
         progress=progress, stop_below=stop_below)
     if evaluated is not model:
         model.load_state_dict(evaluated.state_dict())

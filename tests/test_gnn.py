@@ -43,13 +43,7 @@ from gnn.models.registry import ENCODERS, MODELS, ModelShape, build_model, model
 from gnn.pipeline import save_result, train_all
 from gnn.prepared import prepare_split
 from gnn.train import model_meta, train_model
-from gnn.train_sequence import (
-    future_targets,
-    future_window_loss,
-    shuffle_ties,
-    training_sequences,
-    training_windows,
-)
+from gnn.train_sequence import future_targets, future_window_loss, training_sequences, training_windows
 from kg.config import PROJECT_ROOT, Settings
 from kg.queries import QueryLibrary
 from kg.store import GraphStore
@@ -217,7 +211,7 @@ def test_each_phase_reads_what_is_known_by_then(prepared) -> None:  # type: igno
 
 
 def test_histories_are_in_time_order_and_end_before_the_target(snapshot, prepared) -> None:  # type: ignore[no-untyped-def]
-    from gnn.data import user_histories, user_history_times
+    from gnn.data import user_histories
 
     split = prepared.split
     valid_h, test_h = user_histories(snapshot, split, "valid"), user_histories(snapshot, split, "test")
@@ -228,13 +222,6 @@ def test_histories_are_in_time_order_and_end_before_the_target(snapshot, prepare
         assert p not in test_h[u] and int(test_h[u][-1]) == int(split.valid[1][split.valid[0] == u][0])
         assert list(test_h[u][:-1]) == list(valid_h[u])
     assert sum(len(h) for h in valid_h) == split.train.shape[1]
-    # The times line up with the items: each history's are its interactions' ts, in order.
-    times = user_history_times(snapshot, split, "test")
-    ts = {(int(u), int(p)): int(t) for u, p, t in
-          zip(snapshot.inter_user, snapshot.inter_product, snapshot.inter_ts, strict=True)}
-    for u, history in enumerate(test_h):
-        assert times[u].tolist() == [ts[(u, int(q))] for q in history]
-        assert bool((np.diff(times[u]) >= 0).all())
 
 
 def test_cold_products_are_chosen_by_id_so_additions_do_not_reshuffle(snapshot) -> None:  # type: ignore[no-untyped-def]
@@ -719,20 +706,6 @@ def test_overlapping_windows_read_every_target_once_after_the_longest_context() 
     touching = training_windows([long, short], max_len=4)
     assert [w.tolist() for w, _ in touching] == [w.tolist() for w in training_sequences([long, short], max_len=4)]
     assert [kept for _, kept in touching] == [len(w) - 1 for w, _ in touching]
-
-
-def test_shuffle_ties_reorders_only_items_that_share_a_timestamp() -> None:
-    rng = np.random.default_rng(0)
-    histories = [np.array([1, 2, 3, 4, 5]), np.array([7]), np.array([8, 9])]
-    times = [np.array([0, 5, 5, 5, 9]), np.array([1]), np.array([3, 4])]
-    seen = set()
-    for _ in range(60):
-        first, single, untied = shuffle_ties(histories, times, rng)
-        assert first[0] == 1 and first[4] == 5 and sorted(first[1:4].tolist()) == [2, 3, 4]
-        assert single.tolist() == [7] and untied.tolist() == [8, 9]
-        seen.add(tuple(first[1:4].tolist()))
-    assert len(seen) == 6  # every order of the tied run is drawn
-    assert histories[0].tolist() == [1, 2, 3, 4, 5]  # the input is not changed
 
 
 def test_future_targets_are_the_items_after_each_next_item_within_the_window() -> None:
