@@ -9,7 +9,8 @@ index order); a peers report writes every row's (``bench/results/<stem>_per_user
 that row's seeds, the same users in the same order). Here the served model is represented, per user, by its mean
 over the runs given, as ``bench/peers/significance.py`` represents a row trained with several seeds, and gets the
 same paired bootstrap interval (2,000 resamples) against every peer row. A row found in several archives is
-taken from the first. Writes ``bench/results/<stem>.{json,md}``.
+taken from the first. With ``--row Cartograph`` the runs are peers archives themselves, whose Cartograph row (the
+mean over that report's seeds) stands for the served model. Writes ``bench/results/<stem>.{json,md}``.
 """
 
 from __future__ import annotations
@@ -64,8 +65,12 @@ def compare(ours: np.ndarray, peers: dict[str, np.ndarray]) -> dict[str, Any]:
 
 def markdown(doc: dict[str, Any]) -> str:
     per_run = ", ".join(f"{v:.4f}" for v in doc["per_run"])
-    lines = [f"## {doc['served']}, mean of {len(doc['runs'])} runs: test NDCG@10 **{doc['mean']:.4f}** "
-             f"(per run: {per_run}; std {doc['std']:.4f})", "",
+    title = (f"## {doc['served']}, mean of {len(doc['runs'])} runs: test NDCG@10 **{doc['mean']:.4f}** "
+             f"(per run: {per_run}; std {doc['std']:.4f})")
+    if doc.get("row"):
+        title = (f"## {doc['served']}: the {doc['row']} row of {', '.join(doc['runs'])} (that report's mean over its "
+                 f"seeds): test NDCG@10 **{doc['mean']:.4f}**")
+    lines = [title, "",
              f"Runs: {', '.join(doc['runs'])}. Peers: {', '.join(doc['peers_from'])}.", "",
              "| peer (per-user archive) | peer NDCG@10 | ratio | 95% interval | P(ratio >= 1.10) |",
              "|---|---:|---:|---|---:|"]
@@ -82,21 +87,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("runs", type=Path, nargs="+", help="<stem>.per_user.npz files of bench/quality.py, one per seed")
     ap.add_argument("--peers", type=Path, nargs="+", required=True, help="peers per-user archives (<dataset>.npz)")
     ap.add_argument("--served", default="kg_sasrec", help="the model the runs served")
+    ap.add_argument("--row", help="read the runs as peers archives and take this row of each (e.g. Cartograph: a "
+                    "peers report's own seed mean, where the per-seed quality runs were not kept)")
     ap.add_argument("--stem", required=True, help="name of the result files")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args(argv)
-    key = f"test/{args.served}"
+    key = args.row or f"test/{args.served}"
     try:
         runs = load_runs(args.runs)
         if key not in runs[0]:
-            raise PoolError(f"no per-user test figures of {args.served!r} in the runs")
+            raise PoolError(f"no per-user test figures of {args.row or args.served!r} in the runs")
         ours = seed_mean(runs, key)
         peers = peer_rows(args.peers, len(ours))
     except PoolError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     per_run = [float(run[key].mean()) for run in runs]
-    doc = {"served": args.served, "runs": [p.name.removesuffix(".per_user.npz") for p in args.runs],
+    names = [str(p) if args.row else p.name.removesuffix(".per_user.npz") for p in args.runs]
+    doc = {"served": args.served, "row": args.row, "runs": names,
            "peers_from": [str(p) for p in args.peers], "per_run": per_run, "mean": float(ours.mean()),
            "std": float(np.std(per_run, ddof=1)) if len(per_run) > 1 else 0.0, "ratios": compare(ours, peers)}
     write_report(args.out, args.stem, doc, markdown(doc))

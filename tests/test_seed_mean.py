@@ -46,6 +46,16 @@ def test_seeds_are_averaged_per_user_and_compared_with_every_peer_row(tmp_path: 
     assert "| SASRec | 0.2500 | 2.00x | 2.00 - 2.00 |" in (tmp_path / "m.md").read_text()
 
 
+def test_a_peers_archive_row_can_stand_for_the_served_model(tmp_path: Path) -> None:
+    ours = _peers(tmp_path / "old.npz", Cartograph=[0.5, 0.5, 0.5, 0.5], SASRec=[0.9, 0.9, 0.9, 0.9])
+    new = _peers(tmp_path / "new.npz", LightGCN=[0.25, 0.25, 0.25, 0.25])
+    assert seed_mean.main([str(ours), "--row", "Cartograph", "--peers", str(new), "--stem", "r",
+                           "--out", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["mean"] == pytest.approx(0.5) and set(doc["ratios"]) == {"LightGCN"}
+    assert doc["ratios"]["LightGCN"]["ratio"] == pytest.approx(2.0)
+
+
 def test_mismatched_users_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a = _run(tmp_path / "s0.per_user.npz", [1.0, 0.0])
     peers = _peers(tmp_path / "p.npz", SASRec=[0.5, 0.5, 0.5])
