@@ -369,6 +369,10 @@ def test_a_run_converged_under_a_smaller_patience_is_resumed() -> None:
     assert runner.converged_under({"converged": True, "stopping_step": 50}, 10)
     assert not runner.converged_under({"converged": False, "stopping_step": 50}, 10)  # capped: a lower bound
     assert not runner.converged_under({"converged": True}, 10)  # an export that does not say: resume
+    # No better epoch after the resume: the export's best figures only if its log reaches the checkpoint.
+    export = {"epoch_log": [{"epoch": 1}, {"epoch": 34}], "recbole_best_valid": {"ndcg@10": 0.05, "recall@10": 0.1}}
+    assert runner.prior_best_valid(export, 34, 0.05) == {"ndcg@10": 0.05, "recall@10": 0.1}
+    assert runner.prior_best_valid(export, 201, 0.0845) == {"ndcg@10": 0.0845}  # a newer checkpoint's
 
 
 def test_collect_seeds_compare_and_report(convert: ModuleType, ml_dir: Path, tmp_path: Path) -> None:

@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     train_s = sum(e["train_s"] + e.get("valid_s", 0.0) for e in curve)
     best_valid, best_result = trainer.best_valid_score, trainer.best_valid_result
     if best_result is None and prior is not None:  # no better epoch since the checkpoint
-        best_result = prior.export.get("recbole_best_valid")
+        best_result = prior_best_valid(prior.export, start, float(best_valid))
     checkpoint = torch.load(trainer.saved_model_file, map_location="cpu", weights_only=False)
     model.load_state_dict(checkpoint["state_dict"])
     model.load_other_parameter(checkpoint.get("other_parameter"))
@@ -238,6 +238,16 @@ def prior_run(args: argparse.Namespace, name: str) -> PriorRun | None:
     if not export.is_file() or not checkpoints:
         return None
     return PriorRun(checkpoints[-1], json.loads(export.read_text(encoding="utf-8")))
+
+
+def prior_best_valid(export: dict[str, Any], start: int, best_valid: float) -> dict[str, float]:
+    """The best validation figures of a resumed run that found no better epoch: the earlier export's, when its log
+    reaches the checkpoint; else (a run killed after the export, whose checkpoint is newer) only the NDCG@10 the
+    checkpoint holds."""
+    logged = max((e["epoch"] for e in export.get("epoch_log", [])), default=0)
+    if logged >= start and export.get("recbole_best_valid"):
+        return dict(export["recbole_best_valid"])
+    return {"ndcg@10": best_valid}
 
 
 def converged_under(export: dict[str, Any], stopping_step: int) -> bool:
