@@ -138,6 +138,11 @@ class TrainConfig(BaseModel):
                                        "exact rows of which product follows which, added to the scores with a "
                                        "weight chosen on validation after training, 0 among the choices); "
                                        "0: no lookup")
+    seq_transition_window: int = Field(default=3, ge=1, le=8, description="kg_sasrec: the widest window the "
+                                       "transition lookup may read: validation chooses between the next item only "
+                                       "and what came up to this many steps after a product, each later step at "
+                                       "half the weight of the one before (gnn.transitions.transition_matrix, "
+                                       "gnn.content.choose_transition_lookup); 1: the next item only")
     seq_calibration_grid_steps: int = Field(default=0, ge=0, le=8, description="kg_sasrec: how many times each "
                                             "channel's weight / decay grid grows past an edge its best validation "
                                             "cell sits on (gnn.content.extended_grid_scores: the largest weight "

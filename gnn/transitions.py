@@ -34,18 +34,24 @@ from sklearn.utils.extmath import randomized_svd
 from torch import Tensor
 
 
-def transition_matrix(histories: Sequence[np.ndarray], num_products: int) -> sp.csr_matrix:
-    """``[P, P]`` the row-normalised counts of consecutive pairs ``(h[t], h[t + 1])`` over ``histories`` (each
-    ordered oldest first): row ``i`` is the distribution of what followed product ``i``. A product followed by
-    itself is left out (an item already in a history is never recommended); a product never followed is a zero
-    row."""
-    sources = [h[:-1] for h in histories if len(h) > 1]
-    targets = [h[1:] for h in histories if len(h) > 1]
-    if not sources:
+def transition_matrix(histories: Sequence[np.ndarray], num_products: int, window: int = 1) -> sp.csr_matrix:
+    """``[P, P]`` the row-normalised counts of the pairs ``(h[t], h[t + k])`` over ``histories`` (each ordered oldest
+    first), ``k`` from 1 to ``window``, each later step weighing half the one before: row ``i`` is the
+    distribution of what followed product ``i`` (``window`` 1: right after it; 3: within three steps, the next
+    one counting 1, then 0.5 and 0.25). A product followed by itself is left out (an item already in a history is
+    never recommended); a product never followed is a zero row.
+
+    A window wider than 1 reads what comes *soon* after a product rather than exactly next: where the order inside
+    a sitting is partly arbitrary (MovieLens's same-second ratings), the next item is one of the few after.
+    """
+    pairs = [(h[:-k], h[k:], 0.5 ** (k - 1)) for k in range(1, max(window, 1) + 1) for h in histories if len(h) > k]
+    if not pairs:
         return sp.csr_matrix((num_products, num_products))
-    rows, cols = np.concatenate(sources), np.concatenate(targets)
+    rows = np.concatenate([source for source, _, _ in pairs])
+    cols = np.concatenate([target for _, target, _ in pairs])
+    weights = np.concatenate([np.full(len(source), weight) for source, _, weight in pairs])
     keep = rows != cols
-    counts = sp.csr_matrix((np.ones(int(keep.sum())), (rows[keep], cols[keep])), shape=(num_products, num_products))
+    counts = sp.csr_matrix((weights[keep], (rows[keep], cols[keep])), shape=(num_products, num_products))
     counts.sum_duplicates()
     out_degree = np.asarray(counts.sum(axis=1)).ravel()
     return (sp.diags(np.where(out_degree > 0, 1.0 / np.maximum(out_degree, 1e-12), 0.0)) @ counts).tocsr()
@@ -247,12 +253,13 @@ class TransitionCache:
         padding = source.new_zeros(max(num_products - source.size(0), 0), self.rank)
         return torch.cat([source, padding])[:num_products], torch.cat([target, padding])[:num_products]
 
-    def matrix(self, histories: Sequence[np.ndarray], num_products: int) -> sp.csr_matrix:
-        """``[num_products, num_products]`` :func:`transition_matrix` of ``histories``."""
-        key = self._key(histories)
+    def matrix(self, histories: Sequence[np.ndarray], num_products: int, window: int = 1) -> sp.csr_matrix:
+        """``[num_products, num_products]`` :func:`transition_matrix` of ``histories`` over ``window`` steps (the
+        factors, :meth:`rows`, always read the next item only)."""
+        key = f"{self._key(histories)}/{window}"
         if key not in self._matrices:
             if len(self._matrices) >= self.capacity:
                 self._matrices.pop(next(iter(self._matrices)))
             known = max((int(h.max()) + 1 for h in histories if len(h)), default=0)
-            self._matrices[key] = transition_matrix(histories, known)
+            self._matrices[key] = transition_matrix(histories, known, window)
         return padded(self._matrices[key], num_products)

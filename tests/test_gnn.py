@@ -32,6 +32,7 @@ from gnn.content import (
     extended_grid_scores,
     largest_gain_within,
     largest_weight_within,
+    lookup_windows,
     simulated_new_products,
 )
 from gnn.data import INTERACTS, snapshot_from_store, split_snapshot, to_hetero_data
@@ -1059,6 +1060,11 @@ def test_the_text_channel_chosen_is_the_best_validation_cell_and_what_is_evaluat
                                 len(TRANSITION_WEIGHT_GRID) * len(TRANSITION_DECAY_GRID), attribute, "0@0.7")
     lookup = _chosen_on_top(model, record["transition_lookup"], "lookup_weight",
                             len(LOOKUP_WEIGHT_GRID) * len(LOOKUP_DECAY_GRID), transition, "0@0.7")
+    # The lookup's window is the one whose best cell is best (the grid in the record is that window's).
+    windows, window = record["transition_lookup"]["windows"], record["transition_lookup"]["window"]
+    assert set(windows) == {str(w) for w in lookup_windows(model)} and len(windows) == 2  # the default tries two
+    assert windows[str(window)] == max(windows.values()) == pytest.approx(lookup, abs=1e-6)
+    assert float(model.lookup_window) == window
     # The valid figure the model reports is the last choice's (evaluation scores the calibrated vectors and
     # adds the lookup's scores).
     assert result.metrics["valid"]["ndcg@10"] == pytest.approx(lookup, abs=1e-5)

@@ -36,6 +36,32 @@ def test_the_transition_matrix_is_the_share_of_what_followed_each_product() -> N
     assert not transition_matrix([np.array([2])], 5).nnz
 
 
+def test_a_wider_window_counts_what_came_soon_after_at_halving_weights() -> None:
+    got = transition_matrix(HISTORIES, 5, window=2).toarray()
+    expected = np.zeros((5, 5))
+    # 0: followed by 1 (1) and by 2 (1, then 0.5 two steps after it in [0, 1, 2]): 1 / 2.5 and 1.5 / 2.5
+    expected[0, 1], expected[0, 2] = 0.4, 0.6
+    # 1: by 2 (1) and by 0 (1, then 0.5 two steps after the first 1 in [1, 1, 0])
+    expected[1, 2], expected[1, 0] = 0.4, 0.6
+    np.testing.assert_allclose(got, expected)
+    one_step = transition_matrix(HISTORIES, 5).toarray()
+    np.testing.assert_allclose(transition_matrix(HISTORIES, 5, window=1).toarray(), one_step)
+
+
+def test_the_lookup_scores_the_window_and_explains_only_the_next_step() -> None:
+    histories = [np.array([0, 1, 2])]  # 2 comes two steps after 0, never right after it
+    windowed = _model(rank=0, lookup_last=2, lookup_max_window=2)
+    windowed.lookup_weight.fill_(1.0)
+    windowed.lookup_window.fill_(2.0)  # as validation may choose it (gnn.content.choose_transition_lookup)
+    lookup = windowed.transition_lookup(histories, 5)
+    assert lookup is not None and lookup.matrix[0, 2] > 0  # scored: 2 soon after 0
+    assert not lookup.was_followed_by(0, 2) and lookup.was_followed_by(0, 1)  # cited: only what came right after
+    one_step = _model(rank=0, lookup_last=2)
+    one_step.lookup_weight.fill_(1.0)
+    step_lookup = one_step.transition_lookup(histories, 5)
+    assert step_lookup is not None and step_lookup.matrix[0, 2] == 0 and step_lookup.observed is None
+
+
 def test_the_factors_give_back_the_matrix_at_full_rank() -> None:
     source, target = transition_factors(HISTORIES, 5, rank=6)
     assert source.shape == target.shape == (5, 6)  # always `rank` wide: zero columns past the matrix's size
@@ -108,9 +134,9 @@ def test_padded_matrices_give_new_products_empty_rows_and_columns() -> None:
     assert padded(matrix, 3).shape == (3, 3)
 
 
-def _model(rank: int, lookup_last: int = 0) -> KGSASRec:
+def _model(rank: int, lookup_last: int = 0, lookup_max_window: int = 1) -> KGSASRec:
     return KGSASRec({"product": 5, "user": 3}, text_dim=3, hidden_channels=4, max_len=3, num_heads=1,
-                    transition_rank=rank, lookup_last=lookup_last).eval()
+                    transition_rank=rank, lookup_last=lookup_last, lookup_max_window=lookup_max_window).eval()
 
 
 def _graph() -> HeteroData:

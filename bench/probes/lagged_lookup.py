@@ -4,9 +4,12 @@ of the user's newest items: ``sum_k decay^(k-1) T1[h[-k]]``. But what followed `
 user's own history, ``h[-1]``; the next product is two steps after it. A lag-``k`` matrix ``Tk`` (what came ``k``
 steps after each product) read at ``h[-k]`` asks the right question for every item, as higher-order Markov models
 (Fossil) do. Then a second-order term: what followed the user's last pair of items, added to the one-step lookup at
-a weight. Each as a ranking on its own, over the histories known at each phase, with the tables' metric code:
+a weight. Last, the window the lookup now may choose: one matrix counting what came within 3 steps after each
+product (1, 0.5, 0.25: :func:`gnn.transitions.transition_matrix` with ``window=3``) read at every newest item.
+Each as a ranking on its own, over the histories known at each phase, with the tables' metric code:
 
     python bench/probes/lagged_lookup.py --dataset ml-100k-kg
+    python bench/probes/lagged_lookup.py --dataset amazon-beauty --work-dir var/bench-beauty --only-window
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from quality import VARIANTS, prepare  # noqa: E402
 from gnn.config import TrainConfig  # noqa: E402
 from gnn.evaluation import _ranking_task  # noqa: E402
 from gnn.metrics import evaluate_ranking  # noqa: E402
+from gnn.transitions import transition_matrix  # noqa: E402
 
 
 def lag_matrix(histories: list[np.ndarray], size: int, lag: int) -> sp.csr_matrix:
@@ -76,14 +80,24 @@ def main() -> None:
     ap.add_argument("--dataset", default="ml-100k-kg")
     ap.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     ap.add_argument("--last", type=int, default=3)
+    ap.add_argument("--work-dir", type=Path, help="the bench's work folder (default var/bench-<dataset>)")
+    ap.add_argument("--only-window", action="store_true", help="only the window comparison (large catalogs)")
     args = ap.parse_args()
-    work = Path("var") / f"bench-{args.dataset}"
+    work = args.work_dir or Path("var") / f"bench-{args.dataset}"
     prepared = prepare(args.dataset, args.data_dir, work, TrainConfig.model_validate(VARIANTS["standard"]))
     size = prepared.split.num_products
     for phase in ("valid", "test"):
         histories = prepared.histories(phase)
         task = _ranking_task(prepared, phase)
         one = lag_matrix(histories, size, 1)
+        window = transition_matrix(histories, size, window=3)
+        for decay in (0.3, 0.5, 0.7):
+            for name, matrix in (("next item", one), ("within 3 steps", window)):
+                table = scores(histories, [matrix] * args.last, decay)
+                ndcg = evaluate_ranking(lambda users, t=table: t[users], **task)["ndcg@10"]
+                print(f"{phase} last {args.last} decay {decay}: {name}: NDCG@10 {ndcg:.4f}", flush=True)
+        if args.only_window:
+            continue
         lagged = [lag_matrix(histories, size, k) for k in range(1, args.last + 1)]
         for decay in (0.3, 0.5, 0.7, 1.0):
             for name, matrices in (("T1 at every item", [one] * args.last), ("Tk at h[-k]", lagged)):

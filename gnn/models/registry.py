@@ -135,7 +135,8 @@ def _kg_sasrec(config: TrainConfig, shape: ModelShape) -> KGSASRec:
                     temperature=config.seq_temperature, id_dropout=config.id_dropout,
                     cointeraction_rank=config.seq_cointeraction_rank,
                     attribute_width=config.seq_attribute_width, attribute_relations=config.seq_attribute_relations,
-                    transition_rank=config.seq_transition_rank, lookup_last=config.seq_transition_lookup)
+                    transition_rank=config.seq_transition_rank, lookup_last=config.seq_transition_lookup,
+                    lookup_max_window=config.seq_transition_window)
 
 
 def _text_only(config: TrainConfig, shape: ModelShape) -> TextOnly:
