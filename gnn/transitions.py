@@ -34,16 +34,10 @@ from sklearn.utils.extmath import randomized_svd
 from torch import Tensor
 
 
-def transition_matrix(histories: Sequence[np.ndarray], num_products: int, window: int = 1) -> sp.csr_matrix:
-    """``[P, P]`` the row-normalised counts of the pairs ``(h[t], h[t + k])`` over ``histories`` (each ordered oldest
-    first), ``k`` from 1 to ``window``, each later step weighing half the one before: row ``i`` is the
-    distribution of what followed product ``i`` (``window`` 1: right after it; 3: within three steps, the next
-    one counting 1, then 0.5 and 0.25). A product followed by itself is left out (an item already in a history is
-    never recommended); a product never followed is a zero row.
-
-    A window wider than 1 reads what comes *soon* after a product rather than exactly next: where the order inside
-    a sitting is partly arbitrary (MovieLens's same-second ratings), the next item is one of the few after.
-    """
+def transition_counts(histories: Sequence[np.ndarray], num_products: int, window: int = 1) -> sp.csr_matrix:
+    """``[P, P]`` the counts of the pairs ``(h[t], h[t + k])`` over ``histories`` (each ordered oldest first), ``k``
+    from 1 to ``window``, each later step weighing half the one before (``window`` 3: the next one counting 1, then
+    0.5 and 0.25). A product followed by itself is left out (an item already in a history is never recommended)."""
     pairs = [(h[:-k], h[k:], 0.5 ** (k - 1)) for k in range(1, max(window, 1) + 1) for h in histories if len(h) > k]
     if not pairs:
         return sp.csr_matrix((num_products, num_products))
@@ -53,6 +47,18 @@ def transition_matrix(histories: Sequence[np.ndarray], num_products: int, window
     keep = rows != cols
     counts = sp.csr_matrix((weights[keep], (rows[keep], cols[keep])), shape=(num_products, num_products))
     counts.sum_duplicates()
+    return counts
+
+
+def transition_matrix(histories: Sequence[np.ndarray], num_products: int, window: int = 1) -> sp.csr_matrix:
+    """``[P, P]`` the row-normalised :func:`transition_counts`: row ``i`` is the distribution of what followed
+    product ``i`` (``window`` 1: right after it; 3: within three steps, at weights 1, 0.5, 0.25). A product never
+    followed is a zero row.
+
+    A window wider than 1 reads what comes *soon* after a product rather than exactly next: where the order inside
+    a sitting is partly arbitrary (MovieLens's same-second ratings), the next item is one of the few after.
+    """
+    counts = transition_counts(histories, num_products, window)
     out_degree = np.asarray(counts.sum(axis=1)).ravel()
     return (sp.diags(np.where(out_degree > 0, 1.0 / np.maximum(out_degree, 1e-12), 0.0)) @ counts).tocsr()
 
