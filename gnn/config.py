@@ -143,6 +143,11 @@ class TrainConfig(BaseModel):
                                        "and what came up to this many steps after a product, each later step at "
                                        "half the weight of the one before (gnn.transitions.transition_matrix, "
                                        "gnn.content.choose_transition_lookup); 1: the next item only")
+    seq_transition_damping: float = Field(default=0.5, ge=0.0, le=1.0, description="kg_sasrec: the lookup's other "
+                                          "row power: after the window, validation chooses between rows that are "
+                                          "distributions (power 1) and rows divided by their totals to this power, "
+                                          "so that a product seen followed more often weighs more among a user's "
+                                          "newest items (gnn.transitions.transition_matrix); 1: distributions only")
     seq_calibration_grid_steps: int = Field(default=0, ge=0, le=8, description="kg_sasrec: how many times each "
                                             "channel's weight / decay grid grows past an edge its best validation "
                                             "cell sits on (gnn.content.extended_grid_scores: the largest weight "

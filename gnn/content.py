@@ -303,14 +303,16 @@ def choose_transition_channel(model: KGSASRec, prepared: Prepared, *, grid_steps
 
 @torch.no_grad()
 def choose_transition_lookup(model: KGSASRec, prepared: Prepared) -> dict[str, Any] | None:
-    """The transition lookup's (weight, decay, window) (:class:`gnn.transitions.TransitionLookup`), chosen on
-    validation on top of the four channels from :data:`LOOKUP_WEIGHT_GRID` (in units of the spread of the model's
-    scores: the likeliest next product gains that many standard deviations of a user's scores) x
-    :data:`LOOKUP_DECAY_GRID`, 0 among them, for each window of :func:`lookup_windows` (how many steps after a
-    product its row counts; the smaller window on a tie); ``None`` (lookup off) when the model reads no items
-    for it or no history has two items."""
+    """The transition lookup's (weight, decay, window, row power) (:class:`gnn.transitions.TransitionLookup`),
+    chosen on validation on top of the four channels from :data:`LOOKUP_WEIGHT_GRID` (in units of the spread of
+    the model's scores: the likeliest next product gains that many standard deviations of a user's scores) x
+    :data:`LOOKUP_DECAY_GRID`, 0 among them: first for each window of :func:`lookup_windows` (how many steps after
+    a product its row counts; the smaller window on a tie), then, at that window, for each row power of
+    :func:`lookup_row_powers` (1 on a tie). ``None`` (lookup off) when the model reads no items for it or no
+    history has two items."""
     model.lookup_weight.fill_(0.0)
     model.lookup_window.fill_(1.0)
+    model.lookup_row_power.fill_(1.0)
     histories = prepared.histories("valid")
     if model.lookup_last <= 0 or not any(len(h) > 1 for h in histories):
         return None
@@ -318,13 +320,20 @@ def choose_transition_lookup(model: KGSASRec, prepared: Prepared) -> dict[str, A
     items = model.served_item_vectors(prepared.graph_for("valid"), histories=histories)
     users = model.user_vectors(items, histories)
     spread = _spread(users[_sample_users(histories)], items)
-    grids = {window: _grid_ndcg(prepared, _lookup_cells(model, users, items, histories, spread, window))
-             for window in lookup_windows(model)}
+
+    def grid(window: int, power: float) -> dict[str, float]:
+        return _grid_ndcg(prepared, _lookup_cells(model, users, items, histories, spread, window, power))
+
+    grids = {window: grid(window, 1.0) for window in lookup_windows(model)}
     window = max(grids, key=lambda w: (max(grids[w].values()), -w))
-    record = _set_best(model, "lookup", grids[window], spread)
+    powers = {power: grids[window] if power == 1.0 else grid(window, power) for power in lookup_row_powers(model)}
+    power = max(powers, key=lambda q: (max(powers[q].values()), q))
+    record = _set_best(model, "lookup", powers[power], spread)
     model.lookup_window.fill_(float(window))
-    matrix = model.transitions.matrix(histories, items.size(0), window=window)
+    model.lookup_row_power.fill_(power)
+    matrix = model.transitions.matrix(histories, items.size(0), window=window, power=power)
     return {**record, "window": window, "windows": {str(w): max(g.values()) for w, g in grids.items()},
+            "row_power": power, "row_powers": {f"{q:g}": max(g.values()) for q, g in powers.items()},
             "last": model.lookup_last, "spread": round(spread, 6), "transitions": int(matrix.nnz),
             "valid_ndcg@10": record.pop("valid_ndcg@10")}
 
@@ -334,10 +343,16 @@ def lookup_windows(model: KGSASRec) -> list[int]:
     return sorted({1, max(int(model.lookup_max_window), 1)})
 
 
+def lookup_row_powers(model: KGSASRec) -> list[float]:
+    """The lookup row powers validation chooses between: 1 (distributions) and ``model.lookup_damped_power``."""
+    return sorted({1.0, float(model.lookup_damped_power)})
+
+
 def _lookup_cells(model: KGSASRec, users: Tensor, items: Tensor, histories: list[np.ndarray], spread: float,
-                  window: int) -> GridScoreFn:
-    """The lookup grid's cells over the ``window``-step transition matrix of ``histories``."""
-    matrix = model.transitions.matrix(histories, items.size(0), window=window)
+                  window: int, power: float) -> GridScoreFn:
+    """The lookup grid's cells over the ``window``-step transition matrix of ``histories`` (rows divided by their
+    totals to ``power``)."""
+    matrix = model.transitions.matrix(histories, items.size(0), window=window, power=power)
 
     def cells(batch: Tensor) -> Iterator[tuple[str, Tensor]]:
         base = users[batch] @ items.T
@@ -395,7 +410,8 @@ def _simulated_lookups(model: KGSASRec, prepared: Prepared, chosen: Tensor,
     histories = prepared.histories("valid")
     if not model.has_transition_lookup:
         return None
-    matrix = model.transitions.matrix(histories, num_products, window=int(model.lookup_window)).tolil(copy=True)
+    matrix = model.transitions.matrix(histories, num_products, window=int(model.lookup_window),
+                                      power=float(model.lookup_row_power)).tolil(copy=True)
     matrix[:, chosen.numpy()] = 0.0
     emptied = matrix.tocsr()
     emptied.eliminate_zeros()

@@ -50,17 +50,24 @@ def transition_counts(histories: Sequence[np.ndarray], num_products: int, window
     return counts
 
 
-def transition_matrix(histories: Sequence[np.ndarray], num_products: int, window: int = 1) -> sp.csr_matrix:
+def transition_matrix(histories: Sequence[np.ndarray], num_products: int, window: int = 1,
+                      power: float = 1.0) -> sp.csr_matrix:
     """``[P, P]`` the row-normalised :func:`transition_counts`: row ``i`` is the distribution of what followed
     product ``i`` (``window`` 1: right after it; 3: within three steps, at weights 1, 0.5, 0.25). A product never
     followed is a zero row.
+
+    ``power`` below 1 divides each row by its total to that power instead (0.5: the square root), so that a
+    product followed many times weighs more, in a sum of rows, than one seen followed once: the order within a
+    row is the same, only how much each row counts beside the others changes (the lookup sums the rows of a
+    user's newest items).
 
     A window wider than 1 reads what comes *soon* after a product rather than exactly next: where the order inside
     a sitting is partly arbitrary (MovieLens's same-second ratings), the next item is one of the few after.
     """
     counts = transition_counts(histories, num_products, window)
     out_degree = np.asarray(counts.sum(axis=1)).ravel()
-    return (sp.diags(np.where(out_degree > 0, 1.0 / np.maximum(out_degree, 1e-12), 0.0)) @ counts).tocsr()
+    scale = np.where(out_degree > 0, np.maximum(out_degree, 1e-12) ** -power, 0.0)
+    return (sp.diags(scale) @ counts).tocsr()
 
 
 def transition_factors(histories: Sequence[np.ndarray], num_products: int, rank: int,
@@ -259,13 +266,15 @@ class TransitionCache:
         padding = source.new_zeros(max(num_products - source.size(0), 0), self.rank)
         return torch.cat([source, padding])[:num_products], torch.cat([target, padding])[:num_products]
 
-    def matrix(self, histories: Sequence[np.ndarray], num_products: int, window: int = 1) -> sp.csr_matrix:
-        """``[num_products, num_products]`` :func:`transition_matrix` of ``histories`` over ``window`` steps (the
-        factors, :meth:`rows`, always read the next item only)."""
-        key = f"{self._key(histories)}/{window}"
+    def matrix(self, histories: Sequence[np.ndarray], num_products: int, window: int = 1,
+               power: float = 1.0) -> sp.csr_matrix:
+        """``[num_products, num_products]`` :func:`transition_matrix` of ``histories`` over ``window`` steps, its
+        rows divided by their totals to ``power`` (the factors, :meth:`rows`, always read the next item only, as
+        a distribution)."""
+        key = f"{self._key(histories)}/{window}/{power:g}"
         if key not in self._matrices:
             if len(self._matrices) >= self.capacity:
                 self._matrices.pop(next(iter(self._matrices)))
             known = max((int(h.max()) + 1 for h in histories if len(h)), default=0)
-            self._matrices[key] = transition_matrix(histories, known, window)
+            self._matrices[key] = transition_matrix(histories, known, window, power)
         return padded(self._matrices[key], num_products)

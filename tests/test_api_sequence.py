@@ -138,9 +138,10 @@ def test_recommendations_add_the_transition_lookup_of_the_newest_items(client: T
     histories = [idx[ptr[u]:ptr[u + 1]] for u in range(len(ptr) - 1)]
     model = index.history_encoder.model
     observed = transition_matrix(histories, index.num_products)  # what explanations cite: the next item
-    window = int(model.lookup_window)  # what the scores read: the window validation chose
-    scored = observed if window == 1 else transition_matrix(histories, index.num_products, window)
-    if lookup.observed is not None or window > 1:
+    # What the scores read: the window and the row power validation chose.
+    window, power = int(model.lookup_window), float(model.lookup_row_power)
+    scored = transition_matrix(histories, index.num_products, window, power)
+    if lookup.observed is not None or window > 1 or power != 1.0:
         np.testing.assert_allclose(lookup.observed.toarray(), observed.toarray())
     # Products nothing was followed by (the one added after training) are lent their text neighbours' columns.
     lent = lookup_matrix(scored, index.text_emb, float(model.cold_lookup_gain))

@@ -32,6 +32,7 @@ from gnn.content import (
     extended_grid_scores,
     largest_gain_within,
     largest_weight_within,
+    lookup_row_powers,
     lookup_windows,
     simulated_new_products,
 )
@@ -1060,11 +1061,15 @@ def test_the_text_channel_chosen_is_the_best_validation_cell_and_what_is_evaluat
                                 len(TRANSITION_WEIGHT_GRID) * len(TRANSITION_DECAY_GRID), attribute, "0@0.7")
     lookup = _chosen_on_top(model, record["transition_lookup"], "lookup_weight",
                             len(LOOKUP_WEIGHT_GRID) * len(LOOKUP_DECAY_GRID), transition, "0@0.7")
-    # The lookup's window is the one whose best cell is best (the grid in the record is that window's).
+    # The lookup's window is the one whose best cell is best; the grid in the record is the chosen cell's.
     windows, window = record["transition_lookup"]["windows"], record["transition_lookup"]["window"]
     assert set(windows) == {str(w) for w in lookup_windows(model)} and len(windows) == 2  # the default tries two
-    assert windows[str(window)] == max(windows.values()) == pytest.approx(lookup, abs=1e-6)
-    assert float(model.lookup_window) == window
+    assert windows[str(window)] == max(windows.values()) and float(model.lookup_window) == window
+    # Then the row power at that window, the same way (1 on a tie).
+    powers, power = record["transition_lookup"]["row_powers"], record["transition_lookup"]["row_power"]
+    assert set(powers) == {f"{q:g}" for q in lookup_row_powers(model)} == {"1", "0.5"}  # the default tries two
+    assert powers[f"{power:g}"] == max(powers.values()) == pytest.approx(lookup, abs=1e-6)
+    assert powers["1"] == windows[str(window)] and float(model.lookup_row_power) == power
     # The valid figure the model reports is the last choice's (evaluation scores the calibrated vectors and
     # adds the lookup's scores).
     assert result.metrics["valid"]["ndcg@10"] == pytest.approx(lookup, abs=1e-5)

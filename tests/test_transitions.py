@@ -48,6 +48,21 @@ def test_a_wider_window_counts_what_came_soon_after_at_halving_weights() -> None
     np.testing.assert_allclose(transition_matrix(HISTORIES, 5, window=1).toarray(), one_step)
 
 
+def test_a_row_power_below_one_lets_a_product_followed_more_often_weigh_more() -> None:
+    histories = [np.array([0, 1]), np.array([0, 1]), np.array([0, 1]), np.array([0, 2]), np.array([3, 2])]
+    got = transition_matrix(histories, 4, power=0.5).toarray()
+    expected = np.zeros((4, 4))
+    expected[0, 1], expected[0, 2] = 3 / 2, 1 / 2  # 0 was followed four times: counts over sqrt(4)
+    expected[3, 2] = 1.0  # 3 once: 1 / sqrt(1)
+    np.testing.assert_allclose(got, expected)
+    # A user who had 0 then 3 gets more from 0's row (seen four times) than a distribution would give it.
+    distribution = transition_matrix(histories, 4)
+    assert distribution[0].sum() == pytest.approx(distribution[3].sum()) == pytest.approx(1.0)
+    assert got[0].sum() == pytest.approx(2.0) and got[3].sum() == pytest.approx(1.0)
+    # The order within each row is the same.
+    np.testing.assert_array_equal(np.argsort(-got, axis=1), np.argsort(-distribution.toarray(), axis=1))
+
+
 def test_the_lookup_scores_the_window_and_explains_only_the_next_step() -> None:
     histories = [np.array([0, 1, 2])]  # 2 comes two steps after 0, never right after it
     windowed = _model(rank=0, lookup_last=2, lookup_max_window=2)

@@ -55,6 +55,8 @@ class KGSASRec(nn.Module):
         lookup_last: how many of the user's newest items the transition lookup reads (0: no lookup).
         lookup_max_window: the widest window the lookup may read: after training, validation chooses between 1 and
             this (``lookup_window``).
+        lookup_damped_power: the other row power validation may choose for the lookup (``lookup_row_power``):
+            each row divided by its total to this power instead of 1 (:func:`gnn.transitions.transition_matrix`).
 
     Buffers set after training, on validation and the trained vectors (:mod:`gnn.content`), never by the
     gradient, and are 0 / 1 (no effect) until then and in bundles written before they existed:
@@ -90,6 +92,9 @@ class KGSASRec(nn.Module):
     - ``lookup_window``: how many steps after a product its lookup row counts
       (:func:`gnn.transitions.transition_matrix`): 1 (what came next) or ``lookup_max_window``, chosen with the
       lookup's weight and decay;
+    - ``lookup_row_power``: each lookup row divided by the row's total to this power: 1 (a distribution, each of
+      the newest items counting alike) or ``lookup_damped_power`` (a product seen followed more often counts
+      more), chosen after the window;
     - ``cold_lookup_gain``: a product nothing is known to follow anything into (new, withheld) gets, in the
       lookup, the columns of its nearest products by text (:func:`gnn.transitions.imputed_columns`) times
       this gain (0: none; it gains nothing from the lookup, as before the gain existed).
@@ -113,21 +118,22 @@ class KGSASRec(nn.Module):
                                                          "transition_decay": 1.0, "lookup_weight": 0.0,
                                                          "lookup_decay": 1.0, "cold_lookup_gain": 0.0,
                                                          "cold_text_weight": 0.0, "cold_text_decay": 1.0,
-                                                         "lookup_window": 1.0}
+                                                         "lookup_window": 1.0, "lookup_row_power": 1.0}
 
     def __init__(self, num_nodes: dict[str, int], text_dim: int, hidden_channels: int, *, num_layers: int = 2,
                  graph_weight: float = 0.5, product_id_embedding: bool = True, max_len: int = 50,
                  num_blocks: int = 2, num_heads: int = 1, dropout: float = 0.5, pre_norm: bool = False,
                  temperature: float | None = None, id_dropout: float = 0.0, cointeraction_rank: int = 0,
                  attribute_width: int = 0, attribute_relations: Sequence[str] = ("made_by",),
-                 transition_rank: int = 0, lookup_last: int = 0, lookup_max_window: int = 1) -> None:
+                 transition_rank: int = 0, lookup_last: int = 0, lookup_max_window: int = 1,
+                 lookup_damped_power: float = 1.0) -> None:
         super().__init__()
         self.max_len, self.temperature, self.hidden_channels = max_len, temperature, hidden_channels
         self.text_dim, self.cointeraction_rank = text_dim, cointeraction_rank
         self.attribute_width, self.attribute_relations = attribute_width, list(attribute_relations)
         self.spectrum = SpectrumCache(cointeraction_rank)
         self.transition_rank = transition_rank
-        self.lookup_max_window = lookup_max_window
+        self.lookup_max_window, self.lookup_damped_power = lookup_max_window, lookup_damped_power
         self.transitions = TransitionCache(transition_rank)
         self.lookup_last = lookup_last
         self.content_weight: Tensor
@@ -146,6 +152,7 @@ class KGSASRec(nn.Module):
         self.cold_text_weight: Tensor
         self.cold_text_decay: Tensor
         self.lookup_window: Tensor
+        self.lookup_row_power: Tensor
         for name, value in self.CALIBRATION_DEFAULTS.items():
             self.register_buffer(name, torch.tensor(value))
         #: What :mod:`gnn.content` chose and why (validation figures), for the bundle's metrics.
@@ -247,10 +254,11 @@ class KGSASRec(nn.Module):
         if histories is None or not self.has_transition_lookup:
             return None
         window = int(self.lookup_window)
-        windowed = self.transitions.matrix(histories, num_products, window=window)
+        windowed = self.transitions.matrix(histories, num_products, window=window, power=float(self.lookup_row_power))
         matrix = lookup_matrix(windowed, text, float(self.cold_lookup_gain))
         # What an explanation may cite is what came right after, whatever window the scores read.
-        observed = windowed if window == 1 else self.transitions.matrix(histories, num_products)
+        observed = windowed if window == 1 and float(self.lookup_row_power) == 1.0 else \
+            self.transitions.matrix(histories, num_products)
         return TransitionLookup(matrix, float(self.lookup_weight), float(self.lookup_decay), self.lookup_last,
                                 observed=None if matrix is observed else observed)
 

@@ -136,7 +136,8 @@ def _kg_sasrec(config: TrainConfig, shape: ModelShape) -> KGSASRec:
                     cointeraction_rank=config.seq_cointeraction_rank,
                     attribute_width=config.seq_attribute_width, attribute_relations=config.seq_attribute_relations,
                     transition_rank=config.seq_transition_rank, lookup_last=config.seq_transition_lookup,
-                    lookup_max_window=config.seq_transition_window)
+                    lookup_max_window=config.seq_transition_window,
+                    lookup_damped_power=config.seq_transition_damping)
 
 
 def _text_only(config: TrainConfig, shape: ModelShape) -> TextOnly:
