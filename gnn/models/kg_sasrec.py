@@ -256,7 +256,7 @@ class KGSASRec(nn.Module):
         window = int(self.lookup_window)
         windowed = self.transitions.matrix(histories, num_products, window=window, power=float(self.lookup_row_power))
         matrix = lookup_matrix(windowed, text, float(self.cold_lookup_gain))
-        # What an explanation may cite is what came right after, whatever window the scores read.
+        # What an explanation may cite is what came right after, whatever window and row power the scores read.
         observed = windowed if window == 1 and float(self.lookup_row_power) == 1.0 else \
             self.transitions.matrix(histories, num_products)
         return TransitionLookup(matrix, float(self.lookup_weight), float(self.lookup_decay), self.lookup_last,
