@@ -31,6 +31,7 @@ from gnn.content import (
     choose_new_product_text,
     extended_grid_scores,
     largest_gain_within,
+    largest_lookup_gain_within,
     largest_weight_within,
     lookup_row_powers,
     lookup_windows,
@@ -982,6 +983,14 @@ def test_the_new_products_own_text_is_chosen_on_simulated_new_products_only_with
     assert tolerant["valid_ndcg@10"][cell_key(tolerant["relative_weight"], tolerant["decay"])] >= floor
     if tolerant["relative_weight"] < NEW_TEXT_WEIGHT_GRID[-1]:  # refined between two grid weights
         assert len(tolerant["valid_ndcg@10"]) == len(cells) + NEW_TEXT_REFINE_STEPS
+    # The lent lookup columns' gain, chosen at that weight by the same rule, is what the model now holds.
+    lent = {float(g): v for g, v in tolerant["lookup_valid_ndcg@10"].items()}
+    assert set(lent) == set(COLD_LOOKUP_GAIN_GRID)
+    chosen = cell_key(tolerant["relative_weight"], tolerant["decay"])
+    assert lent[0.0] == pytest.approx(tolerant["valid_ndcg@10"][chosen])
+    floor = max(floor, *(v * 0.5 for v in lent.values()))
+    assert tolerant["lookup_gain"] == max(g for g, v in lent.items() if v >= floor)
+    assert float(model.cold_lookup_gain) == tolerant["lookup_gain"]
     model.content_weight.fill_(0.5)
     assert choose_new_product_text(model, prepared) is None and float(model.cold_text_weight) == 0.0
 
@@ -1001,6 +1010,19 @@ def test_a_tolerance_takes_the_largest_text_gain_within_it_of_the_best_cell() ->
     assert largest_gain_within(scores, 0.01) == "2/1"  # 2 is within 1% of 0.0771 (floor 0.076329), 3 is not
     assert largest_gain_within(scores, 0.02) == "3/0"
     assert largest_gain_within({"1": 0.05, "2": 0.05}, 0.0) == "1"  # a tie: the smaller gain
+    # At the chosen text gain, the largest lookup gain within the price, not the better score.
+    lent = {"1/0": 0.0771, "1/0.5": 0.0769, "1/1": 0.0765, "1/2": 0.0700}
+    assert largest_gain_within(lent, 0.0) == "1/0"
+    assert largest_gain_within(lent, 0.01) == "1/1"  # floor 0.076329
+
+
+def test_the_lent_lookup_gain_is_the_largest_within_the_price_of_the_best_cell() -> None:
+    lent = {0.0: 0.1000, 0.5: 0.1002, 1.0: 0.0995, 2.0: 0.0980}
+    assert largest_lookup_gain_within(lent, 0.1002, 0.0) == 0.5  # the best
+    assert largest_lookup_gain_within({0.0: 0.1, 1.0: 0.1}, 0.1, 0.0) == 0.0  # a tie: the smaller gain
+    assert largest_lookup_gain_within(lent, 0.1002, 0.01) == 1.0  # floor 0.099198
+    assert largest_lookup_gain_within(lent, 0.1010, 0.01) == 0.5  # the whole search's best sets the floor
+    assert largest_lookup_gain_within(lent, 0.2, 0.01) == 0.0  # none within: nothing lent
 
 
 def test_with_the_lookup_on_the_cold_gains_are_chosen_together(prepared) -> None:  # type: ignore[no-untyped-def]
