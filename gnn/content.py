@@ -564,7 +564,9 @@ def choose_new_product_text(model: KGSASRec, prepared: Prepared, tolerance: floa
     model.cold_text_weight.fill_(relative * spread_ratio)
     model.cold_text_decay.fill_(gamma if relative > 0 else 1.0)
     chosen_cell = cell_key(relative, gamma)
-    lent = {gain: evaluate([(relative, gamma)], gain)[chosen_cell] for gain in lookups}
+    # Gain 0 is the lookup every cell above was scored with: its figure is already there.
+    lent = {gain: scores[chosen_cell] if gain == 0 else evaluate([(relative, gamma)], gain)[chosen_cell]
+            for gain in lookups}
     lookup_gain = largest_lookup_gain_within(lent, max(scores.values()), tolerance) if lent else 0.0
     model.cold_lookup_gain.fill_(lookup_gain)
     return {"weight": round(relative * spread_ratio, 6), "relative_weight": relative, "decay": gamma,
