@@ -184,9 +184,28 @@ def weight_average(model: KGSASRec, half_life_epochs: float, steps_per_epoch: in
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay))
 
 
+#: The most :func:`patience_in_evaluations` stretches ``config.patience`` by.
+PATIENCE_STRETCH = 3
+
+
+def patience_in_evaluations(config: TrainConfig, steps_per_epoch: int) -> int:
+    """How many evaluations without a better validation figure early stopping waits: ``config.patience``, or
+    more where that many evaluations span fewer than ``config.seq_patience_steps`` gradient steps.
+
+    Why steps: how far training moves between two evaluations is its steps, not its passes over the data. A
+    catalog with few histories (ml-100k-kg: 19 steps an epoch) moves little in an epoch while its small
+    validation set moves a lot, so ten epochs there end runs on a one-epoch peak that a larger catalog
+    (amazon-beauty: 175 steps an epoch) would not. At most :data:`PATIENCE_STRETCH` times ``config.patience``:
+    a toy catalog of one step an epoch would otherwise wait hundreds of epochs.
+    """
+    per_evaluation = max(steps_per_epoch, 1) * config.eval_every
+    wanted = -(-config.seq_patience_steps // per_evaluation)
+    return max(config.patience, min(wanted, PATIENCE_STRETCH * config.patience))
+
+
 def fit_sequence_model(model: KGSASRec, prepared: Prepared, config: TrainConfig, *,
                        progress: bool = True, stop_below: float | None = None) -> tuple[History, int]:
-    """Train until valid NDCG@10 stops improving for ``config.patience`` evaluations (or falls short of
+    """Train until valid NDCG@10 stops improving for :func:`patience_in_evaluations` evaluations (or falls short of
     ``stop_below``, :func:`gnn.fitting.fit_with_early_stopping`); leave the best state.
 
     With ``config.seq_weight_average`` > 0 the weights validated, kept and served are an exponential moving
@@ -200,14 +219,15 @@ def fit_sequence_model(model: KGSASRec, prepared: Prepared, config: TrainConfig,
     optimizer = torch.optim.Adam(model.parameters(), lr=config.seq_lr, weight_decay=config.weight_decay)
     sequences = training_windows(prepared.histories("valid"), config.seq_max_len,
                                  all_windows=config.seq_all_windows, stride=config.seq_window_stride)
+    steps = -(-len(sequences) // config.seq_batch_size)
+    stopping = config.model_copy(update={"patience": patience_in_evaluations(config, steps)})
     evaluated: torch.nn.Module = model
     after_step = None
     if config.seq_weight_average > 0:
-        steps = -(-len(sequences) // config.seq_batch_size)
         averaged = weight_average(model, config.seq_weight_average, steps)
         evaluated, after_step = averaged.module, lambda: averaged.update_parameters(model)
     history, best_epoch = fit_with_early_stopping(
-        evaluated, prepared, config,
+        evaluated, prepared, stopping,
         lambda: _epoch(model, optimizer, prepared, sequences, config, rng, after_step),
         progress=progress, stop_below=stop_below)
     if evaluated is not model:

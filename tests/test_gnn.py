@@ -669,6 +669,35 @@ def test_kg_sasrec_keeps_the_moving_average_of_its_weights(prepared, monkeypatch
     assert any(not torch.equal(kept[name], trained[name]) for name in kept)
 
 
+def test_patience_spans_at_least_the_configured_steps_and_at_most_three_times_its_evaluations() -> None:
+    from gnn.train_sequence import patience_in_evaluations
+
+    config = TrainConfig(patience=10, seq_patience_steps=400)
+    assert patience_in_evaluations(config, steps_per_epoch=175) == 10  # amazon-beauty: 1,750 steps already
+    assert patience_in_evaluations(config, steps_per_epoch=19) == 22  # ml-100k-kg: ceil(400 / 19)
+    assert patience_in_evaluations(config, steps_per_epoch=25) == 16  # amazon-office: ceil(400 / 25)
+    assert patience_in_evaluations(config, steps_per_epoch=1) == 30  # a toy catalog: three times 10, not 400
+    assert patience_in_evaluations(config.model_copy(update={"eval_every": 2}), steps_per_epoch=19) == 11
+    assert patience_in_evaluations(config.model_copy(update={"seq_patience_steps": 0}), steps_per_epoch=19) == 10
+
+
+def test_the_sequence_model_stops_on_the_stretched_patience(prepared, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from gnn import train_sequence
+
+    waited = []
+    real = train_sequence.fit_with_early_stopping
+
+    def recording(model, prepared, config, run_epoch, **kw):  # type: ignore[no-untyped-def]
+        waited.append(config.patience)
+        return real(model, prepared, config, run_epoch, **kw)
+
+    monkeypatch.setattr(train_sequence, "fit_with_early_stopping", recording)
+    config = _tiny(model="kg_sasrec", epochs=1, patience=2, seq_batch_size=4, seq_patience_steps=1000)
+    steps = -(-len(train_sequence.training_windows(prepared.histories("valid"), config.seq_max_len)) // 4)
+    train_model(prepared, config, progress=False)
+    assert waited == [max(2, min(-(-1000 // steps), 6))]
+
+
 def test_a_weight_average_half_life_sets_the_per_step_decay() -> None:
     from gnn.train_sequence import weight_average
 
