@@ -72,7 +72,7 @@ class TrainConfig(BaseModel):
                                     "steps, so ten epochs were 190 and its 943-user validation, which moves by "
                                     "0.005 from epoch to epoch, stopped runs on a one-epoch peak: seed 4 at epoch "
                                     "31 (best 21, test NDCG@10 0.1182); waiting 20 epochs it trained to epoch 85 "
-                                    "(best 65, test 0.1311). amazon-beauty's ten epochs are 1,750 steps: unchanged")
+                                    "(best 65, test 0.1311). amazon-beauty's ten epochs are 1,760 steps: unchanged")
     prune_ratio: float = Field(default=0.5, ge=0.0, lt=1.0, description="auto: a candidate whose best validation "
                                "NDCG@10 after prune_after epochs is below this share of the best candidate trained "
                                "before it stops there (it will not be served); 0: every candidate trains to early "

@@ -195,7 +195,7 @@ def patience_in_evaluations(config: TrainConfig, steps_per_epoch: int) -> int:
     Why steps: how far training moves between two evaluations is its steps, not its passes over the data. A
     catalog with few histories (ml-100k-kg: 19 steps an epoch) moves little in an epoch while its small
     validation set moves a lot, so ten epochs there end runs on a one-epoch peak that a larger catalog
-    (amazon-beauty: 175 steps an epoch) would not. At most :data:`PATIENCE_STRETCH` times ``config.patience``:
+    (amazon-beauty: 176 steps an epoch) would not. At most :data:`PATIENCE_STRETCH` times ``config.patience``:
     a toy catalog of one step an epoch would otherwise wait hundreds of epochs.
     """
     per_evaluation = max(steps_per_epoch, 1) * config.eval_every

@@ -673,7 +673,7 @@ def test_patience_spans_at_least_the_configured_steps_and_at_most_three_times_it
     from gnn.train_sequence import patience_in_evaluations
 
     config = TrainConfig(patience=10, seq_patience_steps=400)
-    assert patience_in_evaluations(config, steps_per_epoch=175) == 10  # amazon-beauty: 1,750 steps already
+    assert patience_in_evaluations(config, steps_per_epoch=176) == 10  # amazon-beauty: 1,760 steps already
     assert patience_in_evaluations(config, steps_per_epoch=19) == 22  # ml-100k-kg: ceil(400 / 19)
     assert patience_in_evaluations(config, steps_per_epoch=25) == 16  # amazon-office: ceil(400 / 25)
     assert patience_in_evaluations(config, steps_per_epoch=1) == 30  # a toy catalog: three times 10, not 400
