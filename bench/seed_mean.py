@@ -8,9 +8,13 @@ Each ``bench/quality.py`` run (one seed) writes its per-user test NDCG@10 (``<st
 index order); a peers report writes every row's (``bench/results/<stem>_per_user/<dataset>.npz``, the mean over
 that row's seeds, the same users in the same order). Here the served model is represented, per user, by its mean
 over the runs given, as ``bench/peers/significance.py`` represents a row trained with several seeds, and gets the
-same paired bootstrap interval (2,000 resamples) against every peer row. A row found in several archives is
-taken from the first. With ``--row Cartograph`` the runs are peers archives themselves, whose Cartograph row (the
-mean over that report's seeds) stands for the served model. Writes ``bench/results/<stem>.{json,md}``.
+same paired bootstrap interval (2,000 resamples) against every peer row. That interval is over users only: it
+says how much the figure would move on other users, not on other seeds. With several runs a second interval
+resamples both (:func:`seed_and_user_bootstrap`: each resample draws the runs with replacement, then the users),
+which is wider by the served model's spread from seed to seed (the peers' archives hold only their seed mean,
+so their own spread is not in it). A row found in several archives is taken from the first. With ``--row
+Cartograph`` the runs are peers archives themselves, whose Cartograph row (the mean over that report's seeds)
+stands for the served model. Writes ``bench/results/<stem>.{json,md}``.
 """
 
 from __future__ import annotations
@@ -33,12 +37,12 @@ from significance import SANITY, bootstrap_ratio  # noqa: E402
 OWN_PREFIX = "Cartograph"
 
 
-def seed_mean(runs: list[dict[str, np.ndarray]], key: str) -> np.ndarray:
-    """Per-user mean of ``key`` over the runs; every run must hold it for the same users."""
+def stacked_runs(runs: list[dict[str, np.ndarray]], key: str) -> np.ndarray:
+    """``[S, U]`` ``key`` of every run; every run must hold it for the same users."""
     arrays = [run[key] for run in runs]
     if len({a.shape for a in arrays}) != 1:
         raise PoolError(f"the runs hold {key} for different numbers of users: {[a.shape for a in arrays]}")
-    return np.mean(np.stack(arrays), axis=0)
+    return np.stack(arrays).astype(np.float64)
 
 
 def peer_rows(paths: list[Path], users: int) -> dict[str, np.ndarray]:
@@ -57,10 +61,41 @@ def peer_rows(paths: list[Path], users: int) -> dict[str, np.ndarray]:
     return rows
 
 
-def compare(ours: np.ndarray, peers: dict[str, np.ndarray]) -> dict[str, Any]:
-    """``{peer: {"ours", "theirs", "sanity", ratio and interval}}``."""
-    return {name: {"ours": float(ours.mean()), "theirs": float(theirs.mean()), "sanity": name in SANITY,
-                   **bootstrap_ratio(ours, theirs)} for name, theirs in peers.items()}
+def seed_and_user_bootstrap(runs: np.ndarray, theirs: np.ndarray, *, resamples: int = 2000,
+                            seed: int = 0) -> dict[str, float | None]:
+    """95% percentile interval of ``mean(runs) / mean(theirs)`` when both the runs and the users are resampled.
+
+    Args:
+        runs: ``[S, U]`` the served model's per-user figures, one row per seed.
+        theirs: ``[U]`` the peer's per-user figures (its mean over its own seeds).
+    Each resample draws ``S`` runs with replacement and averages them per user, then draws ``U`` users with
+    replacement (the same users for both models: paired). As in ``significance.bootstrap_ratio``, a resample in
+    which the peer scores 0 has an infinite ratio (0 / 0 counts as 1), and an interval reaching one has no upper
+    end (None)."""
+    rng = np.random.default_rng(seed)
+    ratios = np.empty(resamples)
+    for r in range(resamples):
+        ours = runs[rng.integers(0, runs.shape[0], size=runs.shape[0])].mean(0)
+        users = rng.integers(0, runs.shape[1], size=runs.shape[1])
+        num, den = ours[users].mean(), theirs[users].mean()
+        ratios[r] = num / den if den > 0 else (np.inf if num > 0 else 1.0)
+    with np.errstate(invalid="ignore"):  # inf - inf between two infinite resamples: the end is inf either way
+        low, high = (float(np.percentile(ratios, q)) for q in (2.5, 97.5))
+    return {"seeds_ci95_low": low, "seeds_ci95_high": high if np.isfinite(high) else None,
+            "seeds_p_at_least_target": float((ratios >= 1.10).mean())}
+
+
+def compare(runs: np.ndarray, peers: dict[str, np.ndarray]) -> dict[str, Any]:
+    """``{peer: {"ours", "theirs", "sanity", ratio and interval}}`` for the per-user seed mean of ``runs``
+    (``[S, U]``); with more than one run, the seed-and-user interval too."""
+    ours = runs.mean(0)
+    out: dict[str, Any] = {}
+    for name, theirs in peers.items():
+        out[name] = {"ours": float(ours.mean()), "theirs": float(theirs.mean()), "sanity": name in SANITY,
+                     **bootstrap_ratio(ours, theirs)}
+        if runs.shape[0] > 1:
+            out[name].update(seed_and_user_bootstrap(runs, theirs))
+    return out
 
 
 def markdown(doc: dict[str, Any]) -> str:
@@ -72,13 +107,18 @@ def markdown(doc: dict[str, Any]) -> str:
                  f"seeds): test NDCG@10 **{doc['mean']:.4f}**")
     lines = [title, "",
              f"Runs: {', '.join(doc['runs'])}. Peers: {', '.join(doc['peers_from'])}.", "",
-             "| peer (per-user archive) | peer NDCG@10 | ratio | 95% interval | P(ratio >= 1.10) |",
-             "|---|---:|---:|---|---:|"]
+             "| peer (per-user archive) | peer NDCG@10 | ratio | 95% interval (users) | P(ratio >= 1.10) | "
+             "95% interval (seeds and users) | P(ratio >= 1.10) |",
+             "|---|---:|---:|---|---:|---|---:|"]
     for name, r in sorted(doc["ratios"].items(), key=lambda kv: -kv[1]["theirs"]):
         high = "unbounded" if r["ci95_high"] is None else f"{r['ci95_high']:.2f}"
         label = f"{name} (sanity)" if r["sanity"] else name
+        seeds = "- | -"
+        if "seeds_ci95_low" in r:
+            seeds_high = "unbounded" if r["seeds_ci95_high"] is None else f"{r['seeds_ci95_high']:.2f}"
+            seeds = f"{r['seeds_ci95_low']:.2f} - {seeds_high} | {r['seeds_p_at_least_target']:.3f}"
         lines.append(f"| {label} | {r['theirs']:.4f} | {r['ratio']:.2f}x | {r['ci95_low']:.2f} - {high} | "
-                     f"{r['p_at_least_target']:.3f} |")
+                     f"{r['p_at_least_target']:.3f} | {seeds} |")
     return "\n".join(lines) + "\n"
 
 
@@ -97,16 +137,16 @@ def main(argv: list[str] | None = None) -> int:
         runs = load_runs(args.runs)
         if key not in runs[0]:
             raise PoolError(f"no per-user test figures of {args.row or args.served!r} in the runs")
-        ours = seed_mean(runs, key)
-        peers = peer_rows(args.peers, len(ours))
+        stacked = stacked_runs(runs, key)
+        peers = peer_rows(args.peers, stacked.shape[1])
     except PoolError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     per_run = [float(run[key].mean()) for run in runs]
     names = [str(p) if args.row else p.name.removesuffix(".per_user.npz") for p in args.runs]
     doc = {"served": args.served, "row": args.row, "runs": names,
-           "peers_from": [str(p) for p in args.peers], "per_run": per_run, "mean": float(ours.mean()),
-           "std": float(np.std(per_run, ddof=1)) if len(per_run) > 1 else 0.0, "ratios": compare(ours, peers)}
+           "peers_from": [str(p) for p in args.peers], "per_run": per_run, "mean": float(stacked.mean()),
+           "std": float(np.std(per_run, ddof=1)) if len(per_run) > 1 else 0.0, "ratios": compare(stacked, peers)}
     write_report(args.out, args.stem, doc, markdown(doc))
     return 0
 

@@ -64,3 +64,26 @@ def test_mismatched_users_are_refused(tmp_path: Path, capsys: pytest.CaptureFixt
     assert not (tmp_path / "m.json").exists()
     assert seed_mean.main([str(a), "--peers", str(tmp_path / "gone.npz"), "--stem", "m", "--out", str(tmp_path)]) == 2
     assert "gone.npz: no such file" in capsys.readouterr().err
+
+
+def test_the_seed_and_user_interval_carries_the_spread_between_seeds(tmp_path: Path) -> None:
+    # Two seeds that differ only by seed (0.6 and 0.4 for every user) against a peer at 0.5: over users alone the
+    # ratio is exactly 1; with the seeds resampled too, a draw holds both seeds (1.0, half the draws), seed 0
+    # twice (1.2) or seed 1 twice (0.8), a quarter each.
+    a = _run(tmp_path / "s0.per_user.npz", [0.6, 0.6, 0.6])
+    b = _run(tmp_path / "s1.per_user.npz", [0.4, 0.4, 0.4])
+    peers = _peers(tmp_path / "p.npz", SASRec=[0.5, 0.5, 0.5])
+    assert seed_mean.main([str(a), str(b), "--peers", str(peers), "--stem", "m", "--out", str(tmp_path)]) == 0
+    sasrec = json.loads((tmp_path / "m.json").read_text())["ratios"]["SASRec"]
+    assert sasrec["ci95_low"] == pytest.approx(1.0) and sasrec["ci95_high"] == pytest.approx(1.0)
+    assert sasrec["seeds_ci95_low"] == pytest.approx(0.8) and sasrec["seeds_ci95_high"] == pytest.approx(1.2)
+    assert sasrec["seeds_p_at_least_target"] == pytest.approx(0.25, abs=0.04)
+    assert "| 1.00 - 1.00 | 0.000 | 0.80 - 1.20 |" in (tmp_path / "m.md").read_text()
+
+
+def test_one_run_has_no_seed_interval(tmp_path: Path) -> None:
+    a = _run(tmp_path / "s0.per_user.npz", [0.6, 0.4])
+    peers = _peers(tmp_path / "p.npz", SASRec=[0.5, 0.5])
+    assert seed_mean.main([str(a), "--peers", str(peers), "--stem", "m", "--out", str(tmp_path)]) == 0
+    assert "seeds_ci95_low" not in json.loads((tmp_path / "m.json").read_text())["ratios"]["SASRec"]
+    assert "| - | - |" in (tmp_path / "m.md").read_text()
