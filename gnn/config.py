@@ -99,6 +99,11 @@ class TrainConfig(BaseModel):
                                           "seq_max_len, they overlap and each target is read once after at least "
                                           "seq_max_len - stride items (gnn.train_sequence.training_windows); "
                                           "None: seq_max_len (windows that only touch)")
+    seq_window_jitter: bool = Field(default=False, description="kg_sasrec: each epoch, move where a long history "
+                                    "is cut into windows by a random offset, so that the targets read just after a "
+                                    "cut, with little context, are not the same items every epoch "
+                                    "(gnn.train_sequence.training_windows); histories that fit one window are "
+                                    "unchanged")
     seq_blocks: int = Field(default=2, ge=1, description="kg_sasrec: self-attention blocks")
     seq_heads: int = Field(default=2, ge=1, description="kg_sasrec: attention heads (must divide its width)")
     seq_dropout: float = Field(default=0.5, ge=0.0, lt=1.0, description="kg_sasrec: dropout on inputs, attention "

@@ -49,7 +49,8 @@ def training_sequences(histories: Sequence[np.ndarray], max_len: int, *, all_win
 
 
 def training_windows(histories: Sequence[np.ndarray], max_len: int, *, all_windows: bool = True,
-                     stride: int | None = None) -> list[tuple[np.ndarray, int]]:
+                     stride: int | None = None,
+                     rng: np.random.Generator | None = None) -> list[tuple[np.ndarray, int]]:
     """``(window, targets kept)`` pairs: the windows of :func:`training_sequences`, each with how many of its
     last targets the loss reads.
 
@@ -59,18 +60,24 @@ def training_windows(histories: Sequence[np.ndarray], max_len: int, *, all_windo
     is still read exactly once, now after at least ``max_len - stride`` items of history where the history has
     them, as a model that reads the last ``max_len`` items before each target would (RecBole's SASRec, which
     makes one sample of every prefix, i.e. stride 1).
+
+    With ``rng`` (each epoch its own draw) the newest window of a history longer than one window keeps a random
+    number of its last targets, from 1 to the stride, and the cuts below it move with it: every target is still
+    read once, but which targets sit just after a cut, with little context, changes from epoch to epoch instead of
+    being the same items every epoch. Histories that fit one window are unchanged.
     """
     step = max_len if stride is None else min(max(stride, 1), max_len)
     windows = []
     for history in histories:
         end = len(history)
+        kept = step if rng is None or end <= max_len + 1 else int(rng.integers(1, step + 1))
         while end >= 2:
             start = max(0, end - max_len - 1)
             last = start == 0 or not all_windows
-            windows.append((history[start:end], end - start - 1 if last else step))
+            windows.append((history[start:end], end - start - 1 if last else kept))
             if last:
                 break
-            end -= step
+            end, kept = end - kept, step
     return windows
 
 
@@ -217,8 +224,13 @@ def fit_sequence_model(model: KGSASRec, prepared: Prepared, config: TrainConfig,
     """
     rng = np.random.default_rng(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.seq_lr, weight_decay=config.weight_decay)
-    sequences = training_windows(prepared.histories("valid"), config.seq_max_len,
-                                 all_windows=config.seq_all_windows, stride=config.seq_window_stride)
+    histories = prepared.histories("valid")
+
+    def windows() -> list[tuple[np.ndarray, int]]:
+        return training_windows(histories, config.seq_max_len, all_windows=config.seq_all_windows,
+                                stride=config.seq_window_stride, rng=rng if config.seq_window_jitter else None)
+
+    sequences = windows()
     steps = -(-len(sequences) // config.seq_batch_size)
     stopping = config.model_copy(update={"patience": patience_in_evaluations(config, steps)})
     evaluated: torch.nn.Module = model
@@ -228,7 +240,8 @@ def fit_sequence_model(model: KGSASRec, prepared: Prepared, config: TrainConfig,
         evaluated, after_step = averaged.module, lambda: averaged.update_parameters(model)
     history, best_epoch = fit_with_early_stopping(
         evaluated, prepared, stopping,
-        lambda: _epoch(model, optimizer, prepared, sequences, config, rng, after_step),
+        lambda: _epoch(model, optimizer, prepared, windows() if config.seq_window_jitter else sequences, config,
+                       rng, after_step),
         progress=progress, stop_below=stop_below)
     if evaluated is not model:
         model.load_state_dict(evaluated.state_dict())

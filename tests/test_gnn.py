@@ -740,6 +740,29 @@ def test_overlapping_windows_read_every_target_once_after_the_longest_context() 
     assert [kept for _, kept in touching] == [len(w) - 1 for w, _ in touching]
 
 
+def test_jittered_windows_move_the_cuts_and_still_read_every_target_once() -> None:
+    long, short = np.arange(12), np.arange(100, 104)
+    rng = np.random.default_rng(0)
+    newest_kept = set()
+    for _ in range(20):  # twenty epochs' draws
+        windows = training_windows([long, short], max_len=4, rng=rng)
+        kept_targets = [t for w, kept in windows for t in w[1:][len(w) - 1 - kept:].tolist()]
+        assert sorted(kept_targets) == [*range(1, 12), 101, 102, 103]
+        assert all(len(w) <= 5 for w, _ in windows)
+        newest, kept = windows[0]
+        assert newest.tolist() == [7, 8, 9, 10, 11] and 1 <= kept <= 4
+        newest_kept.add(kept)
+        # The window below the newest one ends where the newest one's kept targets begin.
+        assert windows[1][0][-1] == 11 - kept
+        assert windows[-1][0].tolist() == short.tolist() and windows[-1][1] == 3  # one window: unchanged
+    assert newest_kept == {1, 2, 3, 4}  # the cut moves from epoch to epoch
+    # With a stride the offset is drawn up to the stride; no rng: the fixed windows.
+    for _ in range(10):
+        assert 1 <= training_windows([long], max_len=4, stride=2, rng=rng)[0][1] <= 2
+    fixed = [(w.tolist(), kept) for w, kept in training_windows([long], max_len=4)]
+    assert fixed == [([7, 8, 9, 10, 11], 4), ([3, 4, 5, 6, 7], 4), ([0, 1, 2, 3], 3)]
+
+
 def test_future_targets_are_the_items_after_each_next_item_within_the_window() -> None:
     pad = 9
     targets = torch.tensor([[1, 2, 3, pad], [4, 5, pad, pad]])
