@@ -819,6 +819,24 @@ def test_kg_sasrec_reads_only_the_targets_a_window_keeps(prepared, monkeypatch) 
     assert len(windows) > len(training_sequences(prepared.histories("valid"), 3))
 
 
+def test_jittered_training_redraws_the_windows_each_epoch(prepared, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import gnn.train_sequence as train_sequence
+
+    epochs: list[list[int]] = []
+    real_epoch = train_sequence._epoch
+
+    def recording(model, optimizer, prepared_, sequences, *args, **kwargs):  # type: ignore[no-untyped-def]
+        epochs.append([kept for _, kept in sequences])
+        return real_epoch(model, optimizer, prepared_, sequences, *args, **kwargs)
+
+    monkeypatch.setattr(train_sequence, "_epoch", recording)
+    config = _tiny(model="kg_sasrec", epochs=4, patience=10, seq_max_len=2, seq_window_jitter=True)
+    train_model(prepared, config, progress=False)
+    targets = sum(max(len(h) - 1, 0) for h in prepared.histories("valid"))
+    assert len(epochs) == 4 and all(sum(kept) == targets for kept in epochs)  # every target once an epoch
+    assert len({tuple(kept) for kept in epochs}) > 1  # the cuts moved
+
+
 def test_kg_sasrec_never_trains_against_withheld_products(prepared, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     scored: list[int] = []
     logits = KGSASRec.logits
