@@ -60,6 +60,12 @@ def merge(parts: list[tuple[list[dict[str, Any]], np.ndarray]]) -> tuple[list[di
     return seeds, (weights[:, None] * stacked).sum(axis=0) / weights.sum()
 
 
+def archive_name(path: Path) -> str:
+    """The archive's path from the repository root where it is inside it (results stay free of machine paths)."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(HERE.parent)) if resolved.is_relative_to(HERE.parent) else str(path)
+
+
 def markdown(doc: dict[str, Any]) -> str:
     lines = [f"## {doc['row']} on {doc['dataset']}, {len(doc['seeds'])} seeds from {', '.join(doc['reports'])}: "
              f"test NDCG@10 **{doc['mean_ndcg@10']:.4f}**", "",
@@ -87,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     archive.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(archive, **{args.row: per_user.astype(np.float32)})
     doc = {"dataset": args.dataset, "row": args.row, "reports": args.reports, "seeds": seeds,
-           "mean_ndcg@10": float(per_user.mean()), "archive": str(archive)}
+           "mean_ndcg@10": float(per_user.mean()), "archive": archive_name(archive)}
     write_report(args.results, args.stem, doc, markdown(doc))
     return 0
 
