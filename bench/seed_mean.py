@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE / "peers"))  # significance.py (bench/peers.py takes
 
 from pool_slices import PoolError, load_runs  # noqa: E402
 from report import write_report  # noqa: E402
-from significance import SANITY, bootstrap_ratio  # noqa: E402
+from significance import SANITY, TARGET, bootstrap_ratio  # noqa: E402
 
 #: Rows of a peers archive that are Cartograph itself (an older run of it) or its own candidates.
 OWN_PREFIX = "Cartograph"
@@ -82,7 +82,7 @@ def seed_and_user_bootstrap(runs: np.ndarray, theirs: np.ndarray, *, resamples: 
     with np.errstate(invalid="ignore"):  # inf - inf between two infinite resamples: the end is inf either way
         low, high = (float(np.percentile(ratios, q)) for q in (2.5, 97.5))
     return {"seeds_ci95_low": low, "seeds_ci95_high": high if np.isfinite(high) else None,
-            "seeds_p_at_least_target": float((ratios >= 1.10).mean())}
+            "seeds_p_at_least_target": float((ratios >= TARGET).mean())}
 
 
 def compare(runs: np.ndarray, peers: dict[str, np.ndarray]) -> dict[str, Any]:
