@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE / "peers"))  # significance.py (bench/peers.py takes
 
 from pool_slices import PoolError, load_runs  # noqa: E402
 from report import write_report  # noqa: E402
-from significance import SANITY, TARGET, bootstrap_ratio  # noqa: E402
+from significance import SANITY, TARGET, bootstrap_ratio, resampled_ratios  # noqa: E402
 
 #: Rows of a peers archive that are Cartograph itself (an older run of it) or its own candidates.
 OWN_PREFIX = "Cartograph"
@@ -73,12 +73,12 @@ def seed_and_user_bootstrap(runs: np.ndarray, theirs: np.ndarray, *, resamples: 
     which the peer scores 0 has an infinite ratio (0 / 0 counts as 1), and an interval reaching one has no upper
     end (None)."""
     rng = np.random.default_rng(seed)
-    ratios = np.empty(resamples)
+    num, den = np.empty(resamples), np.empty(resamples)
     for r in range(resamples):
         ours = runs[rng.integers(0, runs.shape[0], size=runs.shape[0])].mean(0)
         users = rng.integers(0, runs.shape[1], size=runs.shape[1])
-        num, den = ours[users].mean(), theirs[users].mean()
-        ratios[r] = num / den if den > 0 else (np.inf if num > 0 else 1.0)
+        num[r], den[r] = ours[users].mean(), theirs[users].mean()
+    ratios = resampled_ratios(num, den)
     with np.errstate(invalid="ignore"):  # inf - inf between two infinite resamples: the end is inf either way
         low, high = (float(np.percentile(ratios, q)) for q in (2.5, 97.5))
     return {"seeds_ci95_low": low, "seeds_ci95_high": high if np.isfinite(high) else None,

@@ -59,6 +59,12 @@ def per_user_ndcg(doc: dict[str, Any], snapshot: GraphSnapshot, split: Split, k:
     return per_user_metric(masked, split.test, f"ndcg@{k}")[1]  # the benchmark's definition, users in index order
 
 
+def resampled_ratios(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``num / den`` of each resample's means: infinite where only the denominator is 0, 1 where both are."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.where(num > 0, np.inf, 1.0))
+
+
 def bootstrap_ratio(ours: np.ndarray, theirs: np.ndarray, *, resamples: int = 2000,
                     seed: int = 0) -> dict[str, float | None]:
     """Ratio of means, its 95% percentile interval and P(ratio >= TARGET) under a paired bootstrap of users.
@@ -70,9 +76,7 @@ def bootstrap_ratio(ours: np.ndarray, theirs: np.ndarray, *, resamples: int = 20
     chunks = []
     for start in range(0, resamples, 100):  # 100 resamples at a time: 22k users x 2000 would be 350 MB an array
         idx = rng.integers(0, len(ours), size=(min(100, resamples - start), len(ours)))
-        num, den = ours[idx].mean(1), theirs[idx].mean(1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            chunks.append(np.where(den > 0, num / np.where(den > 0, den, 1.0), np.where(num > 0, np.inf, 1.0)))
+        chunks.append(resampled_ratios(ours[idx].mean(1), theirs[idx].mean(1)))
     ratios = np.concatenate(chunks)
     high = float(np.percentile(ratios, 97.5))
     return {"ratio": float(ours.mean() / theirs.mean()), "ci95_low": float(np.percentile(ratios, 2.5)),
