@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         qrels = qrels_by_query(read_jsonl(args.qrels))
         raw = {c: run_catalog(catalogs[c], [q for q in queries if q["catalog"] == c]) for c in catalogs}
+        rankers = {c: catalogs[c].client.app.state.service.index.ranker.name for c in catalogs}
     runs = {r: {v: {q: x for c in raw for q, x in raw[c]["runs"][r][v].items()} for v in ("asked", "corrected")}
             for r in ROWS}
     ms = {r: [x for c in raw for x in raw[c]["ms"][r]] for r in ROWS}
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                                                for v in ("asked", "corrected")} for r in ROWS},
                               {r: raw[c]["ms"][r] for r in ROWS})
     shoppers = json.loads(args.shoppers.read_text(encoding="utf-8")) if args.shoppers.is_file() else None
-    checks = targets(results["all"], shoppers if args.split == "test" else None)
+    checks = targets(results["all"], shoppers if args.split == "test" else None, rankers)
     doc = {"split": args.split, "catalogs": list(catalogs), "queries": len(queries),
            "judged_pairs": sum(len(v) for v in qrels.values()), "results": results, "targets": checks,
            "query_dictionaries": {c: catalogs[c].dictionaries for c in catalogs},

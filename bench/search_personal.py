@@ -112,7 +112,9 @@ def run_catalog(name: str, home: Path, split: str, users: int, seed: int) -> dic
     lat = np.array(ms) if ms else np.zeros(1)
     return {"users": len(items), "left_out": skipped, "model": index.model, "bundle": index.version,
             "served_personal_weight": index.ranker.personal_weight,
-            "served_personal_tie_band": index.ranker.personal_tie_band, "queries": sorted({c.query for c in items}),
+            "served_personal_tie_band": index.ranker.personal_tie_band,
+            "served_personal_gate": index.ranker.personal_gate, "ranker": index.ranker.name,
+            "queries": sorted({c.query for c in items}),
             "by_weight": evaluate(items, runs), "seconds": round(seconds, 1),
             "personalised_latency_ms": {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99))}}
 
@@ -134,7 +136,8 @@ def markdown(report: dict[str, Any]) -> str:
                   f"{cat['personalised_latency_ms']['p50']:.1f} / {cat['personalised_latency_ms']['p99']:.1f} ms "
                   f"(in-process, one request at a time). The bundle's tuned personal weight: "
                   f"{cat['served_personal_weight']}, tie band {cat.get('served_personal_tie_band')} (every row "
-                  "reorders within it).", ""]
+                  f"reorders within it), interest gate {cat.get('served_personal_gate')} (every row personalises "
+                  "only the users it lets in).", ""]
     return "\n".join(lines) + "\n"
 
 

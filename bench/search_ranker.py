@@ -16,9 +16,9 @@ refuses a labelled query of another split):
    queries it was not fit on, as at test time), whose labels do not depend on the user and so can only show
    a weight doing harm; and ``--shoppers`` dev shoppers per catalog searching for the type of their own next
    product (``personal_cases.py``, their valid target, the label their own), ranked with the fitted ranker:
-   among the (weight, tie band) settings that do not lower the judged queries (:data:`PERSONAL_TOLERANCE`),
-   the one best for the shoppers, kept only when its gain over none exceeds one standard error of the
-   per-shopper gains (:func:`choose_personalisation`);
+   among the (weight, tie band, interest gate) settings that lower no judged dev query
+   (:data:`PERSONAL_TOLERANCE`), the one best for the shoppers, kept only when its gain over none exceeds one
+   standard error of the per-shopper gains (:func:`choose_personalisation`);
 4. the model, its feature names, settings, the two choices and the dev figures are saved beside every catalog's
    bundles (``<home>/artifacts/search-ranker/``), where the API loads it; the dev report goes to
    ``bench/results/search_ranker.json``.
@@ -60,7 +60,7 @@ from api.ranker_training import (  # noqa: E402
 from api.serving.features import FEATURES  # noqa: E402
 from api.serving.ranker import fallback_ranker, save_ranker  # noqa: E402
 from api.serving.recommend import user_context  # noqa: E402
-from api.serving.search import final_order, matches_nothing, meaning_similarity  # noqa: E402
+from api.serving.search import final_order, matches_nothing, meaning_similarity, user_interest  # noqa: E402
 
 JUDGED = HERE / "search"
 CATALOGS = ("amazon-beauty", "amazon-office")
@@ -74,15 +74,22 @@ PERSONAL_WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0)
 #: the user reorders whole groups). The middle of the grid is where the ranker's own gaps lie: on dev the median
 #: gap between neighbours of a query's top 20 is 0.05 standard deviations, the 90th percentile 0.23.
 PERSONAL_TIE_BANDS: tuple[float | None, ...] = (None, 1.0, 0.5, 0.3, 0.2, 0.1, 0.05)
-#: Every (weight, tie band) tried; weight 0 once (no band can change an unpersonalised order).
-PERSONAL_SETTINGS: tuple[tuple[float, float | None], ...] = (
-    (0.0, None), *((w, band) for band in PERSONAL_TIE_BANDS for w in PERSONAL_WEIGHTS if w > 0))
-#: The judged dev nDCG@10 personalisation may cost, as a share of the unpersonalised figure. 0: the judged
-#: queries' labels do not depend on who asks, so personalising may only reorder what they cannot tell apart
-#: (the benchmark's target: it never lowers judged nDCG@10). It was 0.01, a stated price like the
-#: recommender's cold gain (``TrainConfig.cold_gain_tolerance``): it served weight 0.1 with no band, +23% for
-#: the dev shoppers and 0.6% of judged nDCG@10 (test 0.994x). A rule of one standard error of the per-query
-#: differences was used before that; it flipped between 0.1 and 0 on a 0.001 change of the judged figure.
+#: Interest gates tried (``search``'s ``personal_gate``: the least :func:`user_interest`, a z-score of the user's
+#: model scores over the query's candidates against the catalog, for which a query is personalised; None: always).
+PERSONAL_GATES: tuple[float | None, ...] = (None, 0.5, 1.0, 1.5, 2.0)
+#: Every (weight, tie band, gate) tried; weight 0 once (no band or gate can change an unpersonalised order).
+PERSONAL_SETTINGS: tuple[tuple[float, float | None, float | None], ...] = (
+    (0.0, None, None), *((w, band, gate) for gate in PERSONAL_GATES for band in PERSONAL_TIE_BANDS
+                         for w in PERSONAL_WEIGHTS if w > 0))
+#: The judged dev nDCG@10 personalisation may cost **each** dev query (its mean over the query's benchmark users),
+#: as a share of that query's unpersonalised figure. 0: the judged queries' labels do not depend on who asks,
+#: so personalising may only reorder what they cannot tell apart (the benchmark's target: it never lowers judged
+#: nDCG@10), on every query, not only on the mean, whose differences among the settings that cost nothing were
+#: smaller than the noise of the features between runs (0.0001 against 0.002). It was a share of the mean: 0.01
+#: first, a stated price like the recommender's cold gain (``TrainConfig.cold_gain_tolerance``): it served weight
+#: 0.1 with no band, +23% for the dev shoppers and 0.6% of judged nDCG@10 (test 0.994x); then 0 of the mean
+#: (test 0.9988x). A rule of one standard error of the per-query differences was used before that; it flipped
+#: between 0.1 and 0 on a 0.001 change of the judged figure.
 PERSONAL_TOLERANCE = 0.0
 #: Shoppers per catalog whose own next product (their valid target) tunes the personal weight.
 PERSONAL_CASES = 500
@@ -109,13 +116,15 @@ def dev_labels(queries: list[dict[str, Any]], qrels: list[dict[str, Any]]) -> di
 
 @dataclass
 class DevQuery:
-    """One dev query as the API ranks it, with what tuning needs: grades, and each benchmark user's affinity."""
+    """One dev query as the API ranks it, with what tuning needs: grades, and each benchmark user's affinity and
+    interest (:func:`user_interest`)."""
 
     query: dict[str, Any]
     text: str
     found: Candidates
     graded: dict[str, int]
     affinities: list[np.ndarray] = field(default_factory=list)
+    interests: list[float] = field(default_factory=list)
 
     @property
     def has_exact(self) -> bool:
@@ -129,23 +138,25 @@ def collect(cat: Catalog, queries: list[dict[str, Any]], labels: dict[str, dict[
     out = []
     for q in queries:
         users = cat.users_for(q["id"])
-        vectors = [user_context(index, u, ()).vector for u in users]
+        vectors = [v for u in users if (v := user_context(index, u, ()).vector) is not None]
         for text in filter(None, (q["text"], q.get("corrected"))):
             found = query_candidates(index, encoder, text)
             rows = np.array([index.catalog.product_index[p] for p in found.ids], dtype=np.int64)
-            aff = [np.where(index.has_embedding[rows], index.product_emb[rows] @ v, -np.inf) for v in vectors
-                   if v is not None]
-            out.append(DevQuery(q, text, found, labels[q["id"]], aff))
+            aff = [np.where(index.has_embedding[rows], index.product_emb[rows] @ v, -np.inf) for v in vectors]
+            out.append(DevQuery(q, text, found, labels[q["id"]], aff,
+                                [user_interest(index, rows, v) for v in vectors]))
     return out
 
 
 @dataclass
 class ShopperCase:
-    """One shopper's dev case (``personal_cases``): the type query's candidates, the target, the affinity."""
+    """One shopper's dev case (``personal_cases``): the type query's candidates, the target, the affinity and
+    interest."""
 
     found: Candidates
     target: str
     affinity: np.ndarray | None
+    interest: float = 0.0
 
 
 def collect_shoppers(cat: Catalog, home: Path, users: int = PERSONAL_CASES) -> list[ShopperCase]:
@@ -159,23 +170,31 @@ def collect_shoppers(cat: Catalog, home: Path, users: int = PERSONAL_CASES) -> l
         rows = np.array([index.catalog.product_index[p] for p in found.ids], dtype=np.int64)
         aff = None if vector is None else np.where(index.has_embedding[rows], index.product_emb[rows] @ vector,
                                                     -np.inf)
-        out.append(ShopperCase(found, case.target, aff))
+        out.append(ShopperCase(found, case.target, aff, 0.0 if vector is None else user_interest(index, rows, vector)))
     return out
 
 
-def setting_key(weight: float, band: float | None) -> str:
-    """How a (weight, tie band) setting is named in the reports: ``"0.1"`` with no band, ``"0.1@0.2"``."""
-    return str(weight) if band is None else f"{weight}@{band}"
+def setting_key(weight: float, band: float | None, gate: float | None = None) -> str:
+    """How a (weight, tie band, gate) setting is named in the reports: ``"0.1"`` with no band and no gate,
+    ``"0.1@0.2"`` within band 0.2, ``"0.1@0.2>1.0"`` for users whose interest is at least 1.0."""
+    return str(weight) + ("" if band is None else f"@{band}") + ("" if gate is None else f">{gate}")
 
 
-def shopper_ndcg(shoppers: list[ShopperCase], score: Any, weight: float, band: float | None = None) -> np.ndarray:
-    """Per case, the nDCG@10 of the shopper's own target in the served order at ``weight`` and tie ``band``."""
+def gated(affinity: np.ndarray | None, interest: float, gate: float | None) -> np.ndarray | None:
+    """``affinity``, or None (not personalised) where the user's ``interest`` is under the ``gate``, as ``search``."""
+    return affinity if gate is None or interest >= gate else None
+
+
+def shopper_ndcg(shoppers: list[ShopperCase], score: Any, weight: float, band: float | None = None,
+                 gate: float | None = None) -> np.ndarray:
+    """Per case, the nDCG@10 of the shopper's own target in the served order at ``weight``, tie ``band`` and
+    interest ``gate``."""
     out = np.zeros(len(shoppers))
     for n, s in enumerate(shoppers):
         if not s.found.ids:
             continue
         order, _ = final_order(score(s.found.features), s.found.tiers, np.arange(len(s.found.ids)),
-                               s.affinity, weight, s.found.word_cover, tie_band=band)
+                               gated(s.affinity, s.interest, gate), weight, s.found.word_cover, tie_band=band)
         ranking = [s.found.ids[j] for j in order[:K]]
         out[n] = per_query({"q": {s.target: GRADES["E"]}}, {"q": ranking})["q"]["ndcg@10"]
     return out
@@ -195,6 +214,13 @@ def bench_ndcg(dev: list[DevQuery], rankings: list[list[str]]) -> float:
     """Mean nDCG@10 (the benchmark's ESCI gains) over the typed queries that have an Exact product."""
     scores = _query_ndcg(dev, rankings)
     return float(np.mean(list(scores.values()))) if scores else 0.0
+
+
+def bench_p5(dev: list[DevQuery], rankings: list[list[str]]) -> float:
+    """Mean precision@5 of Exact products over the same queries as :func:`bench_ndcg`."""
+    picked = [(d, r) for d, r in zip(dev, rankings, strict=True) if d.text == d.query["text"] and d.has_exact]
+    scores = per_query({d.query["id"]: d.graded for d, _ in picked}, {d.query["id"]: r for d, r in picked})
+    return float(np.mean([m["p@5"] for m in scores.values()])) if scores else 0.0
 
 
 def choose_no_match_similarity(dev: list[DevQuery]) -> tuple[float, dict[str, Any]]:
@@ -240,9 +266,9 @@ def _one_se_gain(gains: np.ndarray) -> tuple[float, float]:
 
 def choose_personalisation(dev: list[DevQuery], oof: dict[int, np.ndarray], theta: float,
                            shoppers: np.ndarray | None = None
-                           ) -> tuple[tuple[float, float | None], dict[str, float]]:
-    """The (personal weight, tie band) to serve, chosen on dev among :data:`PERSONAL_SETTINGS`, and the mean
-    judged dev nDCG@10 of every setting tried (named by :func:`setting_key`).
+                           ) -> tuple[tuple[float, float | None, float | None], dict[str, float]]:
+    """The (personal weight, tie band, interest gate) to serve, chosen on dev among :data:`PERSONAL_SETTINGS`, and
+    the mean judged dev nDCG@10 of every setting tried (named by :func:`setting_key`).
 
     Without ``shoppers``: the setting whose served order has the best mean dev nDCG@10 over the judged queries'
     benchmark users (the smaller weight, then the narrower band, on a tie), kept only where its gain over no
@@ -252,32 +278,35 @@ def choose_personalisation(dev: list[DevQuery], oof: dict[int, np.ndarray], thet
 
     With ``shoppers`` (``[settings, cases]``: each dev shopper's nDCG@10 of their own next product,
     :func:`shopper_ndcg`, in the order of :data:`PERSONAL_SETTINGS`), the labels that are the user's own decide:
-    among the settings whose judged dev nDCG@10 stays within :data:`PERSONAL_TOLERANCE` of the unpersonalised
-    figure, the one with the best shopper nDCG@10 (the same tie order), kept only where its gain over none
-    exceeds one standard error of the per-case gains."""
+    among the settings that lower no judged dev query's nDCG@10 by more than :data:`PERSONAL_TOLERANCE` of its
+    unpersonalised figure, the one with the best shopper nDCG@10 (the same tie order), kept only where its gain
+    over none exceeds one standard error of the per-case gains."""
     by_setting, by_query = {}, {}
     users = max((len(d.affinities) for d in dev), default=0)
-    for w, band in PERSONAL_SETTINGS:
+    for w, band, gate in PERSONAL_SETTINGS:
         per_user = []
         for j in range(users):
-            rows = [(d, served(d, oof[i], no_match_similarity=theta, affinity=d.affinities[j], weight=w, band=band))
+            rows = [(d, served(d, oof[i], no_match_similarity=theta, weight=w, band=band,
+                               affinity=gated(d.affinities[j], d.interests[j], gate)))
                     for i, d in enumerate(dev) if j < len(d.affinities)]
             per_user.append(_query_ndcg([d for d, _ in rows], [r for _, r in rows]))
         queries = sorted({q for scores in per_user for q in scores})
-        by_query[w, band] = np.array([np.mean([s[q] for s in per_user if q in s]) for q in queries]) if queries \
+        by_query[w, band, gate] = np.array([np.mean([s[q] for s in per_user if q in s]) for q in queries]) if queries \
             else np.zeros(0)
-        by_setting[w, band] = float(np.mean([np.mean(list(s.values())) if s else 0.0 for s in per_user])) \
+        by_setting[w, band, gate] = float(np.mean([np.mean(list(s.values())) if s else 0.0 for s in per_user])) \
             if per_user else 0.0  # bench_ndcg per user, averaged
-    figures = {setting_key(w, b): round(v, 4) for (w, b), v in by_setting.items()}
+    figures = {setting_key(*x): round(v, 4) for x, v in by_setting.items()}
     none = PERSONAL_SETTINGS[0]
 
-    def cautious(setting: tuple[float, float | None]) -> tuple[float, float]:
-        """Larger for a smaller weight, then a narrower band: what a tie prefers."""
-        return -setting[0], -(np.inf if setting[1] is None else setting[1])
+    def cautious(setting: tuple[float, float | None, float | None]) -> tuple[float, float, float]:
+        """Larger for a smaller weight, then a narrower band, then a higher gate: what a tie prefers."""
+        return -setting[0], -(np.inf if setting[1] is None else setting[1]), \
+            (-np.inf if setting[2] is None else setting[2])
 
     if shoppers is not None and shoppers.shape[1]:
         own = dict(zip(PERSONAL_SETTINGS, shoppers, strict=True))
-        admissible = [x for x in PERSONAL_SETTINGS if by_setting[x] >= (1.0 - PERSONAL_TOLERANCE) * by_setting[none]]
+        floor = (1.0 - PERSONAL_TOLERANCE) * by_query[none] - 1e-9
+        admissible = [x for x in PERSONAL_SETTINGS if bool(np.all(by_query[x] >= floor))]
         best = max(admissible, key=lambda x: (round(float(own[x].mean()), 6), *cautious(x)))
         gain, noise = _one_se_gain(own[best] - own[none])
         return (best if best == none or gain > noise else none), figures
@@ -305,27 +334,29 @@ def train(dev: list[DevQuery], homes: dict[str, Path], out: Path, seed: int = 0,
     theta, no_match = choose_no_match_similarity(dev)
     booster = fit_booster(groups, params, seed=seed)
     # The shoppers' type queries are not dev queries: the ranker fit on every dev query scores them, as it will.
-    own = np.array([shopper_ndcg(shoppers, lambda f: booster.predict(f, num_threads=1), w, band)
-                    for w, band in PERSONAL_SETTINGS]) if shoppers else None
-    (weight, band), by_setting = choose_personalisation(dev, oof, theta, own)
-    dev_figures = {
-        "weights": bench_ndcg(dev, [served(d, fallback.score(d.found.features), no_match_similarity=theta)
-                                    for d in dev]),
-        "lambdarank_out_of_fold": bench_ndcg(dev, [served(d, oof[i], no_match_similarity=theta)
-                                                   for i, d in enumerate(dev)]),
-    }
+    scored = {id(s.found.features): booster.predict(s.found.features, num_threads=1)
+              for s in shoppers or () if s.found.ids}  # once per shopper, not once per setting
+    own = np.array([shopper_ndcg(shoppers, lambda f: scored[id(f)], w, band, gate)
+                    for w, band, gate in PERSONAL_SETTINGS]) if shoppers else None
+    (weight, band, gate), by_setting = choose_personalisation(dev, oof, theta, own)
+    by_weights = [served(d, fallback.score(d.found.features), no_match_similarity=theta) for d in dev]
+    by_lambdarank = [served(d, oof[i], no_match_similarity=theta) for i, d in enumerate(dev)]
+    dev_figures = {"weights": bench_ndcg(dev, by_weights), "lambdarank_out_of_fold": bench_ndcg(dev, by_lambdarank)}
+    dev_p5 = {"weights": bench_p5(dev, by_weights), "lambdarank_out_of_fold": bench_p5(dev, by_lambdarank)}
     report: dict[str, Any] = {
         "trained": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), "trained_on": "bench/search dev split",
         "dev_queries": sorted({d.query["id"] for d in dev}), "groups": len(groups.sizes),
         "candidates": len(groups.grades), "params": params, "label_gain": list(LABEL_GAIN),
         "cv": [{"params": p, "ndcg@10": round(s, 4)} for s, p, _ in cv], "cv_best_ndcg@10": round(best_score, 4),
         "no_match_similarity": theta, "no_match_dev": no_match,
-        "personal_weight": weight, "personal_tie_band": band, "personal_tolerance": PERSONAL_TOLERANCE,
+        "personal_weight": weight, "personal_tie_band": band, "personal_gate": gate,
+        "personal_tolerance": PERSONAL_TOLERANCE,
         "personal_weight_dev_ndcg@10": by_setting,
         "personal_weight_shoppers_dev_ndcg@10": {} if own is None else
         {setting_key(*x): round(float(v.mean()), 4) for x, v in zip(PERSONAL_SETTINGS, own, strict=True)},
         "shopper_dev_cases": 0 if own is None else int(own.shape[1]),
         "dev_ndcg@10": {k: round(v, 4) for k, v in dev_figures.items()},
+        "dev_p@5": {k: round(v, 4) for k, v in dev_p5.items()},
         "feature_importance_gain": dict(zip(FEATURES, (round(float(x), 1) for x in
                                                        booster.feature_importance("gain")), strict=True)),
         "seconds": round(time.perf_counter() - started, 1),
@@ -368,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
             shoppers += collect_shoppers(cat, home, args.shoppers) if args.shoppers else []
     report = train(dev, homes, args.out, shoppers=shoppers)
     print(json.dumps({k: report[k] for k in ("params", "cv_best_ndcg@10", "no_match_similarity", "no_match_dev",
-                                             "personal_weight", "personal_tie_band",
+                                             "personal_weight", "personal_tie_band", "personal_gate",
                                              "personal_weight_dev_ndcg@10",
                                              "personal_weight_shoppers_dev_ndcg@10", "dev_ndcg@10")},
                      indent=1))

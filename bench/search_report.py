@@ -43,21 +43,29 @@ def _interval_text(ratio: float, low: float, high: float | None) -> str:
     return f"{ratio:.3f}x [{low:.2f}, {'unbounded' if high is None else f'{high:.2f}'}]"
 
 
-def _shoppers_target(shoppers: dict[str, Any] | None) -> dict[str, Any]:
-    """Whether personalisation raises the shoppers' own next products' nDCG@10 on every catalog (interval > 1)."""
+def _shoppers_target(shoppers: dict[str, Any] | None, rankers: dict[str, str] | None = None) -> dict[str, Any]:
+    """Whether personalisation raises the shoppers' own next products' nDCG@10 on every catalog (interval > 1),
+    measured with the rankers serving now (``rankers``: the ranker's name per catalog, None: not checked)."""
     rows = shoppers_at_served_weight(shoppers or {})
     if not rows:
         return {"holds": False, "detail": "not measured: run bench/search_personal.py --split test"}
+    stale = sorted(c for c, name in (rankers or {}).items()
+                   if c in rows and (shoppers or {})["catalogs"][c].get("ranker") != name)
+    if stale:
+        return {"holds": False, "detail": f"the shoppers' report is of another ranker than the one serving "
+                                          f"{', '.join(stale)}: rerun bench/search_personal.py --split test"}
     text = "; ".join(f"{name}: {_interval_text(r['ratio_to_unpersonalised'], *r['interval'])} ({r['users']} users, "
                      f"weight {r['weight']})" for name, r in rows.items())
     return {"holds": all(r["interval"][0] > 1.0 for r in rows.values()),
             "detail": f"each shopper's own next product (bench/search_personal.py, test targets): {text}"}
 
 
-def targets(res: dict[str, Any], shoppers: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+def targets(res: dict[str, Any], shoppers: dict[str, Any] | None = None,
+            rankers: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """Which of issue 17's benchmark targets the final ranker meets on these results (``shoppers``: a
     ``bench/search_personal.py --split test`` report, which measures the personalisation a judged label that
-    does not depend on the user cannot)."""
+    does not depend on the user cannot; ``rankers``: the name of the ranker serving each catalog, which that
+    report must have measured)."""
     final = res["final"]
     nd = final.get("ndcg@10", 0.0)
     bm25 = res["bm25"].get("ndcg@10", 0.0)
@@ -90,7 +98,7 @@ def targets(res: dict[str, Any], shoppers: dict[str, Any] | None = None) -> dict
             "holds": personal >= plain, "ratio": vs_plain,
             "detail": f"{personal:.4f} with a user vs {plain:.4f} without, {_ratio_text(vs_plain)}; lower on "
                       f"{lowered} queries, higher on {raised} (labels that do not depend on the user)"},
-        "personalisation raises ndcg@10 for users with history": _shoppers_target(shoppers),
+        "personalisation raises ndcg@10 for users with history": _shoppers_target(shoppers, rankers),
     }
 
 

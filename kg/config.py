@@ -95,6 +95,11 @@ class Settings(BaseSettings):
                                                    "score for the user's model to decide between them (unset: "
                                                    "the band tuned with the trained ranker, none with the "
                                                    "hand-set one; 10: as good as no band)")
+    search_personal_gate: float | None = Field(None, ge=-10, le=10, description="the least interest of a user's "
+                                               "model in a query's candidates (their mean score, in standard "
+                                               "deviations of the user's scores over the catalog) for which "
+                                               "the query is personalised (unset: the gate tuned with the "
+                                               "trained ranker, none with the hand-set one; -10: always)")
     search_ranker: Literal["trained", "weights"] = Field("trained", description="the search ranker: the one "
                                                          "trained beside the bundles when there is one, or "
                                                          "always the hand-set weights (a switch back, and the "

@@ -136,7 +136,7 @@ def test_the_ranker_trains_on_dev_labels_only() -> None:
 
 
 def _dev_query(kind: str, top_dense: float, *, cover: float = 0.0, exact: bool = True,
-               affinities: list[np.ndarray] | None = None, n: int = 3) -> Any:
+               affinities: list[np.ndarray] | None = None, n: int = 3, interest: float = 0.0) -> Any:
     import search_ranker
 
     from api.ranker_training import Candidates
@@ -150,7 +150,7 @@ def _dev_query(kind: str, top_dense: float, *, cover: float = 0.0, exact: bool =
     graded = {ids[0]: 3} if exact else {ids[0]: 0}
     query = {"id": ids[0], "text": ids[0], "kind": kind}
     return search_ranker.DevQuery(query, ids[0], Candidates(ids, features, np.zeros(n, np.int64), np.ones(n)), graded,
-                                  affinities or [])
+                                  affinities or [], [interest] * len(affinities or []))
 
 
 def test_the_no_match_floor_is_the_middle_of_the_widest_best_interval() -> None:
@@ -174,12 +174,12 @@ def test_the_personal_weight_is_the_one_that_serves_dev_queries_best() -> None:
     for affinity, expected in ((loves_first, 0.0), (loves_last, 0.0)):
         dev = [_dev_query("type", 0.9, affinities=affinity)]
         oof = {0: np.array([3.0, 2.0, 1.0])}  # the ranker already has the Exact product first
-        (weight, band), by_weight = search_ranker.choose_personalisation(dev, oof, 0.3)
-        assert (weight, band) == (expected, None) and by_weight["0.0"] == pytest.approx(1.0)
+        setting, by_weight = search_ranker.choose_personalisation(dev, oof, 0.3)
+        assert setting == (expected, None, None) and by_weight["0.0"] == pytest.approx(1.0)
     dev = [_dev_query("type", 0.9, affinities=loves_first)]
-    (weight, band), by_weight = search_ranker.choose_personalisation(dev, {0: np.array([1.0, 2.0, 3.0])}, 0.3)
+    setting, by_weight = search_ranker.choose_personalisation(dev, {0: np.array([1.0, 2.0, 3.0])}, 0.3)
     # the user's model fixes a wrong ranker
-    assert weight > 0 and by_weight[search_ranker.setting_key(weight, band)] > by_weight["0.0"]
+    assert setting[0] > 0 and by_weight[search_ranker.setting_key(*setting)] > by_weight["0.0"]
 
 
 def test_a_personal_weight_whose_dev_gain_is_inside_the_noise_is_not_kept(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -190,10 +190,11 @@ def test_a_personal_weight_whose_dev_gain_is_inside_the_noise_is_not_kept(monkey
         return {w: {f"q{i}": 0.5 + (g if w > 0 else 0.0) for i, g in enumerate(gains)}
                 for w in search_ranker.PERSONAL_WEIGHTS}
 
-    def choose(gains: list[float]) -> tuple[tuple[float, float | None], dict[str, float]]:
+    def choose(gains: list[float]) -> tuple[tuple[float, float | None, float | None], dict[str, float]]:
         table = figures(gains)
-        # The order served carries its weight; the nDCG of each query is read from the table.
-        monkeypatch.setattr(search_ranker, "served", lambda d, scores, **kw: [str(kw["weight"])])
+        # The order served carries its weight (0 where the gate left the user out); the nDCG of each query is
+        # read from the table.
+        monkeypatch.setattr(search_ranker, "served", lambda d, scores, **kw: [str(_weight_served(kw))])
         monkeypatch.setattr(search_ranker, "_query_ndcg", lambda dev, rankings: table[float(rankings[0][0])])
         dev = [_dev_query("type", 0.9, affinities=[np.array([1.0, 2.0, 3.0])])]
         return search_ranker.choose_personalisation(dev, {0: np.zeros(3)}, 0.3)
@@ -201,10 +202,17 @@ def test_a_personal_weight_whose_dev_gain_is_inside_the_noise_is_not_kept(monkey
     # Two queries gain 0.3 and one loses 0.5: the mean gain (0.033) is inside one standard error (0.27).
     setting, by_weight = choose([0.3, 0.3, -0.5])
     assert by_weight["0.02"] > by_weight["0.0"]  # the best mean: the old rule would have personalised
-    assert setting == (0.0, None)
-    # Three queries gain 0.3, 0.2 and 0.25: clear, and the smallest of the best weights, narrowest band, is kept.
+    assert setting == (0.0, None, None)
+    # Three queries gain 0.3, 0.2 and 0.25: clear, and the smallest of the best weights, narrowest band, is kept
+    # (with no gate: the benchmark user's interest, 0, is under every gate tried, so a gate gains nothing).
     setting, by_weight = choose([0.3, 0.2, 0.25])
-    assert setting == (0.02, 0.05) and by_weight["0.02@0.05"] == pytest.approx(0.75)
+    assert setting == (0.02, 0.05, None) and by_weight["0.02@0.05"] == pytest.approx(0.75)
+    assert by_weight["0.02@0.05>0.5"] == pytest.approx(0.5)
+
+
+def _weight_served(kw: dict[str, Any]) -> float:
+    """The weight an order was served with: 0 where no affinity reached it (the interest gate left it out)."""
+    return kw["weight"] if kw["affinity"] is not None else 0.0
 
 
 def test_the_shoppers_own_products_choose_among_the_settings_the_judged_queries_cannot_fault(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -216,24 +224,47 @@ def test_the_shoppers_own_products_choose_among_the_settings_the_judged_queries_
     def judged(w: float, band: float | None) -> float:
         return 0.5 - (0.3 if w >= 0.5 or (w > 0 and band is None) else 0.0)
 
-    table = {(w, b): {f"q{i}": judged(w, b) for i in range(3)} for w, b in settings}
-    monkeypatch.setattr(search_ranker, "served", lambda d, scores, **kw: [f"{kw['weight']}|{kw['band']}"])
+    table = {(w, b): {f"q{i}": judged(w, b) for i in range(3)} for w, b, _ in settings}
+    def served(d: Any, scores: Any, **kw: Any) -> list[str]:  # "weight|band" of the order served
+        return [f"{_weight_served(kw)}|{kw['band'] if kw['affinity'] is not None else None}"]
+
+    monkeypatch.setattr(search_ranker, "served", served)
     monkeypatch.setattr(search_ranker, "_query_ndcg", lambda dev, rankings: table[_setting(rankings[0][0])])
     dev = [_dev_query("type", 0.9, affinities=[np.array([1.0, 2.0, 3.0])])]
     spread = np.linspace(-0.05, 0.05, 40)
-    # Shoppers' own products: the more personal and the wider the band, the better.
-    rising = np.array([0.2 + w / 4 + (b or 0.0) / 100 + spread for w, b in settings])
-    (weight, band), by_weight = search_ranker.choose_personalisation(dev, {0: np.zeros(3)}, 0.3, rising)
-    assert (weight, band) == (0.3, 1.0)  # the best for shoppers that the judged queries do not fault
+    # Shoppers' own products: the more personal and the wider the band, the better; their interest (0) is under
+    # every gate, which leaves them unpersonalised.
+    rising = np.array([0.2 + (w / 4 + (b or 0.0) / 100 if g is None else 0.0) + spread for w, b, g in settings])
+    setting, by_weight = search_ranker.choose_personalisation(dev, {0: np.zeros(3)}, 0.3, rising)
+    assert setting == (0.3, 1.0, None)  # the best for shoppers that the judged queries do not fault
     assert by_weight["0.5@1.0"] < by_weight["0.0"] and by_weight["0.3"] < by_weight["0.0"]
     # A shopper gain inside its noise is not kept.
     noisy = np.array([0.2 + (0.001 if w > 0 else 0.0) + np.linspace(-0.5, 0.5, 40) * (1 if w > 0 else -1)
-                      for w, _ in settings])
+                      for w, _, _ in settings])
     setting, _ = search_ranker.choose_personalisation(dev, {0: np.zeros(3)}, 0.3, noisy)
-    assert setting == (0.0, None)
+    assert setting == (0.0, None, None)
 
 
-def _setting(text: str) -> tuple[float, float | None]:
+def test_an_interest_gate_lets_the_shoppers_gain_where_the_judged_users_would_lose(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import search_ranker
+
+    settings = search_ranker.PERSONAL_SETTINGS
+    # Every personalised order costs the judged dev queries (their users' interest in them is 0.7) ...
+    monkeypatch.setattr(search_ranker, "served", lambda d, scores, **kw: [str(_weight_served(kw))])
+    monkeypatch.setattr(search_ranker, "_query_ndcg",
+                        lambda dev, rankings: {"q": 0.8 - (0.1 if float(rankings[0][0]) > 0 else 0.0)})
+    dev = [_dev_query("type", 0.9, affinities=[np.array([1.0, 2.0, 3.0])], interest=0.7)]
+    # ... while the shoppers (interest 1.2) gain with any weight, unless a gate above 1.2 leaves them out.
+    shoppers = np.array([0.2 + (w / 4 if w > 0 and (g is None or g <= 1.2) else 0.0) + np.linspace(-0.05, 0.05, 40)
+                         for w, _, g in settings])
+    setting, by_weight = search_ranker.choose_personalisation(dev, {0: np.zeros(3)}, 0.3, shoppers)
+    assert by_weight["2.0"] < by_weight["0.0"] == by_weight["2.0>1.0"]
+    # the largest weight among those the judged queries do not fault: gate 1.0 alone keeps the judged users (0.7)
+    # out and the shoppers (1.2) in; the narrowest band on a tie
+    assert setting == (2.0, 0.05, 1.0)
+
+
+def _setting(text: str) -> tuple[float, float | None]:  # "weight|band" as the monkeypatched ``served`` writes
     weight, band = text.split("|")
     return float(weight), None if band == "None" else float(band)
 
@@ -247,16 +278,16 @@ def test_personalisation_may_cost_the_judged_queries_at_most_the_stated_share(mo
         return 0.8 * (1.0 if w < 0.1 else 0.995 if w < 0.2 else 0.98)
 
     table = {w: {f"q{i}": judged(w) for i in range(3)} for w in search_ranker.PERSONAL_WEIGHTS}
-    monkeypatch.setattr(search_ranker, "served", lambda d, scores, **kw: [str(kw["weight"])])
+    monkeypatch.setattr(search_ranker, "served", lambda d, scores, **kw: [str(_weight_served(kw))])
     monkeypatch.setattr(search_ranker, "_query_ndcg", lambda dev, rankings: table[float(rankings[0][0])])
     dev = [_dev_query("type", 0.9, affinities=[np.array([1.0, 2.0, 3.0])])]
-    rising = np.array([0.2 + w / 4 + np.linspace(-0.05, 0.05, 40) for w, _ in settings])
+    rising = np.array([0.2 + (w / 4 if g is None else 0.0) + np.linspace(-0.05, 0.05, 40) for w, _, g in settings])
     assert search_ranker.PERSONAL_TOLERANCE == 0.0  # the judged queries may not be lowered at all
     setting, _ = search_ranker.choose_personalisation(dev, {0: np.zeros(3)}, 0.3, rising)
-    assert setting == (0.05, 0.05)  # the largest weight that costs nothing (ties: the narrowest band)
+    assert setting == (0.05, 0.05, None)  # the largest weight that costs nothing (ties: the narrowest band)
     monkeypatch.setattr(search_ranker, "PERSONAL_TOLERANCE", 0.01)
     setting, _ = search_ranker.choose_personalisation(dev, {0: np.zeros(3)}, 0.3, rising)
-    assert setting == (0.1, 0.05)  # the shoppers would take more; 0.2 costs the judged queries 2%
+    assert setting == (0.1, 0.05, None)  # the shoppers would take more; 0.2 costs the judged queries 2%
 
 
 def test_a_shoppers_query_is_the_type_their_products_title_names_in_canonical_form() -> None:
@@ -278,8 +309,8 @@ def test_the_personalisation_target_for_users_with_history_reads_the_shoppers_ow
     def shoppers(low: float) -> dict[str, Any]:
         row = {"ndcg@10": 0.23, "mrr": 0.2, "recall@50": 0.7, "ratio_to_unpersonalised": 1.2, "interval": [low, 1.3]}
         other = {**row, "ratio_to_unpersonalised": 1.0, "interval": [1.0, 1.0]}
-        return {"catalogs": {c: {"users": 1000, "served_personal_weight": 0.1, "by_weight": {"0.0": other, "0.1": row}}
-                             for c in ("amazon-beauty", "amazon-office")}}
+        return {"catalogs": {c: {"users": 1000, "served_personal_weight": 0.1, "by_weight": {"0.0": other, "0.1": row},
+                                 "ranker": "lambdarank@1"} for c in ("amazon-beauty", "amazon-office")}}
 
     per_query = {"q1": 0.5, "q2": 1.0}
     row = {"ndcg@10": 0.75, "p@5": 0.8, "filler_per_no_match_query": 0.0, "no_match_queries": 1,
@@ -292,3 +323,24 @@ def test_the_personalisation_target_for_users_with_history_reads_the_shoppers_ow
     assert not targets(res, shoppers(0.98))[key]["holds"]  # an interval reaching below 1 is no raise
     assert not targets(res)[key]["holds"] and "not measured" in targets(res)[key]["detail"]
     assert targets(res)["personalisation never lowers ndcg@10"]["holds"]  # the same per-query figures
+    serving = {"amazon-beauty": "lambdarank@1", "amazon-office": "lambdarank@1"}
+    assert targets(res, shoppers(1.15), serving)[key]["holds"]
+    retrained = targets(res, shoppers(1.15), {**serving, "amazon-office": "lambdarank@2"})[key]
+    assert not retrained["holds"] and "another ranker" in retrained["detail"] and "amazon-office" in retrained["detail"]
+
+
+def test_a_setting_that_lowers_any_judged_dev_query_is_not_admissible_whatever_its_mean(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import search_ranker
+
+    settings = search_ranker.PERSONAL_SETTINGS
+    # Weight 0.1 and above: q0 loses 0.01 and q1 gains 0.05 (the mean rises); below 0.1 nothing changes.
+    def judged(w: float) -> dict[str, float]:
+        return {"q0": 0.8 - (0.01 if w >= 0.1 else 0.0), "q1": 0.5 + (0.05 if w >= 0.1 else 0.0)}
+
+    monkeypatch.setattr(search_ranker, "served", lambda d, scores, **kw: [str(_weight_served(kw))])
+    monkeypatch.setattr(search_ranker, "_query_ndcg", lambda dev, rankings: judged(float(rankings[0][0])))
+    dev = [_dev_query("type", 0.9, affinities=[np.array([1.0, 2.0, 3.0])])]
+    rising = np.array([0.2 + (w / 4 if g is None else 0.0) + np.linspace(-0.05, 0.05, 40) for w, _, g in settings])
+    setting, by_weight = search_ranker.choose_personalisation(dev, {0: np.zeros(3)}, 0.3, rising)
+    assert by_weight["2.0"] > by_weight["0.0"]  # better on the mean ...
+    assert setting == (0.05, 0.05, None)  # ... yet q0 is lowered from 0.1 on

@@ -45,6 +45,7 @@ from api.serving.search import (
     no_match_reason,
     search,
     tie_runs,
+    user_interest,
 )
 from api.serving.spelling import SpellCorrector, english_words, names_only_inside
 from api.serving.text import terms, tokens
@@ -517,6 +518,32 @@ def test_a_zero_tie_band_leaves_the_rankers_order_to_any_user_and_the_rankers_ba
     assert [h.index for h in search(banded, "eyeliner", 5, encoder=None, user_vector=user).hits] == plain
     assert [h.index for h in search(banded, "eyeliner", 5, encoder=None, user_vector=user,
                                     personal_tie_band=10.0).hits] == loved
+
+
+def test_user_interest_is_the_candidates_mean_score_in_the_users_catalog_spread() -> None:
+    index = _index()
+    user = _user_loving(index, 3)
+    cand = np.array([0, 2, 3])
+    everyone = index.product_emb @ user  # the catalog is smaller than the sample: every product is in it
+    expected = ((index.product_emb[cand] @ user).mean() - everyone.mean()) / everyone.std()
+    assert user_interest(index, cand, user) == pytest.approx(expected, rel=1e-5)
+    assert user_interest(index, cand, np.zeros_like(user)) == 0.0  # no spread: nothing to compare
+
+
+def test_the_interest_gate_personalises_only_a_user_whose_model_likes_the_querys_candidates() -> None:
+    index = _index()
+    plain = [h.index for h in search(index, "eyeliner", 5, encoder=None).hits]
+    user = _user_loving(index, plain[-1])
+    interest = user_interest(index, np.array(plain), user)
+    for gate, personalised in ((None, True), (interest - 0.01, True), (interest + 0.01, False)):
+        gated = dataclasses.replace(index, ranker=WeightedRanker(FALLBACK_WEIGHTS, personal_weight=10,
+                                                                 personal_gate=gate))
+        result = search(gated, "eyeliner", 5, encoder=None, user_vector=user)
+        assert result.personalised is personalised
+        assert ([h.index for h in result.hits] == plain) is not personalised  # the user moves the list when in
+    # the request's gate overrides the ranker's
+    shut = dataclasses.replace(index, ranker=WeightedRanker(FALLBACK_WEIGHTS, personal_weight=10, personal_gate=9.0))
+    assert search(shut, "eyeliner", 5, encoder=None, user_vector=user, personal_gate=-9.0).personalised
 
 
 @hypothesis.settings(max_examples=200, deadline=None)

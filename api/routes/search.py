@@ -86,7 +86,8 @@ def get_search(
         vector = user_context(index, user_id, state.recent.get(user_id)).vector
     result = search(index, text, k, encoder=state.encoder, filter_mask=index.filters.mask(filters),
                     user_vector=vector, personal_weight=weight, dense_wait_s=_seconds(settings.search_dense_wait_ms),
-                    personal_tie_band=settings.search_personal_tie_band)
+                    personal_tie_band=settings.search_personal_tie_band,
+                    personal_gate=settings.search_personal_gate)
     u = result.understanding
     assert u is not None  # search always returns its understanding
     query_id = uuid.uuid4().hex

@@ -48,6 +48,8 @@ class Ranker(Protocol):
     personal_tie_band: float | None
     """How close, in standard deviations of a query's ranker scores, two products must score for the user's
     order to decide between them (:func:`api.serving.search.final_order`; None: no band)."""
+    personal_gate: float | None
+    """The least :func:`api.serving.search.user_interest` for which a query is personalised (None: always)."""
 
     def score(self, features: np.ndarray) -> np.ndarray: ...
 
@@ -58,7 +60,7 @@ class WeightedRanker:
     def __init__(self, weights: dict[str, float], name: str = "weights", *,
                  personal_weight: float = FALLBACK_PERSONAL_WEIGHT,
                  no_match_similarity: float = FALLBACK_NO_MATCH_SIMILARITY,
-                 personal_tie_band: float | None = None) -> None:
+                 personal_tie_band: float | None = None, personal_gate: float | None = None) -> None:
         unknown = set(weights) - set(FEATURES)
         if unknown:
             raise ValueError(f"unknown ranking features: {sorted(unknown)}")
@@ -66,6 +68,7 @@ class WeightedRanker:
         self.personal_weight = personal_weight
         self.no_match_similarity = no_match_similarity
         self.personal_tie_band = personal_tie_band
+        self.personal_gate = personal_gate
         self._w = np.array([weights.get(f, 0.0) for f in FEATURES], dtype=np.float64)
 
     def score(self, features: np.ndarray) -> np.ndarray:
@@ -77,12 +80,13 @@ class LightGBMRanker:
 
     def __init__(self, booster: Any, name: str, *, personal_weight: float = FALLBACK_PERSONAL_WEIGHT,
                  no_match_similarity: float = FALLBACK_NO_MATCH_SIMILARITY,
-                 personal_tie_band: float | None = None) -> None:
+                 personal_tie_band: float | None = None, personal_gate: float | None = None) -> None:
         self.booster = booster
         self.name = name
         self.personal_weight = personal_weight
         self.no_match_similarity = no_match_similarity
         self.personal_tie_band = personal_tie_band
+        self.personal_gate = personal_gate
 
     def score(self, features: np.ndarray) -> np.ndarray:
         if not len(features):
@@ -114,15 +118,16 @@ def load_ranker(artifacts_dir: Path) -> tuple[Ranker, str | None]:
                               personal_weight=_setting(meta, "personal_weight", FALLBACK_PERSONAL_WEIGHT),
                               no_match_similarity=_setting(meta, "no_match_similarity",
                                                            FALLBACK_NO_MATCH_SIMILARITY),
-                              personal_tie_band=_optional_setting(meta, "personal_tie_band")), None
+                              personal_tie_band=_optional_setting(meta, "personal_tie_band"),
+                              personal_gate=_optional_setting(meta, "personal_gate")), None
     except (OSError, ValueError, KeyError, TypeError) as e:
         return fallback_ranker(), f"search ranker in {folder} unreadable ({e}): hand-set weights serve"
 
 
 #: Settings chosen with a ranker on judged validation queries (``bench/search_ranker.py``), not by the booster.
-TUNED_SETTINGS = ("personal_weight", "no_match_similarity", "personal_tie_band")
-#: Those of :data:`TUNED_SETTINGS` whose ``null`` means "none" (no tie band) rather than a broken file.
-OPTIONAL_SETTINGS = ("personal_tie_band",)
+TUNED_SETTINGS = ("personal_weight", "no_match_similarity", "personal_tie_band", "personal_gate")
+#: Those of :data:`TUNED_SETTINGS` whose ``null`` means "none" (no tie band, no gate) rather than a broken file.
+OPTIONAL_SETTINGS = ("personal_tie_band", "personal_gate")
 
 
 def tuned_settings(artifacts_dir: Path) -> dict[str, Any]:

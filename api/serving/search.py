@@ -17,7 +17,11 @@
    ``personal_weight`` (the ranker's, tuned on validation queries, unless
    ``CARTOGRAPH_SEARCH_PERSONAL_WEIGHT`` sets one) against the ranker's 1, among products the ranker scores
    within the tie band of each other (the ranker's, tuned with the weight, unless
-   ``CARTOGRAPH_SEARCH_PERSONAL_TIE_BAND`` sets one).
+   ``CARTOGRAPH_SEARCH_PERSONAL_TIE_BAND`` sets one), and only for a user whose model likes the query's
+   candidates more than the catalog's products at large (:func:`user_interest` at least the ranker's
+   ``personal_gate``, tuned with the weight, unless ``CARTOGRAPH_SEARCH_PERSONAL_GATE`` sets one): a shopper of
+   eyeliners searching "eyeliner" is personalised; one whose history says nothing about staplers gets the
+   ranker's order for "stapler".
 6. Final order: first by how many of the query's rank constraints a product keeps, then by score. So neither
    the ranker nor personalisation can put a product that breaks a typed constraint (a brand, a type, a
    colour) above one that keeps it. Personalisation moves a product only among those that also hold the
@@ -193,9 +197,9 @@ def matches_nothing(features: np.ndarray, similarity_floor: float) -> bool:
 def search(index: ServingIndex, query: str, k: int, *, encoder: QueryEncoder | None,
            filter_mask: np.ndarray | None = None, user_vector: np.ndarray | None = None,
            personal_weight: float | None = None, dense_wait_s: float | None = None,
-           personal_tie_band: float | None = None) -> SearchResult:
-    """Answer ``query`` (see the module docstring). ``personal_weight`` and ``personal_tie_band`` None: the
-    ranker's own; ``dense_wait_s``: see :func:`retrieve`."""
+           personal_tie_band: float | None = None, personal_gate: float | None = None) -> SearchResult:
+    """Answer ``query`` (see the module docstring). ``personal_weight``, ``personal_tie_band`` and
+    ``personal_gate`` None: the ranker's own; ``dense_wait_s``: see :func:`retrieve`."""
     u = index.parser.parse(query)
     mask = index.catalog.active.copy() if filter_mask is None else index.catalog.active & filter_mask
     if u.filter_mask is not None:
@@ -220,7 +224,9 @@ def search(index: ServingIndex, query: str, k: int, *, encoder: QueryEncoder | N
         result.suggestions = index.parser.suggestions(u)
         return result
     weight = ranker.personal_weight if personal_weight is None else personal_weight
-    personalised = user_vector is not None and weight > 0
+    gate = ranker.personal_gate if personal_gate is None else personal_gate
+    personalised = user_vector is not None and weight > 0 and \
+        (gate is None or user_interest(index, cand, user_vector) >= gate)
     affinity = _affinity(index, cand, user_vector) if user_vector is not None and personalised else None
     order, fused = final_order(ranker.score(features), kept_counts(u, cand), cand, affinity, weight, cover,
                                tie_band=ranker.personal_tie_band if personal_tie_band is None else personal_tie_band)
@@ -313,6 +319,22 @@ def _rank_fusion(scores: np.ndarray) -> np.ndarray:
     ranks = np.empty(len(scores), dtype=np.float64)
     ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
     return np.where(np.isfinite(scores), 1.0 / (RRF_K + ranks), 0.0)
+
+
+def user_interest(index: ServingIndex, cand: np.ndarray, user_vector: np.ndarray) -> float:
+    """How much the user's model likes the query's candidates ``cand``: their mean model score, in standard
+    deviations of the user's scores over every active product with an embedding, above that mean (a z-score:
+    the catalog's mean exact, its spread from a fixed sample, :meth:`ServingIndex.catalog_moments`; 0.0 where
+    there is nothing to compare). The labels of a query say what it asks for, not whom it suits: a
+    user whose history bears on it (a z well above 0) is worth personalising for, a user whose model is
+    indifferent to its candidates would only shuffle products of equal relevance."""
+    mine = cand[index.has_embedding[cand]]
+    mean, centred = index.catalog_moments()
+    if not len(mine) or len(centred) < 2:
+        return 0.0
+    vector = user_vector.astype(np.float32)
+    spread = float((centred @ vector).std())
+    return float((index.product_emb[mine] @ vector).mean() - mean @ vector) / spread if spread > 0 else 0.0
 
 
 def _affinity(index: ServingIndex, cand: np.ndarray, user_vector: np.ndarray) -> np.ndarray:
