@@ -120,7 +120,9 @@ def write_pool(catalogs: dict[str, Catalog], queries: list[dict[str, Any]], path
             for rankers in _rankers(cat, q["id"]).values():
                 for text in filter(None, (q["text"], q.get("corrected"), q.get("meaning"))):
                     for ranker in rankers[:1]:
-                        ids.extend(p for p in ranker(text, depth) if p not in ids)
+                        # the top of the ranking as measured (K deep), not of one asked for ``depth``: a fusion
+                        # of shorter lists (hybrid's RRF) orders its top differently
+                        ids.extend(p for p in ranker(text, K)[:depth] if p not in ids)
             products = [cat.products[p].__dict__ for p in ids]
             f.write(json.dumps({"query": q, "products": products}, ensure_ascii=False) + "\n")
 

@@ -20,7 +20,7 @@ from api.ranker_training import LABEL_GAIN, Groups, LabelsError, cross_validate,
 from api.routes.validation import check_query_text
 from api.serving.bm25 import BM25Index
 from api.serving.catalog import Catalog, Csr
-from api.serving.features import FEATURES
+from api.serving.features import FEATURES, Retrieval, feature_matrix
 from api.serving.filters import FilterResolver
 from api.serving.index import ServingIndex
 from api.serving.linking import EntityLinker
@@ -49,7 +49,8 @@ from api.serving.search import (
 )
 from api.serving.spelling import SpellCorrector, english_words, names_only_inside
 from api.serving.text import terms, tokens
-from api.serving.understand import Constraint, QueryParser, head_span
+from api.serving.understand import Constraint, QueryParser, head_span, title_head
+from kg.extract.lexicon import Lexicon, LexiconExtractor
 
 PRODUCTS = [  # title, brand, category, price
     ("maybelline eyestudio gel eyeliner black", "Maybelline", "Eyeliner", 8.0),
@@ -518,6 +519,29 @@ def test_a_zero_tie_band_leaves_the_rankers_order_to_any_user_and_the_rankers_ba
     assert [h.index for h in search(banded, "eyeliner", 5, encoder=None, user_vector=user).hits] == plain
     assert [h.index for h in search(banded, "eyeliner", 5, encoder=None, user_vector=user,
                                     personal_tie_band=10.0).hits] == loved
+
+
+def test_a_titles_head_type_is_the_first_it_names_or_the_last_noun_of_that_compound() -> None:
+    extractor = LexiconExtractor(Lexicon([], []))
+    assert title_head(extractor, "Fellowes Powershred Shredder Bags for 125 Series Shredders") == "bag"
+    assert title_head(extractor, "Fellowes Powershred 79Ci Jam Proof Cross-Cut Shredder") == "shredder"
+    assert title_head(extractor, "Pencil Sharpener, electric") == "pencilsharpener"
+    assert title_head(extractor, "maybelline line works waterproof liquid eye liner") == "eyeliner"
+    assert title_head(extractor, "Nice gift for her") == ""
+
+
+def test_the_title_head_feature_says_whether_a_product_is_about_the_querys_head_type(index: ServingIndex) -> None:
+    u = index.parser.parse("eyeliner")
+    cand = np.arange(len(PRODUCTS))
+    features = feature_matrix(u, Retrieval({}, np.zeros(len(PRODUCTS)), None, np.zeros(len(PRODUCTS))), cand,
+                              bm25_index=index.bm25, catalog=index.catalog, title_terms=index.parser.title_terms,
+                              query_terms=["eyeliner"], title_heads=index.parser.title_heads)
+    about = features[:, FEATURES.index("title_head")]
+    assert about[[0, 3]].tolist() == [1.0, 1.0]  # two eyeliners
+    # the mascara, the lipstick; and "eyeliner pencil", by the rule a kind of pencil (the head_type_held feature
+    # still says its title names an eyeliner)
+    assert about[[1, 4, 2]].tolist() == [0.0, 0.0, 0.0]
+    assert features[:, FEATURES.index("title_typed")][[1, 4]].tolist() == [1.0, 1.0]
 
 
 def test_user_interest_is_the_candidates_mean_score_in_the_users_catalog_spread() -> None:

@@ -14,6 +14,7 @@ import numpy as np
 
 from api.serving.bm25 import BM25Index
 from api.serving.catalog import Catalog
+from api.serving.text import terms as terms_of
 from api.serving.understand import Understanding
 
 FEATURES: tuple[str, ...] = (
@@ -25,6 +26,10 @@ FEATURES: tuple[str, ...] = (
     # share of the query's product types the product *is* (in its title or category, not only mentioned), and
     # whether it is the query's head type (the noun the rest of the query modifies: "lamp" of "nail polish uv lamp")
     "kept", "all_kept", "brand", "product_type", "attributes", "mentions", "type_held", "head_type_held",
+    # whether the type the product's title is about (its first, :func:`api.serving.understand.title_head`) is the
+    # query's head type, and whether the title names a type at all: "shredder bags for ... shredders" holds the
+    # type "shredder" in its title, but is about bags
+    "title_head", "title_typed",
     "popularity",
     # the query itself (constant within a query: lets the trees weigh the rest by kind of query)
     "query_terms", "constraints", "corrected", "product_types",
@@ -69,7 +74,8 @@ def _mentions(u: Understanding, catalog: Catalog, cand: np.ndarray) -> np.ndarra
 
 
 def feature_matrix(u: Understanding, r: Retrieval, cand: np.ndarray, *, bm25_index: BM25Index, catalog: Catalog,
-                   title_terms: list[frozenset[str]], query_terms: list[str]) -> np.ndarray:
+                   title_terms: list[frozenset[str]], query_terms: list[str],
+                   title_heads: list[str] | None = None) -> np.ndarray:
     """``[len(cand), len(FEATURES)]`` float32 features (see :data:`FEATURES` for the order)."""
     bm25 = r.bm25[cand].astype(np.float64)
     rank_keeps = [c.keep for c in u.of("rank") if c.keep is not None]
@@ -85,6 +91,8 @@ def feature_matrix(u: Understanding, r: Retrieval, cand: np.ndarray, *, bm25_ind
     dense = r.dense[cand].astype(np.float64) if r.dense is not None else np.zeros(len(cand))
     kept = _fraction(cand, rank_keeps)
     n = len(cand)
+    heads = [title_heads[i] for i in cand.tolist()] if title_heads is not None else [""] * n
+    query_head = next(("".join(terms_of(c.value)) for c in u.of("rank") if c.kind == "product_type" and c.head), "")
     cols = {
         "bm25": bm25, "bm25_norm": bm25 / max(float(bm25.max()) if n else 0.0, 1e-9),
         "bm25_rrf": _rrf(r.ranks.get("bm25", {}), cand),
@@ -97,7 +105,9 @@ def feature_matrix(u: Understanding, r: Retrieval, cand: np.ndarray, *, bm25_ind
         "kept": kept, "all_kept": (kept >= 1.0).astype(np.float64) if rank_keeps else np.zeros(n),
         "brand": _fraction(cand, by_kind["brand"]), "product_type": _fraction(cand, by_kind["product_type"]),
         "attributes": _fraction(cand, others), "mentions": _mentions(u, catalog, cand),
-        "type_held": _fraction(cand, held), "head_type_held": _fraction(cand, head), "popularity": pop,
+        "type_held": _fraction(cand, held), "head_type_held": _fraction(cand, head),
+        "title_head": np.array([float(bool(query_head) and h.endswith(query_head)) for h in heads]),
+        "title_typed": np.array([float(bool(h)) for h in heads]), "popularity": pop,
         "query_terms": np.full(n, float(len(terms))), "constraints": np.full(n, float(len(rank_keeps))),
         "corrected": np.full(n, float(bool(u.corrections))), "product_types": np.full(n, float(len(held))),
     }

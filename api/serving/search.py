@@ -120,7 +120,8 @@ def retrieve(index: ServingIndex, u: Understanding, mask: np.ndarray, encoder: Q
 def candidate_features(index: ServingIndex, u: Understanding, r: Retrieval, cand: np.ndarray) -> np.ndarray:
     """The ranking features of ``cand`` (what the ranker serves with, and is trained on)."""
     return feature_matrix(u, r, cand, bm25_index=index.bm25, catalog=index.catalog,
-                          title_terms=index.parser.title_terms, query_terms=terms(u.search_text))
+                          title_terms=index.parser.title_terms, query_terms=terms(u.search_text),
+                          title_heads=index.parser.title_heads)
 
 
 _COL = {name: j for j, name in enumerate(FEATURES)}

@@ -137,6 +137,24 @@ def head_span(text: str, spans: list[tuple[int, int, Constraint]]) -> Constraint
     return max(before, key=lambda s: s[1])[2]
 
 
+def title_head(extractor: LexiconExtractor, title: str) -> str:
+    """The product type a ``title`` is about, as the extraction reads it, canonical and without spaces ("" when
+    the title names none): the first type the title names, or the last noun of a compound starting there
+    ("Pencil" "Sharpener" -> "sharpener"). A title states its product before what it fits or comes with, so
+    "Fellowes Shredder Bags for 125 Series Shredders" is about bags, "Whiteboard Eraser" about an eraser."""
+    spans = sorted((start, end) for kind, start, end, _, _ in extractor.spans(title, is_title=True)
+                   if kind is EntityType.PRODUCT_TYPE)
+    if not spans:
+        return ""
+    head = spans[0]
+    for start, end in spans[1:]:
+        if start < head[1] or title[head[1]:start].strip():
+            break
+        head = (start, end)
+    span = title[head[0]:head[1]]
+    return "".join(terms(canonical_key(EntityType.PRODUCT_TYPE, span) or span))
+
+
 class QueryParser:
     """Everything understanding needs from one catalog, built once per serving index."""
 
@@ -160,6 +178,7 @@ class QueryParser:
         self.extractor = LexiconExtractor(Lexicon(catalog.node_names["brand"], catalog.node_names["category"]))
         self.negation = NegationIndex(catalog.texts)
         self.title_terms = [frozenset(terms(t)) for t in catalog.titles]
+        self.title_heads = [title_head(self.extractor, t) for t in catalog.titles]
         self._title_docs = _inverted(self.title_terms)
         prices = catalog.price[np.isfinite(catalog.price)]
         self.has_prices = bool(len(prices))
