@@ -226,9 +226,12 @@ def search(index: ServingIndex, query: str, k: int, *, encoder: QueryEncoder | N
         return result
     weight = ranker.personal_weight if personal_weight is None else personal_weight
     gate = ranker.personal_gate if personal_gate is None else personal_gate
-    personalised = user_vector is not None and weight > 0 and \
-        (gate is None or user_interest(index, cand, user_vector) >= gate)
-    affinity = _affinity(index, cand, user_vector) if user_vector is not None and personalised else None
+    affinity = None
+    if user_vector is not None and weight > 0:
+        affinity = _affinity(index, cand, user_vector)
+        if gate is not None and user_interest(index, cand, user_vector, affinity) < gate:
+            affinity = None  # the user's model says nothing about this query: the ranker's order
+    personalised = affinity is not None
     order, fused = final_order(ranker.score(features), kept_counts(u, cand), cand, affinity, weight, cover,
                                tie_band=ranker.personal_tie_band if personal_tie_band is None else personal_tie_band)
     order = order[:k]
@@ -322,20 +325,23 @@ def _rank_fusion(scores: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(scores), 1.0 / (RRF_K + ranks), 0.0)
 
 
-def user_interest(index: ServingIndex, cand: np.ndarray, user_vector: np.ndarray) -> float:
+def user_interest(index: ServingIndex, cand: np.ndarray, user_vector: np.ndarray,
+                  affinity: np.ndarray | None = None) -> float:
     """How much the user's model likes the query's candidates ``cand``: their mean model score, in standard
     deviations of the user's scores over every active product with an embedding, above that mean (a z-score:
     the catalog's mean exact, its spread from a fixed sample, :meth:`ServingIndex.catalog_moments`; 0.0 where
     there is nothing to compare). The labels of a query say what it asks for, not whom it suits: a
     user whose history bears on it (a z well above 0) is worth personalising for, a user whose model is
-    indifferent to its candidates would only shuffle products of equal relevance."""
-    mine = cand[index.has_embedding[cand]]
+    indifferent to its candidates would only shuffle products of equal relevance. ``affinity``: the candidates'
+    scores when already computed (:func:`_affinity`)."""
+    scores = _affinity(index, cand, user_vector) if affinity is None else affinity
+    scores = scores[np.isfinite(scores)]
     mean, centred = index.catalog_moments()
-    if not len(mine) or len(centred) < 2:
+    if not len(scores) or len(centred) < 2:
         return 0.0
     vector = user_vector.astype(np.float32)
     spread = float((centred @ vector).std())
-    return float((index.product_emb[mine] @ vector).mean() - mean @ vector) / spread if spread > 0 else 0.0
+    return float(scores.mean() - mean @ vector) / spread if spread > 0 else 0.0
 
 
 def _affinity(index: ServingIndex, cand: np.ndarray, user_vector: np.ndarray) -> np.ndarray:
