@@ -342,15 +342,17 @@ def test_a_retrained_ranker_keeps_the_settings_tuned_on_judged_queries(index: Se
     assert "personal_weight" not in report  # nothing tuned yet: the fallbacks serve
     assert load_ranker(tmp_path)[0].personal_weight == FALLBACK_PERSONAL_WEIGHT
     meta = json.loads((ranker_dir(tmp_path) / "meta.json").read_text())
-    assert load_ranker(tmp_path)[0].personal_tie_band is None
+    assert load_ranker(tmp_path)[0].personal_tie_band is None and load_ranker(tmp_path)[0].personal_gate is None
     tuned = {**meta, "trained": "20261206T000000Z", "personal_weight": 0.1, "no_match_similarity": 0.25,
-             "personal_tie_band": 0.3}
+             "personal_tie_band": 0.3, "personal_gate": 2.0}
     save_ranker(tmp_path, (ranker_dir(tmp_path) / "model.txt").read_text(), tuned)  # as bench/search_ranker.py saves
     report = train_ranker(index, None, labels, tmp_path, rounds=10)  # e.g. on feedback, after a rebuild
-    assert (report["personal_weight"], report["no_match_similarity"], report["personal_tie_band"]) == (0.1, 0.25, 0.3)
+    assert (report["personal_weight"], report["no_match_similarity"], report["personal_tie_band"],
+            report["personal_gate"]) == (0.1, 0.25, 0.3, 2.0)
     assert report["tuned_with"] == "20261206T000000Z"
     ranker = load_ranker(tmp_path)[0]
-    assert (ranker.personal_weight, ranker.no_match_similarity, ranker.personal_tie_band) == (0.1, 0.25, 0.3)
+    assert (ranker.personal_weight, ranker.no_match_similarity, ranker.personal_tie_band,
+            ranker.personal_gate) == (0.1, 0.25, 0.3, 2.0)
     again = train_ranker(index, None, labels, tmp_path, rounds=10)
     assert again["tuned_with"] == "20261206T000000Z"  # the ranker they were tuned with, however many retrains on
 
