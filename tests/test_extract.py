@@ -302,3 +302,12 @@ def test_cli_llm_without_endpoint_says_what_to_set(monkeypatch: pytest.MonkeyPat
     result = CliRunner().invoke(app, ["extract", "--extractor", "llm"])
     assert result.exit_code == 1 and "CARTOGRAPH_LLM_URL" in result.output
 
+
+
+def test_a_department_category_is_no_product_type_so_its_audience_word_stays_an_audience() -> None:
+    # "Men" (a Beauty department) singularises to "man": as a product type it displaced the audience word, and
+    # "for men" after a product type was then dropped as what the product is made for.
+    extractor = LexiconExtractor(Lexicon([], ["Men", "Women", "Shaving & Hair Removal"]))
+    for text, audience in (("razor for men", "men"), ("razor for women", "women")):
+        spans = [(t, text[s:e]) for t, s, e, _, _ in extractor.spans(text, is_title=False)]
+        assert spans == [(EntityType.PRODUCT_TYPE, "razor"), (EntityType.AUDIENCE, audience)]

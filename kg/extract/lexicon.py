@@ -26,7 +26,7 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 #: Category names that name a department, not a kind of product.
 _BROAD_CATEGORIES = frozenset({
     "beauty", "makeup", "face", "eye", "lip", "body", "skin care", "hair care", "tool", "accessory", "set", "kit",
-    "bath", "bath and body", "men", "woman", "women", "child", "children", "sun", "sport", "fragrance", "nail",
+    "bath", "bath and body", "man", "men", "woman", "women", "child", "children", "sun", "sport", "fragrance", "nail",
     "eyes", "lips", "hand", "foot", "maternity", "combination", "complex", "filler", "activator", "claw",
     "clothing", "shoe", "jewelry", "luggage", "travel gear", "novelty", "costume", "band", "music fan",
     "exotic apparel", "alpha beta", "treatment", "styling product", "styling tool", "highlight", "more",
