@@ -227,7 +227,8 @@ class LexiconExtractor(EntityExtractor):
     """Patterns plus lexicons (see the module docstring). ``name`` is ``lexicon@<version>``."""
 
     kind = "lexicon"
-    VERSION = "3"  # 2: units, ranges, standards and ratings; 3: industrial lexicons (issue 19): products re-extracted
+    VERSION = "4"  # 2: units, ranges, standards and ratings; 3: industrial lexicons (issue 19); 4: the department
+    # category "Men" is no product type. A new version: products are re-extracted on the next rebuild
 
     def __init__(self, lexicon: Lexicon | None = None) -> None:
         super().__init__()
