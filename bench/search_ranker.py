@@ -144,7 +144,7 @@ def collect(cat: Catalog, queries: list[dict[str, Any]], labels: dict[str, dict[
             rows = np.array([index.catalog.product_index[p] for p in found.ids], dtype=np.int64)
             aff = [np.where(index.has_embedding[rows], index.product_emb[rows] @ v, -np.inf) for v in vectors]
             out.append(DevQuery(q, text, found, labels[q["id"]], aff,
-                                [user_interest(index, rows, v) for v in vectors]))
+                                [user_interest(index, rows, v, a) for v, a in zip(vectors, aff, strict=True)]))
     return out
 
 
@@ -170,7 +170,8 @@ def collect_shoppers(cat: Catalog, home: Path, users: int = PERSONAL_CASES) -> l
         rows = np.array([index.catalog.product_index[p] for p in found.ids], dtype=np.int64)
         aff = None if vector is None else np.where(index.has_embedding[rows], index.product_emb[rows] @ vector,
                                                     -np.inf)
-        out.append(ShopperCase(found, case.target, aff, 0.0 if vector is None else user_interest(index, rows, vector)))
+        out.append(ShopperCase(found, case.target, aff,
+                               0.0 if vector is None else user_interest(index, rows, vector, aff)))
     return out
 
 
@@ -218,9 +219,8 @@ def bench_ndcg(dev: list[DevQuery], rankings: list[list[str]]) -> float:
 
 def bench_p5(dev: list[DevQuery], rankings: list[list[str]]) -> float:
     """Mean precision@5 of Exact products over the same queries as :func:`bench_ndcg`."""
-    picked = [(d, r) for d, r in zip(dev, rankings, strict=True) if d.text == d.query["text"] and d.has_exact]
-    scores = per_query({d.query["id"]: d.graded for d, _ in picked}, {d.query["id"]: r for d, r in picked})
-    return float(np.mean([m["p@5"] for m in scores.values()])) if scores else 0.0
+    scores = _query_metric(dev, rankings, "p@5")
+    return float(np.mean(list(scores.values()))) if scores else 0.0
 
 
 def choose_no_match_similarity(dev: list[DevQuery]) -> tuple[float, dict[str, Any]]:
@@ -253,9 +253,14 @@ def choose_no_match_similarity(dev: list[DevQuery]) -> tuple[float, dict[str, An
 
 def _query_ndcg(dev: list[DevQuery], rankings: list[list[str]]) -> dict[str, float]:
     """nDCG@10 of each typed query with an Exact product (the queries :func:`bench_ndcg` averages)."""
+    return _query_metric(dev, rankings, "ndcg@10")
+
+
+def _query_metric(dev: list[DevQuery], rankings: list[list[str]], metric: str) -> dict[str, float]:
+    """``metric`` (a :func:`search_eval.per_query` name) of each typed query with an Exact product."""
     picked = [(d, r) for d, r in zip(dev, rankings, strict=True) if d.text == d.query["text"] and d.has_exact]
     qrels = {d.query["id"]: d.graded for d, _ in picked}
-    return {q: m.get("ndcg@10", 0.0) for q, m in per_query(qrels, {d.query["id"]: r for d, r in picked}).items()}
+    return {q: m.get(metric, 0.0) for q, m in per_query(qrels, {d.query["id"]: r for d, r in picked}).items()}
 
 
 def _one_se_gain(gains: np.ndarray) -> tuple[float, float]:
