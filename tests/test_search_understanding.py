@@ -100,7 +100,8 @@ def _index(prices: bool = True, descriptions: dict[int, str] | None = None) -> S
     return ServingIndex(
         version="v1", model="test", created="", catalog=catalog, product_emb=emb, product_unit=emb,
         has_embedding=np.ones(n, dtype=bool), recommendable=np.ones(n, dtype=bool),
-        user_emb=np.zeros((0, 8), np.float32), user_index={}, text_emb=None, bm25=bm25, linker=linker,
+        user_emb=np.zeros((0, 8), np.float32), user_index={}, text_emb=None, title_emb=None, bm25=bm25,
+        linker=linker,
         filters=FilterResolver(catalog), parser=QueryParser(catalog, bm25, linker), ranker=fallback_ranker())
 
 
@@ -544,6 +545,53 @@ def test_the_title_head_feature_says_whether_a_product_is_about_the_querys_head_
     # still says its title names an eyeliner)
     assert about[[1, 4, 2]].tolist() == [0.0, 0.0, 0.0]
     assert features[:, FEATURES.index("title_typed")][[1, 4]].tolist() == [1.0, 1.0]
+
+
+def test_the_title_similarity_reads_the_query_vector_against_each_titles_vector(index: ServingIndex) -> None:
+    n = len(PRODUCTS)
+    titles = np.zeros((n, 3), dtype=np.float32)
+    titles[:, 0] = 1.0
+    titles[2] = [0.0, 1.0, 0.0]
+    titles[3] = [0.6, 0.8, 0.0]
+    query = np.array([0.0, 1.0, 0.0], dtype=np.float32)
+    cand = np.array([0, 2, 3])
+    u = index.parser.parse("eyeliner")
+    r = Retrieval({}, np.zeros(n), None, np.zeros(n), query_vector=query)
+    kw = {"bm25_index": index.bm25, "catalog": index.catalog, "title_terms": index.parser.title_terms,
+          "query_terms": ["eyeliner"]}
+    features = feature_matrix(u, r, cand, title_emb=titles, **kw)  # type: ignore[arg-type]
+    assert features[:, FEATURES.index("title_dense")].tolist() == pytest.approx([0.0, 1.0, 0.8])
+    assert features[:, FEATURES.index("title_dense_gap")].tolist() == pytest.approx([-1.0, 0.0, -0.2])
+    without = feature_matrix(u, Retrieval({}, np.zeros(n), None, np.zeros(n)), cand, title_emb=titles,
+                             **kw)  # type: ignore[arg-type]
+    assert not without[:, FEATURES.index("title_dense")].any()  # no query vector (dense skipped): 0
+
+
+def test_category_similarity_is_the_closest_of_the_products_categories(index: ServingIndex) -> None:
+    n, cats = len(PRODUCTS), index.catalog.attributes["category"]
+    num = len(index.catalog.node_ids["category"])
+    query = np.array([1.0, 0.0], dtype=np.float32)
+    names = np.tile(np.array([[0.0, 1.0]], dtype=np.float32), (num, 1))  # every category orthogonal...
+    lipstick = int(cats.row(4)[0])
+    names[lipstick] = [0.6, 0.8]  # ...but one
+    u = index.parser.parse("lipstick")
+    features = feature_matrix(u, Retrieval({}, np.zeros(n), None, np.zeros(n), query_vector=query), np.array([1, 4]),
+                              bm25_index=index.bm25, catalog=index.catalog, title_terms=index.parser.title_terms,
+                              query_terms=["lipstick"], category_emb=names)
+    assert features[:, FEATURES.index("category_dense")].tolist() == pytest.approx([0.0, 0.6])
+
+
+def test_title_bm25_counts_the_querys_words_in_the_title_alone(index: ServingIndex) -> None:
+    titles = BM25Index([t for t, *_ in PRODUCTS])
+    u = index.parser.parse("red lipstick")
+    cand = np.array([1, 4, 5, 6])  # a mascara; two red lipsticks; a nude one
+    n = len(PRODUCTS)
+    features = feature_matrix(u, Retrieval({}, np.zeros(n), None, np.zeros(n)), cand, bm25_index=index.bm25,
+                              catalog=index.catalog, title_terms=index.parser.title_terms,
+                              query_terms=["red", "lipstick"], title_bm25=titles)
+    raw, share = features[:, FEATURES.index("title_bm25")], features[:, FEATURES.index("title_bm25_norm")]
+    assert raw[0] == 0.0 and raw[1] > raw[3] > 0.0 and raw[2] > raw[3]  # "red" in the title counts
+    assert share.max() == pytest.approx(1.0) and share[0] == 0.0
 
 
 def test_user_interest_is_the_candidates_mean_score_in_the_users_catalog_spread() -> None:

@@ -20,6 +20,14 @@ from api.serving.understand import Understanding
 FEATURES: tuple[str, ...] = (
     # retrieval: each list's raw score and reciprocal rank; how many lists found the product
     "bm25", "bm25_norm", "bm25_rrf", "dense", "dense_rrf", "dense_gap", "graph", "graph_rrf", "lists",
+    # the query's similarity to the title alone (the dense list reads title and description together, and a long
+    # description about what a product goes with pulls it towards queries for those), and its gap to the best
+    "title_dense", "title_dense_gap",
+    # BM25 over the titles alone (its raw score and its share of the query's best): the query's rare words in the
+    # title, where "bm25" over the whole text also counts a description that names them in passing
+    "title_bm25", "title_bm25_norm",
+    # the query's similarity to the closest of the product's category names ("Eyeliner", "Makeup Brushes & Tools")
+    "category_dense",
     # lexical match: share of the query's words in the title, in the whole text
     "title_cover", "text_cover",
     # typed constraints: share kept (all, brand, type, other attributes), all kept, share of linked nodes;
@@ -47,6 +55,8 @@ class Retrieval:
     graph: np.ndarray
     skipped: list[str] = field(default_factory=list)
     """Retrieval steps left out, with why (the dense list when the text model was too busy)."""
+    query_vector: np.ndarray | None = None
+    """``[d]`` the query's unit text vector (None: no dense retrieval)."""
 
     def candidates(self) -> np.ndarray:
         found = {i for r in self.ranks.values() for i in r}
@@ -73,10 +83,30 @@ def _mentions(u: Understanding, catalog: Catalog, cand: np.ndarray) -> np.ndarra
     return hit[cand] / len(u.mentions)
 
 
+def _closest_category(catalog: Catalog, cand: np.ndarray, similarity: np.ndarray) -> np.ndarray:
+    """Per candidate, the highest ``similarity`` among its categories (0 with none), in one pass over the
+    candidates' category lists laid end to end."""
+    categories = catalog.attributes.get("category")
+    out = np.zeros(len(cand))
+    if categories is None or not len(cand):
+        return out
+    starts, sizes = categories.ptr[cand], categories.sizes()[cand]
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    flat = np.arange(int(sizes.sum())) - np.repeat(offsets, sizes) + np.repeat(starts, sizes)
+    some = sizes > 0
+    if some.any():
+        out[some] = np.maximum.reduceat(similarity[categories.idx[flat]], offsets[some])
+    return out
+
+
 def feature_matrix(u: Understanding, r: Retrieval, cand: np.ndarray, *, bm25_index: BM25Index, catalog: Catalog,
                    title_terms: list[frozenset[str]], query_terms: list[str],
-                   title_heads: list[str] | None = None) -> np.ndarray:
-    """``[len(cand), len(FEATURES)]`` float32 features (see :data:`FEATURES` for the order)."""
+                   title_heads: list[str] | None = None, title_emb: np.ndarray | None = None,
+                   title_bm25: BM25Index | None = None, category_emb: np.ndarray | None = None) -> np.ndarray:
+    """``[len(cand), len(FEATURES)]`` float32 features (see :data:`FEATURES` for the order). ``title_emb``:
+    ``[P, d]`` the products' unit title vectors (None, or no query vector: the title similarity is 0);
+    ``title_bm25``: BM25 over the titles (None: its features are 0); ``category_emb``: ``[C, d]`` the category
+    names' unit vectors (None, or no query vector: 0)."""
     bm25 = r.bm25[cand].astype(np.float64)
     rank_keeps = [c.keep for c in u.of("rank") if c.keep is not None]
     by_kind = {kind: [c.keep for c in u.of("rank") if c.kind == kind and c.keep is not None]
@@ -89,15 +119,24 @@ def feature_matrix(u: Understanding, r: Retrieval, cand: np.ndarray, *, bm25_ind
     popularity = catalog.popularity
     pop = np.log1p(popularity[cand]) / max(float(np.log1p(popularity.max())) if len(popularity) else 1.0, 1e-9)
     dense = r.dense[cand].astype(np.float64) if r.dense is not None else np.zeros(len(cand))
+    in_title = title_bm25.scores(" ".join(query_terms))[cand].astype(np.float64) if title_bm25 is not None \
+        else np.zeros(len(cand))
+    title_dense = (title_emb[cand] @ r.query_vector).astype(np.float64) \
+        if title_emb is not None and r.query_vector is not None else np.zeros(len(cand))
     kept = _fraction(cand, rank_keeps)
     n = len(cand)
     heads = [title_heads[i] for i in cand.tolist()] if title_heads is not None else [""] * n
     query_head = next(("".join(terms_of(c.value)) for c in u.of("rank") if c.kind == "product_type" and c.head), "")
+    category = _closest_category(catalog, cand, category_emb @ r.query_vector) \
+        if category_emb is not None and r.query_vector is not None else np.zeros(n)
     cols = {
         "bm25": bm25, "bm25_norm": bm25 / max(float(bm25.max()) if n else 0.0, 1e-9),
         "bm25_rrf": _rrf(r.ranks.get("bm25", {}), cand),
         "dense": dense, "dense_rrf": _rrf(r.ranks.get("dense", {}), cand),
         "dense_gap": dense - (float(dense.max()) if n else 0.0),
+        "title_dense": title_dense, "title_dense_gap": title_dense - (float(title_dense.max()) if n else 0.0),
+        "category_dense": category, "title_bm25": in_title,
+        "title_bm25_norm": in_title / max(float(in_title.max()) if n else 0.0, 1e-9),
         "graph": r.graph[cand] / max(float(r.graph.max()) if len(r.graph) else 0.0, 1e-9),
         "graph_rrf": _rrf(r.ranks.get("graph", {}), cand),
         "lists": np.array([sum(i in ranks for ranks in r.ranks.values()) for i in cand.tolist()], dtype=np.float64),

@@ -59,12 +59,19 @@ class ServingIndex:
     user_emb: np.ndarray
     user_index: dict[str, int]
     text_emb: np.ndarray | None
+    """``[P, d]`` unit vectors of each product's title and description (None: no dense search)."""
+    title_emb: np.ndarray | None
+    """``[P, d]`` unit vectors of each product's title alone (a ranking feature; None with ``text_emb``)."""
     bm25: BM25Index
     linker: EntityLinker
     filters: FilterResolver
     parser: QueryParser
     ranker: Ranker
     inductive_products: int = 0
+    title_bm25: BM25Index | None = None
+    """BM25 over the titles alone (a ranking feature; None: its features are 0)."""
+    category_emb: np.ndarray | None = None
+    """``[C, d]`` unit vectors of the category names (a ranking feature; None with ``text_emb``)."""
     #: Sequence bundles: the user vector from the ordered history and events (None: the stored user vectors).
     history_encoder: HistoryEncoder | None = None
     notes: list[str] = field(default_factory=list)
@@ -226,9 +233,12 @@ def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder |
     if dropped:
         notes.append(f"{dropped} bundle products are no longer in the graph (not served)")
 
-    text_emb = None
+    text_emb = title_emb = category_emb = None
     if text_encoder is not None and catalog.source == "store":
         text_emb = _unit(text_encoder.encode(catalog.texts))
+        title_emb = _unit(text_encoder.encode(catalog.titles))
+        names = [catalog.display_name("category", i) for i in range(len(catalog.node_ids.get("category", [])))]
+        category_emb = _unit(text_encoder.encode(names)) if names else None
 
     new = np.flatnonzero(~has)
     inductive = 0
@@ -252,9 +262,10 @@ def build_index(bundle: Bundle, catalog: Catalog, *, text_encoder: TextEncoder |
         created=str(bundle.manifest.get("created", "")), catalog=catalog,
         product_emb=np.ascontiguousarray(emb), product_unit=unit, has_embedding=has,
         recommendable=has & catalog.active, user_emb=np.ascontiguousarray(bundle.user_embeddings, dtype=np.float32),
-        user_index={u: i for i, u in enumerate(user_ids)}, text_emb=text_emb, bm25=bm25,
+        user_index={u: i for i, u in enumerate(user_ids)}, text_emb=text_emb, title_emb=title_emb, bm25=bm25,
         linker=linker, filters=FilterResolver(catalog), parser=QueryParser(catalog, bm25, linker, glossaries),
-        ranker=ranker or fallback_ranker(), inductive_products=inductive,
+        ranker=ranker or fallback_ranker(), inductive_products=inductive, title_bm25=BM25Index(catalog.titles),
+        category_emb=category_emb,
         history_encoder=history_encoder, notes=notes,
         build_seconds=time.perf_counter() - start, reason_similarity=reason_threshold(unit, has),
         recent_weight=weight_of(bundle.metrics, bundle.config.model),

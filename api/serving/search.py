@@ -101,7 +101,7 @@ def retrieve(index: ServingIndex, u: Understanding, mask: np.ndarray, encoder: Q
     text = u.search_text
     lexical = index.bm25.scores(text)
     ranks = {"bm25": _ranks(lexical, mask, CANDIDATES_PER_LIST)}
-    dense, skipped = None, []
+    dense, skipped, vec = None, [], None
     if encoder is not None and index.text_emb is not None and text.strip():
         vec = encoder.encode_within(text, dense_wait_s)
         if vec is None:
@@ -114,14 +114,15 @@ def retrieve(index: ServingIndex, u: Understanding, mask: np.ndarray, encoder: Q
     ranks["graph"] = _ranks(graph, mask, CANDIDATES_PER_LIST)
     if not terms(text) and not u.mentions and u.of("filter"):
         ranks["popular"] = _ranks(np.log1p(c.popularity) + 1e-6, mask, CANDIDATES_PER_LIST)
-    return Retrieval(ranks, lexical, dense, graph, skipped)
+    return Retrieval(ranks, lexical, dense, graph, skipped, query_vector=vec)
 
 
 def candidate_features(index: ServingIndex, u: Understanding, r: Retrieval, cand: np.ndarray) -> np.ndarray:
     """The ranking features of ``cand`` (what the ranker serves with, and is trained on)."""
     return feature_matrix(u, r, cand, bm25_index=index.bm25, catalog=index.catalog,
                           title_terms=index.parser.title_terms, query_terms=terms(u.search_text),
-                          title_heads=index.parser.title_heads)
+                          title_heads=index.parser.title_heads, title_emb=index.title_emb,
+                          title_bm25=index.title_bm25, category_emb=index.category_emb)
 
 
 _COL = {name: j for j, name in enumerate(FEATURES)}
