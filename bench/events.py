@@ -8,7 +8,7 @@ What it does, per store (the embedded one; Neo4j too when ``--neo4j-uri`` is giv
 
 1. The API in its own process (``create_app`` under uvicorn as ``cartograph serve`` runs it, one worker, a fresh
    event log) on the home of ``bench/apiserver.py`` (the shipped sample, quickstart-trained once).
-2. Five phases of ``--duration`` seconds each, beside ``--explain-clients`` threads (8) asking for explanations
+2. Six phases of ``--duration`` seconds each, beside ``--explain-clients`` threads (8) asking for explanations
    of random (user, product) pairs in a loop where the phase says so (a 503, every graph slot taken, is retried
    after 0.1 s, sooner than its Retry-After asks, to press harder):
 
@@ -17,7 +17,9 @@ What it does, per store (the embedded one; Neo4j too when ``--neo4j-uri`` is giv
    - beside them, batches (``POST /events/batch``, ``--batch-size`` events each) sent on a schedule at ``--rate``
      events/s (2,000: the target) whatever the answers take, each batch's latency counted from when it was due
      (no coordinated omission): the latency at the target rate, not at saturation;
-   - batches from ``wrk`` over ``--batch-concurrency`` connections as fast as answered, alone and beside them.
+   - batches from ``wrk`` over ``--batch-concurrency`` connections as fast as answered, alone and beside them;
+   - last, beside them, single events on the same schedule, sent by ``vegeta`` (last: a server that cannot keep
+     up is still answering what vegeta gave up on after 10 s when the phase ends).
 
    Each phase starts once the graph writer has written the previous one's events (``backlog_drain_before_s``).
    Each event is a new user (so the graph check below can count them), product and type cycling through the
@@ -33,13 +35,15 @@ What it does, per store (the embedded one; Neo4j too when ``--neo4j-uri`` is giv
 4. After the load: the time until the graph writer's backlog (``cartograph_events_backlog``) is empty, then the
    server is stopped and the graph is counted: every acknowledged event must be an edge there.
 
-Writes ``bench/results/events.json`` and prints a markdown table. Needs ``wrk``. The machine's load average
+Writes ``bench/results/events.json`` and prints a markdown table. Needs ``wrk`` and ``vegeta`` (``go install
+github.com/tsenart/vegeta/v12@VERSION``, :data:`VEGETA_VERSION`). The machine's load average
 is recorded before and after each phase: on a shared machine every figure is inflated by the other work.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -192,6 +196,49 @@ def paced_batches(base: str, products: list[str], prefix: str, rate: float, batc
             "acks_per_s": round(ok * batch / elapsed, 1), "errors": len(lat) - ok, "target_per_s": rate}
 
 
+#: The vegeta release the scheduled single-event phase was measured with.
+VEGETA_VERSION = "v12.13.0"
+
+
+def vegeta() -> str:
+    """The path of ``vegeta`` (an open-loop HTTP load generator in Go), or SystemExit saying how to install it."""
+    found = shutil.which("vegeta") or next((str(p) for p in (Path.home() / "go" / "bin" / "vegeta",) if p.is_file()),
+                                           None)
+    if found is None:
+        raise SystemExit("bench/events.py needs vegeta for the scheduled single events: "
+                         f"go install github.com/tsenart/vegeta/v12@{VEGETA_VERSION} (it lands in ~/go/bin)")
+    return found
+
+
+def paced_singles(base: str, products: list[str], prefix: str, rate: float, seconds: int) -> dict[str, Any]:
+    """Open loop: single events (``POST /events``) at ``rate`` a second for ``seconds``, sent by ``vegeta attack``,
+    which starts each request on its schedule whatever the earlier ones take (it adds workers when every one is
+    busy), so a server that falls behind shows it in the latency. Answers the fields :func:`wrk_events` does."""
+    types = ("view", "view", "view", "cart", "purchase")
+    url = base + "/events"
+    with tempfile.TemporaryDirectory() as tmp:
+        targets = Path(tmp) / "targets.jsonl"
+        with targets.open("w") as f:
+            for n in range(int(rate * seconds) + 1):
+                body = json.dumps({"user_id": f"{prefix}-{n}", "product_id": products[n * 7919 % len(products)],
+                                   "type": types[n % 5]}).encode()
+                f.write(json.dumps({"method": "POST", "url": url, "body": base64.b64encode(body).decode(),
+                                    "header": {"Content-Type": ["application/json"]}}) + "\n")
+        attack = subprocess.run([vegeta(), "attack", "-format=json", "-lazy", f"-targets={targets}",
+                                 f"-rate={rate:g}/s", f"-duration={seconds}s", "-timeout=10s"],
+                                capture_output=True, check=True).stdout
+        report = json.loads(subprocess.run([vegeta(), "report", "-type=json"], input=attack, capture_output=True,
+                                           check=True).stdout)
+    lat, codes = report["latencies"], {int(k): v for k, v in report["status_codes"].items()}
+    ok, elapsed = codes.get(202, 0), (report["duration"] + report["wait"]) / 1e9
+    return {"p50_ms": round(lat["50th"] / 1e6, 3), "p90_ms": round(lat["90th"] / 1e6, 3),
+            "p99_ms": round(lat["99th"] / 1e6, 3), "max_ms": round(lat["max"] / 1e6, 3),
+            "requests": report["requests"], "seconds": round(elapsed, 3),
+            "non_2xx": report["requests"] - ok - codes.get(0, 0), "connect_errors": 0, "read_errors": codes.get(0, 0),
+            "timeouts": 0, "acknowledged": ok, "acks_per_s": round(ok / elapsed, 1),
+            "errors": report["requests"] - ok, "target_per_s": rate}
+
+
 def events_accepted(base: str) -> int:
     """The server's ``cartograph_events_total``, all types."""
     with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
@@ -309,7 +356,10 @@ def phase(base: str, pid: int, users: list[str], products: list[str], prefix: st
         machine_busy_s()
     accepted_before = events_accepted(base)
     with ExplainClients(base, users, products, clients) as explainers:
-        if rate:
+        if rate and not batch:
+            connections = 0  # vegeta opens what its schedule needs
+            events = paced_singles(base, products, prefix, rate, args.duration)
+        elif rate:
             connections = 8
             events = paced_batches(base, products, prefix, rate, batch, args.duration, connections)
         else:
@@ -319,7 +369,8 @@ def phase(base: str, pid: int, users: list[str], products: list[str], prefix: st
     other = machine_busy_s() - busy_before - cpu - (own_cpu_s() - own_before)
     lat = sorted(explainers.latencies)
     return {
-        "mode": (f"batches of {batch} at {rate:,.0f}/s" if rate else f"batch of {batch}") if batch else "single",
+        "mode": ((f"batches of {batch} at {rate:,.0f}/s" if rate else f"batch of {batch}") if batch
+                 else f"single at {rate:,.0f}/s" if rate else "single"),
         "batch": batch, "rate": rate, "connections": connections,
         "explain_clients": clients, "events": events,
         # every event the server counted as accepted (a check of the acknowledged count: requests in flight
@@ -348,10 +399,13 @@ def drain_backlog(base: str, limit_s: float = 300) -> float:
 
 def phase_plan(args: argparse.Namespace) -> list[tuple[str, int, int, float]]:
     """(user id tag, explanation clients, batch size, scheduled rate) of each phase, in order: single events
-    and batches as fast as answered, alone and beside the explanation clients; then batches on a schedule at
-    the target rate beside them (the latency at that rate rather than at saturation)."""
+    as fast as answered, alone and beside the explanation clients; beside them, batches on a schedule at the
+    target rate (the latency at that rate rather than at saturation); batches as fast as answered, alone and
+    beside them; last, single events on the schedule beside them, last because a server that cannot keep up
+    with them is still answering the requests the load generator gave up on when the phase ends."""
     return [("a", 0, 0, 0), ("x", args.explain_clients, 0, 0), ("px", args.explain_clients, args.batch_size, args.rate),
-            ("ba", 0, args.batch_size, 0), ("bx", args.explain_clients, args.batch_size, 0)]
+            ("ba", 0, args.batch_size, 0), ("bx", args.explain_clients, args.batch_size, 0),
+            ("sx", args.explain_clients, 0, args.rate)]
 
 
 def run_store(name: str, settings: dict[str, Any], home: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -474,7 +528,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=100, help="events per POST /events/batch")
     parser.add_argument("--batch-concurrency", type=int, default=4, help="connections posting batches")
-    parser.add_argument("--rate", type=float, default=2000, help="events/s of the scheduled batch phase")
+    parser.add_argument("--rate", type=float, default=2000, help="events/s of the scheduled phases")
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--explain-clients", type=int, default=8)
     parser.add_argument("--neo4j-uri", default=None, help="also run on this Neo4j (the sample is ingested)")
@@ -491,6 +545,9 @@ def main() -> None:
         doc["parts"] = {"machine": machine(), **parts()}
         args.out.write_text(json.dumps(doc, indent=2) + "\n")
         return
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench/events.py needs wrk (Debian: apt-get install wrk)")
+    vegeta()
     home = args.home.resolve()
     ensure_home(home, {"CARTOGRAPH_STORE_BACKEND": "embedded"})
     common = {"home": str(home), "bundle_watch_s": 0, "serve_threads": 1}
