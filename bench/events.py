@@ -215,7 +215,7 @@ def paced_singles(base: str, products: list[str], prefix: str, rate: float, seco
     which starts each request on its schedule whatever the earlier ones take (it adds workers when every one is
     busy), so a server that falls behind shows it in the latency. Answers the fields :func:`wrk_events` does."""
     types = ("view", "view", "view", "cart", "purchase")
-    url = base + "/events"
+    url, tool = base + "/events", vegeta()
     with tempfile.TemporaryDirectory() as tmp:
         targets = Path(tmp) / "targets.jsonl"
         with targets.open("w") as f:
@@ -224,10 +224,10 @@ def paced_singles(base: str, products: list[str], prefix: str, rate: float, seco
                                    "type": types[n % 5]}).encode()
                 f.write(json.dumps({"method": "POST", "url": url, "body": base64.b64encode(body).decode(),
                                     "header": {"Content-Type": ["application/json"]}}) + "\n")
-        attack = subprocess.run([vegeta(), "attack", "-format=json", "-lazy", f"-targets={targets}",
+        attack = subprocess.run([tool, "attack", "-format=json", "-lazy", f"-targets={targets}",
                                  f"-rate={rate:g}/s", f"-duration={seconds}s", "-timeout=10s"],
                                 capture_output=True, check=True).stdout
-        report = json.loads(subprocess.run([vegeta(), "report", "-type=json"], input=attack, capture_output=True,
+        report = json.loads(subprocess.run([tool, "report", "-type=json"], input=attack, capture_output=True,
                                            check=True).stdout)
     lat, codes = report["latencies"], {int(k): v for k, v in report["status_codes"].items()}
     ok, elapsed = codes.get(202, 0), (report["duration"] + report["wait"]) / 1e9
