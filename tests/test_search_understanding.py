@@ -592,6 +592,12 @@ def test_title_bm25_counts_the_querys_words_in_the_title_alone(index: ServingInd
     raw, share = features[:, FEATURES.index("title_bm25")], features[:, FEATURES.index("title_bm25_norm")]
     assert raw[0] == 0.0 and raw[1] > raw[3] > 0.0 and raw[2] > raw[3]  # "red" in the title counts
     assert share.max() == pytest.approx(1.0) and share[0] == 0.0
+    mens = feature_matrix(u, Retrieval({}, np.zeros(n), None, np.zeros(n)), np.arange(n), bm25_index=index.bm25,
+                          catalog=index.catalog, title_terms=index.parser.title_terms, query_terms=["men"],
+                          title_bm25=BM25Index(["razor for mens", "razor for man"] + [""] * (n - 2)))
+    # the query's terms are matched as they are: "men" (of "mens") is not cut again into "man"
+    mens_title, man_title = mens[:2, FEATURES.index("title_bm25")].tolist()
+    assert mens_title > 0.0 and man_title == 0.0
 
 
 def test_user_interest_is_the_candidates_mean_score_in_the_users_catalog_spread() -> None:

@@ -65,8 +65,13 @@ class BM25Index:
 
     def scores(self, query: str) -> np.ndarray:
         """``[num_docs]`` BM25 scores of ``query`` (zero where no query term occurs)."""
+        return self.term_scores(terms(query))
+
+    def term_scores(self, query_terms: Sequence[str]) -> np.ndarray:
+        """:meth:`scores` of a query already cut into terms (:func:`api.serving.text.terms` is not idempotent:
+        "mens" -> "men" -> "man", so terms are not joined and cut again)."""
         out = np.zeros(self.num_docs, dtype=np.float32)
-        for term in set(terms(query)):
+        for term in set(query_terms):
             ids = self._docs.get(term)
             if ids is not None:
                 out[ids] += self._weights[term]

@@ -119,7 +119,7 @@ def feature_matrix(u: Understanding, r: Retrieval, cand: np.ndarray, *, bm25_ind
     popularity = catalog.popularity
     pop = np.log1p(popularity[cand]) / max(float(np.log1p(popularity.max())) if len(popularity) else 1.0, 1e-9)
     dense = r.dense[cand].astype(np.float64) if r.dense is not None else np.zeros(len(cand))
-    in_title = title_bm25.scores(" ".join(query_terms))[cand].astype(np.float64) if title_bm25 is not None \
+    in_title = title_bm25.term_scores(query_terms)[cand].astype(np.float64) if title_bm25 is not None \
         else np.zeros(len(cand))
     title_dense = (title_emb[cand] @ r.query_vector).astype(np.float64) \
         if title_emb is not None and r.query_vector is not None else np.zeros(len(cand))
